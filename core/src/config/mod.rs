@@ -1,0 +1,59 @@
+//! The config file: one JSON file, exported by the browser simulator and read by the runner.
+//!
+//! - [`Config`] is the file as written (serde, `"version": 1`).
+//! - [`ValidConfig`] is what the engine accepts; [`ValidConfig::from_json`] returns it or every
+//!   [`Problem`] in the file at once, each with its path (`turn_servers[1].port: 70000 is not a
+//!   port number (1 to 65535)`).
+//! - [`json_schema`] is the JSON Schema generated from the model.
+//! - [`DEFAULT_CONFIG`] is the embedded default the runner uses when given no file.
+
+mod load;
+mod model;
+mod problem;
+mod schema;
+mod secret;
+mod valid;
+
+pub use model::{
+    Admin, CONFIG_VERSION, Config, Encryption, History, Listener, LyncB2bua, Pattern, PortRange,
+    Route, RouteMatch, SipSettings, Timers, TurnAddress, TurnServer,
+};
+pub use problem::{FieldPath, Problem, Problems, Segment};
+pub use schema::json_schema;
+pub use secret::Password;
+pub use valid::{ListenerPlan, LyncPolicy, Matcher, RoutePlan, TimerValues, ValidConfig};
+
+/// The embedded default config: SIP on UDP 127.0.0.1:5060, every call routed to a test callee
+/// on 127.0.0.1:5070, admin HTTP on 127.0.0.1:8080. Works on one machine as it is.
+pub const DEFAULT_CONFIG: &str = include_str!("../../config/default.json");
+
+/// An example showing every part of the file: a Lync route with TURN servers, one of them a large
+/// deployment with several ports.
+pub const EXAMPLE_CONFIG: &str = include_str!("../../config/example.json");
+
+impl Config {
+    /// A copy fit for display: every password replaced by `***`.
+    pub fn redacted(&self) -> Self {
+        let mut copy = self.clone();
+        for server in &mut copy.turn_servers {
+            if !server.password.is_empty() {
+                server.password = Password::new(Password::REDACTED);
+            }
+        }
+        copy
+    }
+
+    /// The file as exported: pretty JSON, passwords included.
+    pub fn to_json(&self) -> String {
+        // Serialising plain structs with string keys cannot fail.
+        serde_json::to_string_pretty(self).expect("config serialises")
+    }
+}
+
+impl ValidConfig {
+    /// The embedded default config, validated.
+    pub fn default_config() -> Self {
+        // The embedded default is checked by a test; it always validates.
+        Self::from_json(DEFAULT_CONFIG).expect("the embedded default config validates")
+    }
+}

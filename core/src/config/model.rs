@@ -1,0 +1,317 @@
+//! The config file as it is written: the serde model the browser exports and the runner reads.
+//!
+//! Every field here is the raw, user-written value. Numbers are wide (`u64`) and addresses are
+//! strings so that a mistake such as port `70000` or address `10.0.0.300` still loads and is then
+//! reported by [`validate`](super::validate) with its path, next to every other mistake in the
+//! file. Only a [`ValidConfig`](super::ValidConfig) reaches the engine.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::secret::Password;
+
+/// The version of the config file format this TwoLeg reads and writes.
+pub const CONFIG_VERSION: u64 = 1;
+
+/// The whole config file.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default)]
+#[schemars(deny_unknown_fields)]
+pub struct Config {
+    /// Format version of this file; always 1.
+    pub version: u64,
+    /// SIP listeners, transaction timers and hop count.
+    pub sip: SipSettings,
+    /// Routes, tried in order: the first whose match fits the Request-URI wins.
+    pub routes: Vec<Route>,
+    /// The Microsoft Lync B2BUA, as on Expressway's Applications > B2BUA > Microsoft Lync page.
+    pub lync_b2bua: LyncB2bua,
+    /// The B2BUA TURN servers, as on Expressway's Applications > B2BUA > B2BUA TURN servers page.
+    pub turn_servers: Vec<TurnServer>,
+    /// The runner's admin HTTP API.
+    pub admin: Admin,
+    /// The call history.
+    pub history: History,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            version: CONFIG_VERSION,
+            sip: SipSettings::default(),
+            routes: Vec::new(),
+            lync_b2bua: LyncB2bua::default(),
+            turn_servers: Vec::new(),
+            admin: Admin::default(),
+            history: History::default(),
+        }
+    }
+}
+
+/// SIP listeners, transaction timers and hop count.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default)]
+#[schemars(deny_unknown_fields)]
+pub struct SipSettings {
+    /// UDP listeners. The first one is where calls go out unless a route names another.
+    pub listeners: Vec<Listener>,
+    /// RFC 3261 transaction timer base values.
+    pub timers: Timers,
+    /// Max-Forwards put on requests the B2BUA originates (hop count); relayed requests carry the
+    /// received value minus one.
+    pub max_forwards: u64,
+    /// Largest datagram accepted, in bytes; a larger one is dropped with an event.
+    pub max_message_size: u64,
+    /// How long the callee may ring before the B2BUA cancels the call (seconds; 0 = no limit).
+    pub ring_timeout_s: u64,
+}
+
+impl Default for SipSettings {
+    fn default() -> Self {
+        Self {
+            listeners: vec![Listener::default()],
+            timers: Timers::default(),
+            max_forwards: 70,
+            max_message_size: 65_535,
+            ring_timeout_s: 180,
+        }
+    }
+}
+
+/// One UDP listener.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default)]
+#[schemars(deny_unknown_fields)]
+pub struct Listener {
+    /// A name routes can refer to.
+    pub name: String,
+    /// `ip:port` to bind, for example `127.0.0.1:5060`.
+    pub address: String,
+}
+
+impl Default for Listener {
+    fn default() -> Self {
+        Self {
+            name: "default".to_owned(),
+            address: "127.0.0.1:5060".to_owned(),
+        }
+    }
+}
+
+/// RFC 3261 §17 timer base values, in milliseconds.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default)]
+#[schemars(deny_unknown_fields)]
+pub struct Timers {
+    /// T1, the round-trip estimate (default 500 ms).
+    pub t1_ms: u64,
+    /// T2, the cap on non-INVITE and 2xx retransmission intervals (default 4 s).
+    pub t2_ms: u64,
+    /// T4, how long the network may hold a message (default 5 s).
+    pub t4_ms: u64,
+}
+
+impl Default for Timers {
+    fn default() -> Self {
+        Self {
+            t1_ms: 500,
+            t2_ms: 4_000,
+            t4_ms: 5_000,
+        }
+    }
+}
+
+/// A route: which Request-URIs it takes and where they go.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default)]
+#[schemars(deny_unknown_fields)]
+pub struct Route {
+    /// A name shown in call history.
+    pub name: String,
+    /// What the Request-URI must look like; an empty match takes every call.
+    #[serde(rename = "match")]
+    pub matcher: RouteMatch,
+    /// Where the B leg goes: `ip:port`.
+    pub destination: String,
+    /// Whether the call goes through the Microsoft Lync B2BUA (and may be offered TURN).
+    pub lync: bool,
+    /// The listener the B leg is sent from (by name); empty means the first listener.
+    pub listener: String,
+}
+
+/// A Request-URI match: both parts that are given must match.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default)]
+#[schemars(deny_unknown_fields)]
+pub struct RouteMatch {
+    /// Pattern for the user part.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<Pattern>,
+    /// Pattern for the host part.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host: Option<Pattern>,
+}
+
+/// How one part of the Request-URI is compared.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Pattern {
+    /// The whole part equals this text (case-sensitive for the user, not for the host).
+    Exact(String),
+    /// The part starts with this text.
+    Prefix(String),
+    /// The whole part matches this regular expression.
+    Regex(String),
+}
+
+/// The Microsoft Lync B2BUA settings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default)]
+#[schemars(deny_unknown_fields)]
+pub struct LyncB2bua {
+    /// Whether the Lync B2BUA is enabled.
+    pub enabled: bool,
+    /// Offer TURN services: put relay candidates from a B2BUA TURN server in the Lync leg's SDP.
+    pub offer_turn_services: bool,
+    /// Media encryption policy.
+    pub encryption: Encryption,
+    /// B2BUA media port range (default 56000–57000).
+    pub media_port_range: PortRange,
+    /// Max-Forwards on requests toward Lync (default 70).
+    pub hop_count: u64,
+    /// RFC 4028 Session-Expires (default 1800 s).
+    pub session_refresh_interval_s: u64,
+    /// RFC 4028 Min-SE (default 500 s).
+    pub min_session_refresh_interval_s: u64,
+    /// Lync signalling destination (`ip:port` of the Front End, Director or load balancer).
+    pub signalling_destination: String,
+    /// When an allocation fails, try another TURN server before going on without relays.
+    pub turn_failover: bool,
+}
+
+impl Default for LyncB2bua {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            offer_turn_services: false,
+            encryption: Encryption::Auto,
+            media_port_range: PortRange {
+                start: 56_000,
+                end: 57_000,
+            },
+            hop_count: 70,
+            session_refresh_interval_s: 1_800,
+            min_session_refresh_interval_s: 500,
+            signalling_destination: String::new(),
+            turn_failover: false,
+        }
+    }
+}
+
+/// Media encryption policy of the Lync B2BUA.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Encryption {
+    /// Any mix of encrypted and unencrypted legs.
+    #[default]
+    Auto,
+    /// Both legs must be encrypted.
+    Required,
+}
+
+/// An inclusive port range.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default)]
+#[schemars(deny_unknown_fields)]
+pub struct PortRange {
+    /// First port.
+    pub start: u64,
+    /// Last port (inclusive).
+    pub end: u64,
+}
+
+/// One B2BUA TURN server, with Expressway's fields.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default)]
+#[schemars(deny_unknown_fields)]
+pub struct TurnServer {
+    /// TURN server address (an IP address).
+    pub address: String,
+    /// TURN server port (default 3478).
+    pub port: u64,
+    /// Free-form description.
+    pub description: String,
+    /// TURN services username (long-term credential).
+    pub username: String,
+    /// TURN services password; shown as `***` anywhere but in the exported file.
+    pub password: Password,
+    /// Further address/port combinations of the same server (a large deployment listening on
+    /// several ports). Each is a separate choice for the random load balancing.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub additional_addresses: Vec<TurnAddress>,
+}
+
+impl Default for TurnServer {
+    fn default() -> Self {
+        Self {
+            address: String::new(),
+            port: 3478,
+            description: String::new(),
+            username: String::new(),
+            password: Password::default(),
+            additional_addresses: Vec::new(),
+        }
+    }
+}
+
+/// An extra address/port combination of a TURN server.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default)]
+#[schemars(deny_unknown_fields)]
+pub struct TurnAddress {
+    /// IP address.
+    pub address: String,
+    /// Port (default 3478).
+    pub port: u64,
+}
+
+impl Default for TurnAddress {
+    fn default() -> Self {
+        Self {
+            address: String::new(),
+            port: 3478,
+        }
+    }
+}
+
+/// The runner's admin HTTP API.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default)]
+#[schemars(deny_unknown_fields)]
+pub struct Admin {
+    /// `ip:port` of the admin HTTP listener (default 127.0.0.1:8080).
+    pub listen: String,
+}
+
+impl Default for Admin {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".to_owned(),
+        }
+    }
+}
+
+/// Call history settings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default)]
+#[schemars(deny_unknown_fields)]
+pub struct History {
+    /// How many finished calls are kept (default 500, as Expressway).
+    pub max_calls: u64,
+}
+
+impl Default for History {
+    fn default() -> Self {
+        Self { max_calls: 500 }
+    }
+}

@@ -1,0 +1,17 @@
+//! TURN: the B2BUA TURN server table and the per-call selector.
+//!
+//! Expressway's rule, which TwoLeg follows: "The B2BUA chooses which TURN server to offer via
+//! random load-balancing between all of the available servers." Every address/port combination
+//! of every configured server is one choice (a large deployment listing six ports is six
+//! choices), drawn uniformly from the engine's seeded RNG.
+//!
+//! **What "available" means.** Expressway documents no health check of B2BUA TURN servers, so a
+//! configured combination is available unless TwoLeg's optional health probing has marked it
+//! [`Health::Down`]; with probing off (the default, as Expressway), every configured
+//! combination is available.
+
+mod selector;
+mod table;
+
+pub use selector::{NoTurnOffer, select};
+pub use table::{EndpointId, Health, TurnEndpoint, TurnServerTable};

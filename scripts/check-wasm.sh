@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Builds twoleg-core for both wasm targets and checks that what the hosts load imports nothing
+# they do not provide:
+# - the browser build (wasm32-unknown-unknown) may import only wasm-bindgen's shims;
+# - the runner's component (wasm32-wasip2) may import only the WASI interfaces the runner links.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+fail=0
+check_module_imports() { # file, allowed-module regex
+  local file=$1 allowed=$2 imports
+  imports=$(wasm-tools print --skeleton "$file" | grep -oE '\(import "[^"]+"' | sed -E 's/\(import "([^"]+)"/\1/' | sort -u || true)
+  for module in $imports; do
+    if ! grep -qE "$allowed" <<<"$module"; then
+      echo "check-wasm: $file imports from \"$module\", which its host does not provide" >&2
+      fail=1
+    fi
+  done
+  echo "check-wasm: $file imports: ${imports:-nothing}"
+}
+check_component_imports() { # file, allowed-interface regex
+  local file=$1 allowed=$2 imports
+  imports=$(wasm-tools component wit "$file" | grep -E '^\s*import ' | sed -E 's/^\s*import ([^;]+);/\1/' | sort -u || true)
+  while IFS= read -r interface; do
+    [ -n "$interface" ] || continue
+    if ! grep -qE "$allowed" <<<"$interface"; then
+      echo "check-wasm: $file imports $interface, which the runner does not provide" >&2
+      fail=1
+    fi
+  done <<<"$imports"
+  echo "check-wasm: $file imports: ${imports:-nothing}"
+}
+
+cargo build --locked -p twoleg-core --release --target wasm32-unknown-unknown
+cargo build --locked -p twoleg-core --release --target wasm32-wasip2
+
+# The browser: the web crate as built for the page.
+cargo build --locked -p twoleg-web --release --target wasm32-unknown-unknown
+check_module_imports target/wasm32-unknown-unknown/release/twoleg-web.wasm '^__wbindgen_'
+
+# The runner: the core as a component.
+cargo rustc --locked -p twoleg-core --release --target wasm32-wasip2 --crate-type cdylib
+check_component_imports target/wasm32-wasip2/release/twoleg_core.wasm '^wasi:(io|cli|clocks|random|filesystem)/'
+
+exit $fail

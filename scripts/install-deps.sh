@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs what TwoLeg's build and tests need on a fresh machine; each step is skipped when its
+# tool is already there. Safe to run again.
+set -euo pipefail
+
+log() { printf 'install-deps: %s\n' "$*"; }
+
+# The wasm targets named in rust-toolchain.toml (rustup adds them on first use, but say so here).
+installed_targets=$(rustup target list --installed)
+for target in wasm32-unknown-unknown wasm32-wasip2; do
+  if ! grep -qx "$target" <<<"$installed_targets"; then
+    log "rustup target add $target"
+    rustup target add "$target"
+  fi
+done
+
+# wasm-tools lists what the wasm builds import.
+if ! command -v wasm-tools >/dev/null 2>&1; then
+  log "cargo install wasm-tools"
+  cargo install wasm-tools --version 1.263.0 --locked
+fi

@@ -1,0 +1,1 @@
+//! TwoLeg behaviour and end-to-end tests live in `tests/tests/`, one file per behaviour.
