@@ -16,4 +16,5 @@
 #![deny(missing_docs)]
 
 pub mod config;
+pub mod sip;
 pub mod turn;
