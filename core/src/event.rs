@@ -1,0 +1,83 @@
+//! What the engine reports besides datagrams: call status changes, finished calls, and why a
+//! datagram was dropped or refused.
+
+use std::net::SocketAddr;
+
+use serde::Serialize;
+
+use crate::sip::ParseError;
+use crate::status::{CallRecord, LegState, Side};
+
+/// Something hosts render, count or persist.
+#[non_exhaustive]
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    // Calls.
+    /// A call arrived and was routed: both legs exist now.
+    CallStarted {
+        /// The call's tag, shared by both legs.
+        tag: String,
+        /// The route it took.
+        route: String,
+    },
+    /// A leg changed state (RFC 4235 terms).
+    LegState {
+        /// The call's tag.
+        tag: String,
+        /// Which leg.
+        side: Side,
+        /// Its new state.
+        state: LegState,
+    },
+    /// A call ended; its record is in history now.
+    CallEnded(Box<CallRecord>),
+
+    // Datagrams.
+    /// A request was refused before any call existed (malformed, unsupported, no route, ...).
+    Refused {
+        /// Where it came from.
+        source: SocketAddr,
+        /// The request method.
+        method: String,
+        /// The status it got.
+        status: u16,
+        /// Why.
+        reason: String,
+    },
+    /// A datagram was dropped without an answer.
+    Dropped {
+        /// Where it came from.
+        source: SocketAddr,
+        /// Why.
+        reason: DropReason,
+    },
+    /// A message was sent again (a transaction or 2xx retransmission).
+    Retransmitted {
+        /// Where it went.
+        destination: SocketAddr,
+        /// Its first line.
+        start_line: String,
+    },
+}
+
+/// Why a datagram was dropped.
+#[non_exhaustive]
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "kind", content = "detail", rename_all = "snake_case")]
+pub enum DropReason {
+    /// It is not a SIP message that can be answered.
+    Malformed(String),
+    /// A response that matches no transaction of this engine.
+    StrayResponse(String),
+    /// An ACK that matches no transaction or dialog.
+    StrayAck,
+    /// It arrived on an address that is not one of the configured listeners.
+    UnknownListener(SocketAddr),
+}
+
+impl DropReason {
+    pub(crate) fn malformed(error: &ParseError) -> Self {
+        Self::Malformed(error.to_string())
+    }
+}

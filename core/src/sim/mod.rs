@@ -1,0 +1,343 @@
+//! A deterministic simulator: the real engine, scripted callers and callees, and a lossy network
+//! between them, all in virtual time.
+//!
+//! The driver always advances to the earliest deadline among the engine, the agents and the
+//! datagrams in flight, so a simulated hour takes as long as the work in it. A run that keeps
+//! working without time moving stops with [`SimError::Livelock`].
+//!
+//! ```
+//! use std::time::Duration;
+//! use twoleg_core::config::ValidConfig;
+//! use twoleg_core::sim::{CalleeScript, CallerScript, Sim, SimConfig};
+//!
+//! let mut sim = Sim::new(ValidConfig::default_config(), SimConfig::default());
+//! sim.place_call(
+//!     Duration::ZERO,
+//!     CallerScript { hang_up_after: Some(Duration::from_secs(1)), ..Default::default() },
+//!     CalleeScript::Answer { after: Duration::from_millis(200), hang_up_after: None },
+//! );
+//! sim.run_until_idle().unwrap();
+//! assert_eq!(sim.engine().history().len(), 1);
+//! ```
+
+mod agent;
+mod network;
+mod script;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+pub use agent::{AgentCall, Role, SCRIPT_HEADER};
+pub use network::{Datagram, LinkConditions};
+pub use script::{CalleeScript, CallerScript};
+
+use self::agent::Agent;
+use self::network::Network;
+use crate::config::ValidConfig;
+use crate::engine::B2bua;
+use crate::event::Event;
+use crate::time::Instant;
+use crate::{Input, Output, Receive};
+
+/// How the simulation is set up.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SimConfig {
+    /// Seed of the engine's RNG; the network and agents derive theirs from it.
+    pub seed: u64,
+    /// Conditions on every link.
+    pub link: LinkConditions,
+    /// Where the scripted caller sends from.
+    pub caller: SocketAddr,
+    /// At most this many steps without time moving before the run counts as a livelock.
+    pub livelock_steps: u64,
+    /// Keep every datagram in the ladder log (turn off for long batches).
+    pub keep_log: bool,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        Self {
+            seed: 1,
+            link: LinkConditions::default(),
+            caller: "127.0.0.1:5080".parse().expect("a literal address"),
+            livelock_steps: 1_000_000,
+            keep_log: true,
+        }
+    }
+}
+
+/// Why a run stopped early.
+#[non_exhaustive]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SimError {
+    /// Work kept happening without time moving.
+    #[error("livelock: {steps} steps at {at} without time moving")]
+    Livelock {
+        /// When.
+        at: Instant,
+        /// How many steps.
+        steps: u64,
+    },
+    /// The engine refused an input (a bug in the driver).
+    #[error("engine error: {0}")]
+    Engine(String),
+}
+
+/// The simulation: engine, agents, network.
+#[derive(Debug)]
+pub struct Sim {
+    engine: B2bua,
+    network: Network,
+    caller: Agent,
+    callees: BTreeMap<SocketAddr, Agent>,
+    engine_deadline: Instant,
+    now: Instant,
+    events: Vec<(Instant, Event)>,
+    config: SimConfig,
+}
+
+impl Sim {
+    /// A simulation of this B2BUA config: one scripted caller, and one scripted callee at each
+    /// route destination.
+    pub fn new(config: ValidConfig, sim: SimConfig) -> Self {
+        let entry = config.listeners()[0].address;
+        let timers = config.timers();
+        let mut callees = BTreeMap::new();
+        for (i, route) in config.routes().iter().enumerate() {
+            let listener = config.listeners()[route.listener].address;
+            callees.entry(route.destination).or_insert_with(|| {
+                Agent::new(
+                    route.destination,
+                    listener,
+                    timers.t1,
+                    timers.t2,
+                    sim.seed ^ (0x0ca1_1ee0 + i as u64),
+                )
+            });
+        }
+        Self {
+            engine: B2bua::new(config, Instant::ZERO, sim.seed),
+            network: Network::new(sim.link, sim.seed ^ 0x6e65_7477),
+            caller: Agent::new(
+                sim.caller,
+                entry,
+                timers.t1,
+                timers.t2,
+                sim.seed ^ 0xca11_e500,
+            ),
+            callees,
+            engine_deadline: Instant::ZERO,
+            now: Instant::ZERO,
+            events: Vec::new(),
+            config: sim,
+        }
+    }
+
+    /// Schedules a call `after` from now; returns the caller's Call-ID.
+    pub fn place_call(
+        &mut self,
+        after: Duration,
+        caller: CallerScript,
+        callee: CalleeScript,
+    ) -> String {
+        self.caller.place_call(self.now + after, caller, callee)
+    }
+
+    /// Sets the conditions of one direction of one link.
+    pub fn set_link(&mut self, from: SocketAddr, to: SocketAddr, conditions: LinkConditions) {
+        self.network.set_link(from, to, conditions);
+    }
+
+    /// Hands a raw datagram to the engine as if `source` had sent it now (for malformed input).
+    pub fn inject(&mut self, source: SocketAddr, contents: &[u8]) -> Result<(), SimError> {
+        let destination = self.engine.config().listeners()[0].address;
+        self.engine
+            .handle_input(Input::Receive(
+                self.now,
+                Receive {
+                    source,
+                    destination,
+                    contents,
+                },
+            ))
+            .map_err(|e| SimError::Engine(e.to_string()))?;
+        self.drain_engine();
+        Ok(())
+    }
+
+    /// Disconnects a live call through the engine (as the admin API does).
+    pub fn disconnect(&mut self, tag: &str) -> Result<(), SimError> {
+        self.engine
+            .disconnect(self.now, tag)
+            .map_err(|e| SimError::Engine(e.to_string()))?;
+        self.drain_engine();
+        Ok(())
+    }
+
+    /// Runs until nothing is left to do.
+    pub fn run_until_idle(&mut self) -> Result<(), SimError> {
+        self.run_until(Instant::NEVER)
+    }
+
+    /// Runs until virtual time reaches `until` or nothing is left to do.
+    pub fn run_until(&mut self, until: Instant) -> Result<(), SimError> {
+        self.drain_engine();
+        let mut steps_here = 0;
+        loop {
+            let Some(next) = self.next_deadline() else {
+                return Ok(());
+            };
+            if next > until {
+                self.now = self.now.max(until.min(next));
+                return Ok(());
+            }
+            if next > self.now {
+                self.now = next;
+                steps_here = 0;
+            }
+            steps_here += 1;
+            if steps_here > self.config.livelock_steps {
+                return Err(SimError::Livelock {
+                    at: self.now,
+                    steps: steps_here,
+                });
+            }
+            self.step()?;
+        }
+    }
+
+    fn next_deadline(&self) -> Option<Instant> {
+        [
+            Some(self.engine_deadline).filter(|d| *d != Instant::NEVER),
+            self.network.next_delivery(),
+            self.caller.next_timeout(),
+        ]
+        .into_iter()
+        .chain(self.callees.values().map(Agent::next_timeout))
+        .flatten()
+        .min()
+    }
+
+    /// Does everything due now.
+    fn step(&mut self) -> Result<(), SimError> {
+        let now = self.now;
+        let engine_addresses: Vec<SocketAddr> = self
+            .engine
+            .config()
+            .listeners()
+            .iter()
+            .map(|l| l.address)
+            .collect();
+        while let Some(datagram) = self.network.pop_due(now) {
+            let (from, to, contents) = (datagram.from, datagram.to, datagram.contents.clone());
+            if engine_addresses.contains(&to) {
+                self.engine
+                    .handle_input(Input::Receive(
+                        now,
+                        Receive {
+                            source: from,
+                            destination: to,
+                            contents: &contents,
+                        },
+                    ))
+                    .map_err(|e| SimError::Engine(e.to_string()))?;
+                self.drain_engine();
+            } else if to == self.config.caller {
+                self.caller.handle_datagram(now, from, &contents);
+            } else if let Some(callee) = self.callees.get_mut(&to) {
+                callee.handle_datagram(now, from, &contents);
+            }
+        }
+        if self.engine_deadline <= now {
+            self.engine
+                .handle_input(Input::Timeout(now))
+                .map_err(|e| SimError::Engine(e.to_string()))?;
+            self.drain_engine();
+        }
+        self.caller.handle_timeout(now);
+        for callee in self.callees.values_mut() {
+            callee.handle_timeout(now);
+        }
+        let caller_address = self.config.caller;
+        for (to, bytes) in self.caller.take_outbox() {
+            self.network.send(now, caller_address, to, bytes);
+        }
+        for (address, callee) in &mut self.callees {
+            for (to, bytes) in callee.take_outbox() {
+                self.network.send(now, *address, to, bytes);
+            }
+        }
+        if !self.config.keep_log {
+            self.network.clear_log();
+        }
+        Ok(())
+    }
+
+    fn drain_engine(&mut self) {
+        loop {
+            match self.engine.poll_output() {
+                Output::Transmit(transmit) => {
+                    self.network.send(
+                        self.now,
+                        transmit.source,
+                        transmit.destination,
+                        transmit.contents,
+                    );
+                }
+                Output::Event(event) => {
+                    if self.config.keep_log {
+                        self.events.push((self.now, event));
+                    }
+                }
+                Output::Timeout(at) => {
+                    self.engine_deadline = at;
+                    return;
+                }
+            }
+        }
+    }
+
+    /// The current virtual time.
+    pub fn now(&self) -> Instant {
+        self.now
+    }
+
+    /// The engine (call status, history, counters).
+    pub fn engine(&self) -> &B2bua {
+        &self.engine
+    }
+
+    /// Every datagram sent so far, in sending order (empty if `keep_log` is off).
+    pub fn ladder(&self) -> &[Datagram] {
+        self.network.log()
+    }
+
+    /// Every engine event so far, with its time (empty if `keep_log` is off).
+    pub fn events(&self) -> &[(Instant, Event)] {
+        &self.events
+    }
+
+    /// What the scripted caller saw of each call.
+    pub fn caller_calls(&self) -> impl Iterator<Item = &AgentCall> {
+        self.caller.calls()
+    }
+
+    /// What the scripted callees saw of each call.
+    pub fn callee_calls(&self) -> impl Iterator<Item = &AgentCall> {
+        self.callees.values().flat_map(Agent::calls)
+    }
+
+    /// Calls still going on at the agents, and datagrams in flight.
+    pub fn pending(&self) -> (usize, usize) {
+        let live = self.caller.live() + self.callees.values().map(Agent::live).sum::<usize>();
+        (live, self.network.in_flight())
+    }
+
+    /// The scripted caller's address.
+    pub fn caller_address(&self) -> SocketAddr {
+        self.config.caller
+    }
+}

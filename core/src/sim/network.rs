@@ -1,0 +1,192 @@
+//! The simulated network: datagrams in flight between addresses, with latency, jitter and
+//! seeded random loss, and a record of every datagram for the ladder diagram.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde::Serialize;
+
+use crate::time::Instant;
+
+/// How a link treats datagrams.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, serde::Deserialize)]
+pub struct LinkConditions {
+    /// One-way delay.
+    pub latency: Duration,
+    /// Extra delay drawn uniformly from zero to this.
+    pub jitter: Duration,
+    /// Probability (0 to 1) that a datagram is lost.
+    pub loss: f64,
+}
+
+impl Default for LinkConditions {
+    fn default() -> Self {
+        Self {
+            latency: Duration::from_millis(10),
+            jitter: Duration::ZERO,
+            loss: 0.0,
+        }
+    }
+}
+
+/// One datagram as the network saw it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Datagram {
+    /// Its number, in sending order.
+    pub id: u64,
+    /// When it was sent.
+    pub sent_at: Instant,
+    /// When it arrived; `None` if it was lost.
+    pub delivered_at: Option<Instant>,
+    /// Sender.
+    pub from: SocketAddr,
+    /// Receiver.
+    pub to: SocketAddr,
+    /// Its bytes.
+    pub contents: Vec<u8>,
+}
+
+impl Datagram {
+    /// The first line: a request line or a status line.
+    pub fn start_line(&self) -> &str {
+        let text = std::str::from_utf8(&self.contents).unwrap_or("");
+        text.split("\r\n").next().unwrap_or("")
+    }
+
+    /// The value of the first header with this name (case-insensitive; long names only).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        let text = std::str::from_utf8(&self.contents).ok()?;
+        let head = text.split("\r\n\r\n").next()?;
+        head.split("\r\n").skip(1).find_map(|line| {
+            let (n, v) = line.split_once(':')?;
+            n.trim().eq_ignore_ascii_case(name).then(|| v.trim())
+        })
+    }
+
+    /// Every value of a header, in order.
+    pub fn headers(&self, name: &str) -> Vec<&str> {
+        let Some(text) = std::str::from_utf8(&self.contents).ok() else {
+            return Vec::new();
+        };
+        let head = text.split("\r\n\r\n").next().unwrap_or("");
+        head.split("\r\n")
+            .skip(1)
+            .filter_map(|line| {
+                let (n, v) = line.split_once(':')?;
+                n.trim().eq_ignore_ascii_case(name).then(|| v.trim())
+            })
+            .collect()
+    }
+
+    /// The body.
+    pub fn body(&self) -> &[u8] {
+        let at = self
+            .contents
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .map_or(self.contents.len(), |i| i + 4);
+        &self.contents[at..]
+    }
+}
+
+/// Datagrams in flight.
+#[derive(Debug)]
+pub(crate) struct Network {
+    conditions: LinkConditions,
+    links: BTreeMap<(SocketAddr, SocketAddr), LinkConditions>,
+    rng: StdRng,
+    in_flight: BTreeMap<(Instant, u64), usize>,
+    log: Vec<Datagram>,
+    next_id: u64,
+}
+
+impl Network {
+    pub(crate) fn new(conditions: LinkConditions, seed: u64) -> Self {
+        Self {
+            conditions,
+            links: BTreeMap::new(),
+            rng: StdRng::seed_from_u64(seed),
+            in_flight: BTreeMap::new(),
+            log: Vec::new(),
+            next_id: 0,
+        }
+    }
+
+    /// Sets the conditions of the link from `from` to `to` (one direction).
+    pub(crate) fn set_link(
+        &mut self,
+        from: SocketAddr,
+        to: SocketAddr,
+        conditions: LinkConditions,
+    ) {
+        self.links.insert((from, to), conditions);
+    }
+
+    pub(crate) fn send(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        to: SocketAddr,
+        contents: Vec<u8>,
+    ) {
+        let conditions = self
+            .links
+            .get(&(from, to))
+            .copied()
+            .unwrap_or(self.conditions);
+        let lost = conditions.loss > 0.0 && self.rng.random_bool(conditions.loss.clamp(0.0, 1.0));
+        let jitter = if conditions.jitter.is_zero() {
+            Duration::ZERO
+        } else {
+            let nanos = conditions.jitter.as_nanos() as u64;
+            Duration::from_nanos(self.rng.random_range(0..=nanos))
+        };
+        let id = self.next_id;
+        self.next_id += 1;
+        let delivered_at = (!lost).then(|| now + conditions.latency + jitter);
+        if let Some(at) = delivered_at {
+            self.in_flight.insert((at, id), self.log.len());
+        }
+        self.log.push(Datagram {
+            id,
+            sent_at: now,
+            delivered_at,
+            from,
+            to,
+            contents,
+        });
+    }
+
+    pub(crate) fn next_delivery(&self) -> Option<Instant> {
+        self.in_flight.first_key_value().map(|((at, _), _)| *at)
+    }
+
+    /// The next datagram due at or before `now`.
+    pub(crate) fn pop_due(&mut self, now: Instant) -> Option<&Datagram> {
+        let (&(at, id), &index) = self.in_flight.first_key_value()?;
+        if at > now {
+            return None;
+        }
+        self.in_flight.remove(&(at, id));
+        self.log.get(index)
+    }
+
+    pub(crate) fn log(&self) -> &[Datagram] {
+        &self.log
+    }
+
+    pub(crate) fn in_flight(&self) -> usize {
+        self.in_flight.len()
+    }
+
+    /// Forgets logged datagrams (to bound memory in long runs); in-flight ones stay.
+    pub(crate) fn clear_log(&mut self) {
+        // In-flight entries index into the log: keep the log until nothing is in flight.
+        if self.in_flight.is_empty() {
+            self.log.clear();
+        }
+    }
+}

@@ -1,0 +1,235 @@
+//! Call status and call history as Expressway shows them: one row per leg, both legs of a call
+//! sharing its tag, each leg with its own serial number.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::time::Instant;
+
+impl Serialize for Instant {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_u64(self.as_nanos())
+    }
+}
+
+impl<'de> Deserialize<'de> for Instant {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        u64::deserialize(deserializer).map(Self::from_nanos)
+    }
+}
+
+/// Which leg: A toward the caller (TwoLeg is its UAS), B toward the callee (TwoLeg is its UAC).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Side {
+    /// Toward the caller.
+    A,
+    /// Toward the callee.
+    B,
+}
+
+impl Side {
+    /// The other leg.
+    pub fn other(self) -> Self {
+        match self {
+            Self::A => Self::B,
+            Self::B => Self::A,
+        }
+    }
+}
+
+/// A leg's dialog state, in RFC 4235 terms.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LegState {
+    /// The INVITE was sent or received; no response beyond 100 yet.
+    Trying,
+    /// A provisional response with a tag: an early dialog.
+    Early,
+    /// A 2xx: the dialog is established.
+    Confirmed,
+    /// Over.
+    Terminated,
+}
+
+/// One leg as call status and call history show it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LegStatus {
+    /// A or B.
+    pub side: Side,
+    /// This leg's serial number (unique per engine).
+    pub serial: u64,
+    /// Its state.
+    pub state: LegState,
+    /// The leg's Call-ID.
+    pub call_id: String,
+    /// TwoLeg's tag on this leg.
+    pub local_tag: String,
+    /// The peer's tag, once known.
+    pub remote_tag: Option<String>,
+    /// The caller's URI on this leg (From).
+    pub source: String,
+    /// The callee's URI on this leg (Request-URI).
+    pub destination: String,
+    /// The peer's address.
+    pub peer: SocketAddr,
+    /// The listener this leg uses.
+    pub local: SocketAddr,
+    /// The final status of the leg's INVITE, once known.
+    pub final_status: Option<u16>,
+}
+
+/// What TwoLeg decided about TURN for a call.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "decision", rename_all = "snake_case")]
+pub enum TurnDecision {
+    /// The call does not go through the Microsoft Lync B2BUA.
+    NotApplicable,
+    /// This TURN server was offered.
+    Offered {
+        /// Index of the server in the config's `turn_servers`.
+        server: usize,
+        /// The address/port combination chosen.
+        address: SocketAddr,
+        /// The server's description.
+        description: String,
+    },
+    /// No TURN server was offered.
+    NotOffered {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// A live call: both legs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CallStatus {
+    /// The call tag, shared by both legs.
+    pub tag: String,
+    /// The route the call took.
+    pub route: String,
+    /// When the INVITE arrived.
+    pub started_at: Instant,
+    /// When the callee answered.
+    pub answered_at: Option<Instant>,
+    /// The TURN decision.
+    pub turn: TurnDecision,
+    /// Leg A then leg B.
+    pub legs: [LegStatus; 2],
+}
+
+/// How a call ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Answered, then hung up.
+    Completed,
+    /// The callee (or TwoLeg) refused it with a final status.
+    Rejected,
+    /// The caller cancelled it before an answer.
+    Cancelled,
+    /// A timer ran out (no response, no answer, no ACK).
+    TimedOut,
+    /// Ended from the admin API or the simulator.
+    Disconnected,
+    /// The engine hosting it failed.
+    Failed,
+}
+
+/// Who ended a call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EndedBy {
+    /// The caller (leg A).
+    Caller,
+    /// The callee (leg B).
+    Callee,
+    /// TwoLeg itself (a timer, an error, a disconnect).
+    B2bua,
+}
+
+/// A finished call, as call history keeps it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CallRecord {
+    /// The call tag.
+    pub tag: String,
+    /// The route the call took (empty if it was refused before routing).
+    pub route: String,
+    /// When the INVITE arrived.
+    pub started_at: Instant,
+    /// When the callee answered.
+    pub answered_at: Option<Instant>,
+    /// When the call ended.
+    pub ended_at: Instant,
+    /// The final status the caller got.
+    pub final_status: u16,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// Who ended it.
+    pub ended_by: EndedBy,
+    /// Why, in words (a BYE's Reason, a timer, a status).
+    pub reason: String,
+    /// The TURN decision.
+    pub turn: TurnDecision,
+    /// Leg A then leg B, as they ended.
+    pub legs: [LegStatus; 2],
+}
+
+impl CallRecord {
+    /// How long the call was connected (zero if never answered).
+    pub fn duration(&self) -> std::time::Duration {
+        self.answered_at
+            .map(|answered| self.ended_at.saturating_since(answered))
+            .unwrap_or_default()
+    }
+}
+
+/// Finished calls, newest last, bounded.
+#[derive(Clone, Debug, Default)]
+pub struct History {
+    records: VecDeque<CallRecord>,
+    limit: usize,
+    total: u64,
+}
+
+impl History {
+    /// Keeps at most `limit` records.
+    pub fn new(limit: usize) -> Self {
+        Self {
+            records: VecDeque::new(),
+            limit: limit.max(1),
+            total: 0,
+        }
+    }
+
+    /// Adds a record, forgetting the oldest beyond the limit.
+    pub fn push(&mut self, record: CallRecord) {
+        if self.records.len() == self.limit {
+            self.records.pop_front();
+        }
+        self.records.push_back(record);
+        self.total += 1;
+    }
+
+    /// Records, oldest first.
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = &CallRecord> {
+        self.records.iter()
+    }
+
+    /// How many records are kept.
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    /// Whether none is kept.
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+
+    /// How many calls ever ended (kept or not).
+    pub fn total(&self) -> u64 {
+        self.total
+    }
+}

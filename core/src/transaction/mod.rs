@@ -1,0 +1,203 @@
+//! RFC 3261 §17 transactions, with RFC 6026's Accepted state, over UDP.
+//!
+//! Each transaction is a small state machine. Inputs (a response, a retransmitted request, a
+//! response from the TU, a timer) go in through `on_*` methods, which return [`Effect`]s the
+//! engine carries out: datagrams to send, timers to arm or disarm, news for the transaction
+//! user (the call). The four machines live in their own files:
+//! [`client_invite`], [`client_non_invite`], [`server_invite`], [`server_non_invite`].
+
+pub(crate) mod client_invite;
+pub(crate) mod client_non_invite;
+pub(crate) mod server_invite;
+pub(crate) mod server_non_invite;
+mod timer;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use crate::sip::{Method, StatusCode};
+
+pub use timer::Timer;
+
+/// Identifies a transaction inside one engine.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) struct TxId(pub(crate) u64);
+
+/// Which of the four machines a transaction is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Role {
+    ClientInvite,
+    ClientNonInvite,
+    ServerInvite,
+    ServerNonInvite,
+}
+
+/// RFC 3261 §17 states (plus RFC 6026 Accepted).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub enum TxState {
+    /// INVITE client: request sent, no response yet.
+    Calling,
+    /// Non-INVITE: request sent or received, no response yet.
+    Trying,
+    /// A provisional response was received or sent.
+    Proceeding,
+    /// RFC 6026: a 2xx to an INVITE was received or sent.
+    Accepted,
+    /// A final (non-2xx for INVITE) response was received or sent.
+    Completed,
+    /// INVITE server: the ACK for a non-2xx final arrived.
+    Confirmed,
+    /// Done.
+    Terminated,
+}
+
+/// What the transaction user learns from a transaction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum TuNews {
+    /// Pass the response that came in to the TU.
+    Response,
+    /// The request got no final response in time (Timer B or F).
+    Timeout,
+    /// A non-2xx final response sent by an INVITE server transaction was never ACKed (Timer H).
+    NoAck,
+}
+
+/// What the engine does for a transaction.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Effect {
+    /// Send the transaction's last message (the response just given, or a retransmission).
+    SendLast,
+    /// Send the ACK of an INVITE client transaction's non-2xx final response.
+    SendAck,
+    /// Arm a timer to fire after this long.
+    Arm(Timer, Duration),
+    /// Disarm a timer.
+    Disarm(Timer),
+    /// Tell the transaction user.
+    Tell(TuNews),
+    /// The transaction is over: forget it.
+    Terminate,
+}
+
+/// The RFC 3261 timer base values a transaction works with.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Timing {
+    pub(crate) t1: Duration,
+    pub(crate) t2: Duration,
+    pub(crate) t4: Duration,
+}
+
+impl Timing {
+    /// 64·T1: Timers B, F, H, J, L and M.
+    pub(crate) fn t1x64(&self) -> Duration {
+        self.t1 * 64
+    }
+}
+
+/// One transaction.
+#[derive(Debug)]
+pub(crate) struct Transaction {
+    pub(crate) role: Role,
+    pub(crate) state: TxState,
+    pub(crate) method: Method,
+    /// Where this transaction's messages go: the request's next hop (client) or the response
+    /// address of the request's top Via (server).
+    pub(crate) peer: SocketAddr,
+    /// The listener it uses.
+    pub(crate) local: SocketAddr,
+    /// The last message sent (the request for a client, the last response for a server).
+    pub(crate) last: Vec<u8>,
+    /// The ACK for a non-2xx final (INVITE client).
+    pub(crate) ack: Vec<u8>,
+    /// The current retransmission interval (Timers A, E, G).
+    pub(crate) interval: Duration,
+    /// The final status sent or received.
+    pub(crate) status: Option<StatusCode>,
+    pub(crate) timing: Timing,
+}
+
+impl Transaction {
+    pub(crate) fn new(
+        role: Role,
+        method: Method,
+        peer: SocketAddr,
+        local: SocketAddr,
+        timing: Timing,
+    ) -> Self {
+        Self {
+            role,
+            state: match role {
+                Role::ClientInvite => TxState::Calling,
+                Role::ServerInvite => TxState::Proceeding,
+                Role::ClientNonInvite | Role::ServerNonInvite => TxState::Trying,
+            },
+            method,
+            peer,
+            local,
+            last: Vec::new(),
+            ack: Vec::new(),
+            interval: timing.t1,
+            status: None,
+            timing,
+        }
+    }
+
+    /// The first effects of a client transaction whose request was just sent.
+    pub(crate) fn start(&self) -> Vec<Effect> {
+        match self.role {
+            Role::ClientInvite => client_invite::start(self),
+            Role::ClientNonInvite => client_non_invite::start(self),
+            Role::ServerInvite | Role::ServerNonInvite => Vec::new(),
+        }
+    }
+
+    /// A response arrived for this (client) transaction.
+    pub(crate) fn on_response(&mut self, status: StatusCode) -> Vec<Effect> {
+        match self.role {
+            Role::ClientInvite => client_invite::on_response(self, status),
+            Role::ClientNonInvite => client_non_invite::on_response(self, status),
+            Role::ServerInvite | Role::ServerNonInvite => Vec::new(),
+        }
+    }
+
+    /// A retransmission of the request arrived for this (server) transaction.
+    pub(crate) fn on_retransmission(&mut self) -> Vec<Effect> {
+        match self.role {
+            Role::ServerInvite => server_invite::on_retransmission(self),
+            Role::ServerNonInvite => server_non_invite::on_retransmission(self),
+            Role::ClientInvite | Role::ClientNonInvite => Vec::new(),
+        }
+    }
+
+    /// The TU sends a response through this (server) transaction; `bytes` is its wire form.
+    pub(crate) fn on_respond(&mut self, status: StatusCode, bytes: Vec<u8>) -> Vec<Effect> {
+        match self.role {
+            Role::ServerInvite => server_invite::on_respond(self, status, bytes),
+            Role::ServerNonInvite => server_non_invite::on_respond(self, status, bytes),
+            Role::ClientInvite | Role::ClientNonInvite => Vec::new(),
+        }
+    }
+
+    /// An ACK matched this INVITE server transaction (so it is for a non-2xx final).
+    pub(crate) fn on_ack(&mut self) -> Vec<Effect> {
+        match self.role {
+            Role::ServerInvite => server_invite::on_ack(self),
+            _ => Vec::new(),
+        }
+    }
+
+    /// A timer of this transaction fired.
+    pub(crate) fn on_timer(&mut self, timer: Timer) -> Vec<Effect> {
+        match self.role {
+            Role::ClientInvite => client_invite::on_timer(self, timer),
+            Role::ClientNonInvite => client_non_invite::on_timer(self, timer),
+            Role::ServerInvite => server_invite::on_timer(self, timer),
+            Role::ServerNonInvite => server_non_invite::on_timer(self, timer),
+        }
+    }
+
+    /// Whether the TU may still send a response through this server transaction.
+    pub(crate) fn can_respond(&self) -> bool {
+        matches!(self.state, TxState::Trying | TxState::Proceeding)
+    }
+}
