@@ -1,0 +1,324 @@
+//! A hand-driven peer for behaviour tests: the test plays caller and callee with literal SIP
+//! text, the engine runs in virtual time, and every datagram it sends is kept for assertions.
+//!
+//! Flows that need retransmitting peers use `twoleg_core::sim` instead.
+
+#![allow(dead_code, unreachable_pub)]
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use twoleg_core::config::ValidConfig;
+use twoleg_core::sip::{HeaderName, Message, Parsed, parse};
+use twoleg_core::status::CallRecord;
+use twoleg_core::{B2bua, Event, Input, Instant, Output, Receive};
+
+pub const B2BUA: &str = "127.0.0.1:5060";
+pub const CALLER: &str = "127.0.0.1:5080";
+pub const CALLEE: &str = "127.0.0.1:5070";
+
+/// A config with T1 = 500 ms and the default route to the callee.
+pub fn config() -> ValidConfig {
+    ValidConfig::default_config()
+}
+
+pub fn addr(text: &str) -> SocketAddr {
+    text.parse().expect("a test address")
+}
+
+/// One datagram the engine sent.
+#[derive(Clone, Debug)]
+pub struct Msg {
+    pub at: Instant,
+    pub from: SocketAddr,
+    pub to: SocketAddr,
+    pub text: String,
+    pub parsed: Parsed,
+}
+
+impl Msg {
+    pub fn start_line(&self) -> &str {
+        self.text.split("\r\n").next().unwrap_or_default()
+    }
+
+    pub fn status(&self) -> Option<u16> {
+        match &self.parsed.message {
+            Message::Response(r) => Some(r.status.code()),
+            Message::Request(_) => None,
+        }
+    }
+
+    pub fn method(&self) -> Option<&str> {
+        match &self.parsed.message {
+            Message::Request(r) => Some(r.method.as_str()),
+            Message::Response(_) => None,
+        }
+    }
+
+    /// Whether this is a request with this method, or a response to one.
+    pub fn is(&self, what: &str) -> bool {
+        self.method() == Some(what)
+            || self.status().is_some_and(|s| s.to_string() == what)
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.parsed.message.headers().get(&HeaderName::parse(name))
+    }
+
+    pub fn headers(&self, name: &str) -> Vec<&str> {
+        let name = HeaderName::parse(name);
+        self.parsed
+            .message
+            .headers()
+            .iter()
+            .filter(|(n, _)| **n == name)
+            .map(|(_, v)| v)
+            .collect()
+    }
+
+    pub fn body(&self) -> &[u8] {
+        self.parsed.message.body()
+    }
+
+    pub fn to_tag(&self) -> Option<&str> {
+        self.parsed.to.tag()
+    }
+
+    pub fn from_tag(&self) -> Option<&str> {
+        self.parsed.from.tag()
+    }
+
+    pub fn branch(&self) -> &str {
+        self.parsed.vias[0].branch().unwrap_or_default()
+    }
+
+    /// A response to this request, as a peer would write it.
+    pub fn reply(&self, status: u16, reason: &str, to_tag: Option<&str>, extra: &str, body: &str) -> String {
+        let mut text = format!("SIP/2.0 {status} {reason}\r\n");
+        for via in self.headers("Via") {
+            text.push_str(&format!("Via: {via}\r\n"));
+        }
+        text.push_str(&format!("From: {}\r\n", self.header("From").unwrap()));
+        let to = self.header("To").unwrap();
+        match to_tag {
+            Some(tag) if self.to_tag().is_none() => text.push_str(&format!("To: {to};tag={tag}\r\n")),
+            _ => text.push_str(&format!("To: {to}\r\n")),
+        }
+        text.push_str(&format!("Call-ID: {}\r\n", self.parsed.call_id));
+        text.push_str(&format!("CSeq: {}\r\n", self.parsed.cseq));
+        text.push_str(extra);
+        if !body.is_empty() {
+            text.push_str("Content-Type: application/sdp\r\n");
+        }
+        text.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
+        text
+    }
+}
+
+/// The engine and the test's view of the wire.
+pub struct Net {
+    pub engine: B2bua,
+    pub now: Instant,
+    pub sent: Vec<Msg>,
+    pub events: Vec<Event>,
+    cursor: usize,
+}
+
+impl Net {
+    pub fn new(config: ValidConfig) -> Self {
+        let mut net = Self {
+            engine: B2bua::new(config, Instant::ZERO, 7),
+            now: Instant::ZERO,
+            sent: Vec::new(),
+            events: Vec::new(),
+            cursor: 0,
+        };
+        net.drain();
+        net
+    }
+
+    /// The engine receives `text` from `from` on its first listener.
+    pub fn send(&mut self, from: &str, text: &str) {
+        self.send_to(from, B2BUA, text);
+    }
+
+    pub fn send_to(&mut self, from: &str, listener: &str, text: &str) {
+        self.engine
+            .handle_input(Input::Receive(
+                self.now,
+                Receive {
+                    source: addr(from),
+                    destination: addr(listener),
+                    contents: text.as_bytes(),
+                },
+            ))
+            .expect("time moves forward");
+        self.drain();
+    }
+
+    /// Lets virtual time pass, firing every deadline on the way in order.
+    pub fn advance(&mut self, by: Duration) {
+        let target = self.now + by;
+        loop {
+            let deadline = self.next_deadline();
+            if deadline > target {
+                break;
+            }
+            self.now = deadline;
+            self.engine
+                .handle_input(Input::Timeout(deadline))
+                .expect("time moves forward");
+            self.drain();
+        }
+        self.now = target;
+    }
+
+    fn next_deadline(&mut self) -> Instant {
+        match self.engine.poll_output() {
+            Output::Timeout(at) => at,
+            _ => unreachable!("outputs are drained after every input"),
+        }
+    }
+
+    fn drain(&mut self) {
+        loop {
+            match self.engine.poll_output() {
+                Output::Transmit(t) => {
+                    let text = String::from_utf8(t.contents.clone()).expect("the engine writes UTF-8");
+                    let parsed = parse(&t.contents, 65_535)
+                        .unwrap_or_else(|e| panic!("the engine sent something unparseable ({}):\n{text}", e.error));
+                    self.sent.push(Msg {
+                        at: self.now,
+                        from: t.source,
+                        to: t.destination,
+                        text,
+                        parsed,
+                    });
+                }
+                Output::Event(event) => self.events.push(event),
+                Output::Timeout(_) => return,
+            }
+        }
+    }
+
+    /// Datagrams sent since the last call, in order.
+    pub fn take(&mut self) -> Vec<Msg> {
+        let new = self.sent[self.cursor..].to_vec();
+        self.cursor = self.sent.len();
+        new
+    }
+
+    /// Datagrams sent since the last call to `to`.
+    pub fn take_to(&mut self, to: &str) -> Vec<Msg> {
+        let to = addr(to);
+        self.take().into_iter().filter(|m| m.to == to).collect()
+    }
+
+    /// The one message (since the last take) to `to` that is `what` (a method or a status).
+    pub fn expect_one(&mut self, to: &str, what: &str) -> Msg {
+        let all = self.take();
+        let found: Vec<Msg> = all.iter().filter(|m| m.to == addr(to) && m.is(what)).cloned().collect();
+        assert_eq!(
+            found.len(),
+            1,
+            "expected one {what} to {to}, got: {:#?}",
+            all.iter().map(|m| (m.to, m.start_line().to_owned())).collect::<Vec<_>>()
+        );
+        found.into_iter().next().unwrap()
+    }
+
+    pub fn history(&self) -> Vec<CallRecord> {
+        self.engine.history().iter().cloned().collect()
+    }
+}
+
+pub const SDP: &str = "v=0\r\no=caller 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0\r\n";
+pub const SDP_ANSWER: &str = "v=0\r\no=callee 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40002 RTP/AVP 0\r\n";
+
+/// An INVITE from the caller.
+pub fn invite(call_id: &str, branch: &str, cseq: u32, max_forwards: u32, extra: &str, body: &str) -> String {
+    let content_type = if body.is_empty() { "" } else { "Content-Type: application/sdp\r\n" };
+    format!(
+        "INVITE sip:bob@example.com SIP/2.0\r\n\
+         Via: SIP/2.0/UDP {CALLER};branch={branch};rport\r\n\
+         Max-Forwards: {max_forwards}\r\n\
+         From: \"Alice\" <sip:alice@example.com>;tag=alice-tag\r\n\
+         To: <sip:bob@example.com>\r\n\
+         Call-ID: {call_id}\r\n\
+         CSeq: {cseq} INVITE\r\n\
+         Contact: <sip:alice@{CALLER}>\r\n\
+         {extra}{content_type}Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+/// An in-dialog request from the caller on leg A (To carries TwoLeg's tag).
+pub fn caller_request(method: &str, call_id: &str, branch: &str, cseq: u32, to_tag: &str, extra: &str, body: &str) -> String {
+    let content_type = if body.is_empty() { "" } else { "Content-Type: application/sdp\r\n" };
+    format!(
+        "{method} sip:twoleg@{B2BUA} SIP/2.0\r\n\
+         Via: SIP/2.0/UDP {CALLER};branch={branch};rport\r\n\
+         Max-Forwards: 70\r\n\
+         From: \"Alice\" <sip:alice@example.com>;tag=alice-tag\r\n\
+         To: <sip:bob@example.com>;tag={to_tag}\r\n\
+         Call-ID: {call_id}\r\n\
+         CSeq: {cseq} {method}\r\n\
+         Contact: <sip:alice@{CALLER}>\r\n\
+         {extra}{content_type}Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+/// The CANCEL of the caller's INVITE.
+pub fn cancel(call_id: &str, branch: &str, cseq: u32) -> String {
+    format!(
+        "CANCEL sip:bob@example.com SIP/2.0\r\n\
+         Via: SIP/2.0/UDP {CALLER};branch={branch};rport\r\n\
+         Max-Forwards: 70\r\n\
+         From: \"Alice\" <sip:alice@example.com>;tag=alice-tag\r\n\
+         To: <sip:bob@example.com>\r\n\
+         Call-ID: {call_id}\r\n\
+         CSeq: {cseq} CANCEL\r\n\
+         Content-Length: 0\r\n\r\n"
+    )
+}
+
+/// An in-dialog request from the callee on leg B, built from the B-leg INVITE it received.
+pub fn callee_request(method: &str, b_invite: &Msg, callee_tag: &str, branch: &str, cseq: u32, extra: &str, body: &str) -> String {
+    let content_type = if body.is_empty() { "" } else { "Content-Type: application/sdp\r\n" };
+    let contact = b_invite.parsed.contacts[0].uri.clone();
+    format!(
+        "{method} {contact} SIP/2.0\r\n\
+         Via: SIP/2.0/UDP {CALLEE};branch={branch};rport\r\n\
+         Max-Forwards: 70\r\n\
+         From: {};tag={callee_tag}\r\n\
+         To: {}\r\n\
+         Call-ID: {}\r\n\
+         CSeq: {cseq} {method}\r\n\
+         Contact: <sip:bob@{CALLEE}>\r\n\
+         {extra}{content_type}Content-Length: {}\r\n\r\n{body}",
+        b_invite.header("To").unwrap(),
+        b_invite.header("From").unwrap(),
+        b_invite.parsed.call_id,
+        body.len()
+    )
+}
+
+/// The ACK the caller sends for a 2xx on leg A.
+pub fn caller_ack(call_id: &str, cseq: u32, to_tag: &str, body: &str) -> String {
+    caller_request("ACK", call_id, &format!("z9hG4bKack{cseq}"), cseq, to_tag, "", body)
+        .replacen(&format!("CSeq: {cseq} ACK"), &format!("CSeq: {cseq} ACK"), 1)
+}
+
+/// A call set up to the answered state: returns (A-leg 200, B-leg INVITE).
+pub fn answered_call(net: &mut Net, call_id: &str) -> (Msg, Msg) {
+    net.send(CALLER, &invite(call_id, "z9hG4bKinv1", 1, 70, "", SDP));
+    let b_invite = net.expect_one(CALLEE, "INVITE");
+    net.send(CALLEE, &b_invite.reply(180, "Ringing", Some("bob-tag"), &format!("Contact: <sip:bob@{CALLEE}>\r\n"), ""));
+    net.send(CALLEE, &b_invite.reply(200, "OK", Some("bob-tag"), &format!("Contact: <sip:bob@{CALLEE}>\r\n"), SDP_ANSWER));
+    let a_ok = net.take().into_iter().find(|m| m.to == addr(CALLER) && m.status() == Some(200)).expect("200 on leg A");
+    let tag = a_ok.to_tag().unwrap().to_owned();
+    net.send(CALLER, &caller_ack(call_id, 1, &tag, ""));
+    net.take();
+    (a_ok, b_invite)
+}
