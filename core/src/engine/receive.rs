@@ -49,14 +49,17 @@ impl B2bua {
     /// answered (never to an ACK), otherwise dropped with the reason.
     fn on_malformed(&mut self, source: SocketAddr, local: SocketAddr, rejected: Rejected) {
         self.counters.parse_errors += 1;
-        let Some(salvage) = rejected.salvage.filter(|s| s.method != Method::ACK) else {
+        let salvage = rejected.salvage.filter(|s| s.method != Method::ACK);
+        let reply = salvage
+            .as_ref()
+            .and_then(|s| ReplyTo::salvaged(&s.headers, &s.top_via, source));
+        let (Some(salvage), Some(reply)) = (salvage, reply) else {
             self.emit(Event::Dropped {
                 source,
                 reason: DropReason::malformed(&rejected.error),
             });
             return;
         };
-        let reply = ReplyTo::salvaged(&salvage.headers, &salvage.top_via, source);
         let status = rejected.error.status();
         let tag = ids::tag(&mut self.rng);
         let response = reply.response(status, &rejected.error.to_string(), Some(&tag));

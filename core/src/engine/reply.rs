@@ -45,8 +45,12 @@ impl ReplyTo {
         }
     }
 
-    /// From the headers of a request that failed to parse (its top Via did parse).
-    pub(crate) fn salvaged(headers: &Headers, top_via: &Via, source: SocketAddr) -> Self {
+    /// From the headers of a request that failed to parse (its top Via did parse); `None` when
+    /// From, To, Call-ID or CSeq is missing, since no valid response can be built then.
+    pub(crate) fn salvaged(headers: &Headers, top_via: &Via, source: SocketAddr) -> Option<Self> {
+        for name in [HeaderName::FROM, HeaderName::TO, HeaderName::CALL_ID, HeaderName::CSEQ] {
+            headers.get(&name).filter(|v| !v.is_empty())?;
+        }
         let mut vias: Vec<String> = headers
             .get_all(&HeaderName::VIA)
             .map(str::to_owned)
@@ -56,7 +60,7 @@ impl ReplyTo {
         top.stamp_source(source);
         vias[0] = top.to_string();
         let to = headers.get(&HeaderName::TO).unwrap_or_default();
-        Self {
+        Some(Self {
             vias,
             from: headers
                 .get(&HeaderName::FROM)
@@ -73,7 +77,7 @@ impl ReplyTo {
                 .to_owned(),
             record_route: Vec::new(),
             address,
-        }
+        })
     }
 
     /// A response with the mandatory headers; `to_tag` is added to To unless it has one.

@@ -121,6 +121,8 @@ pub struct Net {
     pub now: Instant,
     pub sent: Vec<Msg>,
     pub events: Vec<Event>,
+    /// Error responses whose echoed headers are as malformed as the request they answer.
+    pub echoed_errors: Vec<String>,
     cursor: usize,
 }
 
@@ -131,6 +133,7 @@ impl Net {
             now: Instant::ZERO,
             sent: Vec::new(),
             events: Vec::new(),
+            echoed_errors: Vec::new(),
             cursor: 0,
         };
         net.drain();
@@ -143,17 +146,29 @@ impl Net {
     }
 
     pub fn send_to(&mut self, from: &str, listener: &str, text: &str) {
+        self.send_bytes(from, listener, text.as_bytes());
+    }
+
+    /// The engine receives raw bytes.
+    pub fn send_bytes(&mut self, from: &str, listener: &str, contents: &[u8]) {
         self.engine
             .handle_input(Input::Receive(
                 self.now,
                 Receive {
                     source: addr(from),
                     destination: addr(listener),
-                    contents: text.as_bytes(),
+                    contents,
                 },
             ))
             .expect("time moves forward");
         self.drain();
+    }
+
+    /// Disconnects a live call as the admin API does.
+    pub fn disconnect(&mut self, tag: &str) -> Result<(), twoleg_core::Error> {
+        let result = self.engine.disconnect(self.now, tag);
+        self.drain();
+        result
     }
 
     /// Lets virtual time pass, firing every deadline on the way in order.
@@ -185,8 +200,15 @@ impl Net {
             match self.engine.poll_output() {
                 Output::Transmit(t) => {
                     let text = String::from_utf8(t.contents.clone()).expect("the engine writes UTF-8");
-                    let parsed = parse(&t.contents, 65_535)
-                        .unwrap_or_else(|e| panic!("the engine sent something unparseable ({}):\n{text}", e.error));
+                    let parsed = match parse(&t.contents, 65_535) {
+                        Ok(parsed) => parsed,
+                        // A 400 or 505 echoes the malformed request's headers (RFC 3261 §8.2.6).
+                        Err(_) if text.starts_with("SIP/2.0 400 ") || text.starts_with("SIP/2.0 505 ") => {
+                            self.echoed_errors.push(text);
+                            continue;
+                        }
+                        Err(e) => panic!("the engine sent something unparseable ({}):\n{text}", e.error),
+                    };
                     self.sent.push(Msg {
                         at: self.now,
                         from: t.source,
