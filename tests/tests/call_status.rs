@@ -25,15 +25,39 @@ fn k1_k2_a_live_call_shows_two_legs_under_one_tag() {
     assert_eq!(b.call_id, b_invite.parsed.call_id);
     assert_eq!(a.peer, addr(CALLER));
     assert_eq!(b.peer, addr(CALLEE));
-    net.send(CALLEE, &b_invite.reply(180, "Ringing", Some("bob-tag"), "", ""));
-    let states: Vec<_> = net.engine.calls().next().unwrap().legs.iter().map(|l| l.state).collect();
+    net.send(
+        CALLEE,
+        &b_invite.reply(180, "Ringing", Some("bob-tag"), "", ""),
+    );
+    let states: Vec<_> = net
+        .engine
+        .calls()
+        .next()
+        .unwrap()
+        .legs
+        .iter()
+        .map(|l| l.state)
+        .collect();
     assert_eq!(states, [LegState::Early, LegState::Early]);
-    net.send(CALLEE, &b_invite.reply(200, "OK", Some("bob-tag"), &format!("Contact: <sip:bob@{CALLEE}>\r\n"), SDP_ANSWER));
+    net.send(
+        CALLEE,
+        &b_invite.reply(
+            200,
+            "OK",
+            Some("bob-tag"),
+            &format!("Contact: <sip:bob@{CALLEE}>\r\n"),
+            SDP_ANSWER,
+        ),
+    );
     let status = net.engine.calls().next().unwrap();
     assert!(status.legs.iter().all(|l| l.state == LegState::Confirmed));
     assert_eq!(status.legs[1].remote_tag.as_deref(), Some("bob-tag"));
     let tag = status.tag.clone();
-    let leg_events = net.events.iter().filter(|e| matches!(e, Event::LegState { tag: t, .. } if *t == tag)).count();
+    let leg_events = net
+        .events
+        .iter()
+        .filter(|e| matches!(e, Event::LegState { tag: t, .. } if *t == tag))
+        .count();
     assert_eq!(leg_events, 6, "Trying, Early, Confirmed on each leg");
 }
 
@@ -42,16 +66,51 @@ fn k3_history_records_times_status_reason_and_turn() {
     let example = ValidConfig::from_json(twoleg_core::config::EXAMPLE_CONFIG).unwrap();
     let mut net = Net::new(example);
     // The example's first route takes lync.example.com through the Lync B2BUA, to 127.0.0.1:5061.
-    let text = invite("k3", "z9hG4bKk3", 1, 70, "", SDP).replace("sip:bob@example.com SIP/2.0", "sip:bob@lync.example.com SIP/2.0");
+    let text = invite("k3", "z9hG4bKk3", 1, 70, "", SDP).replace(
+        "sip:bob@example.com SIP/2.0",
+        "sip:bob@lync.example.com SIP/2.0",
+    );
     net.send(CALLER, &text);
     let b_invite = net.expect_one("127.0.0.1:5061", "INVITE");
-    assert_eq!(b_invite.from, addr("127.0.0.1:65072"), "the route's listener");
+    assert_eq!(
+        b_invite.from,
+        addr("127.0.0.1:65072"),
+        "the route's listener"
+    );
     net.advance(Duration::from_secs(2));
-    net.send_to("127.0.0.1:5061", "127.0.0.1:65072", &b_invite.reply(200, "OK", Some("lync-tag"), "Contact: <sip:bob@127.0.0.1:5061>\r\n", SDP_ANSWER));
-    let a_tag = net.take().into_iter().find(|m| m.to == addr(CALLER)).unwrap().to_tag().unwrap().to_owned();
+    net.send_to(
+        "127.0.0.1:5061",
+        "127.0.0.1:65072",
+        &b_invite.reply(
+            200,
+            "OK",
+            Some("lync-tag"),
+            "Contact: <sip:bob@127.0.0.1:5061>\r\n",
+            SDP_ANSWER,
+        ),
+    );
+    let a_tag = net
+        .take()
+        .into_iter()
+        .find(|m| m.to == addr(CALLER))
+        .unwrap()
+        .to_tag()
+        .unwrap()
+        .to_owned();
     net.send(CALLER, &caller_ack("k3", 1, &a_tag, ""));
     net.advance(Duration::from_secs(10));
-    net.send(CALLER, &caller_request("BYE", "k3", "z9hG4bKk3bye", 2, &a_tag, "Reason: SIP;cause=200;text=\"done\"\r\n", ""));
+    net.send(
+        CALLER,
+        &caller_request(
+            "BYE",
+            "k3",
+            "z9hG4bKk3bye",
+            2,
+            &a_tag,
+            "Reason: SIP;cause=200;text=\"done\"\r\n",
+            "",
+        ),
+    );
     let record = net.history().pop().unwrap();
     assert_eq!(record.route, "to Lync");
     assert_eq!(record.started_at.as_millis(), 0);
@@ -63,7 +122,10 @@ fn k3_history_records_times_status_reason_and_turn() {
     assert_eq!(record.ended_by, EndedBy::Caller);
     assert!(record.reason.contains("text=\"done\""), "{}", record.reason);
     let TurnDecision::Offered { address, .. } = record.turn else {
-        panic!("a TURN server is offered on the Lync route: {:?}", record.turn);
+        panic!(
+            "a TURN server is offered on the Lync route: {:?}",
+            record.turn
+        );
     };
     assert!(address.ip().to_string().starts_with("127.0.0."));
     assert_eq!(record.legs[0].final_status, Some(200));
@@ -77,10 +139,18 @@ fn k3_no_turn_offer_records_why() {
     let mut net = Net::new(ValidConfig::from_json(text).unwrap());
     net.send(CALLER, &invite("k3b", "z9hG4bKk3b", 1, 70, "", SDP));
     let status = net.engine.calls().next().unwrap();
-    assert_eq!(status.turn, TurnDecision::NotOffered { reason: "no B2BUA TURN servers are configured".to_owned() });
+    assert_eq!(
+        status.turn,
+        TurnDecision::NotOffered {
+            reason: "no B2BUA TURN servers are configured".to_owned()
+        }
+    );
     let mut net = Net::new(config());
     net.send(CALLER, &invite("k3c", "z9hG4bKk3c", 1, 70, "", SDP));
-    assert_eq!(net.engine.calls().next().unwrap().turn, TurnDecision::NotApplicable);
+    assert_eq!(
+        net.engine.calls().next().unwrap().turn,
+        TurnDecision::NotApplicable
+    );
 }
 
 #[test]
@@ -103,27 +173,41 @@ fn k4_disconnecting_a_ringing_call_cancels_it() {
     let mut net = Net::new(config());
     net.send(CALLER, &invite("k4b", "z9hG4bKk4b", 1, 70, "", SDP));
     let b_invite = net.expect_one(CALLEE, "INVITE");
-    net.send(CALLEE, &b_invite.reply(180, "Ringing", Some("bob-tag"), "", ""));
+    net.send(
+        CALLEE,
+        &b_invite.reply(180, "Ringing", Some("bob-tag"), "", ""),
+    );
     net.take();
     let tag = net.engine.calls().next().unwrap().tag;
     net.disconnect(&tag).unwrap();
     let sent = net.take();
     assert!(sent.iter().any(|m| m.to == addr(CALLEE) && m.is("CANCEL")));
-    assert!(sent.iter().any(|m| m.to == addr(CALLER) && m.status() == Some(487)));
+    assert!(
+        sent.iter()
+            .any(|m| m.to == addr(CALLER) && m.status() == Some(487))
+    );
 }
 
 #[test]
 fn history_is_bounded_by_the_config() {
-    let text = r#"{ "history": { "max_calls": 3 }, "routes": [ { "destination": "127.0.0.1:5070" } ] }"#;
+    let text =
+        r#"{ "history": { "max_calls": 3 }, "routes": [ { "destination": "127.0.0.1:5070" } ] }"#;
     let mut net = Net::new(ValidConfig::from_json(text).unwrap());
     for i in 0..5 {
         let call_id = format!("h{i}");
-        net.send(CALLER, &invite(&call_id, &format!("z9hG4bKh{i}"), 1, 70, "", SDP));
+        net.send(
+            CALLER,
+            &invite(&call_id, &format!("z9hG4bKh{i}"), 1, 70, "", SDP),
+        );
         let b = net.expect_one(CALLEE, "INVITE");
         net.send(CALLEE, &b.reply(486, "Busy Here", Some("t"), "", ""));
         net.take();
     }
-    let kept: Vec<_> = net.history().iter().map(|r| r.legs[0].call_id.clone()).collect();
+    let kept: Vec<_> = net
+        .history()
+        .iter()
+        .map(|r| r.legs[0].call_id.clone())
+        .collect();
     assert_eq!(kept, ["h2", "h3", "h4"]);
     assert_eq!(net.engine.history().total(), 5);
 }

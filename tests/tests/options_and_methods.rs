@@ -38,12 +38,26 @@ fn f2_info_in_a_dialog_is_relayed() {
     let (a_ok, b_invite) = answered_call(&mut net, "f2");
     let a_tag = a_ok.to_tag().unwrap().to_owned();
     let dtmf = "Signal=5\r\nDuration=160\r\n";
-    let info = caller_request("INFO", "f2", "z9hG4bKinfo", 2, &a_tag, "Content-Type: application/dtmf-relay\r\n", "")
-        .replace("Content-Length: 0\r\n\r\n", &format!("Content-Length: {}\r\n\r\n{dtmf}", dtmf.len()));
+    let info = caller_request(
+        "INFO",
+        "f2",
+        "z9hG4bKinfo",
+        2,
+        &a_tag,
+        "Content-Type: application/dtmf-relay\r\n",
+        "",
+    )
+    .replace(
+        "Content-Length: 0\r\n\r\n",
+        &format!("Content-Length: {}\r\n\r\n{dtmf}", dtmf.len()),
+    );
     net.send(CALLER, &info);
     let relayed = net.expect_one(CALLEE, "INFO");
     assert_eq!(relayed.body(), dtmf.as_bytes());
-    assert_eq!(relayed.header("Content-Type"), Some("application/dtmf-relay"));
+    assert_eq!(
+        relayed.header("Content-Type"),
+        Some("application/dtmf-relay")
+    );
     assert_eq!(relayed.parsed.cseq.number, b_invite.parsed.cseq.number + 1);
     net.send(CALLEE, &relayed.reply(200, "OK", None, "", ""));
     let ok = net.expect_one(CALLER, "200");
@@ -63,7 +77,10 @@ fn f3_unknown_method_gets_405_with_allow() {
 #[test]
 fn f3_unsupported_require_gets_420_with_unsupported() {
     let mut net = Net::new(config());
-    net.send(CALLER, &invite("f3", "z9hG4bKf3", 1, 70, "Require: foo, bar\r\n", SDP));
+    net.send(
+        CALLER,
+        &invite("f3", "z9hG4bKf3", 1, 70, "Require: foo, bar\r\n", SDP),
+    );
     let sent = net.take();
     assert_eq!(sent.len(), 1, "no B leg");
     assert_eq!(sent[0].status(), Some(420));
@@ -73,7 +90,10 @@ fn f3_unsupported_require_gets_420_with_unsupported() {
 #[test]
 fn unknown_uri_scheme_gets_416() {
     let mut net = Net::new(config());
-    net.send(CALLER, &options("", "nobodyKnowsThisScheme:totallyopaquecontent"));
+    net.send(
+        CALLER,
+        &options("", "nobodyKnowsThisScheme:totallyopaquecontent"),
+    );
     assert_eq!(net.take()[0].status(), Some(416));
 }
 
@@ -98,13 +118,18 @@ fn no_route_gets_404() {
     let sent = net.take();
     let statuses: Vec<_> = sent.iter().map(|m| m.status()).collect();
     assert_eq!(statuses, [Some(100), Some(404)]);
-    assert!(net.events.iter().any(|e| matches!(e, twoleg_core::Event::Refused { status: 404, .. })));
+    assert!(
+        net.events
+            .iter()
+            .any(|e| matches!(e, twoleg_core::Event::Refused { status: 404, .. }))
+    );
 }
 
 #[test]
 fn an_invite_with_an_unknown_body_type_gets_415() {
     let mut net = Net::new(config());
-    let text = invite("u1", "z9hG4bKu1", 1, 70, "", SDP).replace("application/sdp", "application/unknownformat");
+    let text = invite("u1", "z9hG4bKu1", 1, 70, "", SDP)
+        .replace("application/sdp", "application/unknownformat");
     net.send(CALLER, &text);
     let sent = net.take();
     assert_eq!(sent[0].status(), Some(415));

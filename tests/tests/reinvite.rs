@@ -11,19 +11,40 @@ fn e1_a_reinvite_from_the_caller_is_relayed_and_answered_back() {
     let (a_ok, b_invite) = answered_call(&mut net, "e1");
     let a_tag = a_ok.to_tag().unwrap().to_owned();
     let hold = SDP.replace("m=audio", "a=sendonly\r\nm=audio");
-    net.send(CALLER, &caller_request("INVITE", "e1", "z9hG4bKe1", 10, &a_tag, "", &hold));
+    net.send(
+        CALLER,
+        &caller_request("INVITE", "e1", "z9hG4bKe1", 10, &a_tag, "", &hold),
+    );
     let sent = net.take();
-    let re = sent.iter().find(|m| m.to == addr(CALLEE) && m.is("INVITE")).unwrap();
-    assert_eq!(re.parsed.cseq.number, b_invite.parsed.cseq.number + 1, "leg B's own CSeq");
+    let re = sent
+        .iter()
+        .find(|m| m.to == addr(CALLEE) && m.is("INVITE"))
+        .unwrap();
+    assert_eq!(
+        re.parsed.cseq.number,
+        b_invite.parsed.cseq.number + 1,
+        "leg B's own CSeq"
+    );
     assert_eq!(re.to_tag(), Some("bob-tag"));
     assert_eq!(re.body(), hold.as_bytes());
-    net.send(CALLEE, &re.reply(200, "OK", None, &format!("Contact: <sip:bob@{CALLEE}>\r\n"), SDP_ANSWER));
+    net.send(
+        CALLEE,
+        &re.reply(
+            200,
+            "OK",
+            None,
+            &format!("Contact: <sip:bob@{CALLEE}>\r\n"),
+            SDP_ANSWER,
+        ),
+    );
     let sent = net.take();
     let ok = sent.iter().find(|m| m.to == addr(CALLER)).unwrap();
     assert_eq!(ok.status(), Some(200));
     assert_eq!(ok.parsed.cseq.to_string(), "10 INVITE");
     assert_eq!(ok.body(), SDP_ANSWER.as_bytes());
-    assert!(sent.iter().any(|m| m.to == addr(CALLEE) && m.is("ACK") && m.parsed.cseq.number == re.parsed.cseq.number));
+    assert!(sent.iter().any(|m| m.to == addr(CALLEE)
+        && m.is("ACK")
+        && m.parsed.cseq.number == re.parsed.cseq.number));
     net.send(CALLER, &caller_ack("e1", 10, &a_tag, ""));
     assert!(net.take().is_empty());
 }
@@ -32,10 +53,30 @@ fn e1_a_reinvite_from_the_caller_is_relayed_and_answered_back() {
 fn e2_update_is_relayed_both_ways() {
     let mut net = Net::new(config());
     let (a_ok, b_invite) = answered_call(&mut net, "e2");
-    net.send(CALLEE, &callee_request("UPDATE", &b_invite, "bob-tag", "z9hG4bKe2", 3, "", SDP_ANSWER));
+    net.send(
+        CALLEE,
+        &callee_request(
+            "UPDATE",
+            &b_invite,
+            "bob-tag",
+            "z9hG4bKe2",
+            3,
+            "",
+            SDP_ANSWER,
+        ),
+    );
     let update = net.expect_one(CALLER, "UPDATE");
-    assert_eq!(update.from_tag(), a_ok.to_tag());
-    net.send(CALLER, &update.reply(200, "OK", None, &format!("Contact: <sip:alice@{CALLER}>\r\n"), SDP));
+    assert_eq!(update.tag_of_from(), a_ok.to_tag());
+    net.send(
+        CALLER,
+        &update.reply(
+            200,
+            "OK",
+            None,
+            &format!("Contact: <sip:alice@{CALLER}>\r\n"),
+            SDP,
+        ),
+    );
     let ok = net.expect_one(CALLEE, "200");
     assert_eq!(ok.parsed.cseq.to_string(), "3 UPDATE");
     assert_eq!(ok.body(), SDP.as_bytes());
@@ -45,9 +86,31 @@ fn e2_update_is_relayed_both_ways() {
 fn e3_a_reinvite_while_one_is_pending_gets_491() {
     let mut net = Net::new(config());
     let (a_ok, b_invite) = answered_call(&mut net, "e3");
-    net.send(CALLER, &caller_request("INVITE", "e3", "z9hG4bKe3a", 10, a_ok.to_tag().unwrap(), "", SDP));
+    net.send(
+        CALLER,
+        &caller_request(
+            "INVITE",
+            "e3",
+            "z9hG4bKe3a",
+            10,
+            a_ok.to_tag().unwrap(),
+            "",
+            SDP,
+        ),
+    );
     net.take();
-    net.send(CALLEE, &callee_request("INVITE", &b_invite, "bob-tag", "z9hG4bKe3b", 4, "", SDP_ANSWER));
+    net.send(
+        CALLEE,
+        &callee_request(
+            "INVITE",
+            &b_invite,
+            "bob-tag",
+            "z9hG4bKe3b",
+            4,
+            "",
+            SDP_ANSWER,
+        ),
+    );
     let pending = net.expect_one(CALLEE, "491");
     assert_eq!(pending.parsed.cseq.to_string(), "4 INVITE");
 }
@@ -57,25 +120,52 @@ fn e5_a_refused_reinvite_leaves_the_call_up() {
     let mut net = Net::new(config());
     let (a_ok, _) = answered_call(&mut net, "e5");
     let a_tag = a_ok.to_tag().unwrap().to_owned();
-    net.send(CALLER, &caller_request("INVITE", "e5", "z9hG4bKe5", 10, &a_tag, "", SDP));
+    net.send(
+        CALLER,
+        &caller_request("INVITE", "e5", "z9hG4bKe5", 10, &a_tag, "", SDP),
+    );
     let re = net.expect_one(CALLEE, "INVITE");
     net.send(CALLEE, &re.reply(488, "Not Acceptable Here", None, "", ""));
     let refusal = net.expect_one(CALLER, "488");
     assert_eq!(refusal.parsed.cseq.to_string(), "10 INVITE");
     assert_eq!(net.engine.call_count(), 1, "the dialog survives");
-    net.send(CALLER, &caller_request("BYE", "e5", "z9hG4bKe5bye", 11, &a_tag, "", ""));
-    assert!(net.take().iter().any(|m| m.to == addr(CALLEE) && m.is("BYE")));
+    net.send(
+        CALLER,
+        &caller_request("BYE", "e5", "z9hG4bKe5bye", 11, &a_tag, "", ""),
+    );
+    assert!(
+        net.take()
+            .iter()
+            .any(|m| m.to == addr(CALLEE) && m.is("BYE"))
+    );
 }
 
 #[test]
 fn e6_a_reinvite_answered_481_tears_the_call_down() {
     let mut net = Net::new(config());
     let (a_ok, _) = answered_call(&mut net, "e6");
-    net.send(CALLER, &caller_request("INVITE", "e6", "z9hG4bKe6", 10, a_ok.to_tag().unwrap(), "", SDP));
+    net.send(
+        CALLER,
+        &caller_request(
+            "INVITE",
+            "e6",
+            "z9hG4bKe6",
+            10,
+            a_ok.to_tag().unwrap(),
+            "",
+            SDP,
+        ),
+    );
     let re = net.expect_one(CALLEE, "INVITE");
-    net.send(CALLEE, &re.reply(481, "Call/Transaction Does Not Exist", None, "", ""));
+    net.send(
+        CALLEE,
+        &re.reply(481, "Call/Transaction Does Not Exist", None, "", ""),
+    );
     let sent = net.take();
-    assert!(sent.iter().any(|m| m.to == addr(CALLER) && m.status() == Some(481)));
+    assert!(
+        sent.iter()
+            .any(|m| m.to == addr(CALLER) && m.status() == Some(481))
+    );
     assert!(sent.iter().any(|m| m.to == addr(CALLER) && m.is("BYE")));
     assert!(sent.iter().any(|m| m.to == addr(CALLEE) && m.is("BYE")));
     assert_eq!(net.history().len(), 1);
@@ -86,12 +176,27 @@ fn e7_an_offerless_reinvite_carries_the_answer_in_the_acks() {
     let mut net = Net::new(config());
     let (a_ok, _) = answered_call(&mut net, "e7");
     let a_tag = a_ok.to_tag().unwrap().to_owned();
-    net.send(CALLER, &caller_request("INVITE", "e7", "z9hG4bKe7", 10, &a_tag, "", ""));
+    net.send(
+        CALLER,
+        &caller_request("INVITE", "e7", "z9hG4bKe7", 10, &a_tag, "", ""),
+    );
     let re = net.expect_one(CALLEE, "INVITE");
     assert!(re.body().is_empty());
-    net.send(CALLEE, &re.reply(200, "OK", None, &format!("Contact: <sip:bob@{CALLEE}>\r\n"), SDP_ANSWER));
+    net.send(
+        CALLEE,
+        &re.reply(
+            200,
+            "OK",
+            None,
+            &format!("Contact: <sip:bob@{CALLEE}>\r\n"),
+            SDP_ANSWER,
+        ),
+    );
     let sent = net.take();
-    assert!(!sent.iter().any(|m| m.is("ACK")), "leg B's ACK waits for the caller's answer");
+    assert!(
+        !sent.iter().any(|m| m.is("ACK")),
+        "leg B's ACK waits for the caller's answer"
+    );
     net.send(CALLER, &caller_ack("e7", 10, &a_tag, SDP));
     let ack = net.expect_one(CALLEE, "ACK");
     assert_eq!(ack.body(), SDP.as_bytes());

@@ -9,9 +9,14 @@ use twoleg_core::config::{TimerValues, ValidConfig};
 use twoleg_core::status::{EndedBy, Outcome};
 
 fn offsets(msgs: &[Msg], what: &str, to: &str) -> Vec<u64> {
-    let list: Vec<&Msg> = msgs.iter().filter(|m| m.to == addr(to) && m.is(what)).collect();
+    let list: Vec<&Msg> = msgs
+        .iter()
+        .filter(|m| m.to == addr(to) && m.is(what))
+        .collect();
     let start = list[0].at;
-    list.iter().map(|m| m.at.saturating_since(start).as_millis() as u64).collect()
+    list.iter()
+        .map(|m| m.at.saturating_since(start).as_millis() as u64)
+        .collect()
 }
 
 #[test]
@@ -25,7 +30,10 @@ fn g1_an_unanswered_invite_is_retransmitted_then_408() {
         [0, 500, 1_500, 3_500, 7_500, 15_500, 31_500],
         "Timer A: T1 doubling"
     );
-    let timeout = sent.iter().find(|m| m.to == addr(CALLER) && m.status() == Some(408)).expect("408 on leg A");
+    let timeout = sent
+        .iter()
+        .find(|m| m.to == addr(CALLER) && m.status() == Some(408))
+        .expect("408 on leg A");
     assert_eq!(timeout.at.as_millis(), 32_000, "Timer B = 64*T1");
     let record = &net.history()[0];
     assert_eq!(record.outcome, Outcome::TimedOut);
@@ -38,7 +46,10 @@ fn g2_a_retransmitted_invite_is_absorbed_and_the_last_provisional_resent() {
     let text = invite("g2", "z9hG4bKg2", 1, 70, "", SDP);
     net.send(CALLER, &text);
     let b_invite = net.expect_one(CALLEE, "INVITE");
-    net.send(CALLEE, &b_invite.reply(180, "Ringing", Some("bob-tag"), "", ""));
+    net.send(
+        CALLEE,
+        &b_invite.reply(180, "Ringing", Some("bob-tag"), "", ""),
+    );
     net.take();
     net.send(CALLER, &text);
     let sent = net.take();
@@ -61,7 +72,10 @@ fn g3_a_retransmitted_bye_gets_the_same_200_and_leg_b_one_bye() {
     let ok_first = first.iter().find(|m| m.to == addr(CALLER)).unwrap();
     let ok_again = again.iter().find(|m| m.to == addr(CALLER)).unwrap();
     assert_eq!(ok_first.text, ok_again.text, "Timer J: the same 200");
-    assert!(!again.iter().any(|m| m.to == addr(CALLEE) && m.is("BYE")), "leg B sees one BYE");
+    assert!(
+        !again.iter().any(|m| m.to == addr(CALLEE) && m.is("BYE")),
+        "leg B sees one BYE"
+    );
 }
 
 #[test]
@@ -69,12 +83,17 @@ fn g4_an_unacked_refusal_is_retransmitted_then_given_up() {
     let mut net = Net::new(config());
     net.send(CALLER, &invite("g4", "z9hG4bKg4", 1, 70, "", SDP));
     let b_invite = net.expect_one(CALLEE, "INVITE");
-    net.send(CALLEE, &b_invite.reply(486, "Busy Here", Some("bob-tag"), "", ""));
+    net.send(
+        CALLEE,
+        &b_invite.reply(486, "Busy Here", Some("bob-tag"), "", ""),
+    );
     net.advance(Duration::from_secs(40));
     let sent = net.sent.clone();
     assert_eq!(
         offsets(&sent, "486", CALLER),
-        [0, 500, 1_500, 3_500, 7_500, 11_500, 15_500, 19_500, 23_500, 27_500, 31_500],
+        [
+            0, 500, 1_500, 3_500, 7_500, 11_500, 15_500, 19_500, 23_500, 27_500, 31_500
+        ],
         "Timer G: T1 doubling to T2, until Timer H at 64*T1"
     );
     assert_eq!(net.engine.load(), (0, 0));
@@ -85,7 +104,16 @@ fn g5_no_ack_for_the_200_hangs_up_both_legs_with_a_reason() {
     let mut net = Net::new(config());
     net.send(CALLER, &invite("g5", "z9hG4bKg5", 1, 70, "", SDP));
     let b_invite = net.expect_one(CALLEE, "INVITE");
-    net.send(CALLEE, &b_invite.reply(200, "OK", Some("bob-tag"), &format!("Contact: <sip:bob@{CALLEE}>\r\n"), SDP_ANSWER));
+    net.send(
+        CALLEE,
+        &b_invite.reply(
+            200,
+            "OK",
+            Some("bob-tag"),
+            &format!("Contact: <sip:bob@{CALLEE}>\r\n"),
+            SDP_ANSWER,
+        ),
+    );
     net.advance(Duration::from_secs(33));
     let sent = net.take();
     let mut byes: Vec<_> = sent.iter().filter(|m| m.is("BYE")).collect();
@@ -94,7 +122,10 @@ fn g5_no_ack_for_the_200_hangs_up_both_legs_with_a_reason() {
     byes.dedup_by_key(|m| m.to);
     assert_eq!(byes.len(), 2, "BYE on both legs");
     for bye in &byes {
-        assert_eq!(bye.header("Reason"), Some("SIP;cause=408;text=\"ACK timeout\""));
+        assert_eq!(
+            bye.header("Reason"),
+            Some("SIP;cause=408;text=\"ACK timeout\"")
+        );
         assert_eq!(bye.at.as_millis(), 32_000);
     }
     let record = &net.history()[0];
@@ -106,15 +137,24 @@ fn g5_no_ack_for_the_200_hangs_up_both_legs_with_a_reason() {
 fn g6_an_unanswered_bye_on_leg_b_still_ends_the_call() {
     let mut net = Net::new(config());
     let (a_ok, _) = answered_call(&mut net, "g6");
-    net.send(CALLER, &caller_request("BYE", "g6", "z9hG4bKg6", 2, a_ok.to_tag().unwrap(), "", ""));
+    net.send(
+        CALLER,
+        &caller_request("BYE", "g6", "z9hG4bKg6", 2, a_ok.to_tag().unwrap(), "", ""),
+    );
     let sent = net.take();
-    assert!(sent.iter().any(|m| m.to == addr(CALLER) && m.status() == Some(200)), "leg A gets its 200 at once");
+    assert!(
+        sent.iter()
+            .any(|m| m.to == addr(CALLER) && m.status() == Some(200)),
+        "leg A gets its 200 at once"
+    );
     assert_eq!(net.history().len(), 1);
     net.advance(Duration::from_secs(33));
     let sent = net.take();
     assert_eq!(
         offsets(&sent, "BYE", CALLEE),
-        [0, 1_000, 3_000, 7_000, 11_000, 15_000, 19_000, 23_000, 27_000, 31_000],
+        [
+            0, 1_000, 3_000, 7_000, 11_000, 15_000, 19_000, 23_000, 27_000, 31_000
+        ],
         "Timer E: T1 doubling capped at T2, until Timer F"
     );
     assert_eq!(net.engine.load(), (0, 0));
@@ -122,17 +162,27 @@ fn g6_an_unanswered_bye_on_leg_b_still_ends_the_call() {
 
 #[test]
 fn g7_ring_timeout_cancels_leg_b_and_answers_480() {
-    let text = r#"{ "sip": { "ring_timeout_s": 20 }, "routes": [ { "destination": "127.0.0.1:5070" } ] }"#;
+    let text =
+        r#"{ "sip": { "ring_timeout_s": 20 }, "routes": [ { "destination": "127.0.0.1:5070" } ] }"#;
     let mut net = Net::new(ValidConfig::from_json(text).unwrap());
     net.send(CALLER, &invite("g7", "z9hG4bKg7", 1, 70, "", SDP));
     let b_invite = net.expect_one(CALLEE, "INVITE");
-    net.send(CALLEE, &b_invite.reply(180, "Ringing", Some("bob-tag"), "", ""));
+    net.send(
+        CALLEE,
+        &b_invite.reply(180, "Ringing", Some("bob-tag"), "", ""),
+    );
     net.take();
     net.advance(Duration::from_secs(20));
     let sent = net.take();
     assert!(sent.iter().any(|m| m.to == addr(CALLEE) && m.is("CANCEL")));
-    assert!(sent.iter().any(|m| m.to == addr(CALLER) && m.status() == Some(480)));
-    net.send(CALLEE, &b_invite.reply(487, "Request Terminated", Some("bob-tag"), "", ""));
+    assert!(
+        sent.iter()
+            .any(|m| m.to == addr(CALLER) && m.status() == Some(480))
+    );
+    net.send(
+        CALLEE,
+        &b_invite.reply(487, "Request Terminated", Some("bob-tag"), "", ""),
+    );
     let record = &net.history()[0];
     assert_eq!(record.outcome, Outcome::TimedOut);
     assert_eq!(record.final_status, 480);
@@ -150,6 +200,16 @@ fn timers_follow_the_config() {
     net.send(CALLER, &invite("t", "z9hG4bKt", 1, 70, "", SDP));
     net.advance(Duration::from_secs(7));
     let sent = net.take();
-    assert_eq!(offsets(&sent, "INVITE", CALLEE), [0, 100, 300, 700, 1_500, 3_100, 6_300]);
-    assert_eq!(sent.iter().find(|m| m.status() == Some(408)).unwrap().at.as_millis(), 6_400);
+    assert_eq!(
+        offsets(&sent, "INVITE", CALLEE),
+        [0, 100, 300, 700, 1_500, 3_100, 6_300]
+    );
+    assert_eq!(
+        sent.iter()
+            .find(|m| m.status() == Some(408))
+            .unwrap()
+            .at
+            .as_millis(),
+        6_400
+    );
 }

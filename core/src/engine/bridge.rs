@@ -55,14 +55,15 @@ impl B2bua {
             return;
         };
         let route = self.config.routes()[route_index].clone();
-        self.merge_index.insert(
-            (
-                parsed.call_id.clone(),
-                parsed.from.tag().unwrap_or_default().to_owned(),
-                parsed.cseq.number,
-            ),
-            tx,
+        let merge_key = (
+            parsed.call_id.clone(),
+            parsed.from.tag().unwrap_or_default().to_owned(),
+            parsed.cseq.number,
         );
+        self.merge_index.insert(merge_key.clone(), tx);
+        if let Some(entry) = self.txs.get_mut(&tx) {
+            entry.merge_key = Some(merge_key);
+        }
 
         let id = CallId(self.next_id());
         let tag = ids::call_tag(&mut self.rng);
@@ -105,7 +106,7 @@ impl B2bua {
         };
         let mut max_forwards = parsed
             .max_forwards
-            .map_or(self.config.max_forwards(), |mf| mf.saturating_sub(1));
+            .map_or_else(|| self.config.max_forwards(), |mf| mf.saturating_sub(1));
         if route.lync {
             max_forwards = max_forwards.min(self.config.lync().hop_count);
         }
@@ -170,7 +171,7 @@ impl B2bua {
             (id, Side::B),
         );
         let relay_id = RelayId(0);
-        let client_tx = self.send_request(
+        self.send_request(
             Owner::Relay(id, relay_id),
             &b_invite,
             b_local,
@@ -197,12 +198,10 @@ impl B2bua {
                 server_tx: tx,
                 reply,
                 server_had_body: !request.body.is_empty(),
-                client_tx,
                 client_request: b_invite,
                 client_peer: route.destination,
                 got_provisional: false,
                 cancel: CancelState::None,
-                answered: false,
             },
         );
         self.calls.insert(id, call);
@@ -385,7 +384,7 @@ impl B2bua {
         }
         let max_forwards = parsed
             .max_forwards
-            .map_or(self.config.max_forwards(), |mf| mf.saturating_sub(1));
+            .map_or_else(|| self.config.max_forwards(), |mf| mf.saturating_sub(1));
         let leg = call.leg_mut(other);
         let mut out = leg.dialog.request(
             request.method.clone(),
@@ -403,7 +402,7 @@ impl B2bua {
         let (local, hop) = (leg.local, leg.next_hop());
         let relay_id = RelayId(call.next_relay);
         call.next_relay += 1;
-        let client_tx = self.send_request(Owner::Relay(id, relay_id), &out, local, hop);
+        self.send_request(Owner::Relay(id, relay_id), &out, local, hop);
         self.set_owner(tx, Owner::Relay(id, relay_id));
         call.relays.insert(
             relay_id,
@@ -414,12 +413,10 @@ impl B2bua {
                 server_tx: tx,
                 reply,
                 server_had_body: !request.body.is_empty(),
-                client_tx,
                 client_request: out,
                 client_peer: hop,
                 got_provisional: false,
                 cancel: CancelState::None,
-                answered: false,
             },
         );
     }
@@ -502,9 +499,6 @@ impl B2bua {
                 return;
             }
             let status = response.status;
-            if status == StatusCode::TRYING {
-                return;
-            }
             if status.is_provisional() {
                 this.on_relay_provisional(id, call, relay_id, parsed, response);
             } else if status.is_success() {
@@ -536,7 +530,8 @@ impl B2bua {
             self.send_request(Owner::Call(id), &cancel, local, peer);
             return;
         }
-        if relay.cancel == CancelState::Sent {
+        if relay.cancel == CancelState::Sent || response.status == StatusCode::TRYING {
+            // 100 Trying is hop-by-hop: it allows a CANCEL but is never relayed.
             return;
         }
         if initial && parsed.to.tag().is_some() {

@@ -110,13 +110,11 @@ pub(crate) struct Relay {
     pub(crate) reply: ReplyTo,
     /// The received request carried a body (an SDP offer, for an INVITE).
     pub(crate) server_had_body: bool,
-    pub(crate) client_tx: TxId,
     /// The request as sent, for building its CANCEL.
     pub(crate) client_request: Request,
     pub(crate) client_peer: SocketAddr,
     pub(crate) got_provisional: bool,
     pub(crate) cancel: CancelState,
-    pub(crate) answered: bool,
 }
 
 /// How the call ended, decided by the first thing that ended it.

@@ -76,6 +76,8 @@ struct TxEntry {
     tx: Transaction,
     owner: Owner,
     key: TxKey,
+    /// Its entry in the merged-request index, for an INVITE server transaction.
+    merge_key: Option<(String, String, u32)>,
 }
 
 /// How a transaction is found again: RFC 3261 §17.1.3 (client) and §17.2.3 (server).
@@ -297,12 +299,12 @@ impl B2bua {
         peer: SocketAddr,
     ) -> TxId {
         let role = if request.method == Method::INVITE {
-            Role::ClientInvite
+            Role::InviteClient
         } else {
-            Role::ClientNonInvite
+            Role::NonInviteClient
         };
         let branch = top_branch(request);
-        let mut tx = Transaction::new(role, request.method.clone(), peer, local, self.timing);
+        let mut tx = Transaction::new(role, peer, local, self.timing);
         tx.last = request.to_bytes();
         let id = TxId(self.next_id());
         let key = TxKey::Client {
@@ -312,7 +314,15 @@ impl B2bua {
         let effects = tx.start();
         self.transmit(local, peer, tx.last.clone());
         self.tx_index.insert(key.clone(), id);
-        self.txs.insert(id, TxEntry { tx, owner, key });
+        self.txs.insert(
+            id,
+            TxEntry {
+                tx,
+                owner,
+                key,
+                merge_key: None,
+            },
+        );
         self.apply(id, effects, false);
         id
     }
@@ -327,11 +337,11 @@ impl B2bua {
         local: SocketAddr,
     ) -> TxId {
         let role = if *method == Method::INVITE {
-            Role::ServerInvite
+            Role::InviteServer
         } else {
-            Role::ServerNonInvite
+            Role::NonInviteServer
         };
-        let tx = Transaction::new(role, method.clone(), peer, local, self.timing);
+        let tx = Transaction::new(role, peer, local, self.timing);
         let id = TxId(self.next_id());
         let key = TxKey::Server {
             branch: branch_key.0,
@@ -339,7 +349,15 @@ impl B2bua {
             method: method.to_string(),
         };
         self.tx_index.insert(key.clone(), id);
-        self.txs.insert(id, TxEntry { tx, owner, key });
+        self.txs.insert(
+            id,
+            TxEntry {
+                tx,
+                owner,
+                key,
+                merge_key: None,
+            },
+        );
         id
     }
 
@@ -411,7 +429,9 @@ impl B2bua {
         if self.tx_index.get(&entry.key) == Some(&id) {
             self.tx_index.remove(&entry.key);
         }
-        self.merge_index.retain(|_, tx| *tx != id);
+        if let Some(merge_key) = entry.merge_key {
+            self.merge_index.remove(&merge_key);
+        }
         for timer in [
             Timer::A,
             Timer::B,
@@ -472,7 +492,7 @@ impl B2bua {
                 _ => {}
             }
         }
-        let ending = call.ending.clone().unwrap_or(call::Ending {
+        let ending = call.ending.clone().unwrap_or_else(|| call::Ending {
             final_status: 500,
             outcome: crate::status::Outcome::Failed,
             ended_by: crate::status::EndedBy::B2bua,

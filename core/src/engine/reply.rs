@@ -48,7 +48,12 @@ impl ReplyTo {
     /// From the headers of a request that failed to parse (its top Via did parse); `None` when
     /// From, To, Call-ID or CSeq is missing, since no valid response can be built then.
     pub(crate) fn salvaged(headers: &Headers, top_via: &Via, source: SocketAddr) -> Option<Self> {
-        for name in [HeaderName::FROM, HeaderName::TO, HeaderName::CALL_ID, HeaderName::CSEQ] {
+        for name in [
+            HeaderName::FROM,
+            HeaderName::TO,
+            HeaderName::CALL_ID,
+            HeaderName::CSEQ,
+        ] {
             headers.get(&name).filter(|v| !v.is_empty())?;
         }
         let mut vias: Vec<String> = headers

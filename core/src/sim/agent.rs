@@ -113,6 +113,8 @@ struct Session {
     pending: BTreeMap<Kind, Pending>,
     /// The last ACK sent for a 2xx (caller), re-sent on 2xx retransmissions.
     last_ack: Vec<u8>,
+    /// The script wants to cancel, but no provisional response came yet.
+    cancel_wanted: bool,
 }
 
 /// A scripted user agent at one address.
@@ -197,6 +199,7 @@ impl Agent {
             last_response: Vec::new(),
             pending: BTreeMap::new(),
             last_ack: Vec::new(),
+            cancel_wanted: false,
         };
         self.by_call_id.insert(call_id.clone(), id);
         self.sessions.insert(id, session);
@@ -215,6 +218,27 @@ impl Agent {
     /// Every call this agent took part in.
     pub(crate) fn calls(&self) -> impl Iterator<Item = &AgentCall> {
         self.sessions.values().map(|s| &s.record)
+    }
+
+    /// Removes and returns the calls that are over here and have nothing left to retransmit.
+    pub(crate) fn take_finished(&mut self) -> Vec<AgentCall> {
+        let done: Vec<u64> = self
+            .sessions
+            .iter()
+            .filter(|(_, s)| s.state == State::Ended && s.pending.is_empty())
+            .map(|(id, _)| *id)
+            .collect();
+        let mut out = Vec::with_capacity(done.len());
+        for id in done {
+            let Some(session) = self.sessions.remove(&id) else {
+                continue;
+            };
+            self.by_call_id.remove(&session.record.call_id);
+            let call_id = session.record.call_id.clone();
+            self.answered.retain(|(c, _, _), _| *c != call_id);
+            out.push(session.record);
+        }
+        out
     }
 
     /// How many calls are still going on here.
@@ -298,19 +322,20 @@ impl Agent {
         let state = session.state;
         match timer {
             Timer::Start => self.start_call(id),
-            Timer::Cancel if matches!(state, State::Calling | State::Ringing) => {
-                let bytes = self.caller_request(id, Method::CANCEL);
+            // RFC 3261 §9.1: no CANCEL before a provisional response; it waits for one.
+            Timer::Cancel if state == State::Calling => {
                 if let Some(session) = self.sessions.get_mut(&id) {
-                    session.state = State::Cancelling;
+                    session.cancel_wanted = true;
                 }
-                self.send_reliably(id, Kind::Cancel, bytes, self.t2);
             }
+            Timer::Cancel if state == State::Ringing => self.send_cancel(id),
             Timer::HangUp if state == State::Confirmed => self.hang_up(id),
             Timer::ReInvite if state == State::Confirmed => {
                 let bytes = self.in_dialog_request(id, Method::INVITE, Some(SDP_OFFER));
                 self.send_reliably(id, Kind::ReInvite, bytes, self.t2 * 64);
             }
             Timer::Answer if state == State::Ringing => self.answer(id),
+            Timer::Answer if state == State::Calling => self.end(id, "stayed silent"),
             Timer::Retransmit(kind) => {
                 let Some(pending) = self
                     .sessions
@@ -358,7 +383,8 @@ impl Agent {
         session.state = State::Calling;
         let late_offer = session.caller.late_offer;
         let script = session.callee.unwrap_or_default();
-        let mut request = self.base_request(id, Method::INVITE, 1, None);
+        let branch = session.invite_branch.clone();
+        let mut request = self.base_request(id, Method::INVITE, 1, Some(&branch));
         request
             .headers
             .push(HeaderName::parse(SCRIPT_HEADER), script.to_string());
@@ -374,6 +400,14 @@ impl Agent {
             self.timers.set((id, Timer::Cancel), self.now + after);
         }
         self.send_reliably(id, Kind::Invite, bytes, Duration::MAX);
+    }
+
+    fn send_cancel(&mut self, id: u64) {
+        let bytes = self.caller_request(id, Method::CANCEL);
+        if let Some(session) = self.sessions.get_mut(&id) {
+            session.state = State::Cancelling;
+        }
+        self.send_reliably(id, Kind::Cancel, bytes, self.t2);
     }
 
     fn hang_up(&mut self, id: u64) {
@@ -490,6 +524,9 @@ impl Agent {
                         && session.state == State::Calling
                     {
                         session.state = State::Ringing;
+                        if session.cancel_wanted {
+                            self.send_cancel(id);
+                        }
                     }
                     return;
                 }
@@ -502,7 +539,10 @@ impl Agent {
                         if let Some(tag) = parsed.to.tag() {
                             session.remote_tag = Some(tag.to_owned());
                         }
-                        session.record.final_status.get_or_insert(status.code());
+                        session
+                            .record
+                            .final_status
+                            .get_or_insert_with(|| status.code());
                     }
                     let ack = self.ack(id, cseq, Some(&branch), None);
                     self.send(self.proxy, ack);
@@ -702,11 +742,15 @@ impl Agent {
             last_response: Vec::new(),
             pending: BTreeMap::new(),
             last_ack: Vec::new(),
+            cancel_wanted: false,
         };
         self.by_call_id.insert(parsed.call_id.clone(), id);
         self.sessions.insert(id, session);
         match script {
-            CalleeScript::Silent => {}
+            // A dead callee: forgets the call once any sender would have given up.
+            CalleeScript::Silent => self
+                .timers
+                .set((id, Timer::Answer), self.now + self.t1 * 64),
             CalleeScript::NoAnswer => {
                 self.provisional(id, StatusCode::TRYING);
                 self.provisional(id, StatusCode::RINGING);

@@ -53,7 +53,8 @@ pub struct SimConfig {
     pub caller: SocketAddr,
     /// At most this many steps without time moving before the run counts as a livelock.
     pub livelock_steps: u64,
-    /// Keep every datagram in the ladder log (turn off for long batches).
+    /// Keep every datagram and event (turn off for long batches: then only `CallEnded` events
+    /// are kept, until taken).
     pub keep_log: bool,
 }
 
@@ -120,7 +121,7 @@ impl Sim {
         }
         Self {
             engine: B2bua::new(config, Instant::ZERO, sim.seed),
-            network: Network::new(sim.link, sim.seed ^ 0x6e65_7477),
+            network: Network::new(sim.link, sim.seed ^ 0x6e65_7477, sim.keep_log),
             caller: Agent::new(
                 sim.caller,
                 entry,
@@ -232,7 +233,7 @@ impl Sim {
             .map(|l| l.address)
             .collect();
         while let Some(datagram) = self.network.pop_due(now) {
-            let (from, to, contents) = (datagram.from, datagram.to, datagram.contents.clone());
+            let (from, to, contents) = (datagram.from, datagram.to, datagram.contents);
             if engine_addresses.contains(&to) {
                 self.engine
                     .handle_input(Input::Receive(
@@ -270,9 +271,6 @@ impl Sim {
                 self.network.send(now, *address, to, bytes);
             }
         }
-        if !self.config.keep_log {
-            self.network.clear_log();
-        }
         Ok(())
     }
 
@@ -288,7 +286,8 @@ impl Sim {
                     );
                 }
                 Output::Event(event) => {
-                    if self.config.keep_log {
+                    let keep = self.config.keep_log || matches!(event, Event::CallEnded(_));
+                    if keep {
                         self.events.push((self.now, event));
                     }
                 }
@@ -318,6 +317,20 @@ impl Sim {
     /// Every engine event so far, with its time (empty if `keep_log` is off).
     pub fn events(&self) -> &[(Instant, Event)] {
         &self.events
+    }
+
+    /// Takes the events recorded so far (to keep memory flat in long runs).
+    pub fn take_events(&mut self) -> Vec<(Instant, Event)> {
+        std::mem::take(&mut self.events)
+    }
+
+    /// Removes and returns what the agents saw of calls that are over at them.
+    pub fn take_finished_calls(&mut self) -> Vec<AgentCall> {
+        let mut calls = self.caller.take_finished();
+        for callee in self.callees.values_mut() {
+            calls.extend(callee.take_finished());
+        }
+        calls
     }
 
     /// What the scripted caller saw of each call.

@@ -98,18 +98,20 @@ pub(crate) struct Network {
     conditions: LinkConditions,
     links: BTreeMap<(SocketAddr, SocketAddr), LinkConditions>,
     rng: StdRng,
-    in_flight: BTreeMap<(Instant, u64), usize>,
+    in_flight: BTreeMap<(Instant, u64), Datagram>,
+    keep_log: bool,
     log: Vec<Datagram>,
     next_id: u64,
 }
 
 impl Network {
-    pub(crate) fn new(conditions: LinkConditions, seed: u64) -> Self {
+    pub(crate) fn new(conditions: LinkConditions, seed: u64, keep_log: bool) -> Self {
         Self {
             conditions,
             links: BTreeMap::new(),
             rng: StdRng::seed_from_u64(seed),
             in_flight: BTreeMap::new(),
+            keep_log,
             log: Vec::new(),
             next_id: 0,
         }
@@ -147,17 +149,20 @@ impl Network {
         let id = self.next_id;
         self.next_id += 1;
         let delivered_at = (!lost).then(|| now + conditions.latency + jitter);
-        if let Some(at) = delivered_at {
-            self.in_flight.insert((at, id), self.log.len());
-        }
-        self.log.push(Datagram {
+        let datagram = Datagram {
             id,
             sent_at: now,
             delivered_at,
             from,
             to,
             contents,
-        });
+        };
+        if self.keep_log {
+            self.log.push(datagram.clone());
+        }
+        if let Some(at) = delivered_at {
+            self.in_flight.insert((at, id), datagram);
+        }
     }
 
     pub(crate) fn next_delivery(&self) -> Option<Instant> {
@@ -165,13 +170,12 @@ impl Network {
     }
 
     /// The next datagram due at or before `now`.
-    pub(crate) fn pop_due(&mut self, now: Instant) -> Option<&Datagram> {
-        let (&(at, id), &index) = self.in_flight.first_key_value()?;
+    pub(crate) fn pop_due(&mut self, now: Instant) -> Option<Datagram> {
+        let (&(at, _), _) = self.in_flight.first_key_value()?;
         if at > now {
             return None;
         }
-        self.in_flight.remove(&(at, id));
-        self.log.get(index)
+        self.in_flight.pop_first().map(|(_, datagram)| datagram)
     }
 
     pub(crate) fn log(&self) -> &[Datagram] {
@@ -180,13 +184,5 @@ impl Network {
 
     pub(crate) fn in_flight(&self) -> usize {
         self.in_flight.len()
-    }
-
-    /// Forgets logged datagrams (to bound memory in long runs); in-flight ones stay.
-    pub(crate) fn clear_log(&mut self) {
-        // In-flight entries index into the log: keep the log until nothing is in flight.
-        if self.in_flight.is_empty() {
-            self.log.clear();
-        }
     }
 }

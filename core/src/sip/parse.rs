@@ -143,7 +143,7 @@ pub struct Rejected {
     /// What is wrong.
     pub error: ParseError,
     /// For a request whose Via could be read: enough to build an error response.
-    pub salvage: Option<Salvage>,
+    pub salvage: Option<Box<Salvage>>,
 }
 
 /// The parts of a malformed request an error response copies (RFC 3261 §8.2.6.2).
@@ -243,7 +243,7 @@ pub fn parse(datagram: &[u8], limit: usize) -> Result<Parsed, Rejected> {
     }
 
     let start = read_start_line(start_line);
-    let salvage = |headers: &Headers| -> Option<Salvage> {
+    let salvage = |headers: &Headers| -> Option<Box<Salvage>> {
         let Some(StartLine::Request { method, .. }) = &start else {
             return None;
         };
@@ -251,11 +251,11 @@ pub fn parse(datagram: &[u8], limit: usize) -> Result<Parsed, Rejected> {
             return None;
         }
         let top_via = Via::parse(headers.get(&HeaderName::VIA)?).ok()?;
-        Some(Salvage {
+        Some(Box::new(Salvage {
             method: Method::from_token(method),
             headers: headers.clone(),
             top_via,
-        })
+        }))
     };
     let reject = |error, headers: &Headers| Rejected {
         error,

@@ -15,7 +15,7 @@ mod timer;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use crate::sip::{Method, StatusCode};
+use crate::sip::StatusCode;
 
 pub use timer::Timer;
 
@@ -26,10 +26,10 @@ pub(crate) struct TxId(pub(crate) u64);
 /// Which of the four machines a transaction is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Role {
-    ClientInvite,
-    ClientNonInvite,
-    ServerInvite,
-    ServerNonInvite,
+    InviteClient,
+    NonInviteClient,
+    InviteServer,
+    NonInviteServer,
 }
 
 /// RFC 3261 §17 states (plus RFC 6026 Accepted).
@@ -99,7 +99,6 @@ impl Timing {
 pub(crate) struct Transaction {
     pub(crate) role: Role,
     pub(crate) state: TxState,
-    pub(crate) method: Method,
     /// Where this transaction's messages go: the request's next hop (client) or the response
     /// address of the request's top Via (server).
     pub(crate) peer: SocketAddr,
@@ -117,21 +116,14 @@ pub(crate) struct Transaction {
 }
 
 impl Transaction {
-    pub(crate) fn new(
-        role: Role,
-        method: Method,
-        peer: SocketAddr,
-        local: SocketAddr,
-        timing: Timing,
-    ) -> Self {
+    pub(crate) fn new(role: Role, peer: SocketAddr, local: SocketAddr, timing: Timing) -> Self {
         Self {
             role,
             state: match role {
-                Role::ClientInvite => TxState::Calling,
-                Role::ServerInvite => TxState::Proceeding,
-                Role::ClientNonInvite | Role::ServerNonInvite => TxState::Trying,
+                Role::InviteClient => TxState::Calling,
+                Role::InviteServer => TxState::Proceeding,
+                Role::NonInviteClient | Role::NonInviteServer => TxState::Trying,
             },
-            method,
             peer,
             local,
             last: Vec::new(),
@@ -145,43 +137,43 @@ impl Transaction {
     /// The first effects of a client transaction whose request was just sent.
     pub(crate) fn start(&self) -> Vec<Effect> {
         match self.role {
-            Role::ClientInvite => client_invite::start(self),
-            Role::ClientNonInvite => client_non_invite::start(self),
-            Role::ServerInvite | Role::ServerNonInvite => Vec::new(),
+            Role::InviteClient => client_invite::start(self),
+            Role::NonInviteClient => client_non_invite::start(self),
+            Role::InviteServer | Role::NonInviteServer => Vec::new(),
         }
     }
 
     /// A response arrived for this (client) transaction.
     pub(crate) fn on_response(&mut self, status: StatusCode) -> Vec<Effect> {
         match self.role {
-            Role::ClientInvite => client_invite::on_response(self, status),
-            Role::ClientNonInvite => client_non_invite::on_response(self, status),
-            Role::ServerInvite | Role::ServerNonInvite => Vec::new(),
+            Role::InviteClient => client_invite::on_response(self, status),
+            Role::NonInviteClient => client_non_invite::on_response(self, status),
+            Role::InviteServer | Role::NonInviteServer => Vec::new(),
         }
     }
 
     /// A retransmission of the request arrived for this (server) transaction.
     pub(crate) fn on_retransmission(&mut self) -> Vec<Effect> {
         match self.role {
-            Role::ServerInvite => server_invite::on_retransmission(self),
-            Role::ServerNonInvite => server_non_invite::on_retransmission(self),
-            Role::ClientInvite | Role::ClientNonInvite => Vec::new(),
+            Role::InviteServer => server_invite::on_retransmission(self),
+            Role::NonInviteServer => server_non_invite::on_retransmission(self),
+            Role::InviteClient | Role::NonInviteClient => Vec::new(),
         }
     }
 
     /// The TU sends a response through this (server) transaction; `bytes` is its wire form.
     pub(crate) fn on_respond(&mut self, status: StatusCode, bytes: Vec<u8>) -> Vec<Effect> {
         match self.role {
-            Role::ServerInvite => server_invite::on_respond(self, status, bytes),
-            Role::ServerNonInvite => server_non_invite::on_respond(self, status, bytes),
-            Role::ClientInvite | Role::ClientNonInvite => Vec::new(),
+            Role::InviteServer => server_invite::on_respond(self, status, bytes),
+            Role::NonInviteServer => server_non_invite::on_respond(self, status, bytes),
+            Role::InviteClient | Role::NonInviteClient => Vec::new(),
         }
     }
 
     /// An ACK matched this INVITE server transaction (so it is for a non-2xx final).
     pub(crate) fn on_ack(&mut self) -> Vec<Effect> {
         match self.role {
-            Role::ServerInvite => server_invite::on_ack(self),
+            Role::InviteServer => server_invite::on_ack(self),
             _ => Vec::new(),
         }
     }
@@ -189,10 +181,10 @@ impl Transaction {
     /// A timer of this transaction fired.
     pub(crate) fn on_timer(&mut self, timer: Timer) -> Vec<Effect> {
         match self.role {
-            Role::ClientInvite => client_invite::on_timer(self, timer),
-            Role::ClientNonInvite => client_non_invite::on_timer(self, timer),
-            Role::ServerInvite => server_invite::on_timer(self, timer),
-            Role::ServerNonInvite => server_non_invite::on_timer(self, timer),
+            Role::InviteClient => client_invite::on_timer(self, timer),
+            Role::NonInviteClient => client_non_invite::on_timer(self, timer),
+            Role::InviteServer => server_invite::on_timer(self, timer),
+            Role::NonInviteServer => server_non_invite::on_timer(self, timer),
         }
     }
 
