@@ -165,3 +165,28 @@ fn c5_cancel_matches_by_branch_even_when_the_source_port_changed() {
     );
     assert!(sent.iter().any(|m| m.status() == Some(487)));
 }
+
+#[test]
+fn a_cancelled_invite_with_no_final_response_is_given_up_after_64_t1() {
+    let mut net = Net::new(config());
+    net.send(CALLER, &invite("c6", "z9hG4bKc6", 1, 70, "", SDP));
+    let b_invite = net.expect_one(CALLEE, "INVITE");
+    net.send(
+        CALLEE,
+        &b_invite.reply(180, "Ringing", Some("bob-tag"), "", ""),
+    );
+    net.send(CALLER, &cancel("c6", "z9hG4bKc6", 1));
+    net.take();
+    // The callee answers nothing: neither the CANCEL nor the INVITE.
+    net.advance(Duration::from_secs(31));
+    assert_eq!(net.engine.call_count(), 1);
+    net.advance(Duration::from_secs(2));
+    assert_eq!(
+        net.engine.call_count(),
+        0,
+        "RFC 3261 §9.1: given up 64*T1 after the CANCEL"
+    );
+    assert_eq!(net.history()[0].outcome, Outcome::Cancelled);
+    net.advance(Duration::from_secs(40));
+    assert_eq!(net.engine.load(), (0, 0), "no transaction or timer left");
+}

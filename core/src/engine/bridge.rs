@@ -171,7 +171,7 @@ impl B2bua {
             (id, Side::B),
         );
         let relay_id = RelayId(0);
-        self.send_request(
+        let client_tx = self.send_request(
             Owner::Relay(id, relay_id),
             &b_invite,
             b_local,
@@ -199,6 +199,7 @@ impl B2bua {
                 reply,
                 server_had_body: !request.body.is_empty(),
                 client_request: b_invite,
+                client_tx,
                 client_peer: route.destination,
                 got_provisional: false,
                 cancel: CancelState::None,
@@ -402,7 +403,7 @@ impl B2bua {
         let (local, hop) = (leg.local, leg.next_hop());
         let relay_id = RelayId(call.next_relay);
         call.next_relay += 1;
-        self.send_request(Owner::Relay(id, relay_id), &out, local, hop);
+        let client_tx = self.send_request(Owner::Relay(id, relay_id), &out, local, hop);
         self.set_owner(tx, Owner::Relay(id, relay_id));
         call.relays.insert(
             relay_id,
@@ -414,6 +415,7 @@ impl B2bua {
                 reply,
                 server_had_body: !request.body.is_empty(),
                 client_request: out,
+                client_tx,
                 client_peer: hop,
                 got_provisional: false,
                 cancel: CancelState::None,
@@ -528,6 +530,7 @@ impl B2bua {
             let (cancel, peer) = (cancel_for(&relay.client_request), relay.client_peer);
             let local = call.leg(client_side).local;
             self.send_request(Owner::Call(id), &cancel, local, peer);
+            self.set_call_timer(id, CallTimer::CancelTimeout(relay_id), self.timing.t1x64());
             return;
         }
         if relay.cancel == CancelState::Sent || response.status == StatusCode::TRYING {
@@ -769,6 +772,7 @@ impl B2bua {
             let (cancel, peer) = (cancel_for(&relay.client_request), relay.client_peer);
             let local = call.leg(client_side).local;
             self.send_request(Owner::Call(id), &cancel, local, peer);
+            self.set_call_timer(id, CallTimer::CancelTimeout(relay_id), self.timing.t1x64());
         } else {
             relay.cancel = CancelState::Pending;
         }
@@ -838,6 +842,19 @@ impl B2bua {
                 );
                 this.send_bye(id, call, side, Some(header));
                 this.hang_up(id, call, side.other(), Some(header));
+            }
+            CallTimer::CancelTimeout(relay_id) => {
+                // RFC 3261 §9.1: no final response 64*T1 after the CANCEL: the INVITE client
+                // transaction is considered cancelled and destroyed.
+                let Some(relay) = call.relays.remove(&relay_id) else {
+                    return;
+                };
+                this.forget_tx(relay.client_tx);
+                let client_side = relay.server_side.other();
+                if relay.initial {
+                    call.leg_mut(client_side).final_status.get_or_insert(487);
+                    this.set_leg_state(call, client_side, LegState::Terminated);
+                }
             }
             CallTimer::RingTimeout => {
                 if let Some(initial) = call.initial_relay() {

@@ -112,6 +112,8 @@ pub(crate) struct Relay {
     pub(crate) server_had_body: bool,
     /// The request as sent, for building its CANCEL.
     pub(crate) client_request: Request,
+    /// The client transaction of the relayed request.
+    pub(crate) client_tx: TxId,
     pub(crate) client_peer: SocketAddr,
     pub(crate) got_provisional: bool,
     pub(crate) cancel: CancelState,

@@ -103,6 +103,8 @@ pub(crate) enum CallTimer {
     AckTimeout(Side),
     /// The callee rang too long.
     RingTimeout,
+    /// A CANCEL went out for this relay 64·T1 ago and its INVITE got no final response.
+    CancelTimeout(RelayId),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -483,15 +485,11 @@ impl B2bua {
         ] {
             self.cancel_call_timer(id, timer);
         }
-        // Transactions still running for the call (a BYE's, a CANCEL's) finish on their own.
-        for entry in self.txs.values_mut() {
-            match entry.owner {
-                Owner::Relay(call, _) | Owner::Bye(call, _) | Owner::Call(call) if call == id => {
-                    entry.owner = Owner::Engine;
-                }
-                _ => {}
-            }
+        for relay in call.relays.keys() {
+            self.cancel_call_timer(id, CallTimer::CancelTimeout(*relay));
         }
+        // Transactions still running for the call (a BYE's, a CANCEL's) finish on their own;
+        // their owner names a call that is gone, which every handler treats as "nothing to do".
         let ending = call.ending.clone().unwrap_or_else(|| call::Ending {
             final_status: 500,
             outcome: crate::status::Outcome::Failed,

@@ -273,7 +273,10 @@ pub fn parse(datagram: &[u8], limit: usize) -> Result<Parsed, Rejected> {
 }
 
 fn read_start_line(line: &str) -> Option<StartLine<'_>> {
-    if line.len() > 4 && line[..4].eq_ignore_ascii_case("SIP/") {
+    if line
+        .get(..4)
+        .is_some_and(|head| head.eq_ignore_ascii_case("SIP/"))
+    {
         let mut parts = line.splitn(3, ' ');
         return Some(StartLine::Response {
             version: parts.next()?,
@@ -538,6 +541,13 @@ mod tests {
             }
         );
         assert_eq!(rejected.salvage.unwrap().method, Method::INVITE);
+    }
+
+    #[test]
+    fn a_multibyte_character_in_the_start_line_is_no_panic() {
+        // Found by the fuzzer: a byte-order mark inside the first four bytes.
+        let rejected = parse("SI\u{feff}P/2.0 200 OK\r\n\r\n".as_bytes(), 65_535).unwrap_err();
+        assert_eq!(rejected.error, ParseError::BadStartLine);
     }
 
     #[test]
