@@ -3,24 +3,19 @@
 
 use std::net::SocketAddr;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::sip::ParseError;
-use crate::status::{CallRecord, LegState, Side};
+use crate::status::{CallRecord, CallStatus, LegState, Side};
 
 /// Something hosts render, count or persist.
 #[non_exhaustive]
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
     // Calls.
     /// A call arrived and was routed: both legs exist now.
-    CallStarted {
-        /// The call's tag, shared by both legs.
-        tag: String,
-        /// The route it took.
-        route: String,
-    },
+    CallStarted(Box<CallStatus>),
     /// A leg changed state (RFC 4235 terms).
     LegState {
         /// The call's tag.
@@ -44,6 +39,8 @@ pub enum Event {
         status: u16,
         /// Why.
         reason: String,
+        /// Whether the request was malformed (as opposed to refused by policy or state).
+        malformed: bool,
     },
     /// A datagram was dropped without an answer.
     Dropped {
@@ -63,7 +60,7 @@ pub enum Event {
 
 /// Why a datagram was dropped.
 #[non_exhaustive]
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", content = "detail", rename_all = "snake_case")]
 pub enum DropReason {
     /// It is not a SIP message that can be answered.

@@ -1,13 +1,23 @@
 //! `twoleg`: TwoLeg's native runner.
 //!
 //! Reads a config file exported by the browser simulator (or the embedded default) and runs the
-//! B2BUA on live SIP traffic over UDP.
+//! B2BUA engine, as a WebAssembly component in wasmtime, on live SIP traffic over UDP, with an
+//! admin HTTP API and call history kept on disk.
+
+mod admin;
+mod history;
+mod host;
+mod metrics;
+mod node;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use twoleg_core::config::{DEFAULT_CONFIG, ValidConfig, json_schema};
+
+use crate::history::HistoryStore;
+use crate::node::{Message, Node};
 
 /// TwoLeg: a SIP B2BUA with TURN server selection.
 #[derive(Debug, Parser)]
@@ -20,14 +30,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the B2BUA (the default command).
-    Run {
-        /// Config file; without one, the embedded default.
-        #[arg(long)]
-        config: Option<PathBuf>,
-        /// Where call history is kept.
-        #[arg(long, default_value = "twoleg-data")]
-        data_dir: PathBuf,
-    },
+    Run(RunArgs),
     /// Validate a config file: print every problem with its path; exit 1 if there is any.
     Check {
         /// The config file.
@@ -39,13 +42,30 @@ enum Command {
     Schema,
 }
 
+#[derive(Debug, Default, clap::Args)]
+struct RunArgs {
+    /// Config file; without one, the embedded default (SIP on 127.0.0.1:5060, calls to
+    /// 127.0.0.1:5070, admin HTTP on 127.0.0.1:8080).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Where call history is kept.
+    #[arg(long, default_value = "twoleg-data")]
+    data_dir: PathBuf,
+    /// Seed of the engine's random choices (tags, Call-IDs, TURN choice); random by default.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Expose `POST /api/fault`, which makes the engine trap (for testing recovery).
+    #[arg(long)]
+    fault_injection: bool,
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command.unwrap_or_else(|| Command::Run {
-        config: None,
-        data_dir: PathBuf::from("twoleg-data"),
-    }) {
-        Command::Run { config, .. } => run(config),
+    match cli
+        .command
+        .unwrap_or_else(|| Command::Run(RunArgs::default_args()))
+    {
+        Command::Run(args) => run(args),
         Command::Check { file } => check(&file),
         Command::DefaultConfig => {
             print!("{DEFAULT_CONFIG}");
@@ -62,10 +82,18 @@ fn main() -> ExitCode {
     }
 }
 
+impl RunArgs {
+    fn default_args() -> Self {
+        Self {
+            data_dir: PathBuf::from("twoleg-data"),
+            ..Self::default()
+        }
+    }
+}
+
 fn check(file: &PathBuf) -> ExitCode {
-    let config = match load(Some(file)) {
-        Ok(config) => config,
-        Err(code) => return code,
+    let Ok(config) = load(Some(file)) else {
+        return ExitCode::FAILURE;
     };
     println!(
         "{}: valid: {} listener(s), {} route(s), {} TURN address/port combination(s)",
@@ -77,29 +105,86 @@ fn check(file: &PathBuf) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-fn run(file: Option<PathBuf>) -> ExitCode {
-    let config = match load(file.as_ref()) {
-        Ok(config) => config,
-        Err(code) => return code,
+fn run(args: RunArgs) -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    let Ok(config) = load(args.config.as_ref()) else {
+        return ExitCode::FAILURE;
     };
-    for listener in config.listeners() {
-        eprintln!("twoleg: config names SIP listener udp:{}", listener.address);
+    match serve(config, &args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            ExitCode::FAILURE
+        }
     }
-    eprintln!(
-        "twoleg: the live SIP loop is not built yet; only `check`, `default-config` and `schema` work"
+}
+
+fn serve(config: ValidConfig, args: &RunArgs) -> anyhow::Result<()> {
+    let seed = args.seed.unwrap_or_else(random_seed);
+    tracing::info!(
+        config = %args.config.as_ref().map_or_else(|| "embedded default".to_owned(), |p| p.display().to_string()),
+        listeners = config.listeners().len(),
+        routes = config.routes().len(),
+        turn_combinations = config.turn_servers().len(),
+        "config loaded"
     );
-    ExitCode::FAILURE
+    for route in config.routes() {
+        tracing::info!(route = %route.name, destination = %route.destination, lync = route.lync, "route");
+    }
+    let history = HistoryStore::open(&args.data_dir, config.history_max_calls())?;
+    let mut node = Node::new(config, history, seed, args.fault_injection)?;
+    let (tx, rx) = std::sync::mpsc::channel();
+    node.spawn_readers(&tx)?;
+    let redacted = serde_json::to_string_pretty(&node.config().config().redacted())?;
+    admin::spawn(
+        node.config().admin_listen(),
+        tx.clone(),
+        redacted,
+        args.fault_injection,
+    )?;
+    let mut signals = signal_hook::iterator::Signals::new([
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGTERM,
+    ])?;
+    let signal_tx = tx.clone();
+    std::thread::Builder::new()
+        .name("signals".to_owned())
+        .spawn(move || {
+            for signal in signals.forever() {
+                tracing::info!(signal, "signal received");
+                if signal_tx.send(Message::Shutdown).is_err() {
+                    return;
+                }
+            }
+        })?;
+    drop(tx);
+    node.run(&rx)
+}
+
+/// A seed from the clock and the process id: the engine itself draws nothing from the OS.
+fn random_seed() -> u64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    nanos ^ (u64::from(std::process::id()) << 32)
 }
 
 /// Reads and validates a config file (or the embedded default), printing every problem.
-fn load(file: Option<&PathBuf>) -> Result<ValidConfig, ExitCode> {
+fn load(file: Option<&PathBuf>) -> Result<ValidConfig, ()> {
     let (name, text) = match file {
         None => ("embedded default".to_owned(), DEFAULT_CONFIG.to_owned()),
         Some(path) => match std::fs::read_to_string(path) {
             Ok(text) => (path.display().to_string(), text),
             Err(e) => {
                 eprintln!("{}: cannot read: {e}", path.display());
-                return Err(ExitCode::FAILURE);
+                return Err(());
             }
         },
     };
@@ -108,6 +193,5 @@ fn load(file: Option<&PathBuf>) -> Result<ValidConfig, ExitCode> {
             eprintln!("{name}: {problem}");
         }
         eprintln!("{name}: {} problem(s)", problems.len());
-        ExitCode::FAILURE
     })
 }

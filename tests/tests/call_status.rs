@@ -211,3 +211,19 @@ fn history_is_bounded_by_the_config() {
     assert_eq!(kept, ["h2", "h3", "h4"]);
     assert_eq!(net.engine.history().total(), 5);
 }
+
+#[test]
+fn draining_ends_live_calls_and_refuses_new_ones_with_retry_after() {
+    let mut net = Net::new(config());
+    answered_call(&mut net, "dr1");
+    net.drain_engine();
+    let sent = net.take();
+    assert!(sent.iter().any(|m| m.to == addr(CALLER) && m.is("BYE")));
+    assert!(sent.iter().any(|m| m.to == addr(CALLEE) && m.is("BYE")));
+    net.send(CALLER, &invite("dr2", "z9hG4bKdr2", 1, 70, "", SDP));
+    let refused = net.take();
+    assert_eq!(refused.len(), 1);
+    assert_eq!(refused[0].status(), Some(503));
+    assert_eq!(refused[0].header("Retry-After"), Some("60"));
+    assert_eq!(net.engine.call_count(), 0);
+}

@@ -205,12 +205,10 @@ impl B2bua {
                 cancel: CancelState::None,
             },
         );
+        let status = call.status();
         self.calls.insert(id, call);
         self.counters.calls_started += 1;
-        self.emit(Event::CallStarted {
-            tag: tag.clone(),
-            route: route.name,
-        });
+        self.emit(Event::CallStarted(Box::new(status)));
         for side in [Side::A, Side::B] {
             self.emit(Event::LegState {
                 tag: tag.clone(),

@@ -131,6 +131,8 @@ pub struct B2bua {
     turn_servers: TurnServerTable,
     next_id: u64,
     counters: Counters,
+    /// Shutting down: new calls get 503 with Retry-After.
+    draining: bool,
 }
 
 impl B2bua {
@@ -156,6 +158,7 @@ impl B2bua {
             turn_servers: config.turn_servers().clone(),
             next_id: 1,
             counters: Counters::default(),
+            draining: false,
             config,
         }
     }
@@ -194,6 +197,18 @@ impl B2bua {
             .map(|(id, _)| *id)
             .ok_or_else(|| Error::UnknownCall(tag.to_owned()))?;
         self.disconnect_call(id);
+        Ok(())
+    }
+
+    /// Stops taking new calls (they get 503 with Retry-After) and ends every live call, for a
+    /// graceful shutdown.
+    pub fn drain(&mut self, now: Instant) -> Result<(), Error> {
+        self.advance(now)?;
+        self.draining = true;
+        let live: Vec<CallId> = self.calls.keys().copied().collect();
+        for id in live {
+            self.disconnect_call(id);
+        }
         Ok(())
     }
 

@@ -69,6 +69,7 @@ impl B2bua {
             method: salvage.method.to_string(),
             status: status.code(),
             reason: rejected.error.to_string(),
+            malformed: true,
         });
     }
 
@@ -136,6 +137,9 @@ impl B2bua {
                 reply.response(status, status.reason(), Some(&ids::tag(&mut self.rng)));
             match status {
                 StatusCode::METHOD_NOT_ALLOWED => response.headers.push(HeaderName::ALLOW, ALLOW),
+                StatusCode::SERVICE_UNAVAILABLE => {
+                    response.headers.push(HeaderName::RETRY_AFTER, "60")
+                }
                 StatusCode::BAD_EXTENSION => {
                     let unsupported = unsupported_options(&parsed).join(", ");
                     response.headers.push(HeaderName::UNSUPPORTED, unsupported);
@@ -212,6 +216,9 @@ impl B2bua {
         if !unsupported_options(parsed).is_empty() {
             return Some(StatusCode::BAD_EXTENSION);
         }
+        if self.draining && request.method == Method::INVITE && parsed.to.tag().is_none() {
+            return Some(StatusCode::SERVICE_UNAVAILABLE);
+        }
         if request.method == Method::INVITE && !request.body.is_empty() {
             let kind = request
                 .headers
@@ -243,6 +250,7 @@ impl B2bua {
             method: method.to_string(),
             status: response.status.code(),
             reason: response.status.reason().to_owned(),
+            malformed: false,
         });
     }
 

@@ -179,6 +179,12 @@ impl Net {
         result
     }
 
+    /// Starts a graceful shutdown.
+    pub fn drain_engine(&mut self) {
+        self.engine.drain(self.now).expect("time moves forward");
+        self.drain();
+    }
+
     /// Lets virtual time pass, firing every deadline on the way in order.
     pub fn advance(&mut self, by: Duration) {
         let target = self.now + by;

@@ -1,0 +1,81 @@
+//! Counters the admin API exports in the Prometheus text format.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+/// What the runner counts (from the datagrams it moves and the events the engine reports, so
+/// the counts survive a trapped engine instance).
+#[derive(Debug, Default)]
+pub(crate) struct Metrics {
+    pub(crate) datagrams_in: u64,
+    pub(crate) datagrams_out: u64,
+    pub(crate) retransmissions: u64,
+    pub(crate) parse_errors: u64,
+    pub(crate) guest_traps: u64,
+    ended_by_status: BTreeMap<u16, u64>,
+}
+
+impl Metrics {
+    pub(crate) fn count_ended(&mut self, final_status: u16) {
+        *self.ended_by_status.entry(final_status).or_default() += 1;
+    }
+
+    /// The Prometheus text exposition.
+    pub(crate) fn render(&self, active_calls: usize) -> String {
+        let mut out = String::new();
+        header(
+            &mut out,
+            "twoleg_calls_active",
+            "gauge",
+            "Calls in progress.",
+        );
+        let _ = writeln!(out, "twoleg_calls_active {active_calls}");
+        header(
+            &mut out,
+            "twoleg_calls_total",
+            "counter",
+            "Calls ended, by the final status the caller got.",
+        );
+        for (status, count) in &self.ended_by_status {
+            let _ = writeln!(
+                out,
+                "twoleg_calls_total{{final_status=\"{status}\"}} {count}"
+            );
+        }
+        for (name, help, value) in [
+            (
+                "twoleg_datagrams_in_total",
+                "SIP datagrams received.",
+                self.datagrams_in,
+            ),
+            (
+                "twoleg_datagrams_out_total",
+                "SIP datagrams sent.",
+                self.datagrams_out,
+            ),
+            (
+                "twoleg_retransmissions_total",
+                "Messages the engine sent again.",
+                self.retransmissions,
+            ),
+            (
+                "twoleg_parse_errors_total",
+                "Datagrams that were not well-formed SIP.",
+                self.parse_errors,
+            ),
+            (
+                "twoleg_guest_traps_total",
+                "Engine instances that trapped and were replaced.",
+                self.guest_traps,
+            ),
+        ] {
+            header(&mut out, name, "counter", help);
+            let _ = writeln!(out, "{name} {value}");
+        }
+        out
+    }
+}
+
+fn header(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+}

@@ -1,0 +1,362 @@
+//! The runner's I/O loop: the canonical sans-IO shape. Drain the engine's outputs (send
+//! datagrams, record events), wait for a datagram, an admin request or the next deadline, hand
+//! it in, repeat. All protocol logic is in the engine; this file only moves bytes and records.
+
+use std::collections::BTreeMap;
+use std::net::{SocketAddr, UdpSocket};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
+use std::time::Duration;
+
+use anyhow::Context;
+use twoleg_core::Event;
+use twoleg_core::config::ValidConfig;
+use twoleg_core::status::{CallRecord, CallStatus, EndedBy, LegState, Outcome};
+
+use crate::history::HistoryStore;
+use crate::host::{Datagram, Guest, Host, Output, Trap};
+use crate::metrics::Metrics;
+
+/// How many outputs one call into the guest returns at most.
+const OUTPUT_BATCH: u32 = 256;
+
+/// How long a graceful shutdown waits for live calls to end.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// What wakes the loop.
+pub(crate) enum Message {
+    /// A datagram arrived on a listener.
+    Datagram {
+        listener: SocketAddr,
+        source: SocketAddr,
+        contents: Vec<u8>,
+    },
+    /// A request from the admin API.
+    Admin(AdminRequest),
+    /// SIGINT or SIGTERM.
+    Shutdown,
+}
+
+/// Admin API requests, each with its reply channel.
+pub(crate) enum AdminRequest {
+    Calls(tokio::sync::oneshot::Sender<String>),
+    History(tokio::sync::oneshot::Sender<String>),
+    Disconnect(String, tokio::sync::oneshot::Sender<Result<(), String>>),
+    Metrics(tokio::sync::oneshot::Sender<String>),
+    InjectFault(tokio::sync::oneshot::Sender<()>),
+}
+
+/// The running B2BUA.
+pub(crate) struct Node {
+    host: Host,
+    guest: Guest,
+    config: ValidConfig,
+    config_json: String,
+    seed: u64,
+    sockets: BTreeMap<SocketAddr, UdpSocket>,
+    epoch: std::time::Instant,
+    history: HistoryStore,
+    /// Live calls as the engine's events describe them, to close them in history if the
+    /// engine instance fails.
+    live: BTreeMap<String, CallStatus>,
+    metrics: Metrics,
+    fault_injection: bool,
+}
+
+impl Node {
+    pub(crate) fn new(
+        config: ValidConfig,
+        history: HistoryStore,
+        seed: u64,
+        fault_injection: bool,
+    ) -> anyhow::Result<Self> {
+        let config_json = config.config().to_json();
+        let host = Host::new()?;
+        let epoch = std::time::Instant::now();
+        let guest = host.instantiate(&config_json, 0, seed)?;
+        let mut sockets = BTreeMap::new();
+        for listener in config.listeners() {
+            let socket = UdpSocket::bind(listener.address)
+                .with_context(|| format!("binding SIP listener udp:{}", listener.address))?;
+            tracing::info!(listener = %listener.address, name = %listener.name, "listening for SIP over UDP");
+            sockets.insert(listener.address, socket);
+        }
+        Ok(Self {
+            host,
+            guest,
+            config,
+            config_json,
+            seed,
+            sockets,
+            epoch,
+            history,
+            live: BTreeMap::new(),
+            metrics: Metrics::default(),
+            fault_injection,
+        })
+    }
+
+    /// Starts one reader thread per listener, feeding `tx`.
+    pub(crate) fn spawn_readers(&self, tx: &Sender<Message>) -> anyhow::Result<()> {
+        for (&listener, socket) in &self.sockets {
+            let socket = socket.try_clone().context("cloning a UDP socket")?;
+            let tx = tx.clone();
+            std::thread::Builder::new()
+                .name(format!("udp {listener}"))
+                .spawn(move || {
+                    let mut buffer = vec![0; 65_535];
+                    loop {
+                        match socket.recv_from(&mut buffer) {
+                            Ok((n, source)) => {
+                                let message = Message::Datagram {
+                                    listener,
+                                    source,
+                                    contents: buffer[..n].to_vec(),
+                                };
+                                if tx.send(message).is_err() {
+                                    return;
+                                }
+                            }
+                            Err(e) => tracing::debug!(%listener, error = %e, "receive error"),
+                        }
+                    }
+                })
+                .context("starting a UDP reader")?;
+        }
+        Ok(())
+    }
+
+    fn now(&self) -> u64 {
+        self.epoch.elapsed().as_nanos() as u64
+    }
+
+    /// Runs until SIGINT/SIGTERM, then ends live calls and returns.
+    pub(crate) fn run(&mut self, rx: &Receiver<Message>) -> anyhow::Result<()> {
+        let mut shutdown_at: Option<std::time::Instant> = None;
+        loop {
+            let deadline = self.drain_outputs();
+            if let Some(started) = shutdown_at
+                && (self.live.is_empty() || started.elapsed() > SHUTDOWN_GRACE)
+            {
+                tracing::info!(live_calls = self.live.len(), "shut down");
+                return Ok(());
+            }
+            let now = self.now();
+            let wait =
+                Duration::from_nanos(deadline.saturating_sub(now)).min(Duration::from_millis(250));
+            match rx.recv_timeout(wait) {
+                Ok(Message::Datagram {
+                    listener,
+                    source,
+                    contents,
+                }) => {
+                    self.metrics.datagrams_in += 1;
+                    let datagram = Datagram {
+                        source: source.to_string(),
+                        destination: listener.to_string(),
+                        contents,
+                    };
+                    let now = self.now();
+                    let result = self.guest.handle_receive(now, &datagram);
+                    self.check(result);
+                }
+                Ok(Message::Admin(request)) => self.admin(request),
+                Ok(Message::Shutdown) => {
+                    if shutdown_at.is_none() {
+                        tracing::info!(
+                            live_calls = self.live.len(),
+                            "shutting down: no new calls, ending live ones"
+                        );
+                        shutdown_at = Some(std::time::Instant::now());
+                        let now = self.now();
+                        let result = self.guest.drain(now);
+                        self.check(result);
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => {
+                    let now = self.now();
+                    if now >= deadline {
+                        let result = self.guest.handle_timeout(now);
+                        self.check(result);
+                    }
+                }
+                Err(RecvTimeoutError::Disconnected) => return Ok(()),
+            }
+        }
+    }
+
+    /// Sends every transmit and records every event; returns the engine's next deadline.
+    fn drain_outputs(&mut self) -> u64 {
+        loop {
+            let outputs = match self.guest.poll_outputs(OUTPUT_BATCH) {
+                Ok(outputs) => outputs,
+                Err(trap) => {
+                    self.replace_guest(trap);
+                    continue;
+                }
+            };
+            for output in outputs {
+                match output {
+                    Output::Transmit(datagram) => self.transmit(datagram),
+                    Output::Event(json) => self.record(&json),
+                    Output::Timeout(at) => return at,
+                }
+            }
+        }
+    }
+
+    fn transmit(&mut self, datagram: Datagram) {
+        let (Ok(source), Ok(destination)) = (
+            datagram.source.parse::<SocketAddr>(),
+            datagram.destination.parse::<SocketAddr>(),
+        ) else {
+            tracing::error!(source = %datagram.source, destination = %datagram.destination, "engine asked to send between unreadable addresses");
+            return;
+        };
+        let Some(socket) = self.sockets.get(&source) else {
+            tracing::error!(%source, "engine asked to send from an address that is not a listener");
+            return;
+        };
+        match socket.send_to(&datagram.contents, destination) {
+            Ok(_) => self.metrics.datagrams_out += 1,
+            Err(e) => tracing::warn!(%destination, error = %e, "send failed"),
+        }
+    }
+
+    fn record(&mut self, json: &str) {
+        let event: Event = match serde_json::from_str(json) {
+            Ok(event) => event,
+            Err(e) => {
+                tracing::error!(error = %e, "unreadable event from the engine");
+                return;
+            }
+        };
+        match event {
+            Event::CallStarted(call) => {
+                tracing::info!(tag = %call.tag, route = %call.route, "call started");
+                self.live.insert(call.tag.clone(), *call);
+            }
+            Event::LegState { tag, side, state } => {
+                if let Some(call) = self.live.get_mut(&tag) {
+                    call.legs[side as usize].state = state;
+                }
+            }
+            Event::CallEnded(record) => {
+                tracing::info!(tag = %record.tag, status = record.final_status, outcome = ?record.outcome, reason = %record.reason, "call ended");
+                self.live.remove(&record.tag);
+                self.metrics.count_ended(record.final_status);
+                self.history.append(*record);
+            }
+            Event::Refused {
+                source,
+                method,
+                status,
+                reason,
+                malformed,
+            } => {
+                if malformed {
+                    self.metrics.parse_errors += 1;
+                }
+                tracing::debug!(%source, %method, status, %reason, "refused");
+            }
+            Event::Dropped { source, reason } => {
+                if matches!(reason, twoleg_core::DropReason::Malformed(_)) {
+                    self.metrics.parse_errors += 1;
+                }
+                tracing::debug!(%source, ?reason, "dropped");
+            }
+            Event::Retransmitted { .. } => self.metrics.retransmissions += 1,
+            _ => {}
+        }
+    }
+
+    /// Logs an engine error (a host mistake such as time going backwards) or replaces a
+    /// trapped instance.
+    fn check(&mut self, result: Result<Result<(), String>, Trap>) {
+        match result {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::warn!(%error, "the engine refused an input"),
+            Err(trap) => self.replace_guest(trap),
+        }
+    }
+
+    /// The engine instance trapped: close its calls in history as `engine fault`, start a fresh
+    /// instance, keep serving.
+    fn replace_guest(&mut self, trap: Trap) {
+        self.metrics.guest_traps += 1;
+        tracing::error!(cause = %trap.0, live_calls = self.live.len(), "the engine instance trapped; starting a fresh one");
+        let now = self.now();
+        for (_, call) in std::mem::take(&mut self.live) {
+            let mut legs = call.legs.clone();
+            for leg in &mut legs {
+                leg.state = LegState::Terminated;
+            }
+            self.history.append(CallRecord {
+                tag: call.tag,
+                route: call.route,
+                started_at: call.started_at,
+                answered_at: call.answered_at,
+                ended_at: twoleg_core::Instant::from_nanos(now),
+                final_status: 500,
+                outcome: Outcome::Failed,
+                ended_by: EndedBy::B2bua,
+                reason: "engine fault".to_owned(),
+                turn: call.turn,
+                legs,
+            });
+            self.metrics.count_ended(500);
+        }
+        self.seed = self.seed.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        match self.host.instantiate(&self.config_json, now, self.seed) {
+            Ok(guest) => self.guest = guest,
+            Err(e) => {
+                // The same component and config instantiated at start: this cannot fail short of
+                // the host running out of memory, where stopping is all that is left.
+                tracing::error!(error = %format!("{e:#}"), "cannot start a fresh engine instance");
+                std::process::exit(1);
+            }
+        }
+    }
+
+    fn admin(&mut self, request: AdminRequest) {
+        match request {
+            AdminRequest::Calls(reply) => {
+                let calls = self.guest.calls().unwrap_or_else(|trap| {
+                    self.replace_guest(trap);
+                    "[]".to_owned()
+                });
+                let _ = reply.send(calls);
+            }
+            AdminRequest::History(reply) => {
+                let records: Vec<&CallRecord> = self.history.newest_first().collect();
+                let _ = reply.send(serde_json::to_string(&records).unwrap_or_default());
+            }
+            AdminRequest::Disconnect(tag, reply) => {
+                let now = self.now();
+                let result = match self.guest.disconnect(now, &tag) {
+                    Ok(result) => result,
+                    Err(trap) => {
+                        self.replace_guest(trap);
+                        Err("the engine failed; the call was closed as an engine fault".to_owned())
+                    }
+                };
+                let _ = reply.send(result);
+            }
+            AdminRequest::Metrics(reply) => {
+                let _ = reply.send(self.metrics.render(self.live.len()));
+            }
+            AdminRequest::InjectFault(reply) => {
+                if self.fault_injection
+                    && let Err(trap) = self.guest.inject_fault("requested over the admin API")
+                {
+                    self.replace_guest(trap);
+                }
+                let _ = reply.send(());
+            }
+        }
+    }
+
+    /// The config as loaded.
+    pub(crate) fn config(&self) -> &ValidConfig {
+        &self.config
+    }
+}
