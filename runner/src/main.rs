@@ -9,6 +9,7 @@ mod history;
 mod host;
 mod metrics;
 mod node;
+mod replay;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -40,6 +41,22 @@ enum Command {
     DefaultConfig,
     /// Print the JSON Schema of the config file.
     Schema,
+    /// Replay datagrams through the engine component in virtual time and print what it sends:
+    /// one JSON object per line in (`at_ms`, `source`, `destination`, `text`), one out per
+    /// transmit (`at_ns`, `source`, `destination`, `text`).
+    Replay {
+        /// Config file; without one, the embedded default.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Seed of the engine's random choices.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Keep running timers until this virtual time.
+        #[arg(long, default_value_t = 64_000)]
+        until_ms: u64,
+        /// The input file (JSON lines).
+        input: PathBuf,
+    },
 }
 
 #[derive(Debug, Default, clap::Args)]
@@ -67,6 +84,20 @@ fn main() -> ExitCode {
     {
         Command::Run(args) => run(args),
         Command::Check { file } => check(&file),
+        Command::Replay {
+            config,
+            seed,
+            until_ms,
+            input,
+        } => match load(config.as_ref()).map(|config| replay::run(&config, seed, until_ms, &input))
+        {
+            Ok(Ok(())) => ExitCode::SUCCESS,
+            Ok(Err(e)) => {
+                eprintln!("replay: {e:#}");
+                ExitCode::FAILURE
+            }
+            Err(()) => ExitCode::FAILURE,
+        },
         Command::DefaultConfig => {
             print!("{DEFAULT_CONFIG}");
             ExitCode::SUCCESS

@@ -1,0 +1,271 @@
+//! Starting the real `twoleg` binary and real SIPp (Debian `sip-tester`) on loopback. Each test
+//! uses its own address in 127.0.0.0/8, so tests run in parallel without port clashes and no
+//! traffic leaves the machine.
+
+#![allow(dead_code, unreachable_pub)]
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+pub const TWOLEG: &str = env!("CARGO_BIN_EXE_twoleg");
+
+/// A loopback address for one test: 127.0.0.`n`.
+pub fn ip(n: u8) -> String {
+    assert!((2..=250).contains(&n));
+    format!("127.0.0.{n}")
+}
+
+/// A config on `ip`: SIP on :5060, every call to the callee on :5070, admin HTTP on :8080,
+/// T1 = 500 ms.
+pub fn config(ip: &str) -> String {
+    format!(
+        r#"{{
+  "version": 1,
+  "sip": {{ "listeners": [ {{ "name": "default", "address": "{ip}:5060" }} ] }},
+  "routes": [ {{ "name": "callee", "destination": "{ip}:5070" }} ],
+  "admin": {{ "listen": "{ip}:8080" }},
+  "history": {{ "max_calls": 1000 }}
+}}"#
+    )
+}
+
+/// `sipp` must be installed: the tests exercise a real peer, never a stand-in.
+pub fn require_sipp() {
+    let found = Command::new("sipp")
+        .arg("-v")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok();
+    assert!(
+        found,
+        "SIPp is not installed: apt-get install sip-tester (.ci/run does this)"
+    );
+}
+
+/// The running B2BUA.
+pub struct Runner {
+    pub child: Child,
+    pub ip: String,
+    pub dir: PathBuf,
+    pub log: PathBuf,
+}
+
+impl Runner {
+    /// Starts `twoleg run` with this config in `dir` (history in `dir/data`) and waits until the
+    /// admin API answers.
+    pub fn start(ip: &str, config_json: &str, dir: &Path, extra: &[&str]) -> Self {
+        let config = dir.join("twoleg.json");
+        std::fs::write(&config, config_json).unwrap();
+        let log = dir.join(format!(
+            "twoleg-{}.log",
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos()
+        ));
+        let child = Command::new(TWOLEG)
+            .args(["run", "--config"])
+            .arg(&config)
+            .arg("--data-dir")
+            .arg(dir.join("data"))
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("twoleg starts");
+        let runner = Self {
+            child,
+            ip: ip.to_owned(),
+            dir: dir.to_owned(),
+            log,
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            if runner
+                .try_get("/healthz")
+                .is_some_and(|(status, _)| status == 200)
+            {
+                return runner;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("twoleg did not come up:\n{}", runner.log_text());
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub fn admin(&self) -> SocketAddr {
+        format!("{}:8080", self.ip).parse().unwrap()
+    }
+
+    fn try_get(&self, path: &str) -> Option<(u16, String)> {
+        http(self.admin(), "GET", path)
+    }
+
+    /// GET on the admin API; panics unless it answers.
+    pub fn get(&self, path: &str) -> (u16, String) {
+        http(self.admin(), "GET", path)
+            .unwrap_or_else(|| panic!("GET {path} failed:\n{}", self.log_text()))
+    }
+
+    pub fn request(&self, method: &str, path: &str) -> (u16, String) {
+        http(self.admin(), method, path)
+            .unwrap_or_else(|| panic!("{method} {path} failed:\n{}", self.log_text()))
+    }
+
+    /// The finished calls, newest first.
+    pub fn history(&self) -> Vec<serde_json::Value> {
+        let (status, body) = self.get("/api/history");
+        assert_eq!(status, 200);
+        serde_json::from_str(&body).unwrap()
+    }
+
+    pub fn calls(&self) -> Vec<serde_json::Value> {
+        let (status, body) = self.get("/api/calls");
+        assert_eq!(status, 200);
+        serde_json::from_str(&body).unwrap()
+    }
+
+    /// Waits for the process to exit; returns its status.
+    pub fn wait(&mut self, limit: Duration) -> ExitStatus {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "twoleg did not exit:\n{}",
+                self.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args([signal, &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+}
+
+impl Drop for Runner {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A minimal HTTP/1.1 exchange (`Connection: close`) with the admin API.
+pub fn http(address: SocketAddr, method: &str, path: &str) -> Option<(u16, String)> {
+    let mut stream = TcpStream::connect_timeout(&address, Duration::from_secs(2)).ok()?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .ok()?;
+    write!(stream, "{method} {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n").ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let status = response.split(' ').nth(1)?.parse().ok()?;
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    // axum answers small bodies with Content-Length; chunked bodies would need decoding.
+    Some((status, body))
+}
+
+/// A SIPp process.
+pub struct Sipp {
+    pub child: Child,
+    pub dir: PathBuf,
+}
+
+impl Sipp {
+    /// Starts SIPp in `dir` with these arguments (a scenario, addresses, rates, limits).
+    pub fn spawn(dir: &Path, args: &[&str]) -> Self {
+        let child = Command::new("sipp")
+            .current_dir(dir)
+            .args(args)
+            .args(["-nostdin", "-trace_err", "-trace_screen"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("sipp starts");
+        Self {
+            child,
+            dir: dir.to_owned(),
+        }
+    }
+
+    /// Waits for SIPp to finish within `limit`; returns its exit code (0: every call succeeded).
+    pub fn wait(&mut self, limit: Duration) -> i32 {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.code().unwrap_or(-1);
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("sipp did not finish in {limit:?}");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// The final statistics screen SIPp wrote (`-trace_screen`).
+    pub fn screen(&self) -> String {
+        let mut text = String::new();
+        for entry in std::fs::read_dir(&self.dir).unwrap().flatten() {
+            if entry.file_name().to_string_lossy().ends_with("_screen.log") {
+                text.push_str(&std::fs::read_to_string(entry.path()).unwrap_or_default());
+            }
+        }
+        text
+    }
+
+    /// (successful, failed) calls from the screen.
+    pub fn counts(&self) -> (u64, u64) {
+        let screen = self.screen();
+        let read = |label: &str| {
+            screen
+                .lines()
+                .filter(|l| l.trim_start().starts_with(label))
+                .filter_map(|l| l.split('|').nth(2)?.trim().parse().ok())
+                .next_back()
+                .unwrap_or(0)
+        };
+        (read("Successful call"), read("Failed call"))
+    }
+}
+
+impl Drop for Sipp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The scenario file `runner/tests/sipp/<name>.xml`.
+pub fn scenario(name: &str) -> String {
+    format!("{}/tests/sipp/{name}.xml", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Polls `check` until it is true or `limit` passes.
+pub fn eventually(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if check() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    false
+}

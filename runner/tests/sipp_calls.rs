@@ -1,0 +1,170 @@
+//! The real `twoleg` binary between real SIPp caller and callee, on loopback.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+
+#[test]
+fn two_hundred_basic_calls_with_zero_failures() {
+    require_sipp();
+    let ip = ip(11);
+    let dir = tempfile::tempdir().unwrap();
+    let runner = Runner::start(&ip, &config(&ip), dir.path(), &[]);
+    let _uas = Sipp::spawn(dir.path(), &["-sn", "uas", "-i", &ip, "-p", "5070", "-bg"]);
+    let mut uac = Sipp::spawn(
+        dir.path(),
+        &[
+            "-sn",
+            "uac",
+            &format!("{ip}:5060"),
+            "-i",
+            &ip,
+            "-p",
+            "5080",
+            "-m",
+            "200",
+            "-r",
+            "100",
+            "-d",
+            "200",
+            "-timeout",
+            "60",
+            "-timeout_error",
+        ],
+    );
+    let code = uac.wait(Duration::from_secs(90));
+    assert_eq!(
+        code,
+        0,
+        "SIPp reports failed calls:\n{}\n{}",
+        uac.screen(),
+        runner.log_text()
+    );
+    assert_eq!(uac.counts(), (200, 0));
+    assert!(
+        eventually(Duration::from_secs(10), || runner.history().len() == 200),
+        "{}",
+        runner.log_text()
+    );
+    for record in runner.history() {
+        assert_eq!(record["final_status"], 200);
+        assert_eq!(record["outcome"], "completed");
+        let legs = record["legs"].as_array().unwrap();
+        assert_eq!(legs.len(), 2);
+        assert_eq!(legs[0]["side"], "a");
+        assert_eq!(legs[1]["side"], "b");
+        assert_ne!(
+            legs[0]["call_id"], legs[1]["call_id"],
+            "each leg has its own Call-ID"
+        );
+        assert_eq!(legs[1]["peer"], format!("{ip}:5070"));
+    }
+    let (_, metrics) = runner.get("/metrics");
+    assert!(
+        metrics.contains("twoleg_calls_total{final_status=\"200\"} 200"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("twoleg_calls_active 0"), "{metrics}");
+}
+
+#[test]
+fn a_callee_that_rejects_with_486() {
+    require_sipp();
+    let ip = ip(12);
+    let dir = tempfile::tempdir().unwrap();
+    let runner = Runner::start(&ip, &config(&ip), dir.path(), &[]);
+    let _uas = Sipp::spawn(
+        dir.path(),
+        &["-sf", &scenario("uas_busy"), "-i", &ip, "-p", "5070", "-bg"],
+    );
+    let mut uac = Sipp::spawn(
+        dir.path(),
+        &[
+            "-sf",
+            &scenario("uac_busy"),
+            &format!("{ip}:5060"),
+            "-i",
+            &ip,
+            "-p",
+            "5080",
+            "-m",
+            "10",
+            "-r",
+            "10",
+            "-timeout",
+            "60",
+            "-timeout_error",
+        ],
+    );
+    assert_eq!(
+        uac.wait(Duration::from_secs(60)),
+        0,
+        "{}\n{}",
+        uac.screen(),
+        runner.log_text()
+    );
+    assert_eq!(uac.counts(), (10, 0));
+    assert!(eventually(Duration::from_secs(10), || runner
+        .history()
+        .len()
+        == 10));
+    for record in runner.history() {
+        assert_eq!(record["final_status"], 486);
+        assert_eq!(record["outcome"], "rejected");
+        assert_eq!(record["ended_by"], "callee");
+    }
+}
+
+#[test]
+fn a_caller_that_cancels_while_ringing() {
+    require_sipp();
+    let ip = ip(13);
+    let dir = tempfile::tempdir().unwrap();
+    let runner = Runner::start(&ip, &config(&ip), dir.path(), &[]);
+    let _uas = Sipp::spawn(
+        dir.path(),
+        &["-sf", &scenario("uas_ring"), "-i", &ip, "-p", "5070", "-bg"],
+    );
+    let mut uac = Sipp::spawn(
+        dir.path(),
+        &[
+            "-sf",
+            &scenario("uac_cancel"),
+            &format!("{ip}:5060"),
+            "-i",
+            &ip,
+            "-p",
+            "5080",
+            "-m",
+            "10",
+            "-r",
+            "10",
+            "-timeout",
+            "60",
+            "-timeout_error",
+        ],
+    );
+    assert_eq!(
+        uac.wait(Duration::from_secs(60)),
+        0,
+        "{}\n{}",
+        uac.screen(),
+        runner.log_text()
+    );
+    assert_eq!(uac.counts(), (10, 0));
+    assert!(
+        eventually(Duration::from_secs(10), || runner.history().len() == 10),
+        "{}",
+        runner.log_text()
+    );
+    for record in runner.history() {
+        assert_eq!(record["final_status"], 487);
+        assert_eq!(record["outcome"], "cancelled");
+        assert_eq!(
+            record["legs"][1]["final_status"], 487,
+            "leg B got the CANCEL and answered 487"
+        );
+    }
+}
