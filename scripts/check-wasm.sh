@@ -38,8 +38,15 @@ cargo build --locked -p twoleg-core --release --target wasm32-wasip2
 cargo build --locked -p twoleg-web --release --target wasm32-unknown-unknown
 check_module_imports target/wasm32-unknown-unknown/release/twoleg-web.wasm '^__wbindgen_'
 
-# The runner: the core as a component.
-cargo rustc --locked -p twoleg-core --release --target wasm32-wasip2 --crate-type cdylib
-check_component_imports target/wasm32-wasip2/release/twoleg_core.wasm '^wasi:(io|cli|clocks|random|filesystem)/'
+# The runner: the engine component it embeds (as runner/build.rs builds it). It may import only
+# what wasmtime_wasi::p2::add_to_linker_sync provides, and must export the engine interface.
+cargo build --locked -p twoleg-guest --release --target wasm32-wasip2 --target-dir target/guest \
+  --config profile.release.debug=false --config profile.release.strip=true
+component=target/guest/wasm32-wasip2/release/twoleg_guest.wasm
+check_component_imports "$component" '^wasi:(io|cli|clocks|random|filesystem)/'
+if ! wasm-tools component wit "$component" | grep -q 'export twoleg:engine/engine'; then
+  echo "check-wasm: $component does not export twoleg:engine/engine" >&2
+  fail=1
+fi
 
 exit $fail

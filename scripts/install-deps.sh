@@ -19,3 +19,13 @@ if ! command -v wasm-tools >/dev/null 2>&1; then
   log "cargo install wasm-tools"
   cargo install wasm-tools --version 1.263.0 --locked
 fi
+
+# Debian packages the end-to-end tests drive: SIPp (sip-tester).
+missing=()
+command -v sipp >/dev/null 2>&1 || missing+=(sip-tester)
+if [ ${#missing[@]} -gt 0 ]; then
+  log "apt-get install ${missing[*]}"
+  if [ "$(id -u)" -ne 0 ]; then sudo=sudo; else sudo=; fi
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}"
+fi
