@@ -2,6 +2,7 @@
 # Installs what TwoLeg's build and tests need on a fresh machine; each step is skipped when its
 # tool is already there. Safe to run again.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
 log() { printf 'install-deps: %s\n' "$*"; }
 
@@ -20,12 +21,30 @@ if ! command -v wasm-tools >/dev/null 2>&1; then
   cargo install wasm-tools --version 1.263.0 --locked
 fi
 
-# Debian packages the end-to-end tests drive: SIPp (sip-tester).
+# The browser simulator's build: Trunk and wasm-bindgen at the versions this toolchain builds.
+if ! trunk --version 2>/dev/null | grep -q '0.21.14'; then
+  log "cargo install trunk 0.21.14"
+  cargo install trunk --version 0.21.14 --locked
+fi
+if ! wasm-bindgen --version 2>/dev/null | grep -q '0.2.130'; then
+  log "cargo install wasm-bindgen-cli 0.2.130"
+  cargo install wasm-bindgen-cli --version 0.2.130
+fi
+
+# Debian packages the end-to-end tests drive: SIPp (sip-tester), Chromium for the browser test.
 missing=()
 command -v sipp >/dev/null 2>&1 || missing+=(sip-tester)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v node >/dev/null 2>&1 || missing+=(nodejs npm)
 if [ ${#missing[@]} -gt 0 ]; then
   log "apt-get install ${missing[*]}"
   if [ "$(id -u)" -ne 0 ]; then sudo=sudo; else sudo=; fi
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}"
+fi
+
+# The browser test's driver: playwright-core (it uses Debian's Chromium; it downloads no browser).
+if [ ! -d tests/browser/node_modules/playwright-core ]; then
+  log "npm ci in tests/browser"
+  (cd tests/browser && npm ci --no-audit --no-fund)
 fi

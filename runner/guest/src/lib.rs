@@ -3,6 +3,8 @@
 
 // The canonical-ABI glue wit-bindgen generates needs `unsafe`; this crate writes none itself.
 #![allow(unsafe_code)]
+// The export macro wit-bindgen generates declares `pub` items the crate does not re-export.
+#![allow(unreachable_pub)]
 
 use std::cell::RefCell;
 use std::net::SocketAddr;

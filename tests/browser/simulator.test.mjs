@@ -1,0 +1,197 @@
+// The browser simulator in real headless Chromium (Debian's), against the built dist/ served on
+// loopback: config editing with inline errors, a simulated call seen on both legs, a batch with
+// loss, export checked by the real `twoleg check`, import of a broken file. Screenshots of the
+// main pages go to artifacts/screenshots/.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import { readFile, mkdir, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { join, extname, dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { tmpdir } from 'node:os';
+import { chromium } from 'playwright-core';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const dist = join(root, 'dist');
+const artifacts = join(root, 'artifacts/screenshots');
+const types = { '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm', '.css': 'text/css' };
+
+let server;
+let browser;
+let page;
+let base;
+
+/// The twoleg binary the cargo tests built.
+function twoleg() {
+  for (const profile of ['debug', 'release']) {
+    const path = join(root, 'target', profile, 'twoleg');
+    if (existsSync(path)) return path;
+  }
+  throw new Error('target/{debug,release}/twoleg not found: run cargo build -p twoleg-runner first');
+}
+
+before(async () => {
+  assert.ok(existsSync(join(dist, 'index.html')), 'dist/ is built (trunk build --release)');
+  server = createServer(async (req, res) => {
+    const path = decodeURIComponent(new URL(req.url, 'http://x').pathname);
+    const file = join(dist, path === '/' ? 'index.html' : path);
+    try {
+      const body = await readFile(file);
+      res.writeHead(200, { 'content-type': types[extname(file)] ?? 'application/octet-stream' });
+      res.end(body);
+    } catch {
+      res.writeHead(404);
+      res.end();
+    }
+  });
+  await new Promise((ok) => server.listen(0, '127.0.0.1', ok));
+  base = `http://127.0.0.1:${server.address().port}/`;
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
+      '--no-first-run', '--disable-sync', '--disable-quic'],
+  });
+  const context = await browser.newContext({ acceptDownloads: true, viewport: { width: 1400, height: 900 } });
+  page = await context.newPage();
+  page.on('pageerror', (e) => console.error('page error:', e));
+  await mkdir(artifacts, { recursive: true });
+  await page.goto(base);
+  await page.waitForSelector('nav');
+});
+
+after(async () => {
+  await browser?.close();
+  server?.close();
+});
+
+async function shot(name) {
+  await page.screenshot({ path: join(artifacts, `${name}.png`), fullPage: true });
+}
+
+async function go(hash) {
+  await page.goto(`${base}#${hash}`);
+  await page.waitForSelector('main h1');
+}
+
+test('a TURN server with a bad port shows the error as you type, and saves once fixed', async () => {
+  await go('/turn-servers');
+  await page.fill('#turn-address', '127.0.0.2');
+  await page.fill('#turn-port', '70000');
+  await page.fill('#turn-username', 'alice');
+  await page.fill('#turn-password', 'secret');
+  await page.waitForSelector('text=70000 is not a port number');
+  assert.equal(await page.isDisabled('#turn-save'), true, 'no saving with an error');
+  await shot('turn-servers-error');
+  await page.fill('#turn-port', '3478');
+  await page.waitForSelector('text=70000 is not a port number', { state: 'detached' });
+  await page.click('#turn-save');
+  await page.waitForSelector('#turn-servers .turn-server-row');
+  const row = await page.textContent('#turn-servers .turn-server-row');
+  assert.match(row, /127\.0\.0\.2/);
+  assert.match(row, /3478/);
+  assert.match(row, /set/, 'the password shows only as set');
+  assert.doesNotMatch(row, /secret/);
+  await shot('turn-servers');
+});
+
+test('an answered call shows two legs under one tag, then goes to history', async () => {
+  await go('/simulator');
+  await page.click('#sim-reset');
+  await page.selectOption('#sim-caller', 'never');
+  await page.selectOption('#sim-callee', 'answer');
+  await page.fill('#sim-calls', '1');
+  await page.fill('#sim-loss', '0');
+  await page.selectOption('#sim-speed', 'ten');
+  await page.click('#sim-place');
+  await shot('simulator');
+  await go('/calls');
+  await page.waitForFunction(() => document.querySelectorAll('#call-status tr.leg-row td.state').length === 2
+    && [...document.querySelectorAll('#call-status tr.leg-row td.state')].every((td) => td.textContent === 'Confirmed'));
+  const tags = await page.$$eval('#call-status tr.leg-row', (rows) => rows.map((r) => r.dataset.tag));
+  assert.equal(tags.length, 2);
+  assert.equal(tags[0], tags[1], 'both legs share the call tag');
+  await shot('call-status');
+  await page.click('#call-status button.disconnect');
+  await page.waitForSelector('#no-calls');
+  await go('/history');
+  await page.waitForSelector(`#call-history tr.history-leg-row[data-tag="${tags[0]}"]`);
+  const legs = await page.$$eval(`#call-history tr.history-leg-row[data-tag="${tags[0]}"]`, (rows) => rows.length);
+  assert.equal(legs, 2);
+  await page.click(`#call-history tr.history-leg-row[data-tag="${tags[0]}"] a`);
+  await page.waitForSelector('#ladder tr.ladder-row');
+  const ladder = await page.$$eval('#ladder tr.ladder-row', (rows) => rows.map((r) => r.textContent));
+  assert.ok(ladder.some((t) => t.includes('INVITE')) && ladder.some((t) => t.includes('BYE')), ladder.join('\n'));
+  assert.ok(ladder.some((t) => t.includes('A')) && ladder.some((t) => t.includes('B')));
+  await shot('ladder');
+  await shot('call-history');
+});
+
+test('a batch of 200 calls with 5% loss all reach history', async () => {
+  await go('/simulator');
+  await page.click('#sim-reset');
+  await page.selectOption('#sim-caller', 'hangup');
+  await page.fill('#sim-caller-ms', '1000');
+  await page.selectOption('#sim-callee', 'answer');
+  await page.fill('#sim-callee-ms', '100');
+  await page.fill('#sim-calls', '200');
+  await page.fill('#sim-loss', '5');
+  await page.selectOption('#sim-speed', 'max');
+  await page.click('#sim-place');
+  await page.waitForFunction(() => /finished calls 200\b/.test(document.querySelector('#sim-status')?.textContent ?? ''), null, { timeout: 120000 });
+  await go('/history');
+  assert.match(await page.textContent('#history-count'), /^200 calls ended/);
+});
+
+test('the simulator runs 1,000 calls as fast as possible', async () => {
+  await go('/simulator');
+  await page.click('#sim-reset');
+  await page.selectOption('#sim-caller', 'hangup');
+  await page.fill('#sim-caller-ms', '1000');
+  await page.selectOption('#sim-callee', 'answer');
+  await page.fill('#sim-calls', '1000');
+  await page.fill('#sim-loss', '0');
+  await page.selectOption('#sim-speed', 'max');
+  await page.click('#sim-place');
+  await page.waitForFunction(() => /finished calls 1000\b/.test(document.querySelector('#sim-status')?.textContent ?? ''), null, { timeout: 120000 });
+  const rate = await page.textContent('#sim-rate');
+  console.log(`simulated calls in the page: ${rate.trim()}`);
+  assert.match(rate, /calls\/s/);
+});
+
+test('export gives a file twoleg check accepts; a broken import shows every problem', async () => {
+  await go('/config-file');
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click('#export')]);
+  assert.equal(download.suggestedFilename(), 'twoleg.json');
+  const exported = join(tmpdir(), `twoleg-export-${process.pid}.json`);
+  await download.saveAs(exported);
+  const text = await readFile(exported, 'utf8');
+  assert.match(text, /"secret"/, 'the export carries the TURN password for the runner');
+  const out = execFileSync(twoleg(), ['check', exported], { encoding: 'utf8' });
+  assert.match(out, /valid: .* 1 TURN address\/port combination/);
+
+  const broken = join(tmpdir(), `twoleg-broken-${process.pid}.json`);
+  await writeFile(broken, JSON.stringify({ version: 1, routes: [{ destinaton: '127.0.0.1:5070' }], turn_servers: [{ address: 'nope', port: 70000 }] }));
+  const before = await page.textContent('#config-json');
+  await page.setInputFiles('#import', broken);
+  await page.waitForSelector('#import-problems');
+  const problems = await page.$$eval('.import-problem', (items) => items.map((i) => i.textContent));
+  assert.ok(problems.some((p) => p.startsWith('routes[0].destinaton: unknown key; did you mean destination?')), problems.join('\n'));
+  assert.ok(problems.some((p) => p.startsWith('turn_servers[0].port: 70000 is not a port number')), problems.join('\n'));
+  assert.ok(problems.some((p) => p.startsWith('turn_servers[0].address:')), problems.join('\n'));
+  assert.equal(await page.textContent('#config-json'), before, 'the working config is untouched');
+  await shot('config-file');
+});
+
+test('the working config survives a reload', async () => {
+  await page.reload();
+  await go('/turn-servers');
+  await page.waitForSelector('#turn-servers .turn-server-row');
+  await go('/lync');
+  await shot('lync');
+  await go('/settings');
+  await shot('settings');
+});

@@ -1,0 +1,6 @@
+//! Components shared by the pages, one per file.
+
+pub(crate) mod field_errors;
+pub(crate) mod nav;
+pub(crate) mod number_input;
+pub(crate) mod text_input;

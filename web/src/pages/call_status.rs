@@ -1,0 +1,76 @@
+//! Call status: live calls, one row per leg, the legs of a call grouped under its tag.
+
+use yew::prelude::*;
+use yew_router::prelude::*;
+
+use crate::app::Ctx;
+use crate::route::Route;
+
+#[component(CallStatusPage)]
+pub(crate) fn call_status() -> Html {
+    let ctx = use_context::<Ctx>().expect("the app provides the context");
+    let now = ctx.view.now;
+    let rows = ctx.view.calls.iter().map(|call| {
+        let disconnect = {
+            let ctx = ctx.clone();
+            let tag = call.tag.clone();
+            Callback::from(move |_: MouseEvent| {
+                if let Some(sim) = &mut ctx.sim.borrow_mut().sim
+                    && let Err(e) = sim.disconnect(&tag)
+                {
+                    gloo::console::warn!(e.to_string());
+                }
+                ctx.refresh();
+            })
+        };
+        let legs = call.legs.iter().map(|leg| {
+            html! {
+                <tr class="leg-row" data-tag={call.tag.clone()}>
+                    <td>{ format!("{}", call.started_at) }</td>
+                    <td>{ &leg.source }</td>
+                    <td>{ &leg.destination }</td>
+                    <td class="tag">{ &call.tag }</td>
+                    <td>{ leg.serial }</td>
+                    <td>{ if leg.side == twoleg_core::status::Side::A { "A (caller)" } else { "B (callee)" } }</td>
+                    <td class="state">{ format!("{:?}", leg.state) }</td>
+                    <td>{ format!("{:.1} s", now.saturating_since(call.started_at).as_secs_f64()) }</td>
+                    <td>{ turn_text(&call.turn) }</td>
+                </tr>
+            }
+        });
+        html! {
+            <tbody class="call" data-tag={call.tag.clone()}>
+                { for legs }
+                <tr><td colspan="9">
+                    <button class="disconnect" onclick={disconnect}>{ "Disconnect" }</button>
+                    <Link<Route> to={Route::Ladder { tag: call.tag.clone() }}>{ " ladder diagram" }</Link<Route>>
+                </td></tr>
+            </tbody>
+        }
+    });
+    html! {
+        <section>
+            <h1>{ "Call status" }</h1>
+            <table id="call-status">
+                <thead><tr><th>{ "Start time" }</th><th>{ "Source" }</th><th>{ "Destination" }</th><th>{ "Tag" }</th><th>{ "Serial number" }</th><th>{ "Leg" }</th><th>{ "State" }</th><th>{ "Duration" }</th><th>{ "TURN" }</th></tr></thead>
+                { for rows }
+            </table>
+            if ctx.view.calls.is_empty() {
+                <p id="no-calls">{ "No calls in progress." }</p>
+            }
+        </section>
+    }
+}
+
+/// The TURN decision in words.
+pub(crate) fn turn_text(turn: &twoleg_core::status::TurnDecision) -> String {
+    match turn {
+        twoleg_core::status::TurnDecision::NotApplicable => "-".to_owned(),
+        twoleg_core::status::TurnDecision::Offered {
+            address,
+            description,
+            ..
+        } => format!("{address} {description}"),
+        twoleg_core::status::TurnDecision::NotOffered { reason } => format!("none: {reason}"),
+    }
+}

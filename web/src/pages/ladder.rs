@@ -1,0 +1,108 @@
+//! The SIP ladder diagram of one call: every datagram on both legs in time order, losses and
+//! retransmissions marked, the full text a click away.
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+
+use yew::prelude::*;
+
+use crate::app::Ctx;
+
+#[derive(Clone, PartialEq, Properties)]
+pub(crate) struct LadderProps {
+    pub(crate) tag: AttrValue,
+}
+
+#[component(LadderPage)]
+pub(crate) fn ladder(props: &LadderProps) -> Html {
+    let ctx = use_context::<Ctx>().expect("the app provides the context");
+    let open = use_state(|| None::<u64>);
+    let view = &ctx.view;
+    let legs = view
+        .calls
+        .iter()
+        .find(|c| c.tag == props.tag.as_str())
+        .map(|c| c.legs.clone())
+        .or_else(|| {
+            view.history
+                .iter()
+                .find(|r| r.tag == props.tag.as_str())
+                .map(|r| r.legs.clone())
+        });
+    let Some([a, b]) = legs else {
+        return html! { <p>{ "No such call (only calls still in view have a ladder)." }</p> };
+    };
+    let call_ids = [a.call_id.clone(), b.call_id.clone()];
+    // Columns: the caller, TwoLeg, the callee.
+    let columns: [SocketAddr; 3] = [a.peer, a.local, b.peer];
+    let column = |address: SocketAddr| columns.iter().position(|c| *c == address).unwrap_or(1);
+    let mut seen = BTreeSet::new();
+    let rows = view
+        .ladder
+        .iter()
+        .filter(|d| d.header("Call-ID").is_some_and(|id| call_ids.iter().any(|c| c == id)))
+        .map(|d| {
+            let retransmission = !seen.insert((d.from, d.contents.clone()));
+            let (from, to) = (column(d.from), column(d.to));
+            let rightwards = to > from;
+            let leg = if from.max(to) == 2 { "B" } else { "A" };
+            let onclick = {
+                let open = open.clone();
+                let id = d.id;
+                Callback::from(move |_: MouseEvent| {
+                    open.set(if *open == Some(id) { None } else { Some(id) })
+                })
+            };
+            let mut classes = classes!("ladder-row", format!("leg-{leg}"));
+            if d.delivered_at.is_none() {
+                classes.push("lost");
+            }
+            if retransmission {
+                classes.push("retransmission");
+            }
+            let cells = (0..3).map(|c| {
+                let inside = c >= from.min(to) && c < from.max(to);
+                let arrow = if inside && (c == from.min(to)) {
+                    format!(
+                        "{}{}{}",
+                        if rightwards { "" } else { "◀" },
+                        d.start_line(),
+                        if rightwards { " ▶" } else { "" }
+                    )
+                } else {
+                    String::new()
+                };
+                html! { <td class={classes!(inside.then_some("arrow"))}>{ arrow }</td> }
+            });
+            html! {
+                <>
+                    <tr class={classes} {onclick}>
+                        <td class="time">{ format!("{}", d.sent_at) }</td>
+                        <td class="leg">{ leg }</td>
+                        { for cells }
+                        <td class="marks">
+                            { if d.delivered_at.is_none() { "✗ lost " } else { "" } }
+                            { if retransmission { "↻ retransmission" } else { "" } }
+                        </td>
+                    </tr>
+                    if *open == Some(d.id) {
+                        <tr class="message-text"><td colspan="6"><pre>{ String::from_utf8_lossy(&d.contents).into_owned() }</pre></td></tr>
+                    }
+                </>
+            }
+        })
+        .collect::<Vec<_>>();
+    html! {
+        <section>
+            <h1>{ format!("Ladder diagram: {}", props.tag) }</h1>
+            <p class="hint">{ format!("Leg A Call-ID {} · leg B Call-ID {}", a.call_id, b.call_id) }</p>
+            if rows.is_empty() {
+                <p>{ "No datagrams kept for this call (batches of more than 50 calls keep none)." }</p>
+            }
+            <table id="ladder">
+                <thead><tr><th>{ "Time" }</th><th>{ "Leg" }</th><th>{ format!("Caller {}", columns[0]) }</th><th>{ format!("TwoLeg {}", columns[1]) }</th><th>{ format!("Callee {}", columns[2]) }</th><th></th></tr></thead>
+                <tbody>{ for rows }</tbody>
+            </table>
+        </section>
+    }
+}

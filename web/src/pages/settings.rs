@@ -1,0 +1,175 @@
+//! B2BUA settings: the SIP listeners, transaction timers and the routes.
+
+use twoleg_core::config::{Listener, Pattern, Route, SipSettings};
+use web_sys::{HtmlInputElement, HtmlSelectElement};
+use yew::prelude::*;
+
+use crate::app::Ctx;
+use crate::components::field_errors::FieldErrors;
+use crate::components::number_input::NumberInput;
+use crate::components::text_input::TextInput;
+use crate::state::Action;
+
+#[component(Settings)]
+pub(crate) fn settings() -> Html {
+    let ctx = use_context::<Ctx>().expect("the app provides the context");
+    let sip = ctx.config.config.sip.clone();
+    let routes = ctx.config.config.routes.clone();
+    let set_sip = |f: fn(&mut SipSettings, u64)| {
+        let ctx = ctx.clone();
+        let sip = sip.clone();
+        Callback::from(move |value: u64| {
+            let mut next = sip.clone();
+            f(&mut next, value);
+            ctx.config.dispatch(Action::SetSip(next));
+        })
+    };
+    let listeners = sip.listeners.iter().enumerate().map(|(i, listener)| {
+        let on_address = {
+            let ctx = ctx.clone();
+            let sip = sip.clone();
+            Callback::from(move |value: String| {
+                let mut next = sip.clone();
+                next.listeners[i].address = value;
+                ctx.config.dispatch(Action::SetSip(next));
+            })
+        };
+        html! {
+            <div class="row">
+                <TextInput id={format!("listener-{i}")} label={format!("Listener \"{}\" (UDP ip:port)", listener.name)} value={listener.address.clone()} oninput={on_address} />
+                <FieldErrors errors={ctx.config.problems_at(&format!("sip.listeners[{i}]"))} />
+            </div>
+        }
+    });
+    let add_listener = {
+        let ctx = ctx.clone();
+        let sip = sip.clone();
+        Callback::from(move |_: MouseEvent| {
+            let mut next = sip.clone();
+            next.listeners.push(Listener {
+                name: format!("listener{}", next.listeners.len()),
+                address: String::new(),
+            });
+            ctx.config.dispatch(Action::SetSip(next));
+        })
+    };
+    let route_rows = routes.iter().enumerate().map(|(i, route)| {
+        let update = |f: fn(&mut Route, String)| {
+            let ctx = ctx.clone();
+            let routes = routes.clone();
+            Callback::from(move |value: String| {
+                let mut next = routes.clone();
+                f(&mut next[i], value);
+                ctx.config.dispatch(Action::SetRoutes(next));
+            })
+        };
+        let on_kind = {
+            let ctx = ctx.clone();
+            let routes = routes.clone();
+            Callback::from(move |e: Event| {
+                let mut next = routes.clone();
+                let kind = e.target_unchecked_into::<HtmlSelectElement>().value();
+                let text = pattern_text(next[i].matcher.user.as_ref());
+                next[i].matcher.user = make_pattern(&kind, text);
+                ctx.config.dispatch(Action::SetRoutes(next));
+            })
+        };
+        let on_lync = {
+            let ctx = ctx.clone();
+            let routes = routes.clone();
+            Callback::from(move |e: Event| {
+                let mut next = routes.clone();
+                next[i].lync = e.target_unchecked_into::<HtmlInputElement>().checked();
+                ctx.config.dispatch(Action::SetRoutes(next));
+            })
+        };
+        let delete = {
+            let ctx = ctx.clone();
+            let routes = routes.clone();
+            Callback::from(move |_: MouseEvent| {
+                let mut next = routes.clone();
+                next.remove(i);
+                ctx.config.dispatch(Action::SetRoutes(next));
+            })
+        };
+        let kind = pattern_kind(route.matcher.user.as_ref());
+        html! {
+            <div class="route">
+                <TextInput id={format!("route-{i}-name")} label="Name" value={route.name.clone()} oninput={update(|r, v| r.name = v)} />
+                <label class="field"><span>{ "Request-URI user" }</span>
+                    <select onchange={on_kind}>
+                        <option value="any" selected={kind == "any"}>{ "any" }</option>
+                        <option value="exact" selected={kind == "exact"}>{ "exact" }</option>
+                        <option value="prefix" selected={kind == "prefix"}>{ "prefix" }</option>
+                        <option value="regex" selected={kind == "regex"}>{ "regex" }</option>
+                    </select></label>
+                <TextInput id={format!("route-{i}-user")} label="User pattern" value={pattern_text(route.matcher.user.as_ref())}
+                    oninput={update(|r, v| { let kind = pattern_kind(r.matcher.user.as_ref()); r.matcher.user = make_pattern(if kind == "any" { "exact" } else { kind }, v); })} />
+                <TextInput id={format!("route-{i}-destination")} label="Destination (ip:port)" value={route.destination.clone()} oninput={update(|r, v| r.destination = v)} />
+                <label class="field"><span>{ "Through the Microsoft Lync B2BUA" }</span>
+                    <input type="checkbox" checked={route.lync} onchange={on_lync} /></label>
+                <button onclick={delete}>{ "Delete route" }</button>
+                <FieldErrors errors={ctx.config.problems_at(&format!("routes[{i}]"))} />
+            </div>
+        }
+    });
+    let add_route = {
+        let ctx = ctx.clone();
+        let routes = routes.clone();
+        Callback::from(move |_: MouseEvent| {
+            let mut next = routes.clone();
+            next.push(Route {
+                name: format!("route {}", next.len()),
+                destination: "127.0.0.1:5070".to_owned(),
+                ..Route::default()
+            });
+            ctx.config.dispatch(Action::SetRoutes(next));
+        })
+    };
+    html! {
+        <section>
+            <h1>{ "B2BUA settings" }</h1>
+            <h2>{ "SIP listeners" }</h2>
+            { for listeners }
+            <button onclick={add_listener}>{ "Add listener" }</button>
+            <h2>{ "Timers and hop count" }</h2>
+            <div class="form">
+                <NumberInput id="t1" label="T1 (ms)" value={sip.timers.t1_ms} onchange={set_sip(|s, v| s.timers.t1_ms = v)} />
+                <NumberInput id="t2" label="T2 (ms)" value={sip.timers.t2_ms} onchange={set_sip(|s, v| s.timers.t2_ms = v)} />
+                <NumberInput id="t4" label="T4 (ms)" value={sip.timers.t4_ms} onchange={set_sip(|s, v| s.timers.t4_ms = v)} />
+                <FieldErrors errors={ctx.config.problems_at("sip.timers")} />
+                <NumberInput id="max-forwards" label="Hop count (Max-Forwards)" value={sip.max_forwards} onchange={set_sip(|s, v| s.max_forwards = v)} />
+                <NumberInput id="ring-timeout" label="Ring timeout (s, 0 = none)" value={sip.ring_timeout_s} onchange={set_sip(|s, v| s.ring_timeout_s = v)} />
+                <FieldErrors errors={ctx.config.problems_at("sip.max_forwards")} />
+            </div>
+            <h2>{ "Routes (first match wins)" }</h2>
+            { for route_rows }
+            <button onclick={add_route}>{ "Add route" }</button>
+        </section>
+    }
+}
+
+fn pattern_kind(pattern: Option<&Pattern>) -> &'static str {
+    match pattern {
+        None => "any",
+        Some(Pattern::Exact(_)) => "exact",
+        Some(Pattern::Prefix(_)) => "prefix",
+        Some(Pattern::Regex(_)) => "regex",
+    }
+}
+
+fn pattern_text(pattern: Option<&Pattern>) -> String {
+    match pattern {
+        None => String::new(),
+        Some(Pattern::Exact(t) | Pattern::Prefix(t) | Pattern::Regex(t)) => t.clone(),
+    }
+}
+
+fn make_pattern(kind: &str, text: String) -> Option<Pattern> {
+    match kind {
+        "exact" => Some(Pattern::Exact(text)),
+        "prefix" => Some(Pattern::Prefix(text)),
+        "regex" => Some(Pattern::Regex(text)),
+        _ => None,
+    }
+}

@@ -1,0 +1,137 @@
+//! The simulator outside the reducer: the engine and the simulated network are large mutable
+//! state, kept in a `use_mut_ref` and advanced by a timer; after each advance a snapshot goes to
+//! the reducer for rendering.
+
+use std::rc::Rc;
+use std::time::Duration;
+
+use twoleg_core::Instant;
+use twoleg_core::config::ValidConfig;
+use twoleg_core::sim::{CalleeScript, CallerScript, Datagram, LinkConditions, Sim, SimConfig};
+use twoleg_core::status::{CallRecord, CallStatus};
+use yew::Reducible;
+
+/// How fast virtual time runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Speed {
+    RealTime,
+    TenTimes,
+    AsFastAsPossible,
+}
+
+/// The simulator and what it is doing.
+pub(crate) struct SimHandle {
+    pub(crate) sim: Option<Sim>,
+    pub(crate) speed: Speed,
+    /// Wall-clock milliseconds when the current batch was placed, and how many calls ended before.
+    pub(crate) batch_started: Option<(f64, u64)>,
+}
+
+impl Default for SimHandle {
+    fn default() -> Self {
+        Self {
+            sim: None,
+            speed: Speed::TenTimes,
+            batch_started: None,
+        }
+    }
+}
+
+/// What the user chose on the simulator page.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Plan {
+    pub(crate) caller: CallerScript,
+    pub(crate) callee: CalleeScript,
+    pub(crate) calls: u32,
+    /// Milliseconds between two calls of a batch.
+    pub(crate) spacing_ms: u64,
+    pub(crate) link: LinkConditions,
+    pub(crate) seed: u64,
+}
+
+impl SimHandle {
+    /// Places the plan's calls, starting a simulator for `config` if none runs.
+    pub(crate) fn place(&mut self, config: &ValidConfig, plan: &Plan, wall_ms: f64) {
+        let sim = self.sim.get_or_insert_with(|| {
+            Sim::new(
+                config.clone(),
+                SimConfig {
+                    seed: plan.seed,
+                    link: plan.link,
+                    keep_log: plan.calls <= 50,
+                    ..SimConfig::default()
+                },
+            )
+        });
+        for i in 0..plan.calls {
+            sim.place_call(
+                Duration::from_millis(plan.spacing_ms * u64::from(i)),
+                plan.caller.clone(),
+                plan.callee,
+            );
+        }
+        let ended = sim.engine().history().total();
+        self.batch_started = Some((wall_ms, ended));
+    }
+
+    /// Advances virtual time by one tick of `tick_ms` wall milliseconds at the chosen speed.
+    pub(crate) fn tick(&mut self, tick_ms: u64) {
+        let Some(sim) = &mut self.sim else {
+            return;
+        };
+        let result = match self.speed {
+            Speed::RealTime => sim.run_until(sim.now() + Duration::from_millis(tick_ms)),
+            Speed::TenTimes => sim.run_until(sim.now() + Duration::from_millis(tick_ms * 10)),
+            Speed::AsFastAsPossible => sim.run_until_idle(),
+        };
+        if let Err(e) = result {
+            gloo::console::error!(format!("simulator stopped: {e}"));
+        }
+    }
+
+    /// A snapshot for rendering.
+    pub(crate) fn view(&self, wall_ms: f64) -> SimView {
+        let Some(sim) = &self.sim else {
+            return SimView::default();
+        };
+        let engine = sim.engine();
+        let ended = engine.history().total();
+        let rate = self.batch_started.and_then(|(started, before)| {
+            let seconds = (wall_ms - started) / 1000.0;
+            (seconds > 0.0 && ended > before).then(|| (ended - before) as f64 / seconds)
+        });
+        SimView {
+            now: sim.now(),
+            calls: engine.calls().collect(),
+            history: engine.history().iter().rev().take(1_000).cloned().collect(),
+            history_total: ended,
+            ladder: Rc::new(sim.ladder().to_vec()),
+            live_at_agents: sim.pending().0,
+            calls_per_second: rate,
+        }
+    }
+}
+
+/// What the pages render.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(crate) struct SimView {
+    pub(crate) now: Instant,
+    pub(crate) calls: Vec<CallStatus>,
+    /// Newest first.
+    pub(crate) history: Vec<CallRecord>,
+    pub(crate) history_total: u64,
+    pub(crate) ladder: Rc<Vec<Datagram>>,
+    pub(crate) live_at_agents: usize,
+    pub(crate) calls_per_second: Option<f64>,
+}
+
+/// The only thing that changes a `SimView`: a new snapshot.
+pub(crate) struct Snapshot(pub(crate) SimView);
+
+impl Reducible for SimView {
+    type Action = Snapshot;
+
+    fn reduce(self: Rc<Self>, action: Snapshot) -> Rc<Self> {
+        Rc::new(action.0)
+    }
+}
