@@ -121,13 +121,13 @@ test('an answered call shows two legs under one tag, then goes to history', asyn
   await page.waitForSelector(`#call-history tr.history-leg-row[data-tag="${tags[0]}"]`);
   const legs = await page.$$eval(`#call-history tr.history-leg-row[data-tag="${tags[0]}"]`, (rows) => rows.length);
   assert.equal(legs, 2);
+  await shot('call-history');
   await page.click(`#call-history tr.history-leg-row[data-tag="${tags[0]}"] a`);
   await page.waitForSelector('#ladder tr.ladder-row');
   const ladder = await page.$$eval('#ladder tr.ladder-row', (rows) => rows.map((r) => r.textContent));
   assert.ok(ladder.some((t) => t.includes('INVITE')) && ladder.some((t) => t.includes('BYE')), ladder.join('\n'));
   assert.ok(ladder.some((t) => t.includes('A')) && ladder.some((t) => t.includes('B')));
   await shot('ladder');
-  await shot('call-history');
 });
 
 test('a batch of 200 calls with 5% loss all reach history', async () => {
