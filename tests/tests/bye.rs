@@ -235,3 +235,43 @@ fn d6_bye_to_an_unknown_dialog_gets_481() {
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0].status(), Some(481));
 }
+
+#[test]
+fn a_bye_before_the_ack_of_a_late_offer_still_acks_leg_b() {
+    let mut net = Net::new(config());
+    net.send(CALLER, &invite("d7", "z9hG4bKd7", 1, 70, "", ""));
+    let b_invite = net.expect_one(CALLEE, "INVITE");
+    net.send(
+        CALLEE,
+        &b_invite.reply(
+            200,
+            "OK",
+            Some("bob-tag"),
+            &format!("Contact: <sip:bob@{CALLEE}>\r\n"),
+            SDP,
+        ),
+    );
+    let a_tag = net
+        .take()
+        .into_iter()
+        .find(|m| m.to == addr(CALLER))
+        .unwrap()
+        .to_tag()
+        .unwrap()
+        .to_owned();
+    net.send(
+        CALLER,
+        &caller_request("BYE", "d7", "z9hG4bKd7bye", 2, &a_tag, "", ""),
+    );
+    let to_callee: Vec<String> = net
+        .take()
+        .iter()
+        .filter(|m| m.to == addr(CALLEE))
+        .map(|m| m.method().unwrap_or("?").to_owned())
+        .collect();
+    assert_eq!(
+        to_callee,
+        ["ACK", "BYE"],
+        "the held ACK goes out before the BYE"
+    );
+}

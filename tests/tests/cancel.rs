@@ -190,3 +190,20 @@ fn a_cancelled_invite_with_no_final_response_is_given_up_after_64_t1() {
     net.advance(Duration::from_secs(40));
     assert_eq!(net.engine.load(), (0, 0), "no transaction or timer left");
 }
+
+#[test]
+fn a_cancel_after_the_final_response_gets_200_and_changes_nothing() {
+    let mut net = Net::new(config());
+    net.send(CALLER, &invite("c7", "z9hG4bKc7", 1, 70, "", SDP));
+    let b_invite = net.expect_one(CALLEE, "INVITE");
+    net.send(
+        CALLEE,
+        &b_invite.reply(486, "Busy Here", Some("bob-tag"), "", ""),
+    );
+    net.take();
+    net.send(CALLER, &cancel("c7", "z9hG4bKc7", 1));
+    let sent = net.take();
+    assert_eq!(sent.len(), 1, "{sent:#?}");
+    assert_eq!(sent[0].status(), Some(200));
+    assert_eq!(sent[0].parsed.cseq.to_string(), "1 CANCEL");
+}

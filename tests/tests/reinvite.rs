@@ -201,3 +201,62 @@ fn e7_an_offerless_reinvite_carries_the_answer_in_the_acks() {
     let ack = net.expect_one(CALLEE, "ACK");
     assert_eq!(ack.body(), SDP.as_bytes());
 }
+
+#[test]
+fn e4_a_second_invite_before_the_first_is_answered_gets_500_with_retry_after() {
+    let mut net = Net::new(config());
+    let (a_ok, _) = answered_call(&mut net, "e4");
+    let a_tag = a_ok.to_tag().unwrap().to_owned();
+    net.send(
+        CALLER,
+        &caller_request("INVITE", "e4", "z9hG4bKe4a", 10, &a_tag, "", SDP),
+    );
+    let first = net.take();
+    assert!(
+        first
+            .iter()
+            .any(|m| m.to == addr(CALLER) && m.status() == Some(100)),
+        "a re-INVITE gets 100 Trying at once"
+    );
+    net.send(
+        CALLER,
+        &caller_request("INVITE", "e4", "z9hG4bKe4b", 11, &a_tag, "", SDP),
+    );
+    let refused = net.expect_one(CALLER, "500");
+    assert_eq!(refused.parsed.cseq.to_string(), "11 INVITE");
+    assert!(refused.header("Retry-After").is_some());
+}
+
+#[test]
+fn a_reinvite_cancelled_while_the_callee_accepts_it_ends_the_call_on_both_legs() {
+    let mut net = Net::new(config());
+    let (a_ok, _) = answered_call(&mut net, "e8");
+    let a_tag = a_ok.to_tag().unwrap().to_owned();
+    net.send(
+        CALLER,
+        &caller_request("INVITE", "e8", "z9hG4bKe8", 10, &a_tag, "", SDP),
+    );
+    let re = net.expect_one(CALLEE, "INVITE");
+    net.send(CALLEE, &re.reply(100, "Trying", None, "", ""));
+    let cancel = caller_request("CANCEL", "e8", "z9hG4bKe8", 10, &a_tag, "", "");
+    net.send(CALLER, &cancel);
+    net.take();
+    net.send(
+        CALLEE,
+        &re.reply(
+            200,
+            "OK",
+            None,
+            &format!("Contact: <sip:bob@{CALLEE}>\r\n"),
+            SDP_ANSWER,
+        ),
+    );
+    let sent = net.take();
+    assert!(sent.iter().any(|m| m.to == addr(CALLEE) && m.is("ACK")));
+    assert!(sent.iter().any(|m| m.to == addr(CALLEE) && m.is("BYE")));
+    assert!(
+        sent.iter().any(|m| m.to == addr(CALLER) && m.is("BYE")),
+        "leg A is hung up too"
+    );
+    assert_eq!(net.engine.call_count(), 0);
+}

@@ -261,8 +261,15 @@ impl B2bua {
     ) {
         let ok = reply.response(StatusCode::OK, "OK", None);
         self.respond(tx, &ok);
-        let leg = call.leg_mut(side);
-        leg.awaiting_ack = None;
+        // A BYE before the ACK (RFC 3261 §15): the other leg's 2xx still gets its ACK.
+        if let Some(held) = call
+            .leg_mut(side)
+            .awaiting_ack
+            .take()
+            .and_then(|a| a.held_ack)
+        {
+            self.send_ack(call, held.side, held.cseq, None);
+        }
         self.cancel_call_timer(id, CallTimer::Retransmit2xx(side));
         self.cancel_call_timer(id, CallTimer::AckTimeout(side));
         // Requests still pending on this dialog get 487 (RFC 3261 §15.1.2).
@@ -274,7 +281,8 @@ impl B2bua {
             .collect();
         for relay in pending {
             if let Some(relay) = call.relays.remove(&relay) {
-                self.terminate_server_side(&relay, StatusCode::REQUEST_TERMINATED);
+                let tag = call.leg(relay.server_side).dialog.local_tag.clone();
+                self.terminate_server_side(&relay, StatusCode::REQUEST_TERMINATED, &tag);
             }
         }
         let who = match side {
@@ -302,7 +310,12 @@ impl B2bua {
                 ),
                 Side::B => {
                     if let Some(relay) = call.relays.remove(&initial) {
-                        self.terminate_server_side(&relay, StatusCode::TEMPORARILY_UNAVAILABLE);
+                        let tag = call.leg(relay.server_side).dialog.local_tag.clone();
+                        self.terminate_server_side(
+                            &relay,
+                            StatusCode::TEMPORARILY_UNAVAILABLE,
+                            &tag,
+                        );
                     }
                     call.end_with(480, Outcome::Rejected, who, reason);
                     self.set_leg_state(call, Side::A, LegState::Terminated);
@@ -369,12 +382,30 @@ impl B2bua {
             return;
         }
         if request.method == Method::INVITE {
+            // RFC 3261 §14.2: a second INVITE from the same side before the first is answered
+            // gets 500 with Retry-After; crossing INVITEs (glare) get 491.
+            if call
+                .relays
+                .values()
+                .any(|r| r.method == Method::INVITE && r.server_side == side)
+            {
+                let mut response = reply.response(
+                    StatusCode::SERVER_INTERNAL_ERROR,
+                    "Previous INVITE pending",
+                    None,
+                );
+                response.headers.push(HeaderName::RETRY_AFTER, "5");
+                self.respond(tx, &response);
+                return;
+            }
             let invite_pending = call.relays.values().any(|r| r.method == Method::INVITE)
                 || call.legs.iter().any(|l| l.awaiting_ack.is_some());
             if invite_pending {
                 refuse(self, StatusCode::REQUEST_PENDING);
                 return;
             }
+            let trying = reply.response(StatusCode::TRYING, "Trying", None);
+            self.respond(tx, &trying);
         }
         if matches!(request.method, Method::INVITE | Method::UPDATE)
             && let Some(contact) = parsed.contacts.first()
@@ -536,7 +567,7 @@ impl B2bua {
             return;
         }
         if initial && parsed.to.tag().is_some() {
-            learn_dialog(&mut call.leg_mut(client_side).dialog, parsed);
+            learn_dialog(&mut call.leg_mut(client_side).dialog, parsed, true);
             self.set_leg_state(call, client_side, LegState::Early);
         }
         let Some(relay) = call.relays.get(&relay_id) else {
@@ -569,14 +600,20 @@ impl B2bua {
             self.respond(relay.server_tx, &out);
             return;
         }
-        learn_dialog(&mut call.leg_mut(client_side).dialog, parsed);
+        learn_dialog(&mut call.leg_mut(client_side).dialog, parsed, relay.initial);
         let server_open = self
             .txs
             .get(&relay.server_tx)
             .is_some_and(|entry| entry.tx.can_respond());
         if relay.cancel != CancelState::None || !server_open {
-            // CANCEL and 200 crossed (RFC 5407): ACK the 200, then hang up that leg.
+            // CANCEL and 200 crossed (RFC 5407): ACK the 200, then hang up that leg; for a
+            // re-INVITE the legs no longer agree on the session, so the call ends.
             self.send_ack(call, client_side, parsed.cseq.number, None);
+            if !relay.initial {
+                let reason = "re-INVITE cancelled after the other side accepted it".to_owned();
+                self.tear_down(id, call, 487, reason);
+                return;
+            }
             call.leg_mut(client_side).final_status = Some(response.status.code());
             self.send_bye(
                 id,
@@ -674,7 +711,7 @@ impl B2bua {
         }
         // Another fork answered: ACK it and hang it up (RFC 3261 §13.2.2.4).
         let mut fork = leg.dialog.clone();
-        learn_dialog(&mut fork, parsed);
+        learn_dialog(&mut fork, parsed, true);
         let (local, peer) = (leg.local, leg.peer);
         let max_forwards = self.config.max_forwards();
         let ack = fork.request(
@@ -697,7 +734,8 @@ impl B2bua {
                 return;
             };
             let client_side = relay.server_side.other();
-            this.terminate_server_side(&relay, StatusCode::REQUEST_TIMEOUT);
+            let tag = call.leg(relay.server_side).dialog.local_tag.clone();
+            this.terminate_server_side(&relay, StatusCode::REQUEST_TIMEOUT, &tag);
             if relay.initial {
                 call.leg_mut(client_side).final_status = Some(408);
                 if call.leg(relay.server_side).final_status.is_none() {
@@ -718,7 +756,12 @@ impl B2bua {
     }
 
     /// Answers the server side of a relay with `status` if it still can.
-    fn terminate_server_side(&mut self, relay: &Relay, status: StatusCode) {
+    pub(super) fn terminate_server_side(
+        &mut self,
+        relay: &Relay,
+        status: StatusCode,
+        to_tag: &str,
+    ) {
         let open = self
             .txs
             .get(&relay.server_tx)
@@ -726,7 +769,7 @@ impl B2bua {
         if !open {
             return;
         }
-        let response = relay.reply.response(status, status.reason(), None);
+        let response = relay.reply.response(status, status.reason(), Some(to_tag));
         self.respond(relay.server_tx, &response);
     }
 
@@ -935,9 +978,10 @@ impl B2bua {
     }
 }
 
-/// Learns a leg's remote tag, remote target and route set from a response that creates or
-/// refreshes its dialog (RFC 3261 §12.1.2: the route set is the Record-Route reversed).
-fn learn_dialog(dialog: &mut Dialog, parsed: &Parsed) {
+/// Learns a leg's remote tag, remote target and (for a response that creates the dialog) route
+/// set from a response (RFC 3261 §12.1.2: the Record-Route reversed; §12.2.1.2: a target refresh
+/// leaves the route set alone).
+fn learn_dialog(dialog: &mut Dialog, parsed: &Parsed, creates_dialog: bool) {
     if let Some(tag) = parsed.to.tag() {
         dialog.remote_tag = Some(tag.to_owned());
     }
@@ -950,7 +994,7 @@ fn learn_dialog(dialog: &mut Dialog, parsed: &Parsed) {
         .get_all(&HeaderName::RECORD_ROUTE)
         .map(str::to_owned)
         .collect();
-    if !routes.is_empty() {
+    if creates_dialog && !routes.is_empty() {
         dialog.route_set = routes.into_iter().rev().collect();
     }
 }

@@ -487,6 +487,15 @@ impl B2bua {
         let Some(call) = self.calls.remove(&id) else {
             return;
         };
+        // Requests still being relayed get a final response; an INVITE client transaction that
+        // got a provisional has no timer left, so it is forgotten.
+        for relay in call.relays.values() {
+            let tag = call.leg(relay.server_side).dialog.local_tag.clone();
+            self.terminate_server_side(relay, crate::sip::StatusCode::REQUEST_TERMINATED, &tag);
+            if self.tx_state(relay.client_tx) == Some(TxState::Proceeding) {
+                self.forget_tx(relay.client_tx);
+            }
+        }
         for leg in &call.legs {
             self.dialogs
                 .remove(&(leg.dialog.call_id.clone(), leg.dialog.local_tag.clone()));

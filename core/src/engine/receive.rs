@@ -255,10 +255,15 @@ impl B2bua {
     }
 
     fn on_cancel(&mut self, tx: TxId, reply: &ReplyTo, target: Option<TxId>) {
-        let owner = target.and_then(|id| {
-            let entry = self.txs.get(&id)?;
-            (entry.tx.state == TxState::Proceeding).then_some(entry.owner)
-        });
+        let target = target.and_then(|id| self.txs.get(&id));
+        // RFC 3261 §9.2: a CANCEL for a transaction already answered has no effect, but is
+        // answered 200 all the same.
+        if target.is_some_and(|entry| entry.tx.state != TxState::Proceeding) {
+            let response = reply.response(StatusCode::OK, "OK", None);
+            self.respond(tx, &response);
+            return;
+        }
+        let owner = target.map(|entry| entry.owner);
         match owner {
             Some(Owner::Relay(call, relay)) => {
                 self.set_owner(tx, Owner::Call(call));
