@@ -260,3 +260,70 @@ fn a_reinvite_cancelled_while_the_callee_accepts_it_ends_the_call_on_both_legs()
     );
     assert_eq!(net.engine.call_count(), 0);
 }
+
+#[test]
+fn a_reinvite_left_ringing_is_cancelled_after_64_t1() {
+    let mut net = Net::new(config());
+    let (a_ok, _) = answered_call(&mut net, "e9");
+    let a_tag = a_ok.to_tag().unwrap().to_owned();
+    net.send(
+        CALLER,
+        &caller_request("INVITE", "e9", "z9hG4bKe9", 10, &a_tag, "", SDP),
+    );
+    let re = net.expect_one(CALLEE, "INVITE");
+    net.send(CALLEE, &re.reply(180, "Ringing", None, "", ""));
+    net.take();
+    net.advance(std::time::Duration::from_secs(33));
+    let sent = net.take();
+    let cancel = sent
+        .iter()
+        .find(|m| m.to == addr(CALLEE) && m.is("CANCEL"))
+        .expect("CANCEL on leg B");
+    assert_eq!(cancel.branch(), re.branch());
+    let timeout = sent
+        .iter()
+        .find(|m| m.to == addr(CALLER) && m.status() == Some(408))
+        .expect("408 on leg A");
+    assert_eq!(timeout.parsed.cseq.to_string(), "10 INVITE");
+    assert_eq!(
+        net.engine.call_count(),
+        1,
+        "a re-INVITE that timed out leaves the call up"
+    );
+}
+
+#[test]
+fn a_2xx_that_arrives_after_the_call_ended_is_acked_and_hung_up() {
+    let mut net = Net::new(config());
+    let (a_ok, _) = answered_call(&mut net, "e10");
+    let a_tag = a_ok.to_tag().unwrap().to_owned();
+    net.send(
+        CALLER,
+        &caller_request("INVITE", "e10", "z9hG4bKe10", 10, &a_tag, "", SDP),
+    );
+    let re = net.expect_one(CALLEE, "INVITE");
+    net.send(
+        CALLER,
+        &caller_request("BYE", "e10", "z9hG4bKe10bye", 11, &a_tag, "", ""),
+    );
+    net.take();
+    assert_eq!(net.engine.call_count(), 0);
+    net.send(
+        CALLEE,
+        &re.reply(
+            200,
+            "OK",
+            None,
+            &format!("Contact: <sip:bob@{CALLEE}>\r\n"),
+            SDP_ANSWER,
+        ),
+    );
+    let sent = net.take();
+    let ack = sent
+        .iter()
+        .find(|m| m.is("ACK"))
+        .expect("the late 2xx is ACKed");
+    assert_eq!(ack.parsed.cseq.number, re.parsed.cseq.number);
+    assert_eq!(ack.to, addr(CALLEE));
+    assert!(sent.iter().any(|m| m.is("BYE") && m.to == addr(CALLEE)));
+}

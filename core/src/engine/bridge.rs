@@ -202,6 +202,7 @@ impl B2bua {
                 client_tx,
                 client_peer: route.destination,
                 got_provisional: false,
+                no_answer_armed: false,
                 cancel: CancelState::None,
             },
         );
@@ -447,6 +448,7 @@ impl B2bua {
                 client_tx,
                 client_peer: hop,
                 got_provisional: false,
+                no_answer_armed: false,
                 cancel: CancelState::None,
             },
         );
@@ -517,10 +519,6 @@ impl B2bua {
         let Message::Response(response) = &parsed.message else {
             return;
         };
-        if !self.calls.contains_key(&id) {
-            // The call is over: a late 2xx is still ACKed, then hung up.
-            return;
-        }
         self.with_call(id, |this, call| {
             if !call.relays.contains_key(&relay_id) {
                 // The relay is done: a retransmitted 2xx (re-ACK it) or a forked one (ACK + BYE).
@@ -562,6 +560,10 @@ impl B2bua {
             self.set_call_timer(id, CallTimer::CancelTimeout(relay_id), self.timing.t1x64());
             return;
         }
+        if !relay.initial && relay.method == Method::INVITE && !relay.no_answer_armed {
+            relay.no_answer_armed = true;
+            self.set_call_timer(id, CallTimer::RelayNoAnswer(relay_id), self.timing.t1x64());
+        }
         if relay.cancel == CancelState::Sent || response.status == StatusCode::TRYING {
             // 100 Trying is hop-by-hop: it allows a CANCEL but is never relayed.
             return;
@@ -593,6 +595,8 @@ impl B2bua {
         let Some(relay) = call.relays.remove(&relay_id) else {
             return;
         };
+        self.cancel_call_timer(id, CallTimer::CancelTimeout(relay_id));
+        self.cancel_call_timer(id, CallTimer::RelayNoAnswer(relay_id));
         let client_side = relay.server_side.other();
         let server_side = relay.server_side;
         if relay.method != Method::INVITE {
@@ -663,6 +667,8 @@ impl B2bua {
         let Some(relay) = call.relays.remove(&relay_id) else {
             return;
         };
+        self.cancel_call_timer(id, CallTimer::CancelTimeout(relay_id));
+        self.cancel_call_timer(id, CallTimer::RelayNoAnswer(relay_id));
         let client_side = relay.server_side.other();
         let code = response.status.code();
         if relay.cancel == CancelState::None {
@@ -725,6 +731,46 @@ impl B2bua {
         let bye = fork.request(Method::BYE, None, local, max_forwards, &mut self.rng);
         self.send_request(Owner::Engine, &bye, local, fork.next_hop(peer));
         let _ = id;
+    }
+
+    /// ACKs a 2xx to an INVITE of a call that is over, then hangs up the dialog it made, from
+    /// the response alone.
+    pub(super) fn ack_and_bye_orphan(
+        &mut self,
+        local: SocketAddr,
+        peer: SocketAddr,
+        parsed: &Parsed,
+    ) {
+        let without_tag = |party: &crate::sip::NameAddr| {
+            let mut party = party.clone();
+            party.params.retain(|(n, _)| !n.eq_ignore_ascii_case("tag"));
+            party
+        };
+        let mut dialog = Dialog {
+            call_id: parsed.call_id.clone(),
+            local_tag: parsed.from.tag().unwrap_or_default().to_owned(),
+            remote_tag: parsed.to.tag().map(str::to_owned),
+            local_party: without_tag(&parsed.from),
+            remote_party: without_tag(&parsed.to),
+            local_cseq: parsed.cseq.number,
+            remote_cseq: None,
+            route_set: Vec::new(),
+            remote_target: parsed.to.uri.clone(),
+            contact: format!("sip:twoleg@{local}"),
+        };
+        learn_dialog(&mut dialog, parsed, true);
+        let max_forwards = self.config.max_forwards();
+        let ack = dialog.request(
+            Method::ACK,
+            Some(parsed.cseq.number),
+            local,
+            max_forwards,
+            &mut self.rng,
+        );
+        let hop = dialog.next_hop(peer);
+        self.transmit(local, hop, ack.to_bytes());
+        let bye = dialog.request(Method::BYE, None, local, max_forwards, &mut self.rng);
+        self.send_request(Owner::Engine, &bye, local, hop);
     }
 
     /// Timer B or F on the client side of a relay.
@@ -896,6 +942,17 @@ impl B2bua {
                     call.leg_mut(client_side).final_status.get_or_insert(487);
                     this.set_leg_state(call, client_side, LegState::Terminated);
                 }
+            }
+            CallTimer::RelayNoAnswer(relay_id) => {
+                this.cancel_relay_in(
+                    id,
+                    call,
+                    relay_id,
+                    StatusCode::REQUEST_TIMEOUT,
+                    Outcome::TimedOut,
+                    EndedBy::B2bua,
+                    "re-INVITE got no final response",
+                );
             }
             CallTimer::RingTimeout => {
                 if let Some(initial) = call.initial_relay() {

@@ -116,6 +116,8 @@ pub(crate) struct Relay {
     pub(crate) client_tx: TxId,
     pub(crate) client_peer: SocketAddr,
     pub(crate) got_provisional: bool,
+    /// The re-INVITE no-answer timer is armed.
+    pub(crate) no_answer_armed: bool,
     pub(crate) cancel: CancelState,
 }
 

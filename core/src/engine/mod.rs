@@ -105,6 +105,9 @@ pub(crate) enum CallTimer {
     RingTimeout,
     /// A CANCEL went out for this relay 64·T1 ago and its INVITE got no final response.
     CancelTimeout(RelayId),
+    /// A relayed re-INVITE got a provisional response but no final one in 64·T1 (the B2BUA's
+    /// stand-in for a proxy's Timer C): it is cancelled.
+    RelayNoAnswer(RelayId),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -511,6 +514,7 @@ impl B2bua {
         }
         for relay in call.relays.keys() {
             self.cancel_call_timer(id, CallTimer::CancelTimeout(*relay));
+            self.cancel_call_timer(id, CallTimer::RelayNoAnswer(*relay));
         }
         // Transactions still running for the call (a BYE's, a CANCEL's) finish on their own;
         // their owner names a call that is gone, which every handler treats as "nothing to do".

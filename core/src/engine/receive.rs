@@ -323,6 +323,21 @@ impl B2bua {
         response: Option<&Parsed>,
     ) {
         match (owner, news, response) {
+            (Owner::Relay(call, _), TuNews::Response, Some(parsed))
+                if !self.calls.contains_key(&call) =>
+            {
+                // The call is over, but a 2xx to its INVITE still gets its ACK (RFC 3261
+                // §13.2.2.4), and the dialog it made is hung up.
+                let is_2xx =
+                    matches!(&parsed.message, Message::Response(r) if r.status.is_success());
+                if is_2xx
+                    && parsed.cseq.method == Method::INVITE
+                    && let Some(entry) = self.txs.get(&id)
+                {
+                    let (local, peer) = (entry.tx.local, entry.tx.peer);
+                    self.ack_and_bye_orphan(local, peer, parsed);
+                }
+            }
             (Owner::Relay(call, relay), TuNews::Response, Some(parsed)) => {
                 self.on_relay_response(call, relay, parsed)
             }
