@@ -12,24 +12,9 @@ fn a_live_call_shows_two_legs_and_can_be_disconnected() {
     let ip = ip(21);
     let dir = tempfile::tempdir().unwrap();
     let runner = Runner::start(&ip, &config(&ip), dir.path(), &[]);
-    let _uas = Sipp::spawn(dir.path(), &["-sn", "uas", "-i", &ip, "-p", "5070", "-bg"]);
+    let _uas = uas(dir.path(), &ip);
     // One call that stays up for 20 s unless disconnected.
-    let _uac = Sipp::spawn(
-        dir.path(),
-        &[
-            "-sn",
-            "uac",
-            &format!("{ip}:5060"),
-            "-i",
-            &ip,
-            "-p",
-            "5080",
-            "-m",
-            "1",
-            "-d",
-            "20000",
-        ],
-    );
+    let _uac = uac(dir.path(), &ip, 5080, &["-m", "1", "-d", "20000"]);
     assert!(eventually(Duration::from_secs(10), || {
         runner
             .calls()

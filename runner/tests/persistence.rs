@@ -14,27 +14,15 @@ fn history_survives_kill_9_and_restart() {
     let ip = ip(31);
     let dir = tempfile::tempdir().unwrap();
     let mut runner = Runner::start(&ip, &config(&ip), dir.path(), &[]);
-    let _uas = Sipp::spawn(dir.path(), &["-sn", "uas", "-i", &ip, "-p", "5070", "-bg"]);
-    let mut uac = Sipp::spawn(
+    let _uas = uas(dir.path(), &ip);
+    let mut caller = uac(
         dir.path(),
-        &[
-            "-sn",
-            "uac",
-            &format!("{ip}:5060"),
-            "-i",
-            &ip,
-            "-p",
-            "5080",
-            "-m",
-            "20",
-            "-r",
-            "20",
-            "-d",
-            "100",
-        ],
+        &ip,
+        5080,
+        &["-m", "20", "-r", "20", "-d", "100"],
     );
     assert_eq!(
-        uac.wait(Duration::from_secs(60)),
+        caller.wait(Duration::from_secs(60)),
         0,
         "{}",
         runner.log_text()
@@ -74,21 +62,8 @@ fn history_survives_kill_9_and_restart() {
         runner.log_text()
     );
     // And it keeps recording.
-    let mut uac = Sipp::spawn(
-        dir.path(),
-        &[
-            "-sn",
-            "uac",
-            &format!("{ip}:5060"),
-            "-i",
-            &ip,
-            "-p",
-            "5081",
-            "-m",
-            "1",
-        ],
-    );
-    assert_eq!(uac.wait(Duration::from_secs(30)), 0);
+    let mut caller = uac(dir.path(), &ip, 5081, &["-m", "1"]);
+    assert_eq!(caller.wait(Duration::from_secs(30)), 0);
     assert!(eventually(Duration::from_secs(10), || runner
         .history()
         .len()

@@ -87,15 +87,15 @@ fn a_malformed_datagram_storm_leaves_the_runner_answering() {
         runner.log_text()
     );
 
-    let _uas = Sipp::spawn(dir.path(), &["-sn", "uas", "-i", &ip, "-p", "5070", "-bg"]);
-    let mut uac = Sipp::spawn(
+    let _uas = uas(dir.path(), &ip);
+    let mut caller = uac(
         dir.path(),
-        &[
-            "-sn", "uac", &target, "-i", &ip, "-p", "5080", "-m", "20", "-r", "20", "-d", "100",
-        ],
+        &ip,
+        5080,
+        &["-m", "20", "-r", "20", "-d", "100"],
     );
     assert_eq!(
-        uac.wait(Duration::from_secs(60)),
+        caller.wait(Duration::from_secs(60)),
         0,
         "calls complete after the storm"
     );
@@ -119,23 +119,8 @@ fn a_trapped_engine_closes_its_calls_and_a_fresh_one_serves() {
     let ip = ip(51);
     let dir = tempfile::tempdir().unwrap();
     let runner = Runner::start(&ip, &config(&ip), dir.path(), &["--fault-injection"]);
-    let _uas = Sipp::spawn(dir.path(), &["-sn", "uas", "-i", &ip, "-p", "5070", "-bg"]);
-    let _long = Sipp::spawn(
-        dir.path(),
-        &[
-            "-sn",
-            "uac",
-            &format!("{ip}:5060"),
-            "-i",
-            &ip,
-            "-p",
-            "5080",
-            "-m",
-            "1",
-            "-d",
-            "30000",
-        ],
-    );
+    let _uas = uas(dir.path(), &ip);
+    let _long = uac(dir.path(), &ip, 5080, &["-m", "1", "-d", "30000"]);
     assert!(eventually(Duration::from_secs(10), || runner.calls().len() == 1));
     let tag = runner.calls()[0]["tag"].as_str().unwrap().to_owned();
 
@@ -156,26 +141,14 @@ fn a_trapped_engine_closes_its_calls_and_a_fresh_one_serves() {
     let (_, metrics) = runner.get("/metrics");
     assert!(metrics.contains("twoleg_guest_traps_total 1"), "{metrics}");
 
-    let mut uac = Sipp::spawn(
+    let mut caller = uac(
         dir.path(),
-        &[
-            "-sn",
-            "uac",
-            &format!("{ip}:5060"),
-            "-i",
-            &ip,
-            "-p",
-            "5081",
-            "-m",
-            "10",
-            "-r",
-            "10",
-            "-d",
-            "100",
-        ],
+        &ip,
+        5081,
+        &["-m", "10", "-r", "10", "-d", "100"],
     );
     assert_eq!(
-        uac.wait(Duration::from_secs(60)),
+        caller.wait(Duration::from_secs(60)),
         0,
         "the fresh instance completes calls:\n{}",
         runner.log_text()
@@ -188,23 +161,8 @@ fn sigterm_ends_live_calls_with_bye_and_exits_zero() {
     let ip = ip(61);
     let dir = tempfile::tempdir().unwrap();
     let mut runner = Runner::start(&ip, &config(&ip), dir.path(), &[]);
-    let _uas = Sipp::spawn(dir.path(), &["-sn", "uas", "-i", &ip, "-p", "5070", "-bg"]);
-    let mut uac = Sipp::spawn(
-        dir.path(),
-        &[
-            "-sn",
-            "uac",
-            &format!("{ip}:5060"),
-            "-i",
-            &ip,
-            "-p",
-            "5080",
-            "-m",
-            "1",
-            "-d",
-            "30000",
-        ],
-    );
+    let _uas = uas(dir.path(), &ip);
+    let mut caller = uac(dir.path(), &ip, 5080, &["-m", "1", "-d", "30000"]);
     assert!(eventually(Duration::from_secs(10), || runner
         .calls()
         .first()
@@ -217,7 +175,7 @@ fn sigterm_ends_live_calls_with_bye_and_exits_zero() {
         runner.log_text()
     );
     // The caller saw the B2BUA's BYE (an unexpected message for SIPp's uac, so its call fails).
-    assert_ne!(uac.wait(Duration::from_secs(40)), 0);
+    assert_ne!(caller.wait(Duration::from_secs(40)), 0);
     let history = std::fs::read_to_string(dir.path().join("data/history.jsonl")).unwrap();
     let record: serde_json::Value = serde_json::from_str(
         history

@@ -12,17 +12,12 @@ fn two_hundred_basic_calls_with_zero_failures() {
     let ip = ip(11);
     let dir = tempfile::tempdir().unwrap();
     let runner = Runner::start(&ip, &config(&ip), dir.path(), &[]);
-    let _uas = Sipp::spawn(dir.path(), &["-sn", "uas", "-i", &ip, "-p", "5070", "-bg"]);
-    let mut uac = Sipp::spawn(
+    let _uas = uas(dir.path(), &ip);
+    let mut caller = uac(
         dir.path(),
+        &ip,
+        5080,
         &[
-            "-sn",
-            "uac",
-            &format!("{ip}:5060"),
-            "-i",
-            &ip,
-            "-p",
-            "5080",
             "-m",
             "200",
             "-r",
@@ -34,15 +29,15 @@ fn two_hundred_basic_calls_with_zero_failures() {
             "-timeout_error",
         ],
     );
-    let code = uac.wait(Duration::from_secs(90));
+    let code = caller.wait(Duration::from_secs(90));
     assert_eq!(
         code,
         0,
         "SIPp reports failed calls:\n{}\n{}",
-        uac.screen(),
+        caller.screen(),
         runner.log_text()
     );
-    assert_eq!(uac.counts(), (200, 0));
+    assert_eq!(caller.counts(), (200, 0));
     assert!(
         eventually(Duration::from_secs(10), || runner.history().len() == 200),
         "{}",
@@ -79,7 +74,7 @@ fn a_callee_that_rejects_with_486() {
         dir.path(),
         &["-sf", &scenario("uas_busy"), "-i", &ip, "-p", "5070", "-bg"],
     );
-    let mut uac = Sipp::spawn(
+    let mut caller = Sipp::spawn(
         dir.path(),
         &[
             "-sf",
@@ -99,13 +94,13 @@ fn a_callee_that_rejects_with_486() {
         ],
     );
     assert_eq!(
-        uac.wait(Duration::from_secs(60)),
+        caller.wait(Duration::from_secs(60)),
         0,
         "{}\n{}",
-        uac.screen(),
+        caller.screen(),
         runner.log_text()
     );
-    assert_eq!(uac.counts(), (10, 0));
+    assert_eq!(caller.counts(), (10, 0));
     assert!(eventually(Duration::from_secs(10), || runner
         .history()
         .len()
@@ -127,7 +122,7 @@ fn a_caller_that_cancels_while_ringing() {
         dir.path(),
         &["-sf", &scenario("uas_ring"), "-i", &ip, "-p", "5070", "-bg"],
     );
-    let mut uac = Sipp::spawn(
+    let mut caller = Sipp::spawn(
         dir.path(),
         &[
             "-sf",
@@ -147,13 +142,13 @@ fn a_caller_that_cancels_while_ringing() {
         ],
     );
     assert_eq!(
-        uac.wait(Duration::from_secs(60)),
+        caller.wait(Duration::from_secs(60)),
         0,
         "{}\n{}",
-        uac.screen(),
+        caller.screen(),
         runner.log_text()
     );
-    assert_eq!(uac.counts(), (10, 0));
+    assert_eq!(caller.counts(), (10, 0));
     assert!(
         eventually(Duration::from_secs(10), || runner.history().len() == 10),
         "{}",

@@ -253,6 +253,21 @@ impl Drop for Sipp {
     }
 }
 
+/// SIPp's built-in callee on `ip:5070`, in the background.
+pub fn uas(dir: &Path, ip: &str) -> Sipp {
+    Sipp::spawn(dir, &["-sn", "uas", "-i", ip, "-p", "5070", "-bg"])
+}
+
+/// SIPp's built-in caller from `ip:port` to the runner on `ip:5060`, with extra arguments
+/// (`-m`, `-r`, `-d`, ...).
+pub fn uac(dir: &Path, ip: &str, port: u16, extra: &[&str]) -> Sipp {
+    let target = format!("{ip}:5060");
+    let port = port.to_string();
+    let mut args = vec!["-sn", "uac", target.as_str(), "-i", ip, "-p", port.as_str()];
+    args.extend_from_slice(extra);
+    Sipp::spawn(dir, &args)
+}
+
 /// The scenario file `runner/tests/sipp/<name>.xml`.
 pub fn scenario(name: &str) -> String {
     format!("{}/tests/sipp/{name}.xml", env!("CARGO_MANIFEST_DIR"))
