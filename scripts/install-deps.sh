@@ -31,10 +31,12 @@ if ! wasm-bindgen --version 2>/dev/null | grep -q '0.2.130'; then
   cargo install wasm-bindgen-cli --version 0.2.130
 fi
 
-# Debian packages the end-to-end tests drive: SIPp (sip-tester), Chromium for the browser test.
+# Debian packages the end-to-end tests drive: SIPp (sip-tester), Chromium for the browser test,
+# coturn for the TURN client.
 missing=()
 command -v sipp >/dev/null 2>&1 || missing+=(sip-tester)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v turnserver >/dev/null 2>&1 || missing+=(coturn)
 command -v node >/dev/null 2>&1 || missing+=(nodejs npm)
 if [ ${#missing[@]} -gt 0 ]; then
   log "apt-get install ${missing[*]}"

@@ -1,4 +1,5 @@
-//! TURN: the B2BUA TURN server table and the per-call selector.
+//! TURN: the B2BUA TURN server table, the per-call selector, and a sans-IO TURN client for the
+//! relay allocations (its STUN codec in `stun.rs`).
 //!
 //! Expressway's rule, which TwoLeg follows: "The B2BUA chooses which TURN server to offer via
 //! random load-balancing between all of the available servers." Every address/port combination
@@ -10,8 +11,11 @@
 //! [`Health::Down`]; with probing off (the default, as Expressway), every configured
 //! combination is available.
 
+mod client;
 mod selector;
+mod stun;
 mod table;
 
+pub use client::{AllocationState, TurnAllocation, TurnFailure};
 pub use selector::{NoTurnOffer, select};
 pub use table::{EndpointId, Health, TurnEndpoint, TurnServerTable};

@@ -1,0 +1,317 @@
+//! A sans-IO TURN client for one allocation (RFC 8656 over UDP, long-term credentials):
+//! Allocate (401 → authenticated retry, 438 stale nonce, 300 Try Alternate), Refresh, Refresh
+//! with lifetime 0, CreatePermission; requests retransmitted per RFC 8489 §6.2.1. Transaction
+//! ids come from the caller's RNG, time from the caller: the engine stays deterministic.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use rand::Rng;
+
+use super::stun::{self, Class, Message};
+use crate::time::Instant;
+
+/// RFC 8489 §6.2.1: initial RTO.
+const RTO: Duration = Duration::from_millis(500);
+/// Rc: transmissions of one request.
+const SENDS: u32 = 7;
+/// Rm: the last wait, in RTOs.
+const LAST_WAIT: u32 = 16;
+/// Nonce or redirect rounds before giving up.
+const MAX_ROUNDS: u32 = 8;
+
+/// Where an allocation stands.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AllocationState {
+    /// Allocate sent, waiting.
+    Allocating,
+    /// The server granted a relay.
+    Allocated {
+        /// The relayed transport address (for `typ relay` candidates).
+        relayed: SocketAddr,
+        /// The client's address as the server saw it (for `raddr`/`rport`).
+        mapped: SocketAddr,
+        /// Granted lifetime.
+        lifetime: Duration,
+    },
+    /// The allocation failed.
+    Failed(TurnFailure),
+    /// Deleted with Refresh(lifetime 0), or expired.
+    Closed,
+}
+
+/// Why an allocation failed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TurnFailure {
+    /// The server answered with this error code (401 after credentials: wrong password).
+    Error(u16),
+    /// No answer after every retransmission.
+    Timeout,
+    /// Too many stale nonces or redirects.
+    TooManyRounds,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Request {
+    Allocate,
+    Refresh(u32),
+    Permission(IpAddr),
+}
+
+#[derive(Debug)]
+struct Pending {
+    request: Request,
+    transaction: [u8; 12],
+    bytes: Vec<u8>,
+    sends: u32,
+    next: Instant,
+    interval: Duration,
+}
+
+/// One allocation on one TURN server.
+#[derive(Debug)]
+pub struct TurnAllocation {
+    server: SocketAddr,
+    username: String,
+    password: String,
+    realm: Option<String>,
+    nonce: Option<String>,
+    state: AllocationState,
+    pending: Vec<Pending>,
+    rounds: u32,
+    permissions: Vec<IpAddr>,
+}
+
+impl TurnAllocation {
+    /// Starts allocating on `server`; returns the allocation and the first datagram to send.
+    pub fn allocate(
+        server: SocketAddr,
+        username: &str,
+        password: &str,
+        now: Instant,
+        rng: &mut impl Rng,
+    ) -> (Self, Vec<u8>) {
+        let mut allocation = Self {
+            server,
+            username: username.to_owned(),
+            password: password.to_owned(),
+            realm: None,
+            nonce: None,
+            state: AllocationState::Allocating,
+            pending: Vec::new(),
+            rounds: 0,
+            permissions: Vec::new(),
+        };
+        let bytes = allocation.send(Request::Allocate, now, rng);
+        (allocation, bytes)
+    }
+
+    /// The TURN server (it may change after a 300 Try Alternate).
+    pub fn server(&self) -> SocketAddr {
+        self.server
+    }
+
+    /// Where the allocation stands.
+    pub fn state(&self) -> &AllocationState {
+        &self.state
+    }
+
+    /// Peers with a permission granted.
+    pub fn permissions(&self) -> &[IpAddr] {
+        &self.permissions
+    }
+
+    /// When to call [`TurnAllocation::handle_timeout`] next.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.pending.iter().map(|p| p.next).min()
+    }
+
+    /// Retransmits or gives up; returns datagrams to send to [`TurnAllocation::server`].
+    pub fn handle_timeout(&mut self, now: Instant) -> Vec<Vec<u8>> {
+        let mut out = Vec::new();
+        let mut failed = Vec::new();
+        for pending in &mut self.pending {
+            if pending.next > now {
+                continue;
+            }
+            if pending.sends >= SENDS {
+                failed.push(pending.transaction);
+                continue;
+            }
+            pending.sends += 1;
+            pending.interval *= 2;
+            pending.next = now
+                + if pending.sends == SENDS {
+                    RTO * LAST_WAIT
+                } else {
+                    pending.interval
+                };
+            out.push(pending.bytes.clone());
+        }
+        for transaction in failed {
+            if let Some(index) = self
+                .pending
+                .iter()
+                .position(|p| p.transaction == transaction)
+            {
+                let pending = self.pending.remove(index);
+                if pending.request == Request::Allocate {
+                    self.state = AllocationState::Failed(TurnFailure::Timeout);
+                }
+            }
+        }
+        out
+    }
+
+    /// A datagram from the server; returns datagrams to send in reply (an authenticated retry).
+    pub fn handle_datagram(
+        &mut self,
+        bytes: &[u8],
+        now: Instant,
+        rng: &mut impl Rng,
+    ) -> Vec<Vec<u8>> {
+        let Ok(message) = Message::decode(bytes) else {
+            return Vec::new();
+        };
+        let Some(index) = self
+            .pending
+            .iter()
+            .position(|p| p.transaction == message.transaction)
+        else {
+            return Vec::new();
+        };
+        let pending = self.pending.remove(index);
+        match message.class {
+            Class::Success => {
+                self.on_success(pending.request, &message);
+                Vec::new()
+            }
+            Class::Error => self.on_error(pending.request, &message, now, rng),
+            Class::Request | Class::Indication => Vec::new(),
+        }
+    }
+
+    /// Refreshes the allocation for `lifetime` (zero deletes it).
+    pub fn refresh(&mut self, lifetime: Duration, now: Instant, rng: &mut impl Rng) -> Vec<u8> {
+        let seconds = u32::try_from(lifetime.as_secs()).unwrap_or(u32::MAX);
+        self.send(Request::Refresh(seconds), now, rng)
+    }
+
+    /// Asks for a permission for `peer` (the port is ignored by TURN servers).
+    pub fn create_permission(&mut self, peer: IpAddr, now: Instant, rng: &mut impl Rng) -> Vec<u8> {
+        self.send(Request::Permission(peer), now, rng)
+    }
+
+    fn on_success(&mut self, request: Request, message: &Message) {
+        match request {
+            Request::Allocate => {
+                let relayed = message.xor_address(stun::XOR_RELAYED_ADDRESS);
+                let mapped = message.xor_address(stun::XOR_MAPPED_ADDRESS);
+                self.state = match (relayed, mapped) {
+                    (Some(relayed), Some(mapped)) => AllocationState::Allocated {
+                        relayed,
+                        mapped,
+                        lifetime: Duration::from_secs(u64::from(message.lifetime().unwrap_or(600))),
+                    },
+                    _ => AllocationState::Failed(TurnFailure::Error(500)),
+                };
+            }
+            Request::Refresh(0) => self.state = AllocationState::Closed,
+            Request::Refresh(_) => {}
+            Request::Permission(peer) => {
+                if !self.permissions.contains(&peer) {
+                    self.permissions.push(peer);
+                }
+            }
+        }
+    }
+
+    fn on_error(
+        &mut self,
+        request: Request,
+        message: &Message,
+        now: Instant,
+        rng: &mut impl Rng,
+    ) -> Vec<Vec<u8>> {
+        let code = message.error_code().unwrap_or(500);
+        let had_credentials = self.nonce.is_some();
+        if let Some(nonce) = message.text(stun::NONCE) {
+            self.nonce = Some(nonce);
+        }
+        if let Some(realm) = message.text(stun::REALM) {
+            self.realm = Some(realm);
+        }
+        let retry = match code {
+            // The first 401 asks for credentials; a 401 after them means they are wrong.
+            401 => !had_credentials && self.nonce.is_some(),
+            438 => true,
+            300 if request == Request::Allocate => match message.address(stun::ALTERNATE_SERVER) {
+                Some(alternate) => {
+                    self.server = alternate;
+                    self.nonce = None;
+                    self.realm = None;
+                    true
+                }
+                None => false,
+            },
+            _ => false,
+        };
+        if retry {
+            self.rounds += 1;
+            if self.rounds > MAX_ROUNDS {
+                self.fail(request, TurnFailure::TooManyRounds);
+                return Vec::new();
+            }
+            return vec![self.send(request, now, rng)];
+        }
+        self.fail(request, TurnFailure::Error(code));
+        Vec::new()
+    }
+
+    fn fail(&mut self, request: Request, failure: TurnFailure) {
+        if request == Request::Allocate {
+            self.state = AllocationState::Failed(failure);
+        }
+    }
+
+    fn send(&mut self, request: Request, now: Instant, rng: &mut impl Rng) -> Vec<u8> {
+        let transaction: [u8; 12] = rng.random();
+        let method = match request {
+            Request::Allocate => stun::ALLOCATE,
+            Request::Refresh(_) => stun::REFRESH,
+            Request::Permission(_) => stun::CREATE_PERMISSION,
+        };
+        let mut message = Message::request(method, transaction);
+        match request {
+            Request::Allocate => {
+                // REQUESTED-TRANSPORT: UDP (17).
+                message.push(stun::REQUESTED_TRANSPORT, [17, 0, 0, 0]);
+                message.push(stun::LIFETIME, 600_u32.to_be_bytes());
+            }
+            Request::Refresh(seconds) => message.push(stun::LIFETIME, seconds.to_be_bytes()),
+            Request::Permission(peer) => message.push(
+                stun::XOR_PEER_ADDRESS,
+                stun::encode_xor_address(SocketAddr::new(peer, 0), &transaction),
+            ),
+        }
+        let key = match (&self.realm, &self.nonce) {
+            (Some(realm), Some(nonce)) => {
+                message.push(stun::USERNAME, self.username.as_bytes());
+                message.push(stun::REALM, realm.as_bytes());
+                message.push(stun::NONCE, nonce.as_bytes());
+                Some(stun::long_term_key(&self.username, realm, &self.password))
+            }
+            _ => None,
+        };
+        let bytes = message.encode(key.as_ref(), true);
+        self.pending.push(Pending {
+            request,
+            transaction,
+            bytes: bytes.clone(),
+            sends: 1,
+            next: now + RTO,
+            interval: RTO,
+        });
+        bytes
+    }
+}

@@ -1,0 +1,319 @@
+//! STUN messages (RFC 8489) with the TURN methods and attributes TwoLeg uses (RFC 8656):
+//! encoding with MESSAGE-INTEGRITY (long-term credentials) and FINGERPRINT, decoding with checks.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+
+use hmac::{Hmac, Mac};
+use md5::{Digest, Md5};
+use sha1::Sha1;
+
+/// The magic cookie of every STUN message.
+pub(crate) const MAGIC_COOKIE: u32 = 0x2112_A442;
+
+/// Methods.
+pub(crate) const ALLOCATE: u16 = 0x003;
+pub(crate) const REFRESH: u16 = 0x004;
+pub(crate) const CREATE_PERMISSION: u16 = 0x008;
+
+/// Attributes.
+pub(crate) const USERNAME: u16 = 0x0006;
+pub(crate) const MESSAGE_INTEGRITY: u16 = 0x0008;
+pub(crate) const ERROR_CODE: u16 = 0x0009;
+pub(crate) const LIFETIME: u16 = 0x000D;
+pub(crate) const XOR_PEER_ADDRESS: u16 = 0x0012;
+pub(crate) const REALM: u16 = 0x0014;
+pub(crate) const NONCE: u16 = 0x0015;
+pub(crate) const XOR_RELAYED_ADDRESS: u16 = 0x0016;
+pub(crate) const REQUESTED_TRANSPORT: u16 = 0x0019;
+pub(crate) const XOR_MAPPED_ADDRESS: u16 = 0x0020;
+pub(crate) const ALTERNATE_SERVER: u16 = 0x8023;
+pub(crate) const FINGERPRINT: u16 = 0x8028;
+
+/// A message class.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Class {
+    Request,
+    Indication,
+    Success,
+    Error,
+}
+
+/// One STUN message: its type, transaction id and attributes in order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Message {
+    pub(crate) class: Class,
+    pub(crate) method: u16,
+    pub(crate) transaction: [u8; 12],
+    pub(crate) attributes: Vec<(u16, Vec<u8>)>,
+}
+
+/// Why bytes are not a STUN message TwoLeg accepts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum StunError {
+    TooShort,
+    NotStun,
+    BadLength,
+    BadFingerprint,
+}
+
+/// The long-term credential key: MD5(username ":" realm ":" password) (RFC 8489 §9.2.2).
+pub(crate) fn long_term_key(username: &str, realm: &str, password: &str) -> [u8; 16] {
+    let mut hash = Md5::new();
+    hash.update(format!("{username}:{realm}:{password}").as_bytes());
+    hash.finalize().into()
+}
+
+impl Message {
+    pub(crate) fn request(method: u16, transaction: [u8; 12]) -> Self {
+        Self {
+            class: Class::Request,
+            method,
+            transaction,
+            attributes: Vec::new(),
+        }
+    }
+
+    pub(crate) fn attribute(&self, kind: u16) -> Option<&[u8]> {
+        self.attributes
+            .iter()
+            .find(|(k, _)| *k == kind)
+            .map(|(_, v)| v.as_slice())
+    }
+
+    pub(crate) fn push(&mut self, kind: u16, value: impl Into<Vec<u8>>) {
+        self.attributes.push((kind, value.into()));
+    }
+
+    /// The error code of an error response.
+    pub(crate) fn error_code(&self) -> Option<u16> {
+        let value = self.attribute(ERROR_CODE)?;
+        (value.len() >= 4).then(|| u16::from(value[2] & 0x07) * 100 + u16::from(value[3]))
+    }
+
+    /// A text attribute (REALM, NONCE, USERNAME).
+    pub(crate) fn text(&self, kind: u16) -> Option<String> {
+        self.attribute(kind)
+            .and_then(|v| std::str::from_utf8(v).ok())
+            .map(str::to_owned)
+    }
+
+    /// An XOR-encoded address attribute.
+    pub(crate) fn xor_address(&self, kind: u16) -> Option<SocketAddr> {
+        decode_xor_address(self.attribute(kind)?, &self.transaction)
+    }
+
+    /// A plain address attribute (ALTERNATE-SERVER).
+    pub(crate) fn address(&self, kind: u16) -> Option<SocketAddr> {
+        let value = self.attribute(kind)?;
+        let port = u16::from_be_bytes([*value.get(2)?, *value.get(3)?]);
+        let ip = match value.get(1)? {
+            0x01 => IpAddr::V4(Ipv4Addr::new(*value.get(4)?, value[5], value[6], value[7])),
+            0x02 => IpAddr::V6(Ipv6Addr::from(
+                <[u8; 16]>::try_from(value.get(4..20)?).ok()?,
+            )),
+            _ => return None,
+        };
+        Some(SocketAddr::new(ip, port))
+    }
+
+    /// LIFETIME in seconds.
+    pub(crate) fn lifetime(&self) -> Option<u32> {
+        let value = self.attribute(LIFETIME)?;
+        Some(u32::from_be_bytes(value.get(..4)?.try_into().ok()?))
+    }
+
+    /// The wire form, with MESSAGE-INTEGRITY (HMAC-SHA1 with `key`) and FINGERPRINT appended
+    /// when asked.
+    pub(crate) fn encode(&self, key: Option<&[u8; 16]>, fingerprint: bool) -> Vec<u8> {
+        let mut out = Vec::with_capacity(128);
+        out.extend_from_slice(&message_type(self.class, self.method).to_be_bytes());
+        out.extend_from_slice(&[0, 0]);
+        out.extend_from_slice(&MAGIC_COOKIE.to_be_bytes());
+        out.extend_from_slice(&self.transaction);
+        for (kind, value) in &self.attributes {
+            put_attribute(&mut out, *kind, value);
+        }
+        if let Some(key) = key {
+            set_length(&mut out, 24);
+            let mut mac =
+                <Hmac<Sha1> as Mac>::new_from_slice(key).expect("HMAC takes any key length");
+            mac.update(&out);
+            let digest = mac.finalize().into_bytes();
+            put_attribute(&mut out, MESSAGE_INTEGRITY, &digest);
+        }
+        if fingerprint {
+            set_length(&mut out, 8);
+            let crc = crc32fast::hash(&out) ^ 0x5354_554E;
+            put_attribute(&mut out, FINGERPRINT, &crc.to_be_bytes());
+        }
+        set_length(&mut out, 0);
+        out
+    }
+
+    /// Reads a message; a FINGERPRINT, when present, must match.
+    pub(crate) fn decode(bytes: &[u8]) -> Result<Self, StunError> {
+        if bytes.len() < 20 {
+            return Err(StunError::TooShort);
+        }
+        let kind = u16::from_be_bytes([bytes[0], bytes[1]]);
+        let length = usize::from(u16::from_be_bytes([bytes[2], bytes[3]]));
+        if kind & 0xC000 != 0 || bytes[4..8] != MAGIC_COOKIE.to_be_bytes() {
+            return Err(StunError::NotStun);
+        }
+        if length % 4 != 0 || 20 + length != bytes.len() {
+            return Err(StunError::BadLength);
+        }
+        let mut transaction = [0; 12];
+        transaction.copy_from_slice(&bytes[8..20]);
+        let mut attributes = Vec::new();
+        let mut at = 20;
+        while at + 4 <= bytes.len() {
+            let kind = u16::from_be_bytes([bytes[at], bytes[at + 1]]);
+            let len = usize::from(u16::from_be_bytes([bytes[at + 2], bytes[at + 3]]));
+            let end = at + 4 + len;
+            if end > bytes.len() {
+                return Err(StunError::BadLength);
+            }
+            if kind == FINGERPRINT {
+                let want = crc32fast::hash(&bytes[..at]) ^ 0x5354_554E;
+                if bytes[at + 4..end] != want.to_be_bytes() {
+                    return Err(StunError::BadFingerprint);
+                }
+            }
+            attributes.push((kind, bytes[at + 4..end].to_vec()));
+            at = end + (4 - len % 4) % 4;
+        }
+        let (class, method) = split_type(kind);
+        Ok(Self {
+            class,
+            method,
+            transaction,
+            attributes,
+        })
+    }
+}
+
+/// An XOR-PEER-ADDRESS value (the port is ignored by permissions).
+pub(crate) fn encode_xor_address(address: SocketAddr, transaction: &[u8; 12]) -> Vec<u8> {
+    let cookie = MAGIC_COOKIE.to_be_bytes();
+    let port = address.port() ^ (MAGIC_COOKIE >> 16) as u16;
+    let mut out = vec![0, 0];
+    out.extend_from_slice(&port.to_be_bytes());
+    match address.ip() {
+        IpAddr::V4(ip) => {
+            out[1] = 0x01;
+            out.extend(ip.octets().iter().zip(cookie).map(|(a, b)| a ^ b));
+        }
+        IpAddr::V6(ip) => {
+            out[1] = 0x02;
+            let mask: Vec<u8> = cookie.iter().chain(transaction).copied().collect();
+            out.extend(ip.octets().iter().zip(mask).map(|(a, b)| a ^ b));
+        }
+    }
+    out
+}
+
+fn decode_xor_address(value: &[u8], transaction: &[u8; 12]) -> Option<SocketAddr> {
+    let cookie = MAGIC_COOKIE.to_be_bytes();
+    let port = u16::from_be_bytes([*value.get(2)?, *value.get(3)?]) ^ (MAGIC_COOKIE >> 16) as u16;
+    let ip = match value.get(1)? {
+        0x01 => {
+            let raw = value.get(4..8)?;
+            IpAddr::V4(Ipv4Addr::new(
+                raw[0] ^ cookie[0],
+                raw[1] ^ cookie[1],
+                raw[2] ^ cookie[2],
+                raw[3] ^ cookie[3],
+            ))
+        }
+        0x02 => {
+            let raw = value.get(4..20)?;
+            let mask: Vec<u8> = cookie.iter().chain(transaction).copied().collect();
+            let octets: Vec<u8> = raw.iter().zip(mask).map(|(a, b)| a ^ b).collect();
+            IpAddr::V6(Ipv6Addr::from(
+                <[u8; 16]>::try_from(octets.as_slice()).ok()?,
+            ))
+        }
+        _ => return None,
+    };
+    Some(SocketAddr::new(ip, port))
+}
+
+fn message_type(class: Class, method: u16) -> u16 {
+    let class_bits = match class {
+        Class::Request => 0b00,
+        Class::Indication => 0b01,
+        Class::Success => 0b10,
+        Class::Error => 0b11,
+    };
+    (method & 0x000F)
+        | ((method & 0x0070) << 1)
+        | ((method & 0x0F80) << 2)
+        | ((class_bits & 0b01) << 4)
+        | ((class_bits & 0b10) << 7)
+}
+
+fn split_type(kind: u16) -> (Class, u16) {
+    let method = (kind & 0x000F) | ((kind >> 1) & 0x0070) | ((kind >> 2) & 0x0F80);
+    let class = match ((kind >> 4) & 0b01) | ((kind >> 7) & 0b10) {
+        0b00 => Class::Request,
+        0b01 => Class::Indication,
+        0b10 => Class::Success,
+        _ => Class::Error,
+    };
+    (class, method)
+}
+
+fn put_attribute(out: &mut Vec<u8>, kind: u16, value: &[u8]) {
+    out.extend_from_slice(&kind.to_be_bytes());
+    out.extend_from_slice(&(value.len() as u16).to_be_bytes());
+    out.extend_from_slice(value);
+    out.resize(out.len() + (4 - value.len() % 4) % 4, 0);
+}
+
+/// Writes the header's length: the attributes so far plus `extra` bytes still to come.
+fn set_length(out: &mut [u8], extra: usize) {
+    let length = (out.len() - 20 + extra) as u16;
+    out[2..4].copy_from_slice(&length.to_be_bytes());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn types_round_trip_and_match_rfc_values() {
+        assert_eq!(message_type(Class::Request, ALLOCATE), 0x0003);
+        assert_eq!(message_type(Class::Success, ALLOCATE), 0x0103);
+        assert_eq!(message_type(Class::Error, ALLOCATE), 0x0113);
+        assert_eq!(message_type(Class::Request, 0x001), 0x0001);
+        assert_eq!(split_type(0x0113), (Class::Error, ALLOCATE));
+        assert_eq!(split_type(0x0108), (Class::Success, CREATE_PERMISSION));
+    }
+
+    #[test]
+    fn encode_decode_with_integrity_and_fingerprint() {
+        let mut message = Message::request(ALLOCATE, [7; 12]);
+        message.push(REQUESTED_TRANSPORT, [17, 0, 0, 0]);
+        message.push(USERNAME, "alice");
+        let key = long_term_key("alice", "example.test", "secret");
+        let bytes = message.encode(Some(&key), true);
+        let back = Message::decode(&bytes).unwrap();
+        assert_eq!(back.method, ALLOCATE);
+        assert_eq!(back.text(USERNAME).as_deref(), Some("alice"));
+        assert!(back.attribute(MESSAGE_INTEGRITY).is_some());
+        let mut corrupted = bytes.clone();
+        corrupted[25] ^= 1;
+        assert_eq!(Message::decode(&corrupted), Err(StunError::BadFingerprint));
+    }
+
+    #[test]
+    fn xor_addresses_round_trip() {
+        let transaction = [3; 12];
+        for address in ["127.0.0.1:49162", "[2001:db8::1]:3478"] {
+            let address: SocketAddr = address.parse().unwrap();
+            let value = encode_xor_address(address, &transaction);
+            assert_eq!(decode_xor_address(&value, &transaction), Some(address));
+        }
+    }
+}
