@@ -3,4 +3,5 @@
 pub(crate) mod field_errors;
 pub(crate) mod nav;
 pub(crate) mod number_input;
+pub(crate) mod pattern_input;
 pub(crate) mod text_input;

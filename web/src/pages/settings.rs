@@ -1,12 +1,13 @@
 //! B2BUA settings: the SIP listeners, transaction timers and the routes.
 
 use twoleg_core::config::{Listener, Pattern, Route, SipSettings};
-use web_sys::{HtmlInputElement, HtmlSelectElement};
+use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
 use crate::app::Ctx;
 use crate::components::field_errors::FieldErrors;
 use crate::components::number_input::NumberInput;
+use crate::components::pattern_input::PatternInput;
 use crate::components::text_input::TextInput;
 use crate::state::Action;
 
@@ -63,14 +64,16 @@ pub(crate) fn settings() -> Html {
                 ctx.config.dispatch(Action::SetRoutes(next));
             })
         };
-        let on_kind = {
+        let set_pattern = |user: bool| {
             let ctx = ctx.clone();
             let routes = routes.clone();
-            Callback::from(move |e: Event| {
+            Callback::from(move |pattern: Option<Pattern>| {
                 let mut next = routes.clone();
-                let kind = e.target_unchecked_into::<HtmlSelectElement>().value();
-                let text = pattern_text(next[i].matcher.user.as_ref());
-                next[i].matcher.user = make_pattern(&kind, text);
+                if user {
+                    next[i].matcher.user = pattern;
+                } else {
+                    next[i].matcher.host = pattern;
+                }
                 ctx.config.dispatch(Action::SetRoutes(next));
             })
         };
@@ -92,19 +95,11 @@ pub(crate) fn settings() -> Html {
                 ctx.config.dispatch(Action::SetRoutes(next));
             })
         };
-        let kind = pattern_kind(route.matcher.user.as_ref());
         html! {
             <div class="route">
                 <TextInput id={format!("route-{i}-name")} label="Name" value={route.name.clone()} oninput={update(|r, v| r.name = v)} />
-                <label class="field"><span>{ "Request-URI user" }</span>
-                    <select onchange={on_kind}>
-                        <option value="any" selected={kind == "any"}>{ "any" }</option>
-                        <option value="exact" selected={kind == "exact"}>{ "exact" }</option>
-                        <option value="prefix" selected={kind == "prefix"}>{ "prefix" }</option>
-                        <option value="regex" selected={kind == "regex"}>{ "regex" }</option>
-                    </select></label>
-                <TextInput id={format!("route-{i}-user")} label="User pattern" value={pattern_text(route.matcher.user.as_ref())}
-                    oninput={update(|r, v| { let kind = pattern_kind(r.matcher.user.as_ref()); r.matcher.user = make_pattern(if kind == "any" { "exact" } else { kind }, v); })} />
+                <PatternInput id={format!("route-{i}-user")} label="Request-URI user" pattern={route.matcher.user.clone()} onchange={set_pattern(true)} />
+                <PatternInput id={format!("route-{i}-host")} label="Request-URI host" pattern={route.matcher.host.clone()} onchange={set_pattern(false)} />
                 <TextInput id={format!("route-{i}-destination")} label="Destination (ip:port)" value={route.destination.clone()} oninput={update(|r, v| r.destination = v)} />
                 <label class="field"><span>{ "Through the Microsoft Lync B2BUA" }</span>
                     <input type="checkbox" checked={route.lync} onchange={on_lync} /></label>
@@ -146,30 +141,5 @@ pub(crate) fn settings() -> Html {
             { for route_rows }
             <button onclick={add_route}>{ "Add route" }</button>
         </section>
-    }
-}
-
-fn pattern_kind(pattern: Option<&Pattern>) -> &'static str {
-    match pattern {
-        None => "any",
-        Some(Pattern::Exact(_)) => "exact",
-        Some(Pattern::Prefix(_)) => "prefix",
-        Some(Pattern::Regex(_)) => "regex",
-    }
-}
-
-fn pattern_text(pattern: Option<&Pattern>) -> String {
-    match pattern {
-        None => String::new(),
-        Some(Pattern::Exact(t) | Pattern::Prefix(t) | Pattern::Regex(t)) => t.clone(),
-    }
-}
-
-fn make_pattern(kind: &str, text: String) -> Option<Pattern> {
-    match kind {
-        "exact" => Some(Pattern::Exact(text)),
-        "prefix" => Some(Pattern::Prefix(text)),
-        "regex" => Some(Pattern::Regex(text)),
-        _ => None,
     }
 }
