@@ -6,7 +6,8 @@ use std::net::SocketAddr;
 use serde::{Deserialize, Serialize};
 
 use crate::sip::ParseError;
-use crate::status::{CallRecord, CallStatus, LegState, Side};
+use crate::status::{CallRecord, CallStatus, LegState, Side, TurnDecision};
+use crate::turn::Health;
 
 /// Something hosts render, count or persist.
 #[non_exhaustive]
@@ -27,6 +28,25 @@ pub enum Event {
     },
     /// A call ended; its record is in history now.
     CallEnded(Box<CallRecord>),
+    /// The TURN state of a call's Lync leg changed: relays allocated, an allocation failed, or
+    /// another server is being tried.
+    TurnUpdated {
+        /// The call's tag.
+        tag: String,
+        /// The call's TURN decision now.
+        turn: TurnDecision,
+    },
+
+    // TURN servers.
+    /// Health probing marked a TURN address/port combination up or down.
+    TurnHealth {
+        /// Index of the combination in the TURN server table.
+        endpoint: usize,
+        /// Its address.
+        address: SocketAddr,
+        /// Its health now.
+        health: Health,
+    },
 
     // Datagrams.
     /// A request was refused before any call existed (malformed, unsupported, no route, ...).
@@ -71,6 +91,9 @@ pub enum DropReason {
     StrayAck,
     /// It arrived on an address that is not one of the configured listeners.
     UnknownListener(SocketAddr),
+    /// A STUN message that answers no allocation or health probe of this engine (or comes
+    /// from another address than the allocation's TURN server).
+    StrayStun,
 }
 
 impl DropReason {

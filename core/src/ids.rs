@@ -7,7 +7,7 @@ use crate::sip::MAGIC_COOKIE;
 
 const ALPHABET: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
 
-fn token(rng: &mut StdRng, len: usize) -> String {
+pub(crate) fn token(rng: &mut StdRng, len: usize) -> String {
     (0..len)
         .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
         .collect()

@@ -81,13 +81,14 @@ pub struct LegStatus {
     pub final_status: Option<u16>,
 }
 
-/// What TwoLeg decided about TURN for a call.
+/// What TwoLeg decided and did about TURN for a call's Lync leg (leg B: the one toward the
+/// Microsoft Lync side).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "decision", rename_all = "snake_case")]
 pub enum TurnDecision {
     /// The call does not go through the Microsoft Lync B2BUA.
     NotApplicable,
-    /// This TURN server was offered.
+    /// This TURN server was offered: relays were (or are being) allocated on it.
     Offered {
         /// Index of the server in the config's `turn_servers`.
         server: usize,
@@ -95,12 +96,62 @@ pub enum TurnDecision {
         address: SocketAddr,
         /// The server's description.
         description: String,
+        /// TwoLeg's RTP address the relays are allocated from (RTCP is the next port); `None`
+        /// when the media port range had no free pair.
+        media: Option<SocketAddr>,
+        /// The RTP and RTCP relays on it.
+        relay: RelayState,
+        /// Servers tried before this one whose allocation failed (failover), in order.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        failed_over: Vec<TurnAttempt>,
     },
     /// No TURN server was offered.
     NotOffered {
         /// Why.
         reason: String,
     },
+}
+
+/// The RTP and RTCP relays of a call's Lync leg.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum RelayState {
+    /// Allocate requests are out; the Lync leg's INVITE waits for them.
+    Allocating,
+    /// Both relays were granted; their `typ relay` candidates are in the Lync leg's SDP.
+    Allocated {
+        /// The relayed address for RTP (component 1).
+        rtp: SocketAddr,
+        /// The relayed address for RTCP (component 2).
+        rtcp: SocketAddr,
+        /// TwoLeg's RTP address as the TURN server saw it (`raddr`/`rport`).
+        mapped: SocketAddr,
+    },
+    /// The allocation failed; the Lync leg went on without relay candidates.
+    Failed(TurnError),
+}
+
+/// Why an allocation failed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TurnError {
+    /// The TURN error code (401 wrong credentials, 486 quota, 508 capacity, ...), if the server
+    /// answered with one.
+    pub code: Option<u16>,
+    /// What happened, in words.
+    pub reason: String,
+}
+
+/// A server tried before the one in effect, and why it failed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TurnAttempt {
+    /// Index of the server in the config's `turn_servers`.
+    pub server: usize,
+    /// The address/port combination tried.
+    pub address: SocketAddr,
+    /// TwoLeg's RTP address it was tried from.
+    pub media: Option<SocketAddr>,
+    /// Why it failed.
+    pub error: TurnError,
 }
 
 /// A live call: both legs.

@@ -16,12 +16,14 @@ mod valid;
 
 pub use model::{
     Admin, CONFIG_VERSION, Config, Encryption, History, Listener, LyncB2bua, Pattern, PortRange,
-    Route, RouteMatch, SipSettings, Timers, TurnAddress, TurnServer,
+    Route, RouteMatch, SipSettings, Timers, TurnAddress, TurnHealth, TurnServer,
 };
 pub use problem::{FieldPath, Problem, Problems, Segment};
 pub use schema::json_schema;
 pub use secret::Password;
-pub use valid::{ListenerPlan, LyncPolicy, Matcher, RoutePlan, TimerValues, ValidConfig};
+pub use valid::{
+    HealthPolicy, ListenerPlan, LyncPolicy, Matcher, RoutePlan, TimerValues, ValidConfig,
+};
 
 /// The embedded default config: SIP on UDP 127.0.0.1:5060, every call routed to a test callee
 /// on 127.0.0.1:5070, admin HTTP on 127.0.0.1:8080. Works on one machine as it is.

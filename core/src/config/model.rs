@@ -28,6 +28,8 @@ pub struct Config {
     pub lync_b2bua: LyncB2bua,
     /// The B2BUA TURN servers, as on Expressway's Applications > B2BUA > B2BUA TURN servers page.
     pub turn_servers: Vec<TurnServer>,
+    /// Health probing of the TURN servers (beyond Expressway; off by default).
+    pub turn_health: TurnHealth,
     /// The runner's admin HTTP API.
     pub admin: Admin,
     /// The call history.
@@ -42,6 +44,7 @@ impl Default for Config {
             routes: Vec::new(),
             lync_b2bua: LyncB2bua::default(),
             turn_servers: Vec::new(),
+            turn_health: TurnHealth::default(),
             admin: Admin::default(),
             history: History::default(),
         }
@@ -187,6 +190,9 @@ pub struct LyncB2bua {
     pub signalling_destination: String,
     /// When an allocation fails, try another TURN server before going on without relays.
     pub turn_failover: bool,
+    /// How long the Lync leg's INVITE waits for its relays before going on without them
+    /// (milliseconds, default 3000).
+    pub turn_allocation_timeout_ms: u64,
 }
 
 impl Default for LyncB2bua {
@@ -204,6 +210,7 @@ impl Default for LyncB2bua {
             min_session_refresh_interval_s: 500,
             signalling_destination: String::new(),
             turn_failover: false,
+            turn_allocation_timeout_ms: 3_000,
         }
     }
 }
@@ -280,6 +287,28 @@ impl Default for TurnAddress {
         Self {
             address: String::new(),
             port: 3478,
+        }
+    }
+}
+
+/// STUN Binding probes of every TURN address/port combination: one that misses
+/// `failures_before_down` probes in a row is marked down and left out of the selection until it
+/// answers again.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default)]
+#[schemars(deny_unknown_fields)]
+pub struct TurnHealth {
+    /// Milliseconds between probes; 0 turns probing off (the default, as Expressway).
+    pub probe_interval_ms: u64,
+    /// Probes missed in a row before a server is marked down (default 3).
+    pub failures_before_down: u64,
+}
+
+impl Default for TurnHealth {
+    fn default() -> Self {
+        Self {
+            probe_interval_ms: 0,
+            failures_before_down: 3,
         }
     }
 }

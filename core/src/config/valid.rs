@@ -22,6 +22,7 @@ pub struct ValidConfig {
     routes: Vec<RoutePlan>,
     lync: LyncPolicy,
     turn_servers: TurnServerTable,
+    turn_health: Option<HealthPolicy>,
     admin_listen: SocketAddr,
     history_max_calls: usize,
 }
@@ -131,6 +132,17 @@ pub struct LyncPolicy {
     pub signalling_destination: Option<SocketAddr>,
     /// Try another TURN server when an allocation fails.
     pub turn_failover: bool,
+    /// How long the Lync leg's INVITE waits for its relays.
+    pub turn_allocation_timeout: Duration,
+}
+
+/// TURN health probing, when switched on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HealthPolicy {
+    /// Time between probes of each address/port combination.
+    pub interval: Duration,
+    /// Probes missed in a row before the combination is marked down.
+    pub failures_before_down: u32,
 }
 
 impl ValidConfig {
@@ -211,6 +223,11 @@ impl ValidConfig {
         &self.turn_servers
     }
 
+    /// TURN health probing, if switched on.
+    pub fn turn_health(&self) -> Option<HealthPolicy> {
+        self.turn_health
+    }
+
     /// The admin HTTP listener.
     pub fn admin_listen(&self) -> SocketAddr {
         self.admin_listen
@@ -275,6 +292,7 @@ impl Checker {
         let lync = self.lync(&config.lync_b2bua, &root.key("lync_b2bua"));
         let routes = self.routes(&config, &listeners, &root.key("routes"));
         let turn_servers = self.turn_servers(&config.turn_servers, &root.key("turn_servers"));
+        let turn_health = self.turn_health(&config.turn_health, &root.key("turn_health"));
         let admin_listen = self.socket_addr(&config.admin.listen, &root.key("admin").key("listen"));
         let history_max_calls = self.bounded(
             config.history.max_calls,
@@ -292,6 +310,7 @@ impl Checker {
             routes: routes?,
             lync: lync?,
             turn_servers: turn_servers?,
+            turn_health: turn_health?,
             admin_listen: admin_listen?,
             history_max_calls: history_max_calls? as usize,
             config,
@@ -499,6 +518,13 @@ impl Checker {
             }
             pair => pair,
         };
+        let turn_allocation_timeout = self.bounded(
+            lync.turn_allocation_timeout_ms,
+            100,
+            60_000,
+            &path.key("turn_allocation_timeout_ms"),
+            "ms",
+        );
         let signalling_destination = if lync.signalling_destination.trim().is_empty() {
             Some(None)
         } else {
@@ -518,7 +544,36 @@ impl Checker {
             min_session_refresh_interval: Duration::from_secs(min_se?),
             signalling_destination: signalling_destination?,
             turn_failover: lync.turn_failover,
+            turn_allocation_timeout: Duration::from_millis(turn_allocation_timeout?),
         })
+    }
+
+    fn turn_health(
+        &mut self,
+        health: &model::TurnHealth,
+        path: &FieldPath,
+    ) -> Option<Option<HealthPolicy>> {
+        let failures = self.bounded(
+            health.failures_before_down,
+            1,
+            100,
+            &path.key("failures_before_down"),
+            "probes",
+        );
+        if health.probe_interval_ms == 0 {
+            return failures.map(|_| None);
+        }
+        let interval = self.bounded(
+            health.probe_interval_ms,
+            50,
+            3_600_000,
+            &path.key("probe_interval_ms"),
+            "ms",
+        );
+        Some(Some(HealthPolicy {
+            interval: Duration::from_millis(interval?),
+            failures_before_down: failures? as u32,
+        }))
     }
 
     fn turn_servers(

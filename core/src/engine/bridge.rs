@@ -14,11 +14,10 @@ use crate::ids;
 use crate::sip::{HeaderName, Message, Method, Parsed, Request, Response, StatusCode};
 use crate::status::{EndedBy, LegState, Outcome, Side, TurnDecision};
 use crate::transaction::TxId;
-use crate::turn;
 
 impl B2bua {
     /// Runs `f` on a call taken out of the table, then puts it back (or into history).
-    fn with_call(&mut self, id: CallId, f: impl FnOnce(&mut Self, &mut Call)) {
+    pub(super) fn with_call(&mut self, id: CallId, f: impl FnOnce(&mut Self, &mut Call)) {
         let Some(mut call) = self.calls.remove(&id) else {
             return;
         };
@@ -119,26 +118,10 @@ impl B2bua {
             &mut b_invite.body,
         );
 
-        let turn = if route.lync {
-            let offer = self.config.lync().offer_turn_services;
-            match turn::select(&self.turn_servers, offer, &[], &mut self.rng) {
-                Ok(endpoint) => {
-                    let endpoint = self
-                        .turn_servers
-                        .endpoint(endpoint)
-                        .expect("the selector returns ids from this table");
-                    TurnDecision::Offered {
-                        server: endpoint.server,
-                        address: endpoint.address,
-                        description: endpoint.description.clone(),
-                    }
-                }
-                Err(reason) => TurnDecision::NotOffered {
-                    reason: reason.to_string(),
-                },
-            }
+        let (turn, media) = if route.lync {
+            self.begin_turn(id, b_local.ip())
         } else {
-            TurnDecision::NotApplicable
+            (TurnDecision::NotApplicable, None)
         };
 
         let destination_uri = request.uri.clone();
@@ -171,17 +154,25 @@ impl B2bua {
             (id, Side::B),
         );
         let relay_id = RelayId(0);
-        let client_tx = self.send_request(
-            Owner::Relay(id, relay_id),
-            &b_invite,
-            b_local,
-            route.destination,
-        );
+        // With TURN relays being allocated, the Lync leg's INVITE waits for them; until then
+        // its client transaction id names no transaction.
+        let client_tx = if media.is_some() {
+            TxId(self.next_id())
+        } else {
+            self.send_request(
+                Owner::Relay(id, relay_id),
+                &b_invite,
+                b_local,
+                route.destination,
+            )
+        };
         self.set_owner(tx, Owner::Relay(id, relay_id));
         let mut call = Call {
+            id,
             tag: tag.clone(),
             route: route.name.clone(),
             turn,
+            media,
             legs: [a_leg, b_leg],
             started_at: self.now,
             answered_at: None,
@@ -431,6 +422,10 @@ impl B2bua {
             &mut out.body,
         );
         let (local, hop) = (leg.local, leg.next_hop());
+        call.offer_candidates(other, &mut out.body);
+        if side == Side::B {
+            self.learn_lync_peers(call, &request.body);
+        }
         let relay_id = RelayId(call.next_relay);
         call.next_relay += 1;
         let client_tx = self.send_request(Owner::Relay(id, relay_id), &out, local, hop);
@@ -475,6 +470,9 @@ impl B2bua {
             };
             this.cancel_call_timer(id, CallTimer::Retransmit2xx(side));
             this.cancel_call_timer(id, CallTimer::AckTimeout(side));
+            if side == Side::B {
+                this.learn_lync_peers(call, parsed.message.body());
+            }
             if let Some(held) = awaiting.held_ack {
                 this.send_ack(call, held.side, held.cseq, Some(&parsed));
             }
@@ -503,6 +501,8 @@ impl B2bua {
                 &mut ack.body,
             );
         }
+        call.offer_candidates(side, &mut ack.body);
+        let leg = call.leg_mut(side);
         let bytes = ack.to_bytes();
         let destination = leg.next_hop();
         leg.last_ack = Some(SentAck {
@@ -526,6 +526,10 @@ impl B2bua {
                     this.on_late_2xx(id, call, parsed);
                 }
                 return;
+            }
+            let client_side = call.relays[&relay_id].server_side.other();
+            if client_side == Side::B && !response.body.is_empty() {
+                this.learn_lync_peers(call, &response.body);
             }
             let status = response.status;
             if status.is_provisional() {
@@ -845,6 +849,7 @@ impl B2bua {
         ended_by: EndedBy,
         reason: &str,
     ) {
+        let held = call.invite_held();
         let Some(relay) = call.relays.get_mut(&relay_id) else {
             return;
         };
@@ -854,7 +859,11 @@ impl B2bua {
         let server_side = relay.server_side;
         let client_side = server_side.other();
         let initial = relay.initial;
-        if relay.got_provisional {
+        let held = initial && held;
+        if held {
+            // The INVITE never went out: there is nothing to cancel on the other leg.
+            relay.cancel = CancelState::Sent;
+        } else if relay.got_provisional {
             relay.cancel = CancelState::Sent;
             let (cancel, peer) = (cancel_for(&relay.client_request), relay.client_peer);
             let local = call.leg(client_side).local;
@@ -878,6 +887,10 @@ impl B2bua {
             call.end_with(status.code(), outcome, ended_by, reason);
             self.set_leg_state(call, server_side, LegState::Terminated);
             self.cancel_call_timer(id, CallTimer::RingTimeout);
+        }
+        if held {
+            call.relays.remove(&relay_id);
+            self.set_leg_state(call, client_side, LegState::Terminated);
         }
     }
 
@@ -954,6 +967,8 @@ impl B2bua {
                     "re-INVITE got no final response",
                 );
             }
+            CallTimer::TurnGiveUp => this.on_turn_give_up(id, call),
+            CallTimer::TurnRefresh => this.on_turn_refresh(id, call),
             CallTimer::RingTimeout => {
                 if let Some(initial) = call.initial_relay() {
                     this.cancel_relay_in(
@@ -1021,6 +1036,7 @@ impl B2bua {
             &mut out.headers,
             &mut out.body,
         );
+        call.offer_candidates(relay.server_side, &mut out.body);
         out
     }
 

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use super::relays::LyncMedia;
 use super::reply::ReplyTo;
 use crate::dialog::Dialog;
 use crate::sip::{Method, Request};
@@ -133,9 +134,12 @@ pub(crate) struct Ending {
 /// A call.
 #[derive(Debug)]
 pub(crate) struct Call {
+    pub(crate) id: CallId,
     pub(crate) tag: String,
     pub(crate) route: String,
     pub(crate) turn: TurnDecision,
+    /// The Lync leg's TURN relays, while they are being allocated or in use.
+    pub(crate) media: Option<LyncMedia>,
     pub(crate) legs: [Leg; 2],
     pub(crate) started_at: Instant,
     pub(crate) answered_at: Option<Instant>,

@@ -3,6 +3,7 @@
 mod bridge;
 mod call;
 mod receive;
+mod relays;
 pub(crate) mod reply;
 
 use std::collections::{BTreeMap, VecDeque};
@@ -13,6 +14,7 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 
 use self::call::{Call, CallId, RelayId};
+use self::relays::{AllocId, Allocation, MediaPorts};
 use crate::config::ValidConfig;
 use crate::event::Event;
 use crate::scheduler::Scheduler;
@@ -20,7 +22,7 @@ use crate::sip::{Method, Request, Response};
 use crate::status::{CallRecord, CallStatus, History, Side};
 use crate::time::Instant;
 use crate::transaction::{Effect, Role, Timer, Timing, Transaction, TuNews, TxId, TxState};
-use crate::turn::TurnServerTable;
+use crate::turn::{HealthProbes, TurnServerTable};
 use crate::{Input, Output, Transmit};
 
 /// Methods TwoLeg accepts (the `Allow` header of its 405 and OPTIONS answers).
@@ -56,6 +58,12 @@ pub struct Counters {
     pub parse_errors: u64,
     /// Calls started.
     pub calls_started: u64,
+    /// TURN relays granted (two per call with relays: RTP and RTCP).
+    pub turn_allocations: u64,
+    /// Calls whose relay allocation failed on a server (each failed-over server counts).
+    pub turn_failures: u64,
+    /// Allocations alive now (allocating, granted or being deleted).
+    pub turn_allocations_open: u64,
 }
 
 /// What a transaction belongs to.
@@ -108,12 +116,20 @@ pub(crate) enum CallTimer {
     /// A relayed re-INVITE got a provisional response but no final one in 64·T1 (the B2BUA's
     /// stand-in for a proxy's Timer C): it is cancelled.
     RelayNoAnswer(RelayId),
+    /// The Lync leg's INVITE has waited for its TURN relays as long as configured.
+    TurnGiveUp,
+    /// Renew the call's TURN allocations and permissions.
+    TurnRefresh,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum TimerKey {
     Tx(TxId, Timer),
     Call(CallId, CallTimer),
+    /// A TURN allocation's retransmission deadline.
+    Turn(AllocId),
+    /// The next round of TURN health probes.
+    Probe,
 }
 
 /// The B2BUA: feed it [`Input`]s, drain its [`Output`]s.
@@ -132,6 +148,10 @@ pub struct B2bua {
     calls: BTreeMap<CallId, Call>,
     history: History,
     turn_servers: TurnServerTable,
+    allocations: BTreeMap<AllocId, Allocation>,
+    alloc_by_local: BTreeMap<SocketAddr, AllocId>,
+    media_ports: MediaPorts,
+    probes: Option<HealthProbes>,
     next_id: u64,
     counters: Counters,
     /// Shutting down: new calls get 503 with Retry-After.
@@ -142,6 +162,14 @@ impl B2bua {
     /// An engine for this config, starting at `now`, drawing every random choice from `seed`.
     pub fn new(config: ValidConfig, now: Instant, seed: u64) -> Self {
         let timers = config.timers();
+        let mut scheduler = Scheduler::new();
+        let probes = config
+            .turn_health()
+            .filter(|_| !config.turn_servers().is_empty())
+            .map(|policy| HealthProbes::new(policy, config.turn_servers()));
+        if probes.is_some() {
+            scheduler.set(TimerKey::Probe, now);
+        }
         Self {
             timing: Timing {
                 t1: timers.t1,
@@ -151,7 +179,7 @@ impl B2bua {
             rng: StdRng::seed_from_u64(seed),
             now,
             outputs: VecDeque::new(),
-            timers: Scheduler::new(),
+            timers: scheduler,
             txs: BTreeMap::new(),
             tx_index: BTreeMap::new(),
             merge_index: BTreeMap::new(),
@@ -159,6 +187,10 @@ impl B2bua {
             calls: BTreeMap::new(),
             history: History::new(config.history_max_calls()),
             turn_servers: config.turn_servers().clone(),
+            allocations: BTreeMap::new(),
+            alloc_by_local: BTreeMap::new(),
+            media_ports: MediaPorts::new(config.lync().media_ports),
+            probes,
             next_id: 1,
             counters: Counters::default(),
             draining: false,
@@ -237,7 +269,10 @@ impl B2bua {
 
     /// Counters for metrics.
     pub fn counters(&self) -> Counters {
-        self.counters
+        Counters {
+            turn_allocations_open: self.allocations.len() as u64,
+            ..self.counters
+        }
     }
 
     /// How many transactions and pending deadlines the engine holds (zero of each when idle
@@ -304,6 +339,8 @@ impl B2bua {
                     }
                 }
                 TimerKey::Call(call, timer) => self.on_call_timer(call, timer),
+                TimerKey::Turn(alloc) => self.on_allocation_timer(alloc),
+                TimerKey::Probe => self.on_probe_timer(),
             }
         }
     }
@@ -487,9 +524,10 @@ impl B2bua {
         if !call.is_over() {
             return;
         }
-        let Some(call) = self.calls.remove(&id) else {
+        let Some(mut call) = self.calls.remove(&id) else {
             return;
         };
+        self.end_turn(id, &mut call);
         // Requests still being relayed get a final response; an INVITE client transaction that
         // got a provisional has no timer left, so it is forgotten.
         for relay in call.relays.values() {

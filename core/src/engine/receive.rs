@@ -23,6 +23,10 @@ const ACCEPTED_BODIES: &[&str] = &[
 impl B2bua {
     pub(super) fn handle_receive(&mut self, receive: Receive<'_>) {
         self.counters.datagrams_in += 1;
+        if crate::turn::looks_like_stun(receive.contents) {
+            self.on_stun(receive);
+            return;
+        }
         let Some(local) = self
             .config
             .listeners()

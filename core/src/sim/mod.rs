@@ -23,6 +23,7 @@
 mod agent;
 mod network;
 mod script;
+mod turn_server;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -33,6 +34,7 @@ use serde::{Deserialize, Serialize};
 pub use agent::{AgentCall, Role, SCRIPT_HEADER};
 pub use network::{Datagram, LinkConditions};
 pub use script::{CalleeScript, CallerScript};
+pub use turn_server::TurnServer;
 
 use self::agent::Agent;
 use self::network::Network;
@@ -94,6 +96,7 @@ pub struct Sim {
     network: Network,
     caller: Agent,
     callees: BTreeMap<SocketAddr, Agent>,
+    turn_servers: BTreeMap<SocketAddr, TurnServer>,
     engine_deadline: Instant,
     now: Instant,
     events: Vec<(Instant, Event)>,
@@ -119,6 +122,19 @@ impl Sim {
                 )
             });
         }
+        let mut turn_servers = BTreeMap::new();
+        for (id, endpoint, _) in config.turn_servers().iter() {
+            let first_relay_port = 49_152 + 100 * (id.0 as u16 % 160);
+            turn_servers.insert(
+                endpoint.address,
+                TurnServer::new(
+                    endpoint.address,
+                    &endpoint.username,
+                    endpoint.password.expose(),
+                    first_relay_port,
+                ),
+            );
+        }
         Self {
             engine: B2bua::new(config, Instant::ZERO, sim.seed),
             network: Network::new(sim.link, sim.seed ^ 0x6e65_7477, sim.keep_log),
@@ -130,6 +146,7 @@ impl Sim {
                 sim.seed ^ 0xca11_e500,
             ),
             callees,
+            turn_servers,
             engine_deadline: Instant::ZERO,
             now: Instant::ZERO,
             events: Vec::new(),
@@ -234,7 +251,11 @@ impl Sim {
             .collect();
         while let Some(datagram) = self.network.pop_due(now) {
             let (from, to, contents) = (datagram.from, datagram.to, datagram.contents);
-            if engine_addresses.contains(&to) {
+            if let Some(server) = self.turn_servers.get_mut(&to) {
+                if let Some(answer) = server.handle(from, &contents) {
+                    self.network.send(now, to, from, answer);
+                }
+            } else if engine_addresses.contains(&to) || self.engine.is_media_address(to) {
                 self.engine
                     .handle_input(Input::Receive(
                         now,
@@ -347,6 +368,11 @@ impl Sim {
     pub fn pending(&self) -> (usize, usize) {
         let live = self.caller.live() + self.callees.values().map(Agent::live).sum::<usize>();
         (live, self.network.in_flight())
+    }
+
+    /// The simulated TURN servers, one per configured address/port combination.
+    pub fn turn_servers(&self) -> impl Iterator<Item = &TurnServer> {
+        self.turn_servers.values()
     }
 
     /// The scripted caller's address.

@@ -56,6 +56,12 @@ impl Datagram {
         text.split("\r\n").next().unwrap_or("")
     }
 
+    /// What the ladder diagram shows: the SIP start line, or what a STUN/TURN message is
+    /// ("Allocate request", "Allocate error 401", ...).
+    pub fn summary(&self) -> String {
+        crate::turn::describe(&self.contents).unwrap_or_else(|| self.start_line().to_owned())
+    }
+
     /// The value of the first header with this name (case-insensitive; long names only).
     pub fn header(&self, name: &str) -> Option<&str> {
         let text = std::str::from_utf8(&self.contents).ok()?;

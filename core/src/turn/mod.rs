@@ -11,11 +11,17 @@
 //! [`Health::Down`]; with probing off (the default, as Expressway), every configured
 //! combination is available.
 
+mod candidates;
 mod client;
+mod health;
 mod selector;
-mod stun;
+pub(crate) mod stun;
 mod table;
 
+pub(crate) use candidates::{Candidates, add_to_sdp, peer_addresses};
 pub use client::{AllocationState, TurnAllocation, TurnFailure};
+pub(crate) use health::HealthProbes;
 pub use selector::{NoTurnOffer, select};
+pub use stun::describe;
+pub(crate) use stun::looks_like_stun;
 pub use table::{EndpointId, Health, TurnEndpoint, TurnServerTable};

@@ -11,6 +11,7 @@ use sha1::Sha1;
 pub(crate) const MAGIC_COOKIE: u32 = 0x2112_A442;
 
 /// Methods.
+pub(crate) const BINDING: u16 = 0x001;
 pub(crate) const ALLOCATE: u16 = 0x003;
 pub(crate) const REFRESH: u16 = 0x004;
 pub(crate) const CREATE_PERMISSION: u16 = 0x008;
@@ -56,6 +57,39 @@ pub(crate) enum StunError {
     BadFingerprint,
 }
 
+/// Whether a datagram is a STUN message (RFC 7983 demultiplexing: the first two bits are zero
+/// and the magic cookie is in place); SIP text never starts with a byte below 0x40.
+pub(crate) fn looks_like_stun(bytes: &[u8]) -> bool {
+    bytes.len() >= 20 && bytes[0] < 0x40 && bytes[4..8] == MAGIC_COOKIE.to_be_bytes()
+}
+
+/// A one-line description of a STUN message for ladder diagrams and logs ("Allocate request",
+/// "Allocate error 401", ...), or `None` when the bytes are not STUN.
+pub fn describe(bytes: &[u8]) -> Option<String> {
+    if !looks_like_stun(bytes) {
+        return None;
+    }
+    let Ok(message) = Message::decode(bytes) else {
+        return Some("STUN (malformed)".to_owned());
+    };
+    let method = match message.method {
+        BINDING => "Binding".to_owned(),
+        ALLOCATE => "Allocate".to_owned(),
+        REFRESH => match message.lifetime() {
+            Some(0) => "Refresh (delete)".to_owned(),
+            _ => "Refresh".to_owned(),
+        },
+        CREATE_PERMISSION => "CreatePermission".to_owned(),
+        other => format!("STUN method {other:#05x}"),
+    };
+    Some(match message.class {
+        Class::Request => format!("{method} request"),
+        Class::Indication => format!("{method} indication"),
+        Class::Success => format!("{method} success"),
+        Class::Error => format!("{method} error {}", message.error_code().unwrap_or(0)),
+    })
+}
+
 /// The long-term credential key: MD5(username ":" realm ":" password) (RFC 8489 §9.2.2).
 pub(crate) fn long_term_key(username: &str, realm: &str, password: &str) -> [u8; 16] {
     let mut hash = Md5::new();
@@ -69,6 +103,15 @@ impl Message {
             class: Class::Request,
             method,
             transaction,
+            attributes: Vec::new(),
+        }
+    }
+
+    pub(crate) fn response(request: &Self, class: Class) -> Self {
+        Self {
+            class,
+            method: request.method,
+            transaction: request.transaction,
             attributes: Vec::new(),
         }
     }
@@ -193,6 +236,37 @@ impl Message {
     }
 }
 
+/// Whether the MESSAGE-INTEGRITY of `bytes` (a whole message) was made with `key`.
+pub(crate) fn integrity_matches(bytes: &[u8], key: &[u8; 16]) -> bool {
+    let mut at = 20;
+    while at + 4 <= bytes.len() {
+        let kind = u16::from_be_bytes([bytes[at], bytes[at + 1]]);
+        let len = usize::from(u16::from_be_bytes([bytes[at + 2], bytes[at + 3]]));
+        let end = at + 4 + len;
+        if end > bytes.len() {
+            return false;
+        }
+        if kind == MESSAGE_INTEGRITY {
+            let mut head = bytes[..at].to_vec();
+            let length = (end - 20) as u16;
+            head[2..4].copy_from_slice(&length.to_be_bytes());
+            let mut mac =
+                <Hmac<Sha1> as Mac>::new_from_slice(key).expect("HMAC takes any key length");
+            mac.update(&head);
+            return mac.verify_slice(&bytes[at + 4..end]).is_ok();
+        }
+        at = end + (4 - len % 4) % 4;
+    }
+    false
+}
+
+/// An ERROR-CODE value (RFC 8489 §14.8).
+pub(crate) fn error_code_value(code: u16, reason: &str) -> Vec<u8> {
+    let mut value = vec![0, 0, (code / 100) as u8, (code % 100) as u8];
+    value.extend_from_slice(reason.as_bytes());
+    value
+}
+
 /// An XOR-PEER-ADDRESS value (the port is ignored by permissions).
 pub(crate) fn encode_xor_address(address: SocketAddr, transaction: &[u8; 12]) -> Vec<u8> {
     let cookie = MAGIC_COOKIE.to_be_bytes();
@@ -305,6 +379,25 @@ mod tests {
         let mut corrupted = bytes.clone();
         corrupted[25] ^= 1;
         assert_eq!(Message::decode(&corrupted), Err(StunError::BadFingerprint));
+    }
+
+    #[test]
+    fn integrity_is_checked_and_messages_are_described() {
+        let mut message = Message::request(ALLOCATE, [9; 12]);
+        message.push(USERNAME, "alice");
+        let key = long_term_key("alice", "example.test", "secret");
+        let bytes = message.encode(Some(&key), true);
+        assert!(integrity_matches(&bytes, &key));
+        let wrong = long_term_key("alice", "example.test", "wrong");
+        assert!(!integrity_matches(&bytes, &wrong));
+        assert_eq!(describe(&bytes).as_deref(), Some("Allocate request"));
+        let mut error = Message::response(&message, Class::Error);
+        error.push(ERROR_CODE, error_code_value(401, "Unauthorized"));
+        assert_eq!(
+            describe(&error.encode(None, false)).as_deref(),
+            Some("Allocate error 401")
+        );
+        assert_eq!(describe(b"INVITE sip:bob@example.com SIP/2.0\r\n"), None);
     }
 
     #[test]

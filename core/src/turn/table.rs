@@ -24,7 +24,8 @@ pub struct TurnEndpoint {
 pub struct EndpointId(pub usize);
 
 /// Whether an endpoint may be chosen.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Health {
     /// Not probed, or answering: may be chosen.
     #[default]

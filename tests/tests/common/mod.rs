@@ -5,10 +5,12 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use twoleg_core::config::ValidConfig;
+use twoleg_core::sim::TurnServer;
 use twoleg_core::sip::{HeaderName, Message, Parsed, parse};
 use twoleg_core::status::CallRecord;
 use twoleg_core::{B2bua, Event, Input, Instant, Output, Receive};
@@ -131,17 +133,34 @@ pub struct Net {
     pub events: Vec<Event>,
     /// Error responses whose echoed headers are as malformed as the request they answer.
     pub echoed_errors: Vec<String>,
+    /// STUN/TURN datagrams the engine sent: from, to, what they are.
+    pub stun: Vec<(SocketAddr, SocketAddr, String)>,
+    /// Simulated TURN servers answering at once, one per configured combination; a test may
+    /// remove one to make it unreachable.
+    pub turn_servers: BTreeMap<SocketAddr, TurnServer>,
     cursor: usize,
 }
 
 impl Net {
     pub fn new(config: ValidConfig) -> Self {
+        let turn_servers = config
+            .turn_servers()
+            .iter()
+            .map(|(id, e, _)| {
+                let first_port = 49_152 + 100 * id.0 as u16;
+                let server =
+                    TurnServer::new(e.address, &e.username, e.password.expose(), first_port);
+                (e.address, server)
+            })
+            .collect();
         let mut net = Self {
             engine: B2bua::new(config, Instant::ZERO, 7),
             now: Instant::ZERO,
             sent: Vec::new(),
             events: Vec::new(),
             echoed_errors: Vec::new(),
+            stun: Vec::new(),
+            turn_servers,
             cursor: 0,
         };
         net.drain();
@@ -210,8 +229,18 @@ impl Net {
     }
 
     fn drain(&mut self) {
+        let mut answers = Vec::new();
         loop {
             match self.engine.poll_output() {
+                Output::Transmit(t) if twoleg_core::turn::describe(&t.contents).is_some() => {
+                    let what = twoleg_core::turn::describe(&t.contents).unwrap_or_default();
+                    self.stun.push((t.source, t.destination, what));
+                    if let Some(server) = self.turn_servers.get_mut(&t.destination)
+                        && let Some(answer) = server.handle(t.source, &t.contents)
+                    {
+                        answers.push((t.destination, t.source, answer));
+                    }
+                }
                 Output::Transmit(t) => {
                     let text =
                         String::from_utf8(t.contents.clone()).expect("the engine writes UTF-8");
@@ -239,8 +268,21 @@ impl Net {
                     });
                 }
                 Output::Event(event) => self.events.push(event),
-                Output::Timeout(_) => return,
+                Output::Timeout(_) => break,
             }
+        }
+        for (source, destination, contents) in answers {
+            self.engine
+                .handle_input(Input::Receive(
+                    self.now,
+                    Receive {
+                        source,
+                        destination,
+                        contents: &contents,
+                    },
+                ))
+                .expect("time moves forward");
+            self.drain();
         }
     }
 

@@ -1,0 +1,334 @@
+//! TURN relays on the Lync leg, in virtual time against simulated TURN servers: the INVITE
+//! waits for an RTP and an RTCP relay, carries host and relay candidates, permissions follow the
+//! far side's SDP, allocations are refreshed and deleted; wrong passwords, unreachable servers,
+//! failover and health probes.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use twoleg_core::Event;
+use twoleg_core::config::{Config, EXAMPLE_CONFIG, ValidConfig};
+use twoleg_core::status::{RelayState, TurnDecision};
+use twoleg_core::turn::Health;
+
+const LYNC: &str = "127.0.0.1:5061";
+const LYNC_LISTENER: &str = "127.0.0.1:65072";
+
+fn example() -> Config {
+    serde_json::from_str(EXAMPLE_CONFIG).unwrap()
+}
+
+fn lync_invite(call_id: &str) -> String {
+    invite(call_id, &format!("z9hG4bK{call_id}"), 1, 70, "", SDP).replace(
+        "sip:bob@example.com SIP/2.0",
+        "sip:bob@lync.example.com SIP/2.0",
+    )
+}
+
+fn relay_candidates(body: &[u8]) -> Vec<String> {
+    String::from_utf8_lossy(body)
+        .lines()
+        .filter(|l| l.starts_with("a=candidate:") && l.contains(" typ relay "))
+        .map(str::to_owned)
+        .collect()
+}
+
+fn turn_of(net: &Net) -> TurnDecision {
+    net.engine.calls().next().unwrap().turn
+}
+
+#[test]
+fn the_lync_invite_carries_relay_candidates_from_the_chosen_server() {
+    let mut net = Net::new(ValidConfig::validate(example()).unwrap());
+    net.send(CALLER, &lync_invite("t1"));
+    let b_invite = net.expect_one(LYNC, "INVITE");
+    let TurnDecision::Offered {
+        address,
+        media: Some(media),
+        relay: RelayState::Allocated { rtp, rtcp, mapped },
+        ..
+    } = turn_of(&net)
+    else {
+        panic!("relays allocated: {:?}", turn_of(&net));
+    };
+    // Two Allocates, each first refused with 401 then granted, before the INVITE.
+    let allocates: Vec<_> = net.stun.iter().filter(|s| s.1 == address).collect();
+    assert_eq!(allocates.len(), 4, "{allocates:?}");
+    assert!(allocates.iter().all(|s| s.2 == "Allocate request"));
+    assert_eq!(
+        media.ip(),
+        addr(LYNC_LISTENER).ip(),
+        "media on the Lync listener's IP"
+    );
+    assert_eq!(media.port() % 2, 0, "RTP on an even port");
+    assert_eq!(mapped, media);
+    assert_eq!((rtp.ip(), rtcp.ip()), (address.ip(), address.ip()));
+    let body = String::from_utf8_lossy(b_invite.body()).into_owned();
+    let relays = relay_candidates(b_invite.body());
+    assert_eq!(relays.len(), 2, "{body}");
+    assert!(
+        relays[0].contains(&format!(
+            " 1 UDP 16777215 {} {} typ relay raddr {} rport {}",
+            rtp.ip(),
+            rtp.port(),
+            media.ip(),
+            media.port()
+        )),
+        "{body}"
+    );
+    assert!(
+        relays[1].contains(&format!(
+            " 2 UDP 16777214 {} {} typ relay",
+            rtcp.ip(),
+            rtcp.port()
+        )),
+        "{body}"
+    );
+    assert!(body.contains(&format!(
+        "UDP 2130706431 {} {} typ host",
+        media.ip(),
+        media.port()
+    )));
+    assert!(body.contains("a=ice-ufrag:") && body.contains("a=ice-pwd:"));
+    assert!(body.contains("m=audio 40000"), "the offer itself is kept");
+    // The Lync side answers from 192.0.2.7: permissions on both relays.
+    let answer = SDP_ANSWER.replace("c=IN IP4 127.0.0.1", "c=IN IP4 192.0.2.7");
+    let contact = format!("Contact: <sip:bob@{LYNC}>\r\n");
+    net.send_to(
+        LYNC,
+        LYNC_LISTENER,
+        &b_invite.reply(200, "OK", Some("lync"), &contact, &answer),
+    );
+    let permissions = net
+        .stun
+        .iter()
+        .filter(|s| s.2 == "CreatePermission request")
+        .count();
+    assert_eq!(permissions, 2);
+    // The caller's ACK goes to Lync; the call lives for ten minutes: allocations are refreshed.
+    let a_tag = net
+        .take()
+        .into_iter()
+        .find(|m| m.to == addr(CALLER) && m.status() == Some(200))
+        .unwrap();
+    let a_tag = a_tag.to_tag().unwrap().to_owned();
+    net.send(CALLER, &caller_ack("t1", 1, &a_tag, ""));
+    net.advance(Duration::from_secs(600));
+    let refreshes = net.stun.iter().filter(|s| s.2 == "Refresh request").count();
+    assert_eq!(refreshes, 2 * 2, "every 240 s, both relays");
+    assert_eq!(net.engine.turn_allocations(), 2);
+    // Hang-up: both allocations are deleted.
+    net.send(
+        CALLER,
+        &caller_request("BYE", "t1", "z9hG4bKt1bye", 2, &a_tag, "", ""),
+    );
+    let deletes = net
+        .stun
+        .iter()
+        .filter(|s| s.2 == "Refresh (delete) request")
+        .count();
+    assert_eq!(deletes, 2);
+    assert_eq!(net.engine.turn_allocations(), 0);
+    assert_eq!(net.engine.counters().turn_allocations_open, 0);
+    assert!(net.turn_servers.values().all(|s| s.live_allocations() == 0));
+    let record = net.history().pop().unwrap();
+    assert!(matches!(
+        record.turn,
+        TurnDecision::Offered {
+            relay: RelayState::Allocated { .. },
+            ..
+        }
+    ));
+}
+
+#[test]
+fn a_wrong_password_is_recorded_with_401_and_the_invite_goes_without_relays() {
+    let mut config = example();
+    for server in &mut config.turn_servers {
+        server.password = twoleg_core::config::Password::new("wrong");
+    }
+    let mut net = Net::new(ValidConfig::validate(config.clone()).unwrap());
+    // The simulated servers still expect "secret".
+    for (address, server) in &mut net.turn_servers {
+        *server = twoleg_core::sim::TurnServer::new(*address, "alice", "secret", 49_152);
+    }
+    net.send(CALLER, &lync_invite("t2"));
+    let b_invite = net.expect_one(LYNC, "INVITE");
+    assert!(relay_candidates(b_invite.body()).is_empty());
+    assert_eq!(
+        b_invite.body(),
+        SDP.as_bytes(),
+        "the SDP passes through untouched"
+    );
+    let TurnDecision::Offered {
+        relay: RelayState::Failed(error),
+        failed_over,
+        ..
+    } = turn_of(&net)
+    else {
+        panic!("{:?}", turn_of(&net));
+    };
+    assert_eq!(error.code, Some(401));
+    assert!(failed_over.is_empty(), "failover is off by default");
+    assert!(
+        net.events
+            .iter()
+            .any(|e| matches!(e, Event::TurnUpdated { .. }))
+    );
+    assert_eq!(
+        net.engine.turn_allocations(),
+        0,
+        "failed allocations are forgotten"
+    );
+}
+
+#[test]
+fn with_failover_a_call_gets_relays_from_another_server() {
+    let mut config = example();
+    config.lync_b2bua.turn_failover = true;
+    config.turn_servers[1].password = twoleg_core::config::Password::new("wrong");
+    let good = config.turn_servers[0].address.clone();
+    let valid = ValidConfig::validate(config).unwrap();
+    let mut failed_over_calls = 0;
+    for i in 0..12 {
+        let mut net = Net::new(valid.clone());
+        for (address, server) in &mut net.turn_servers {
+            *server = twoleg_core::sim::TurnServer::new(*address, "alice", "secret", 49_152);
+        }
+        // Another seed each round: the first choice varies.
+        net.engine = twoleg_core::B2bua::new(valid.clone(), net.now, 100 + i);
+        let call_id = format!("t3-{i}");
+        net.send(CALLER, &lync_invite(&call_id));
+        let b_invite = net.expect_one(LYNC, "INVITE");
+        let TurnDecision::Offered {
+            address,
+            relay: RelayState::Allocated { rtp, .. },
+            failed_over,
+            ..
+        } = turn_of(&net)
+        else {
+            panic!("{:?}", turn_of(&net));
+        };
+        assert_eq!(address.ip().to_string(), good);
+        assert!(relay_candidates(b_invite.body())[0].contains(&format!(
+            " {} {} typ relay",
+            rtp.ip(),
+            rtp.port()
+        )));
+        if let Some(first) = failed_over.first() {
+            assert_eq!(first.error.code, Some(401));
+            assert_ne!(first.address.ip().to_string(), good);
+            failed_over_calls += 1;
+        }
+    }
+    // Six of the seven combinations have the wrong password: most first choices fail over.
+    assert!(failed_over_calls > 0);
+}
+
+#[test]
+fn an_unreachable_server_holds_the_invite_only_as_long_as_configured() {
+    let mut config = example();
+    config.turn_servers.truncate(1);
+    config.lync_b2bua.turn_allocation_timeout_ms = 2_000;
+    let mut net = Net::new(ValidConfig::validate(config).unwrap());
+    net.turn_servers.clear();
+    net.send(CALLER, &lync_invite("t4"));
+    assert!(
+        net.take_to(LYNC).is_empty(),
+        "the INVITE waits for the relays"
+    );
+    net.advance(Duration::from_millis(1_999));
+    assert!(net.take_to(LYNC).is_empty());
+    net.advance(Duration::from_millis(1));
+    let b_invite = net.expect_one(LYNC, "INVITE");
+    assert!(relay_candidates(b_invite.body()).is_empty());
+    let TurnDecision::Offered {
+        relay: RelayState::Failed(error),
+        ..
+    } = turn_of(&net)
+    else {
+        panic!("{:?}", turn_of(&net));
+    };
+    assert_eq!(error.code, None);
+    assert!(error.reason.contains("2000 ms"), "{}", error.reason);
+    // The given-up Allocates keep retransmitting per RFC 8489, then are forgotten.
+    net.advance(Duration::from_secs(40));
+    assert_eq!(net.engine.turn_allocations(), 0);
+    let allocates = net
+        .stun
+        .iter()
+        .filter(|s| s.2 == "Allocate request")
+        .count();
+    assert_eq!(allocates, 2 * 7, "7 transmissions of each Allocate");
+}
+
+#[test]
+fn cancel_while_the_relays_are_allocating_never_reaches_lync() {
+    let mut config = example();
+    config.turn_servers.truncate(1);
+    let mut net = Net::new(ValidConfig::validate(config).unwrap());
+    let server = net.turn_servers.pop_first().unwrap();
+    net.send(CALLER, &lync_invite("t5"));
+    net.send(CALLER, &cancel("t5", "z9hG4bKt5", 1));
+    let to_caller: Vec<_> = net
+        .take_to(CALLER)
+        .into_iter()
+        .filter_map(|m| m.status())
+        .collect();
+    assert!(to_caller.contains(&487), "{to_caller:?}");
+    assert_eq!(net.engine.call_count(), 0);
+    // The server answers late: the granted relays are deleted at once.
+    net.turn_servers.insert(server.0, server.1);
+    net.advance(Duration::from_secs(2));
+    assert!(net.take_to(LYNC).is_empty(), "no INVITE ever went to Lync");
+    assert_eq!(net.engine.turn_allocations(), 0);
+    assert!(net.turn_servers.values().all(|s| s.live_allocations() == 0));
+}
+
+#[test]
+fn health_probes_mark_a_silent_server_down_and_the_selector_skips_it() {
+    let mut config = example();
+    config.turn_servers.truncate(2);
+    config.turn_servers[1].additional_addresses.clear();
+    config.turn_health.probe_interval_ms = 1_000;
+    config.turn_health.failures_before_down = 2;
+    let mut net = Net::new(ValidConfig::validate(config).unwrap());
+    let silent = addr("127.0.0.3:3478");
+    let server = net.turn_servers.remove(&silent).unwrap();
+    net.advance(Duration::from_millis(1_500));
+    assert!(
+        !net.events
+            .iter()
+            .any(|e| matches!(e, Event::TurnHealth { .. }))
+    );
+    net.advance(Duration::from_secs(1));
+    let down: Vec<_> = net
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            Event::TurnHealth {
+                address, health, ..
+            } => Some((*address, *health)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        down,
+        vec![(silent, Health::Down)],
+        "down after two missed probes"
+    );
+    for i in 0..20 {
+        net.send(CALLER, &lync_invite(&format!("t6-{i}")));
+        let TurnDecision::Offered { address, .. } = net.engine.calls().last().unwrap().turn else {
+            panic!();
+        };
+        assert_ne!(address, silent);
+    }
+    net.turn_servers.insert(silent, server);
+    net.advance(Duration::from_secs(1));
+    assert!(net.events.iter().any(
+        |e| matches!(e, Event::TurnHealth { address, health: Health::Up, .. } if *address == silent)
+    ));
+}
