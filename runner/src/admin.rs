@@ -47,6 +47,7 @@ pub(crate) fn spawn(
         .route("/api/calls/{tag}", delete(disconnect))
         .route("/api/history", get(history))
         .route("/api/config", get(config))
+        .route("/api/turn", get(turn))
         .route("/metrics", get(metrics));
     if fault_injection {
         router = router.route("/api/fault", post(fault));
@@ -107,6 +108,13 @@ async fn disconnect(State(api): State<Api>, Path(tag): Path<String>) -> Response
     match api.ask(|tx| AdminRequest::Disconnect(tag, tx)).await {
         Ok(Ok(())) => StatusCode::NO_CONTENT.into_response(),
         Ok(Err(error)) => (StatusCode::NOT_FOUND, format!("{error}\n")).into_response(),
+        Err(response) => response,
+    }
+}
+
+async fn turn(State(api): State<Api>) -> Response {
+    match api.ask(AdminRequest::Turn).await {
+        Ok(body) => json(body),
         Err(response) => response,
     }
 }

@@ -193,4 +193,8 @@ impl Guest {
     pub(crate) fn calls(&mut self) -> Result<String, Trap> {
         self.call(|store, b, r| b.twoleg_engine_engine().b2bua().call_calls(store, r))
     }
+
+    pub(crate) fn counters(&mut self) -> Result<String, Trap> {
+        self.call(|store, b, r| b.twoleg_engine_engine().b2bua().call_counters(store, r))
+    }
 }

@@ -21,7 +21,12 @@ impl Metrics {
     }
 
     /// The Prometheus text exposition.
-    pub(crate) fn render(&self, active_calls: usize) -> String {
+    pub(crate) fn render(
+        &self,
+        active_calls: usize,
+        engine: &twoleg_core::Counters,
+        turn_up: &[(std::net::SocketAddr, bool)],
+    ) -> String {
         let mut out = String::new();
         header(
             &mut out,
@@ -71,6 +76,42 @@ impl Metrics {
         ] {
             header(&mut out, name, "counter", help);
             let _ = writeln!(out, "{name} {value}");
+        }
+        for (name, kind, help, value) in [
+            (
+                "twoleg_turn_allocations_total",
+                "counter",
+                "TURN relays granted (RTP and RTCP count one each).",
+                engine.turn_allocations,
+            ),
+            (
+                "twoleg_turn_failures_total",
+                "counter",
+                "TURN allocation attempts that failed (per server tried).",
+                engine.turn_failures,
+            ),
+            (
+                "twoleg_turn_allocations_open",
+                "gauge",
+                "TURN allocations alive now.",
+                engine.turn_allocations_open,
+            ),
+        ] {
+            header(&mut out, name, kind, help);
+            let _ = writeln!(out, "{name} {value}");
+        }
+        header(
+            &mut out,
+            "twoleg_turn_server_up",
+            "gauge",
+            "Whether a TURN address/port combination may be chosen (1) or is marked down (0).",
+        );
+        for (address, up) in turn_up {
+            let _ = writeln!(
+                out,
+                "twoleg_turn_server_up{{address=\"{address}\"}} {}",
+                u8::from(*up)
+            );
         }
         out
     }

@@ -8,9 +8,11 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::time::Duration;
 
 use anyhow::Context;
-use twoleg_core::Event;
+use serde::Serialize;
 use twoleg_core::config::ValidConfig;
 use twoleg_core::status::{CallRecord, CallStatus, EndedBy, LegState, Outcome};
+use twoleg_core::turn::Health;
+use twoleg_core::{Counters, Event};
 
 use crate::history::HistoryStore;
 use crate::host::{Datagram, Guest, Host, Output, Trap};
@@ -43,6 +45,17 @@ pub(crate) enum AdminRequest {
     Disconnect(String, tokio::sync::oneshot::Sender<Result<(), String>>),
     Metrics(tokio::sync::oneshot::Sender<String>),
     InjectFault(tokio::sync::oneshot::Sender<()>),
+    Turn(tokio::sync::oneshot::Sender<String>),
+}
+
+/// One TURN address/port combination as the admin API shows it.
+#[derive(Clone, Debug, Serialize)]
+struct TurnServerView {
+    endpoint: usize,
+    server: usize,
+    address: SocketAddr,
+    description: String,
+    health: Health,
 }
 
 /// The running B2BUA.
@@ -53,6 +66,10 @@ pub(crate) struct Node {
     config_json: String,
     seed: u64,
     sockets: BTreeMap<SocketAddr, UdpSocket>,
+    /// Where reader threads feed datagrams (media sockets are bound when first used).
+    loop_tx: Option<Sender<Message>>,
+    /// TURN combinations with the health the engine last reported.
+    turn_servers: Vec<TurnServerView>,
     epoch: std::time::Instant,
     history: HistoryStore,
     /// Live calls as the engine's events describe them, to close them in history if the
@@ -80,6 +97,17 @@ impl Node {
             tracing::info!(listener = %listener.address, name = %listener.name, "listening for SIP over UDP");
             sockets.insert(listener.address, socket);
         }
+        let turn_servers = config
+            .turn_servers()
+            .iter()
+            .map(|(id, endpoint, health)| TurnServerView {
+                endpoint: id.0,
+                server: endpoint.server,
+                address: endpoint.address,
+                description: endpoint.description.clone(),
+                health,
+            })
+            .collect();
         Ok(Self {
             host,
             guest,
@@ -87,6 +115,8 @@ impl Node {
             config_json,
             seed,
             sockets,
+            loop_tx: None,
+            turn_servers,
             epoch,
             history,
             live: BTreeMap::new(),
@@ -95,34 +125,47 @@ impl Node {
         })
     }
 
-    /// Starts one reader thread per listener, feeding `tx`.
-    pub(crate) fn spawn_readers(&self, tx: &Sender<Message>) -> anyhow::Result<()> {
+    /// Starts one reader thread per listener, feeding `tx` (and later one per media socket).
+    pub(crate) fn spawn_readers(&mut self, tx: &Sender<Message>) -> anyhow::Result<()> {
+        self.loop_tx = Some(tx.clone());
         for (&listener, socket) in &self.sockets {
-            let socket = socket.try_clone().context("cloning a UDP socket")?;
-            let tx = tx.clone();
-            std::thread::Builder::new()
-                .name(format!("udp {listener}"))
-                .spawn(move || {
-                    let mut buffer = vec![0; 65_535];
-                    loop {
-                        match socket.recv_from(&mut buffer) {
-                            Ok((n, source)) => {
-                                let message = Message::Datagram {
-                                    listener,
-                                    source,
-                                    contents: buffer[..n].to_vec(),
-                                };
-                                if tx.send(message).is_err() {
-                                    return;
-                                }
-                            }
-                            Err(e) => tracing::debug!(%listener, error = %e, "receive error"),
-                        }
-                    }
-                })
-                .context("starting a UDP reader")?;
+            spawn_reader(listener, socket, tx.clone())?;
         }
         Ok(())
+    }
+
+    /// The socket to send from: a listener, or a media port (TURN allocations are made from
+    /// the Lync B2BUA's media port range), bound the first time the engine uses it and kept.
+    fn socket_for(&mut self, source: SocketAddr) -> Option<&UdpSocket> {
+        if !self.sockets.contains_key(&source) {
+            let (first, last) = self.config.lync().media_ports;
+            let media = (first..=last).contains(&source.port())
+                && self
+                    .config
+                    .listeners()
+                    .iter()
+                    .any(|l| l.address.ip() == source.ip());
+            if !media {
+                tracing::error!(%source, "engine asked to send from an address that is neither a listener nor a media port");
+                return None;
+            }
+            let socket = match UdpSocket::bind(source) {
+                Ok(socket) => socket,
+                Err(e) => {
+                    tracing::warn!(%source, error = %e, "cannot bind a media port for TURN");
+                    return None;
+                }
+            };
+            if let Some(tx) = &self.loop_tx
+                && let Err(e) = spawn_reader(source, &socket, tx.clone())
+            {
+                tracing::warn!(%source, error = %format!("{e:#}"), "cannot read a media port");
+                return None;
+            }
+            tracing::debug!(%source, "media port bound for TURN");
+            self.sockets.insert(source, socket);
+        }
+        self.sockets.get(&source)
     }
 
     fn now(&self) -> u64 {
@@ -212,8 +255,7 @@ impl Node {
             tracing::error!(source = %datagram.source, destination = %datagram.destination, "engine asked to send between unreadable addresses");
             return;
         };
-        let Some(socket) = self.sockets.get(&source) else {
-            tracing::error!(%source, "engine asked to send from an address that is not a listener");
+        let Some(socket) = self.socket_for(source) else {
             return;
         };
         match socket.send_to(&datagram.contents, destination) {
@@ -265,6 +307,22 @@ impl Node {
                 tracing::debug!(%source, ?reason, "dropped");
             }
             Event::Retransmitted { .. } => self.metrics.retransmissions += 1,
+            Event::TurnUpdated { tag, turn } => {
+                tracing::info!(%tag, turn = %serde_json::to_string(&turn).unwrap_or_default(), "TURN");
+                if let Some(call) = self.live.get_mut(&tag) {
+                    call.turn = turn;
+                }
+            }
+            Event::TurnHealth {
+                endpoint,
+                address,
+                health,
+            } => {
+                tracing::warn!(%address, ?health, "TURN server health changed");
+                if let Some(view) = self.turn_servers.get_mut(endpoint) {
+                    view.health = health;
+                }
+            }
             _ => {}
         }
     }
@@ -305,6 +363,9 @@ impl Node {
             });
             self.metrics.count_ended(500);
         }
+        for view in &mut self.turn_servers {
+            view.health = Health::Up;
+        }
         self.seed = self.seed.wrapping_add(0x9e37_79b9_7f4a_7c15);
         match self.host.instantiate(&self.config_json, now, self.seed) {
             Ok(guest) => self.guest = guest,
@@ -342,7 +403,23 @@ impl Node {
                 let _ = reply.send(result);
             }
             AdminRequest::Metrics(reply) => {
-                let _ = reply.send(self.metrics.render(self.live.len()));
+                let counters = self.counters();
+                let up: Vec<(SocketAddr, bool)> = self
+                    .turn_servers
+                    .iter()
+                    .map(|v| (v.address, v.health == Health::Up))
+                    .collect();
+                let _ = reply.send(self.metrics.render(self.live.len(), &counters, &up));
+            }
+            AdminRequest::Turn(reply) => {
+                let counters = self.counters();
+                let body = serde_json::json!({
+                    "servers": self.turn_servers,
+                    "allocations_open": counters.turn_allocations_open,
+                    "allocations_granted": counters.turn_allocations,
+                    "failures": counters.turn_failures,
+                });
+                let _ = reply.send(body.to_string());
             }
             AdminRequest::InjectFault(reply) => {
                 if self.fault_injection
@@ -355,8 +432,46 @@ impl Node {
         }
     }
 
+    /// The engine's counters (zero if the instance traps while asked).
+    fn counters(&mut self) -> Counters {
+        match self.guest.counters() {
+            Ok(json) => serde_json::from_str(&json).unwrap_or_default(),
+            Err(trap) => {
+                self.replace_guest(trap);
+                Counters::default()
+            }
+        }
+    }
+
     /// The config as loaded.
     pub(crate) fn config(&self) -> &ValidConfig {
         &self.config
     }
+}
+
+/// Reads datagrams from one socket into the I/O loop until the loop is gone.
+fn spawn_reader(local: SocketAddr, socket: &UdpSocket, tx: Sender<Message>) -> anyhow::Result<()> {
+    let socket = socket.try_clone().context("cloning a UDP socket")?;
+    std::thread::Builder::new()
+        .name(format!("udp {local}"))
+        .spawn(move || {
+            let mut buffer = vec![0; 65_535];
+            loop {
+                match socket.recv_from(&mut buffer) {
+                    Ok((n, source)) => {
+                        let message = Message::Datagram {
+                            listener: local,
+                            source,
+                            contents: buffer[..n].to_vec(),
+                        };
+                        if tx.send(message).is_err() {
+                            return;
+                        }
+                    }
+                    Err(e) => tracing::debug!(%local, error = %e, "receive error"),
+                }
+            }
+        })
+        .context("starting a UDP reader")?;
+    Ok(())
 }

@@ -72,7 +72,7 @@ fn a_callee_that_rejects_with_486() {
     let runner = Runner::start(&ip, &config(&ip), dir.path(), &[]);
     let _uas = Sipp::spawn(
         dir.path(),
-        &["-sf", &scenario("uas_busy"), "-i", &ip, "-p", "5070", "-bg"],
+        &["-sf", &scenario("uas_busy"), "-i", &ip, "-p", "5070"],
     );
     let mut caller = Sipp::spawn(
         dir.path(),
@@ -120,7 +120,7 @@ fn a_caller_that_cancels_while_ringing() {
     let runner = Runner::start(&ip, &config(&ip), dir.path(), &[]);
     let _uas = Sipp::spawn(
         dir.path(),
-        &["-sf", &scenario("uas_ring"), "-i", &ip, "-p", "5070", "-bg"],
+        &["-sf", &scenario("uas_ring"), "-i", &ip, "-p", "5070"],
     );
     let mut caller = Sipp::spawn(
         dir.path(),

@@ -46,7 +46,8 @@ pub enum Error {
 }
 
 /// Counters hosts export as metrics.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct Counters {
     /// Datagrams handed in.
     pub datagrams_in: u64,

@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
+pub mod coturn;
+
 pub const TWOLEG: &str = env!("CARGO_BIN_EXE_twoleg");
 
 /// A loopback address for one test: 127.0.0.`n`.
@@ -253,9 +255,9 @@ impl Drop for Sipp {
     }
 }
 
-/// SIPp's built-in callee on `ip:5070`, in the background.
+/// SIPp's built-in callee on `ip:5070`, until dropped.
 pub fn uas(dir: &Path, ip: &str) -> Sipp {
-    Sipp::spawn(dir, &["-sn", "uas", "-i", ip, "-p", "5070", "-bg"])
+    Sipp::spawn(dir, &["-sn", "uas", "-i", ip, "-p", "5070"])
 }
 
 /// SIPp's built-in caller from `ip:port` to the runner on `ip:5060`, with extra arguments
