@@ -195,3 +195,43 @@ test('the working config survives a reload', async () => {
   await go('/settings');
   await shot('settings');
 });
+
+test('a simulated Lync call shows the TURN allocation in its ladder and relay candidates in the INVITE', async () => {
+  await go('/config-file');
+  await page.setInputFiles('#import', join(root, 'core/config/example.json'));
+  await page.waitForSelector('#import-ok');
+  await go('/simulator');
+  await page.click('#sim-reset');
+  await page.fill('#sim-uri', 'sip:bob@lync.example.com');
+  await page.dispatchEvent('#sim-uri', 'change');
+  await page.selectOption('#sim-caller', 'hangup');
+  await page.fill('#sim-caller-ms', '1000');
+  await page.selectOption('#sim-callee', 'answer');
+  await page.fill('#sim-calls', '1');
+  await page.fill('#sim-loss', '0');
+  await page.selectOption('#sim-speed', 'max');
+  await page.click('#sim-place');
+  await go('/history');
+  await page.waitForSelector('#call-history tr.history-leg-row');
+  const turn = await page.$$eval('#call-history tr.history-leg-row td.turn', (cells) => cells.map((c) => c.textContent));
+  assert.equal(turn[0], '-', 'leg A is not the Lync leg');
+  assert.match(turn[1], /^127\.0\.0\.[23]:34\d\d .*: relays 127\.0\.0\.[23]:\d+ \/ 127\.0\.0\.[23]:\d+$/, turn[1]);
+  await page.click('#call-history tr.history-leg-row a');
+  await page.waitForSelector('#ladder tr.ladder-row');
+  const rows = await page.$$eval('#ladder tr.ladder-row', (trs) => trs.map((r) => r.textContent));
+  for (const step of ['Allocate request', 'Allocate error 401', 'Allocate success', 'Refresh (delete) request']) {
+    assert.ok(rows.some((t) => t.includes(step)), `${step} in the ladder:\n${rows.join('\n')}`);
+  }
+  const allocate = rows.findIndex((t) => t.includes('Allocate success'));
+  const invite = rows.findIndex((t) => t.includes('INVITE sip:bob@lync.example.com') && t.includes('B'));
+  assert.ok(allocate >= 0 && invite > allocate, 'the INVITE to Lync goes out after the relays are granted');
+  await page.click(`#ladder tr.ladder-row.leg-B >> nth=0`);
+  const sdp = await page.textContent('#ladder tr.message-text pre');
+  assert.match(sdp, /^INVITE sip:bob@lync\.example\.com/);
+  assert.match(sdp, /a=candidate:\d+ 1 UDP 16777215 127\.0\.0\.[23] \d+ typ relay raddr 127\.0\.0\.1 rport \d+/);
+  assert.match(sdp, /a=candidate:\d+ 2 UDP 16777214 /);
+  await shot('ladder-turn');
+  await go('/turn-servers');
+  const health = await page.$$eval('#turn-servers td.health', (cells) => cells.map((c) => c.textContent));
+  assert.deepEqual(health, ['up', 'up']);
+});

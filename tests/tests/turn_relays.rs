@@ -332,3 +332,54 @@ fn health_probes_mark_a_silent_server_down_and_the_selector_skips_it() {
         |e| matches!(e, Event::TurnHealth { address, health: Health::Up, .. } if *address == silent)
     ));
 }
+
+#[test]
+fn the_simulator_runs_a_lync_call_through_its_simulated_turn_servers() {
+    use twoleg_core::sim::{CalleeScript, CallerScript, Sim, SimConfig};
+    let mut sim = Sim::new(
+        ValidConfig::validate(example()).unwrap(),
+        SimConfig::default(),
+    );
+    sim.place_call(
+        Duration::ZERO,
+        CallerScript {
+            uri: Some("sip:bob@lync.example.com".to_owned()),
+            hang_up_after: Some(Duration::from_secs(1)),
+            ..Default::default()
+        },
+        CalleeScript::Answer {
+            after: Duration::from_millis(200),
+            hang_up_after: None,
+        },
+    );
+    sim.run_until_idle().unwrap();
+    let record = sim
+        .engine()
+        .history()
+        .iter()
+        .next()
+        .cloned()
+        .expect("the call ended");
+    assert!(
+        matches!(
+            record.turn,
+            TurnDecision::Offered {
+                relay: RelayState::Allocated { .. },
+                ..
+            }
+        ),
+        "{:?}",
+        record.turn
+    );
+    let ladder: Vec<String> = sim.ladder().iter().map(|d| d.summary()).collect();
+    for step in [
+        "Allocate request",
+        "Allocate error 401",
+        "Allocate success",
+        "Refresh (delete) success",
+    ] {
+        assert!(ladder.iter().any(|s| s == step), "{step}: {ladder:#?}");
+    }
+    assert!(sim.turn_servers().all(|s| s.live_allocations() == 0));
+    assert_eq!(sim.turn_servers().map(|s| s.granted()).sum::<u64>(), 2);
+}

@@ -2,6 +2,7 @@
 //! state, kept in a `use_mut_ref` and advanced by a timer; after each advance a snapshot goes to
 //! the reducer for rendering.
 
+use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -9,6 +10,7 @@ use twoleg_core::Instant;
 use twoleg_core::config::ValidConfig;
 use twoleg_core::sim::{CalleeScript, CallerScript, Datagram, LinkConditions, Sim, SimConfig};
 use twoleg_core::status::{CallRecord, CallStatus};
+use twoleg_core::turn::Health;
 use yew::Reducible;
 
 /// How fast virtual time runs.
@@ -108,6 +110,11 @@ impl SimHandle {
             ladder: Rc::new(sim.ladder().to_vec()),
             live_at_agents: sim.pending().0,
             calls_per_second: rate,
+            turn_health: engine
+                .turn_servers()
+                .iter()
+                .map(|(_, endpoint, health)| (endpoint.address, health))
+                .collect(),
         }
     }
 }
@@ -123,6 +130,8 @@ pub(crate) struct SimView {
     pub(crate) ladder: Rc<Vec<Datagram>>,
     pub(crate) live_at_agents: usize,
     pub(crate) calls_per_second: Option<f64>,
+    /// Every TURN address/port combination of the simulated engine, with its health.
+    pub(crate) turn_health: Vec<(SocketAddr, Health)>,
 }
 
 /// The only thing that changes a `SimView`: a new snapshot.

@@ -23,7 +23,7 @@ pub(crate) fn call_history() -> Html {
                     <td>{ leg.final_status.map_or_else(|| "-".to_owned(), |s| s.to_string()) }</td>
                     <td>{ format!("{:.1} s", record.duration().as_secs_f64()) }</td>
                     <td>{ format!("{:?}: {}", record.outcome, record.reason) }</td>
-                    <td>{ turn_text(&record.turn) }</td>
+                    <td class="turn">{ turn_text(&record.turn, leg.side) }</td>
                     <td><Link<Route> to={Route::Ladder { tag: record.tag.clone() }}>{ "ladder" }</Link<Route>></td>
                 </tr>
             }

@@ -1,5 +1,6 @@
 //! Call status: live calls, one row per leg, the legs of a call grouped under its tag.
 
+use twoleg_core::status::{RelayState, Side, TurnDecision};
 use yew::prelude::*;
 use yew_router::prelude::*;
 
@@ -31,10 +32,10 @@ pub(crate) fn call_status() -> Html {
                     <td>{ &leg.destination }</td>
                     <td class="tag">{ &call.tag }</td>
                     <td>{ leg.serial }</td>
-                    <td>{ if leg.side == twoleg_core::status::Side::A { "A (caller)" } else { "B (callee)" } }</td>
+                    <td>{ if leg.side == Side::A { "A (caller)" } else { "B (callee)" } }</td>
                     <td class="state">{ format!("{:?}", leg.state) }</td>
                     <td>{ format!("{:.1} s", now.saturating_since(call.started_at).as_secs_f64()) }</td>
-                    <td>{ turn_text(&call.turn) }</td>
+                    <td class="turn">{ turn_text(&call.turn, leg.side) }</td>
                 </tr>
             }
         });
@@ -62,15 +63,35 @@ pub(crate) fn call_status() -> Html {
     }
 }
 
-/// The TURN decision in words.
-pub(crate) fn turn_text(turn: &twoleg_core::status::TurnDecision) -> String {
+/// The TURN decision in words, on the Lync leg's row (leg B); "-" on leg A.
+pub(crate) fn turn_text(turn: &TurnDecision, side: Side) -> String {
+    if side == Side::A {
+        return "-".to_owned();
+    }
     match turn {
-        twoleg_core::status::TurnDecision::NotApplicable => "-".to_owned(),
-        twoleg_core::status::TurnDecision::Offered {
+        TurnDecision::NotApplicable => "-".to_owned(),
+        TurnDecision::Offered {
             address,
             description,
+            relay,
+            failed_over,
             ..
-        } => format!("{address} {description}"),
-        twoleg_core::status::TurnDecision::NotOffered { reason } => format!("none: {reason}"),
+        } => {
+            let mut text = String::new();
+            for attempt in failed_over {
+                text.push_str(&format!(
+                    "{} failed ({}); ",
+                    attempt.address, attempt.error.reason
+                ));
+            }
+            let state = match relay {
+                RelayState::Allocating => "allocating relays".to_owned(),
+                RelayState::Allocated { rtp, rtcp, .. } => format!("relays {rtp} / {rtcp}"),
+                RelayState::Failed(error) => format!("no relays: {}", error.reason),
+            };
+            text.push_str(&format!("{address} {description}: {state}"));
+            text
+        }
+        TurnDecision::NotOffered { reason } => format!("none: {reason}"),
     }
 }

@@ -1,9 +1,11 @@
-//! The SIP ladder diagram of one call: every datagram on both legs in time order, losses and
-//! retransmissions marked, the full text a click away.
+//! The SIP ladder diagram of one call: every datagram on both legs in time order, and the TURN
+//! exchanges of its Lync leg (Allocate, Refresh, CreatePermission) in their own column; losses
+//! and retransmissions marked, the full text a click away.
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 
+use twoleg_core::status::TurnDecision;
 use yew::prelude::*;
 
 use crate::app::Ctx;
@@ -18,34 +20,53 @@ pub(crate) fn ladder(props: &LadderProps) -> Html {
     let ctx = use_context::<Ctx>().expect("the app provides the context");
     let open = use_state(|| None::<u64>);
     let view = &ctx.view;
-    let legs = view
+    let call = view
         .calls
         .iter()
         .find(|c| c.tag == props.tag.as_str())
-        .map(|c| c.legs.clone())
+        .map(|c| (c.legs.clone(), c.turn.clone()))
         .or_else(|| {
             view.history
                 .iter()
                 .find(|r| r.tag == props.tag.as_str())
-                .map(|r| r.legs.clone())
+                .map(|r| (r.legs.clone(), r.turn.clone()))
         });
-    let Some([a, b]) = legs else {
+    let Some(([a, b], turn)) = call else {
         return html! { <p>{ "No such call (only calls still in view have a ladder)." }</p> };
     };
     let call_ids = [a.call_id.clone(), b.call_id.clone()];
-    // Columns: the caller, TwoLeg, the callee.
+    let (turn_servers, media) = turn_addresses(&turn);
+    // Columns: the caller, TwoLeg, the callee, and the TURN servers when relays were sought.
     let columns: [SocketAddr; 3] = [a.peer, a.local, b.peer];
-    let column = |address: SocketAddr| columns.iter().position(|c| *c == address).unwrap_or(1);
+    let width = if turn_servers.is_empty() { 3 } else { 4 };
+    let column = |address: SocketAddr| {
+        if turn_servers.contains(&address) {
+            return 3;
+        }
+        columns.iter().position(|c| *c == address).unwrap_or(1)
+    };
+    let is_turn = |d: &twoleg_core::sim::Datagram| {
+        media.contains(&d.from) && turn_servers.contains(&d.to)
+            || media.contains(&d.to) && turn_servers.contains(&d.from)
+    };
     let mut seen = BTreeSet::new();
     let rows = view
         .ladder
         .iter()
-        .filter(|d| d.header("Call-ID").is_some_and(|id| call_ids.iter().any(|c| c == id)))
+        .filter(|d| {
+            d.header("Call-ID")
+                .is_some_and(|id| call_ids.iter().any(|c| c == id))
+                || is_turn(d)
+        })
         .map(|d| {
             let retransmission = !seen.insert((d.from, d.contents.clone()));
             let (from, to) = (column(d.from), column(d.to));
             let rightwards = to > from;
-            let leg = if from.max(to) == 2 { "B" } else { "A" };
+            let leg = match from.max(to) {
+                3 => "TURN",
+                2 => "B",
+                _ => "A",
+            };
             let onclick = {
                 let open = open.clone();
                 let id = d.id;
@@ -60,13 +81,18 @@ pub(crate) fn ladder(props: &LadderProps) -> Html {
             if retransmission {
                 classes.push("retransmission");
             }
-            let cells = (0..3).map(|c| {
+            let summary = d.summary();
+            let text = match twoleg_core::turn::describe(&d.contents) {
+                Some(what) => format!("{what} ({} bytes of binary STUN)", d.contents.len()),
+                None => String::from_utf8_lossy(&d.contents).into_owned(),
+            };
+            let cells = (0..width).map(|c| {
                 let inside = c >= from.min(to) && c < from.max(to);
                 let arrow = if inside && (c == from.min(to)) {
                     format!(
                         "{}{}{}",
                         if rightwards { "" } else { "◀" },
-                        d.start_line(),
+                        summary,
                         if rightwards { " ▶" } else { "" }
                     )
                 } else {
@@ -86,7 +112,7 @@ pub(crate) fn ladder(props: &LadderProps) -> Html {
                         </td>
                     </tr>
                     if *open == Some(d.id) {
-                        <tr class="message-text"><td colspan="6"><pre>{ String::from_utf8_lossy(&d.contents).into_owned() }</pre></td></tr>
+                        <tr class="message-text"><td colspan="7"><pre>{ text.clone() }</pre></td></tr>
                     }
                 </>
             }
@@ -100,9 +126,35 @@ pub(crate) fn ladder(props: &LadderProps) -> Html {
                 <p>{ "No datagrams kept for this call (batches of more than 50 calls keep none)." }</p>
             }
             <table id="ladder">
-                <thead><tr><th>{ "Time" }</th><th>{ "Leg" }</th><th>{ format!("Caller {}", columns[0]) }</th><th>{ format!("TwoLeg {}", columns[1]) }</th><th>{ format!("Callee {}", columns[2]) }</th><th></th></tr></thead>
+                <thead><tr><th>{ "Time" }</th><th>{ "Leg" }</th><th>{ format!("Caller {}", columns[0]) }</th><th>{ format!("TwoLeg {}", columns[1]) }</th><th>{ format!("Callee {}", columns[2]) }</th>
+                    if width == 4 { <th>{ "TURN server" }</th> }
+                    <th></th></tr></thead>
                 <tbody>{ for rows }</tbody>
             </table>
         </section>
     }
+}
+
+/// The TURN servers a call's Lync leg tried and TwoLeg's media ports it tried them from.
+fn turn_addresses(turn: &TurnDecision) -> (Vec<SocketAddr>, Vec<SocketAddr>) {
+    let TurnDecision::Offered {
+        address,
+        media,
+        failed_over,
+        ..
+    } = turn
+    else {
+        return (Vec::new(), Vec::new());
+    };
+    let mut servers = vec![*address];
+    let mut ports = Vec::new();
+    let attempts = failed_over.iter().map(|a| (a.address, a.media));
+    for (server, rtp) in attempts.chain([(*address, *media)]) {
+        servers.push(server);
+        if let Some(rtp) = rtp {
+            ports.push(rtp);
+            ports.push(SocketAddr::new(rtp.ip(), rtp.port().wrapping_add(1)));
+        }
+    }
+    (servers, ports)
 }

@@ -2,6 +2,7 @@
 //! a port range adds several address/port combinations at once. Field errors show as you type.
 
 use twoleg_core::config::{Config, Password, TurnServer, ValidConfig};
+use twoleg_core::turn::Health;
 use yew::prelude::*;
 
 use crate::app::Ctx;
@@ -169,6 +170,7 @@ pub(crate) fn turn_servers() -> Html {
                 .map(|p| p.to_string())
                 .collect();
             let row_errors = ctx.config.problems_at(&format!("turn_servers[{index}]"));
+            let health = health_text(&ctx.view.turn_health, server);
             html! {
                 <tr class="turn-server-row">
                     <td>{ &server.address }</td>
@@ -176,6 +178,7 @@ pub(crate) fn turn_servers() -> Html {
                     <td>{ &server.description }</td>
                     <td>{ &server.username }</td>
                     <td>{ if server.password.is_empty() { "not set" } else { "set" } }</td>
+                    <td class="health">{ health }</td>
                     <td>
                         <button class="edit" onclick={on_edit}>{ "Edit" }</button>
                         <button class="delete" onclick={on_delete}>{ "Delete" }</button>
@@ -192,7 +195,7 @@ pub(crate) fn turn_servers() -> Html {
                 { "The B2BUA offers one of these, chosen by random load balancing among every available address/port combination, when Offer TURN services is on." }
             </p>
             <table id="turn-servers">
-                <thead><tr><th>{ "TURN server address" }</th><th>{ "Port(s)" }</th><th>{ "Description" }</th><th>{ "Username" }</th><th>{ "Password" }</th><th></th></tr></thead>
+                <thead><tr><th>{ "TURN server address" }</th><th>{ "Port(s)" }</th><th>{ "Description" }</th><th>{ "Username" }</th><th>{ "Password" }</th><th>{ "Health (simulator)" }</th><th></th></tr></thead>
                 <tbody>{ for rows }</tbody>
             </table>
             <h2>{ if draft.editing.is_some() { "Edit TURN server" } else { "Create TURN server" } }</h2>
@@ -218,5 +221,34 @@ pub(crate) fn turn_servers() -> Html {
                 }
             </div>
         </section>
+    }
+}
+
+/// The health the simulated engine sees for a server's combinations: "up", "down", or per
+/// port when they differ; "-" when no simulation runs.
+fn health_text(health: &[(std::net::SocketAddr, Health)], server: &TurnServer) -> String {
+    let ports = std::iter::once((server.address.as_str(), server.port)).chain(
+        server
+            .additional_addresses
+            .iter()
+            .map(|a| (a.address.as_str(), a.port)),
+    );
+    let states: Vec<(u64, Health)> = ports
+        .filter_map(|(address, port)| {
+            health
+                .iter()
+                .find(|(a, _)| a.ip().to_string() == address && u64::from(a.port()) == port)
+                .map(|(_, h)| (port, *h))
+        })
+        .collect();
+    let word = |h: Health| if h == Health::Up { "up" } else { "down" };
+    match states.as_slice() {
+        [] => "-".to_owned(),
+        [(_, first), rest @ ..] if rest.iter().all(|(_, h)| h == first) => word(*first).to_owned(),
+        all => all
+            .iter()
+            .map(|(port, h)| format!("{port} {}", word(*h)))
+            .collect::<Vec<_>>()
+            .join(", "),
     }
 }
