@@ -37,6 +37,13 @@ pub enum Event {
         turn: TurnDecision,
     },
 
+    /// TwoLeg's RTP port (and the RTCP port after it) has no TURN allocation left: a host that
+    /// bound them may close them.
+    MediaPortsFreed {
+        /// The RTP port's address.
+        rtp: SocketAddr,
+    },
+
     // TURN servers.
     /// Health probing marked a TURN address/port combination up or down.
     TurnHealth {

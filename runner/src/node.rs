@@ -4,6 +4,8 @@
 
 use std::collections::BTreeMap;
 use std::net::{SocketAddr, UdpSocket};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::time::Duration;
 
@@ -68,6 +70,9 @@ pub(crate) struct Node {
     sockets: BTreeMap<SocketAddr, UdpSocket>,
     /// Where reader threads feed datagrams (media sockets are bound when first used).
     loop_tx: Option<Sender<Message>>,
+    /// Media sockets bound for TURN, with the flag that stops their reader once the engine
+    /// freed the port.
+    media: BTreeMap<SocketAddr, Arc<AtomicBool>>,
     /// TURN combinations with the health the engine last reported.
     turn_servers: Vec<TurnServerView>,
     epoch: std::time::Instant,
@@ -116,6 +121,7 @@ impl Node {
             seed,
             sockets,
             loop_tx: None,
+            media: BTreeMap::new(),
             turn_servers,
             epoch,
             history,
@@ -129,7 +135,7 @@ impl Node {
     pub(crate) fn spawn_readers(&mut self, tx: &Sender<Message>) -> anyhow::Result<()> {
         self.loop_tx = Some(tx.clone());
         for (&listener, socket) in &self.sockets {
-            spawn_reader(listener, socket, tx.clone())?;
+            spawn_reader(listener, socket, tx.clone(), None)?;
         }
         Ok(())
     }
@@ -156,12 +162,14 @@ impl Node {
                     return None;
                 }
             };
+            let stop = Arc::new(AtomicBool::new(false));
             if let Some(tx) = &self.loop_tx
-                && let Err(e) = spawn_reader(source, &socket, tx.clone())
+                && let Err(e) = spawn_reader(source, &socket, tx.clone(), Some(stop.clone()))
             {
                 tracing::warn!(%source, error = %format!("{e:#}"), "cannot read a media port");
                 return None;
             }
+            self.media.insert(source, stop);
             tracing::debug!(%source, "media port bound for TURN");
             self.sockets.insert(source, socket);
         }
@@ -313,6 +321,15 @@ impl Node {
                     call.turn = turn;
                 }
             }
+            Event::MediaPortsFreed { rtp } => {
+                let rtcp = SocketAddr::new(rtp.ip(), rtp.port().saturating_add(1));
+                for port in [rtp, rtcp] {
+                    if let Some(stop) = self.media.remove(&port) {
+                        stop.store(true, Ordering::Relaxed);
+                        self.sockets.remove(&port);
+                    }
+                }
+            }
             Event::TurnHealth {
                 endpoint,
                 address,
@@ -449,14 +466,28 @@ impl Node {
     }
 }
 
-/// Reads datagrams from one socket into the I/O loop until the loop is gone.
-fn spawn_reader(local: SocketAddr, socket: &UdpSocket, tx: Sender<Message>) -> anyhow::Result<()> {
+/// Reads datagrams from one socket into the I/O loop until the loop is gone, or until `stop` is
+/// set (a media port the engine freed: the reader wakes twice a second to look).
+fn spawn_reader(
+    local: SocketAddr,
+    socket: &UdpSocket,
+    tx: Sender<Message>,
+    stop: Option<Arc<AtomicBool>>,
+) -> anyhow::Result<()> {
     let socket = socket.try_clone().context("cloning a UDP socket")?;
+    if stop.is_some() {
+        socket
+            .set_read_timeout(Some(Duration::from_millis(500)))
+            .context("setting a media socket's read timeout")?;
+    }
     std::thread::Builder::new()
         .name(format!("udp {local}"))
         .spawn(move || {
             let mut buffer = vec![0; 65_535];
             loop {
+                if stop.as_ref().is_some_and(|s| s.load(Ordering::Relaxed)) {
+                    return;
+                }
                 match socket.recv_from(&mut buffer) {
                     Ok((n, source)) => {
                         let message = Message::Datagram {
@@ -468,6 +499,11 @@ fn spawn_reader(local: SocketAddr, socket: &UdpSocket, tx: Sender<Message>) -> a
                             return;
                         }
                     }
+                    Err(e)
+                        if matches!(
+                            e.kind(),
+                            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                        ) => {}
                     Err(e) => tracing::debug!(%local, error = %e, "receive error"),
                 }
             }

@@ -171,6 +171,18 @@ fn sixty_lync_calls_get_relays_from_every_server_and_leave_no_allocation() {
         turn_state(&runner)
     );
     assert_eq!(turn_state(&runner)["allocations_granted"], 120);
+    // The runner closed the media ports it bound for the relays.
+    for record in runner.history() {
+        let rtp: std::net::SocketAddr = str_of(&record["turn"]["media"]).parse().unwrap();
+        let rtcp = std::net::SocketAddr::new(rtp.ip(), rtp.port() + 1);
+        for port in [rtp, rtcp] {
+            assert!(
+                eventually(Duration::from_secs(5), || std::net::UdpSocket::bind(port)
+                    .is_ok()),
+                "{port} is still bound"
+            );
+        }
+    }
     let mut granted = 0;
     for server in &servers {
         let allocated = server.count("incoming packet ALLOCATE processed, success");

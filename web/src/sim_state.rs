@@ -27,6 +27,8 @@ pub(crate) struct SimHandle {
     pub(crate) speed: Speed,
     /// Wall-clock milliseconds when the current batch was placed, and how many calls ended before.
     pub(crate) batch_started: Option<(f64, u64)>,
+    /// The ladder as last shown: copied again only when the simulator sent more datagrams.
+    ladder: std::cell::RefCell<Rc<Vec<Datagram>>>,
 }
 
 impl Default for SimHandle {
@@ -35,6 +37,7 @@ impl Default for SimHandle {
             sim: None,
             speed: Speed::TenTimes,
             batch_started: None,
+            ladder: Default::default(),
         }
     }
 }
@@ -91,6 +94,17 @@ impl SimHandle {
         }
     }
 
+    /// The ladder for a view: the last copy while nothing was added, a fresh one otherwise.
+    fn ladder_snapshot(&self, ladder: &[Datagram]) -> Rc<Vec<Datagram>> {
+        let mut shown = self.ladder.borrow_mut();
+        let unchanged = shown.len() == ladder.len()
+            && shown.last().map(|d| d.id) == ladder.last().map(|d| d.id);
+        if !unchanged {
+            *shown = Rc::new(ladder.to_vec());
+        }
+        Rc::clone(&shown)
+    }
+
     /// A snapshot for rendering.
     pub(crate) fn view(&self, wall_ms: f64) -> SimView {
         let Some(sim) = &self.sim else {
@@ -107,7 +121,7 @@ impl SimHandle {
             calls: engine.calls().collect(),
             history: engine.history().iter().rev().take(1_000).cloned().collect(),
             history_total: ended,
-            ladder: Rc::new(sim.ladder().to_vec()),
+            ladder: self.ladder_snapshot(sim.ladder()),
             live_at_agents: sim.pending().0,
             calls_per_second: rate,
             turn_health: engine

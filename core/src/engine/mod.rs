@@ -190,7 +190,7 @@ impl B2bua {
             turn_servers: config.turn_servers().clone(),
             allocations: BTreeMap::new(),
             alloc_by_local: BTreeMap::new(),
-            media_ports: MediaPorts::new(config.lync().media_ports),
+            media_ports: MediaPorts::new(config.lync().media_ports, seed),
             probes,
             next_id: 1,
             counters: Counters::default(),

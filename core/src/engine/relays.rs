@@ -20,9 +20,13 @@ use crate::turn::{
     self, AllocationState, Candidates, EndpointId, Health, TurnAllocation, TurnFailure,
 };
 
-/// Allocations live 600 s; permissions 300 s: both are renewed every 240 s.
+/// Allocations live 600 s; permissions 300 s: both are renewed every 240 s (sooner if the server
+/// granted a shorter lifetime).
 const REFRESH_EVERY: Duration = Duration::from_secs(240);
 const LIFETIME: Duration = Duration::from_secs(600);
+/// Far-side addresses given permissions, at most (an SDP listing thousands must not turn into
+/// thousands of CreatePermission requests).
+const MAX_PEERS: usize = 16;
 
 /// Identifies one allocation inside an engine.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -52,6 +56,8 @@ pub(crate) struct LyncMedia {
     pub(crate) invite_held: bool,
     /// Far-side addresses with permissions asked for.
     peers: Vec<IpAddr>,
+    /// How often allocations and permissions are renewed.
+    refresh_every: Duration,
     /// Set once both relays are granted.
     candidates: Option<Candidates>,
 }
@@ -60,45 +66,47 @@ pub(crate) struct LyncMedia {
 /// pair just freed is not reused at once.
 #[derive(Debug)]
 pub(crate) struct MediaPorts {
-    first: u16,
-    last: u16,
-    next: u16,
+    /// Even RTP ports whose RTCP port is in the range too.
+    pairs: Vec<u16>,
+    next: usize,
     used: BTreeSet<u16>,
 }
 
 impl MediaPorts {
-    pub(crate) fn new((first, last): (u16, u16)) -> Self {
-        let first = first + first % 2;
+    /// The pairs of the range, handed out from a place drawn from `seed`: a fresh engine (after
+    /// a restart or a trapped instance) does not reuse the ports of allocations an earlier one
+    /// may have left on the TURN servers.
+    pub(crate) fn new((first, last): (u16, u16), seed: u64) -> Self {
+        let (first, last) = (u32::from(first), u32::from(last));
+        let pairs: Vec<u16> = (first + first % 2..last)
+            .step_by(2)
+            .filter_map(|port| u16::try_from(port).ok())
+            .collect();
+        let next = match pairs.len() {
+            0 => 0,
+            len => (seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 33) as usize % len,
+        };
         Self {
-            first,
-            last,
-            next: first,
+            pairs,
+            next,
             used: BTreeSet::new(),
         }
     }
 
     /// A free RTP port whose RTCP port is free too.
     fn take(&mut self) -> Option<u16> {
-        if self.last <= self.first {
-            return None;
-        }
-        let pairs = (self.last - self.first).div_ceil(2);
-        for _ in 0..pairs {
-            let port = self.next;
-            self.next = if port + 3 > self.last {
-                self.first
-            } else {
-                port + 2
-            };
-            if port < self.last && !self.used.contains(&port) && !self.used.contains(&(port + 1)) {
+        for _ in 0..self.pairs.len() {
+            let port = self.pairs[self.next];
+            self.next = (self.next + 1) % self.pairs.len();
+            if !self.used.contains(&port) {
                 self.used.insert(port);
-                self.used.insert(port + 1);
                 return Some(port);
             }
         }
         None
     }
 
+    /// Frees a port (the RTP port of a pair frees the pair; an RTCP port is ignored).
     fn release(&mut self, port: u16) {
         self.used.remove(&port);
     }
@@ -190,6 +198,7 @@ impl B2bua {
             pwd: ids::token(&mut self.rng, 24),
             invite_held: true,
             peers: Vec::new(),
+            refresh_every: REFRESH_EVERY,
             candidates: None,
         };
         let wait = self.config.lync().turn_allocation_timeout;
@@ -217,7 +226,9 @@ impl B2bua {
             return;
         }
         let answered = match (&mut self.probes, Message::decode(receive.contents)) {
-            (Some(probes), Ok(message)) => probes.handle_response(&message, &self.turn_servers),
+            (Some(probes), Ok(message)) => {
+                probes.handle_response(receive.source, &message, &self.turn_servers)
+            }
             _ => None,
         };
         match answered {
@@ -354,6 +365,12 @@ impl B2bua {
             pwd: media.pwd.clone(),
         });
         let peers = media.peers.clone();
+        let lifetime = match self.allocations.get(&media.rtp).map(|e| e.turn.state()) {
+            Some(AllocationState::Allocated { lifetime, .. }) => *lifetime,
+            _ => LIFETIME,
+        };
+        media.refresh_every = REFRESH_EVERY.min(lifetime / 2).max(Duration::from_secs(1));
+        let refresh_every = media.refresh_every;
         let held = std::mem::take(&mut media.invite_held);
         let allocs = [media.rtp, media.rtcp];
         self.counters.turn_allocations += 2;
@@ -362,7 +379,7 @@ impl B2bua {
         }
         self.emit_turn(call);
         self.cancel_call_timer(id, CallTimer::TurnGiveUp);
-        self.set_call_timer(id, CallTimer::TurnRefresh, REFRESH_EVERY);
+        self.set_call_timer(id, CallTimer::TurnRefresh, refresh_every);
         for alloc in allocs {
             for peer in &peers {
                 self.request_on(alloc, |turn, now, rng| {
@@ -445,6 +462,7 @@ impl B2bua {
             return;
         };
         let (allocs, peers) = ([media.rtp, media.rtcp], media.peers.clone());
+        let every = media.refresh_every;
         for alloc in allocs {
             self.request_on(alloc, |turn, now, rng| turn.refresh(LIFETIME, now, rng));
             for peer in &peers {
@@ -453,7 +471,7 @@ impl B2bua {
                 });
             }
         }
-        self.set_call_timer(id, CallTimer::TurnRefresh, REFRESH_EVERY);
+        self.set_call_timer(id, CallTimer::TurnRefresh, every);
     }
 
     /// The far side's SDP on the Lync leg: permissions for its addresses.
@@ -461,9 +479,11 @@ impl B2bua {
         let Some(media) = &mut call.media else {
             return;
         };
+        let room = MAX_PEERS.saturating_sub(media.peers.len());
         let fresh: Vec<IpAddr> = turn::peer_addresses(body)
             .into_iter()
             .filter(|ip| !media.peers.contains(ip))
+            .take(room)
             .collect();
         media.peers.extend(&fresh);
         if media.candidates.is_none() {
@@ -485,6 +505,14 @@ impl B2bua {
         if let Some(media) = call.media.take() {
             self.abandon(media.rtp);
             self.abandon(media.rtcp);
+        }
+        if let TurnDecision::Offered { relay, .. } = &mut call.turn
+            && *relay == RelayState::Allocating
+        {
+            *relay = RelayState::Failed(TurnError {
+                code: None,
+                reason: "the call ended before the relays were granted".to_owned(),
+            });
         }
     }
 
@@ -542,7 +570,19 @@ impl B2bua {
         };
         self.timers.cancel(TimerKey::Turn(alloc));
         self.alloc_by_local.remove(&entry.local);
-        self.media_ports.release(entry.local.port());
+        let rtp = entry.local.port() & !1;
+        let pair_gone = !self
+            .alloc_by_local
+            .contains_key(&SocketAddr::new(entry.local.ip(), rtp ^ 1))
+            && !self
+                .alloc_by_local
+                .contains_key(&SocketAddr::new(entry.local.ip(), rtp));
+        if pair_gone {
+            self.media_ports.release(rtp);
+            self.emit(Event::MediaPortsFreed {
+                rtp: SocketAddr::new(entry.local.ip(), rtp),
+            });
+        }
     }
 
     /// Sends a call's held INVITE on the Lync leg, with candidates if the relays were granted.
@@ -632,5 +672,25 @@ fn describe_failure(failure: &TurnFailure) -> TurnError {
             code: None,
             reason: "too many stale nonces or redirects".to_owned(),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::MediaPorts;
+
+    #[test]
+    fn media_ports_come_in_even_odd_pairs_inside_the_range() {
+        let mut ports = MediaPorts::new((56_001, 56_006), 0);
+        assert_eq!(ports.take(), Some(56_002));
+        assert_eq!(ports.take(), Some(56_004));
+        assert_eq!(ports.take(), None, "56006 has no RTCP port in the range");
+        ports.release(56_002);
+        assert_eq!(ports.take(), Some(56_002));
+        let mut edge = MediaPorts::new((65_534, 65_535), 7);
+        assert_eq!(edge.take(), Some(65_534));
+        assert_eq!(edge.take(), None);
+        assert_eq!(MediaPorts::new((65_535, 65_535), 7).take(), None);
+        assert_eq!(MediaPorts::new((1, 1), 7).take(), None);
     }
 }

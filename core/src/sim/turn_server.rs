@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 
+use crate::config::Password;
 use crate::turn::stun::{self, Class, Message};
 
 const REALM: &str = "twoleg.sim";
@@ -16,7 +17,7 @@ const NONCE: &str = "5ebf8a0c1d2e3f40";
 pub struct TurnServer {
     address: SocketAddr,
     username: String,
-    password: String,
+    password: Password,
     next_port: u16,
     allocations: BTreeMap<SocketAddr, SocketAddr>,
     granted: u64,
@@ -29,7 +30,7 @@ impl TurnServer {
         Self {
             address,
             username: username.to_owned(),
-            password: password.to_owned(),
+            password: Password::new(password),
             next_port: first_relay_port,
             allocations: BTreeMap::new(),
             granted: 0,
@@ -65,7 +66,7 @@ impl TurnServer {
             );
             return Some(response.encode(None, true));
         }
-        let key = stun::long_term_key(&self.username, REALM, &self.password);
+        let key = stun::long_term_key(&self.username, REALM, self.password.expose());
         let authenticated = request.text(stun::USERNAME).as_deref() == Some(&self.username)
             && stun::integrity_matches(bytes, &key);
         if !authenticated {

@@ -9,6 +9,7 @@ use std::time::Duration;
 use rand::Rng;
 
 use super::stun::{self, Class, Message};
+use crate::config::Password;
 use crate::time::Instant;
 
 /// RFC 8489 §6.2.1: initial RTO.
@@ -73,7 +74,7 @@ struct Pending {
 pub struct TurnAllocation {
     server: SocketAddr,
     username: String,
-    password: String,
+    password: Password,
     realm: Option<String>,
     nonce: Option<String>,
     state: AllocationState,
@@ -94,7 +95,7 @@ impl TurnAllocation {
         let mut allocation = Self {
             server,
             username: username.to_owned(),
-            password: password.to_owned(),
+            password: Password::new(password),
             realm: None,
             nonce: None,
             state: AllocationState::Allocating,
@@ -183,6 +184,9 @@ impl TurnAllocation {
         let pending = self.pending.remove(index);
         match message.class {
             Class::Success => {
+                // Nonce and redirect rounds count toward one request's success, not the
+                // allocation's life: a long call sees many stale nonces.
+                self.rounds = 0;
                 self.on_success(pending.request, &message);
                 Vec::new()
             }
@@ -299,7 +303,11 @@ impl TurnAllocation {
                 message.push(stun::USERNAME, self.username.as_bytes());
                 message.push(stun::REALM, realm.as_bytes());
                 message.push(stun::NONCE, nonce.as_bytes());
-                Some(stun::long_term_key(&self.username, realm, &self.password))
+                Some(stun::long_term_key(
+                    &self.username,
+                    realm,
+                    self.password.expose(),
+                ))
             }
             _ => None,
         };

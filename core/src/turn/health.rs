@@ -69,6 +69,7 @@ impl HealthProbes {
     /// `None` also when it answers no probe.
     pub(crate) fn handle_response(
         &mut self,
+        source: SocketAddr,
         message: &Message,
         table: &TurnServerTable,
     ) -> Option<Option<(EndpointId, Health)>> {
@@ -82,9 +83,12 @@ impl HealthProbes {
             .iter_mut()
             .enumerate()
             .find(|(_, p)| p.outstanding == Some(message.transaction))?;
+        let id = EndpointId(index);
+        if table.endpoint(id).map(|e| e.address) != Some(source) {
+            return None;
+        }
         probe.outstanding = None;
         probe.missed = 0;
-        let id = EndpointId(index);
         Some((table.health(id) == Some(Health::Down)).then_some((id, Health::Up)))
     }
 }
@@ -99,6 +103,10 @@ mod tests {
     use super::*;
     use crate::config::Password;
     use crate::turn::TurnEndpoint;
+
+    fn addr(index: usize) -> SocketAddr {
+        ["127.0.0.2:3478", "127.0.0.3:3478"][index].parse().unwrap()
+    }
 
     fn table() -> TurnServerTable {
         TurnServerTable::new(
@@ -134,23 +142,28 @@ mod tests {
         assert_eq!(work.requests.len(), 2);
         assert!(work.changes.is_empty());
         let reply = answer(&work.requests[0].1);
-        assert_eq!(probes.handle_response(&reply, &table), Some(None));
+        assert_eq!(probes.handle_response(addr(0), &reply, &table), Some(None));
         assert_eq!(
-            probes.handle_response(&reply, &table),
+            probes.handle_response(addr(0), &reply, &table),
             None,
             "answered once"
         );
         // Round 2: the second missed one probe; round 3: two, so it goes down.
         let work = probes.tick(&table, &mut rng);
         assert!(work.changes.is_empty());
-        probes.handle_response(&answer(&work.requests[0].1), &table);
+        probes.handle_response(addr(0), &answer(&work.requests[0].1), &table);
         let work = probes.tick(&table, &mut rng);
         assert_eq!(work.changes, vec![(EndpointId(1), Health::Down)]);
         table.set_health(EndpointId(1), Health::Down);
         // It answers again: up.
         let reply = answer(&work.requests[1].1);
         assert_eq!(
-            probes.handle_response(&reply, &table),
+            probes.handle_response(addr(0), &reply, &table),
+            None,
+            "from the wrong address"
+        );
+        assert_eq!(
+            probes.handle_response(addr(1), &reply, &table),
             Some(Some((EndpointId(1), Health::Up)))
         );
     }

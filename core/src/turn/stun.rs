@@ -150,7 +150,10 @@ impl Message {
         let value = self.attribute(kind)?;
         let port = u16::from_be_bytes([*value.get(2)?, *value.get(3)?]);
         let ip = match value.get(1)? {
-            0x01 => IpAddr::V4(Ipv4Addr::new(*value.get(4)?, value[5], value[6], value[7])),
+            0x01 => {
+                let octets = value.get(4..8)?;
+                IpAddr::V4(Ipv4Addr::new(octets[0], octets[1], octets[2], octets[3]))
+            }
             0x02 => IpAddr::V6(Ipv6Addr::from(
                 <[u8; 16]>::try_from(value.get(4..20)?).ok()?,
             )),
@@ -398,6 +401,20 @@ mod tests {
             Some("Allocate error 401")
         );
         assert_eq!(describe(b"INVITE sip:bob@example.com SIP/2.0\r\n"), None);
+    }
+
+    #[test]
+    fn short_address_attributes_are_refused_not_panicked_on() {
+        for len in 0..8 {
+            let mut message = Message::request(ALLOCATE, [1; 12]);
+            message.push(
+                ALTERNATE_SERVER,
+                vec![0, 1, 0x0d, 0x96, 10, 0, 0][..len.min(7)].to_vec(),
+            );
+            let back = Message::decode(&message.encode(None, false)).unwrap();
+            assert_eq!(back.address(ALTERNATE_SERVER), None, "{len} bytes");
+            assert_eq!(back.xor_address(ALTERNATE_SERVER), None, "{len} bytes");
+        }
     }
 
     #[test]
