@@ -383,3 +383,48 @@ fn the_simulator_runs_a_lync_call_through_its_simulated_turn_servers() {
     assert!(sim.turn_servers().all(|s| s.live_allocations() == 0));
     assert_eq!(sim.turn_servers().map(|s| s.granted()).sum::<u64>(), 2);
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+    /// Whatever a TURN server (or anyone who learned the transaction id) answers, the engine
+    /// neither panics nor loses the call: the INVITE still reaches Lync, the call still ends.
+    #[test]
+    fn any_answer_to_an_allocate_leaves_the_call_whole(
+        class in 0u16..4,
+        attributes in proptest::collection::vec(
+            (proptest::sample::select(vec![0x0001u16, 0x0006, 0x0008, 0x0009, 0x000D, 0x0014,
+                0x0015, 0x0016, 0x0020, 0x8023, 0x8028, 0x7777]),
+             proptest::collection::vec(proptest::prelude::any::<u8>(), 0..24)),
+            0..6),
+    ) {
+        let mut config = example();
+        config.turn_servers.truncate(1);
+        let mut net = Net::new(ValidConfig::validate(config).unwrap());
+        let server = net.turn_servers.pop_first().unwrap().0;
+        net.send(CALLER, &lync_invite("fz"));
+        let (media, _, _, request) = net.stun.iter().find(|s| s.1 == server).cloned().unwrap();
+        // Allocate (0x003) with the class bits of `class`.
+        let kind: u16 = 0x0003 | ((class & 1) << 4) | ((class & 2) << 7);
+        let mut answer = kind.to_be_bytes().to_vec();
+        answer.extend_from_slice(&[0, 0]);
+        answer.extend_from_slice(&request[4..20]);
+        for (kind, value) in &attributes {
+            answer.extend_from_slice(&kind.to_be_bytes());
+            answer.extend_from_slice(&(value.len() as u16).to_be_bytes());
+            answer.extend_from_slice(value);
+            answer.resize(answer.len() + (4 - value.len() % 4) % 4, 0);
+        }
+        let length = (answer.len() - 20) as u16;
+        answer[2..4].copy_from_slice(&length.to_be_bytes());
+        net.send_bytes(&server.to_string(), &media.to_string(), &answer);
+        net.send_bytes(&server.to_string(), B2BUA, &answer);
+        net.advance(Duration::from_secs(4));
+        let invites = net.take_to(LYNC).into_iter().filter(|m| m.method() == Some("INVITE")).count();
+        proptest::prop_assert!(invites >= 1, "the INVITE reached Lync");
+        net.send(CALLER, &cancel("fz", "z9hG4bKfz", 1));
+        net.advance(Duration::from_secs(60));
+        proptest::prop_assert_eq!(net.engine.call_count(), 0);
+        proptest::prop_assert_eq!(net.engine.turn_allocations(), 0);
+    }
+}

@@ -174,6 +174,11 @@ impl TurnAllocation {
         let Ok(message) = Message::decode(bytes) else {
             return Vec::new();
         };
+        // Only a response settles a request; a request or indication echoing its transaction
+        // id is not an answer.
+        if !matches!(message.class, Class::Success | Class::Error) {
+            return Vec::new();
+        }
         let Some(index) = self
             .pending
             .iter()

@@ -133,8 +133,8 @@ pub struct Net {
     pub events: Vec<Event>,
     /// Error responses whose echoed headers are as malformed as the request they answer.
     pub echoed_errors: Vec<String>,
-    /// STUN/TURN datagrams the engine sent: from, to, what they are.
-    pub stun: Vec<(SocketAddr, SocketAddr, String)>,
+    /// STUN/TURN datagrams the engine sent: from, to, what they are, their bytes.
+    pub stun: Vec<(SocketAddr, SocketAddr, String, Vec<u8>)>,
     /// Simulated TURN servers answering at once, one per configured combination; a test may
     /// remove one to make it unreachable.
     pub turn_servers: BTreeMap<SocketAddr, TurnServer>,
@@ -234,7 +234,8 @@ impl Net {
             match self.engine.poll_output() {
                 Output::Transmit(t) if twoleg_core::turn::describe(&t.contents).is_some() => {
                     let what = twoleg_core::turn::describe(&t.contents).unwrap_or_default();
-                    self.stun.push((t.source, t.destination, what));
+                    self.stun
+                        .push((t.source, t.destination, what, t.contents.clone()));
                     if let Some(server) = self.turn_servers.get_mut(&t.destination)
                         && let Some(answer) = server.handle(t.source, &t.contents)
                     {
