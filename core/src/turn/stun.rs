@@ -212,14 +212,8 @@ impl Message {
         let mut transaction = [0; 12];
         transaction.copy_from_slice(&bytes[8..20]);
         let mut attributes = Vec::new();
-        let mut at = 20;
-        while at + 4 <= bytes.len() {
-            let kind = u16::from_be_bytes([bytes[at], bytes[at + 1]]);
-            let len = usize::from(u16::from_be_bytes([bytes[at + 2], bytes[at + 3]]));
-            let end = at + 4 + len;
-            if end > bytes.len() {
-                return Err(StunError::BadLength);
-            }
+        for span in spans(bytes) {
+            let (kind, at, end) = span?;
             if kind == FINGERPRINT {
                 let want = crc32fast::hash(&bytes[..at]) ^ 0x5354_554E;
                 if bytes[at + 4..end] != want.to_be_bytes() {
@@ -227,7 +221,6 @@ impl Message {
                 }
             }
             attributes.push((kind, bytes[at + 4..end].to_vec()));
-            at = end + (4 - len % 4) % 4;
         }
         let (class, method) = split_type(kind);
         Ok(Self {
@@ -241,14 +234,10 @@ impl Message {
 
 /// Whether the MESSAGE-INTEGRITY of `bytes` (a whole message) was made with `key`.
 pub(crate) fn integrity_matches(bytes: &[u8], key: &[u8; 16]) -> bool {
-    let mut at = 20;
-    while at + 4 <= bytes.len() {
-        let kind = u16::from_be_bytes([bytes[at], bytes[at + 1]]);
-        let len = usize::from(u16::from_be_bytes([bytes[at + 2], bytes[at + 3]]));
-        let end = at + 4 + len;
-        if end > bytes.len() {
+    for span in spans(bytes) {
+        let Ok((kind, at, end)) = span else {
             return false;
-        }
+        };
         if kind == MESSAGE_INTEGRITY {
             let mut head = bytes[..at].to_vec();
             let length = (end - 20) as u16;
@@ -258,9 +247,29 @@ pub(crate) fn integrity_matches(bytes: &[u8], key: &[u8; 16]) -> bool {
             mac.update(&head);
             return mac.verify_slice(&bytes[at + 4..end]).is_ok();
         }
-        at = end + (4 - len % 4) % 4;
     }
     false
+}
+
+/// The attributes of a whole message, in order: each one's type, where it starts and where its
+/// value ends; an error (and nothing after it) where one runs past the end.
+fn spans(bytes: &[u8]) -> impl Iterator<Item = Result<(u16, usize, usize), StunError>> + '_ {
+    let mut at = 20;
+    std::iter::from_fn(move || {
+        if at + 4 > bytes.len() {
+            return None;
+        }
+        let kind = u16::from_be_bytes([bytes[at], bytes[at + 1]]);
+        let len = usize::from(u16::from_be_bytes([bytes[at + 2], bytes[at + 3]]));
+        let start = at;
+        let end = at + 4 + len;
+        if end > bytes.len() {
+            at = bytes.len();
+            return Some(Err(StunError::BadLength));
+        }
+        at = end + (4 - len % 4) % 4;
+        Some(Ok((kind, start, end)))
+    })
 }
 
 /// An ERROR-CODE value (RFC 8489 §14.8).
