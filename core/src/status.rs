@@ -101,6 +101,9 @@ pub enum TurnDecision {
         media: Option<SocketAddr>,
         /// The RTP and RTCP relays on it.
         relay: RelayState,
+        /// Where the server redirected the allocations (300 Try Alternate), if it did.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        redirected_to: Option<SocketAddr>,
         /// Servers tried before this one whose allocation failed (failover), in order.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         failed_over: Vec<TurnAttempt>,

@@ -112,3 +112,71 @@ fn a_wrong_password_ends_in_401() {
         &AllocationState::Failed(TurnFailure::Error(401))
     );
 }
+
+#[test]
+fn a_300_try_alternate_from_coturn_moves_the_allocation_to_the_alternate_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let alternate = Coturn::start(dir.path(), "127.0.0.84", (49_950, 49_969));
+    let front = Coturn::start_with(
+        dir.path(),
+        "127.0.0.85",
+        (49_970, 49_989),
+        &["--alternate-server", "127.0.0.84:3478"],
+    );
+    let socket = UdpSocket::bind("127.0.0.85:0").unwrap();
+    let start = std::time::Instant::now();
+    let mut rng = StdRng::seed_from_u64(7);
+    let server: SocketAddr = front.address().parse().unwrap();
+    let (mut allocation, first) =
+        TurnAllocation::allocate(server, "alice", "secret", Instant::ZERO, &mut rng);
+    drive(&mut allocation, &socket, vec![first], start, &mut rng);
+    let AllocationState::Allocated { relayed, .. } = allocation.state().clone() else {
+        panic!("not allocated: {:?}", allocation.state());
+    };
+    assert_eq!(allocation.server().to_string(), alternate.address());
+    assert!(alternate.relays_to(&relayed.to_string()), "{relayed}");
+    assert_eq!(front.count("ALLOCATE processed, success"), 0);
+    assert_eq!(alternate.count("ALLOCATE processed, success"), 1);
+}
+
+#[test]
+fn a_stale_nonce_438_is_answered_with_the_new_nonce() {
+    let dir = tempfile::tempdir().unwrap();
+    let coturn = Coturn::start_with(
+        dir.path(),
+        "127.0.0.86",
+        (49_990, 49_999),
+        &["--stale-nonce=1"],
+    );
+    let socket = UdpSocket::bind("127.0.0.86:0").unwrap();
+    let start = std::time::Instant::now();
+    let now = || Instant::from_nanos(start.elapsed().as_nanos() as u64);
+    let mut rng = StdRng::seed_from_u64(8);
+    let server: SocketAddr = coturn.address().parse().unwrap();
+    let (mut allocation, first) =
+        TurnAllocation::allocate(server, "alice", "secret", now(), &mut rng);
+    drive(&mut allocation, &socket, vec![first], start, &mut rng);
+    assert!(matches!(
+        allocation.state(),
+        AllocationState::Allocated { .. }
+    ));
+    std::thread::sleep(Duration::from_millis(2_500));
+    for _ in 0..3 {
+        let refresh = allocation.refresh(Duration::from_secs(600), now(), &mut rng);
+        drive(&mut allocation, &socket, vec![refresh], start, &mut rng);
+    }
+    assert!(
+        coturn.count("error 438") >= 1,
+        "coturn found the nonce stale:\n{}",
+        coturn.log_text()
+    );
+    assert_eq!(
+        coturn.count("REFRESH processed, success"),
+        3,
+        "{}",
+        coturn.log_text()
+    );
+    let delete = allocation.refresh(Duration::ZERO, now(), &mut rng);
+    drive(&mut allocation, &socket, vec![delete], start, &mut rng);
+    assert_eq!(allocation.state(), &AllocationState::Closed);
+}

@@ -343,3 +343,51 @@ fn a_killed_server_is_marked_down_by_probes_and_no_longer_chosen() {
         assert_eq!(record["turn"]["relay"]["state"], "allocated", "{record}");
     }
 }
+
+#[test]
+fn a_300_try_alternate_is_followed_and_recorded() {
+    require_sipp();
+    let dir = tempfile::tempdir().unwrap();
+    let ip = ip(87);
+    let alternate = Coturn::start(dir.path(), "127.0.0.89", (48_900, 48_949));
+    let _front = Coturn::start_with(
+        dir.path(),
+        "127.0.0.88",
+        (48_950, 48_999),
+        &["--alternate-server", "127.0.0.89:3478"],
+    );
+    let config = lync_config(&ip, &[("127.0.0.88", "secret")], "", "");
+    let runner = Runner::start(&ip, &config, dir.path(), &[]);
+    std::fs::create_dir_all(dir.path().join("lync")).unwrap();
+    let mut lync = lync_side(&dir.path().join("lync"), &ip, 5);
+    place_calls(dir.path(), &ip, 5080, 5);
+    assert!(eventually(Duration::from_secs(10), || runner
+        .history()
+        .len()
+        == 5));
+    let seen = lync_log(&mut lync);
+    for record in runner.history() {
+        let turn = &record["turn"];
+        assert_eq!(str_of(&turn["address"]), "127.0.0.88:3478", "{record}");
+        assert_eq!(
+            str_of(&turn["redirected_to"]),
+            "127.0.0.89:3478",
+            "{record}"
+        );
+        let (rtp, rtcp) = seen[&str_of(&record["legs"][1]["call_id"])].clone();
+        assert!(
+            alternate.relays_to(&rtp) && alternate.relays_to(&rtcp),
+            "{record}"
+        );
+    }
+    assert!(
+        eventually(
+            Duration::from_secs(10),
+            || turn_state(&runner)["allocations_open"] == 0
+        ),
+        "the allocations on the alternate server were deleted too"
+    );
+    assert!(eventually(Duration::from_secs(10), || {
+        alternate.count(": delete: realm") == alternate.count("ALLOCATE processed, success")
+    }));
+}

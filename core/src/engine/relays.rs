@@ -153,6 +153,7 @@ impl B2bua {
             description: chosen.description.clone(),
             media: port.map(|port| SocketAddr::new(media_ip, port)),
             relay,
+            redirected_to: None,
             failed_over: failed_over.clone(),
         };
         let Some(port) = port else {
@@ -369,13 +370,21 @@ impl B2bua {
             Some(AllocationState::Allocated { lifetime, .. }) => *lifetime,
             _ => LIFETIME,
         };
+        let granted_by = self.allocations.get(&media.rtp).map(|e| e.turn.server());
         media.refresh_every = REFRESH_EVERY.min(lifetime / 2).max(Duration::from_secs(1));
         let refresh_every = media.refresh_every;
         let held = std::mem::take(&mut media.invite_held);
         let allocs = [media.rtp, media.rtcp];
         self.counters.turn_allocations += 2;
-        if let TurnDecision::Offered { relay, .. } = &mut call.turn {
+        if let TurnDecision::Offered {
+            relay,
+            address,
+            redirected_to,
+            ..
+        } = &mut call.turn
+        {
             *relay = RelayState::Allocated { rtp, rtcp, mapped };
+            *redirected_to = granted_by.filter(|server| server != address);
         }
         self.emit_turn(call);
         self.cancel_call_timer(id, CallTimer::TurnGiveUp);

@@ -328,3 +328,48 @@ impl TurnAllocation {
         bytes
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use rand::SeedableRng;
+    use rand::rngs::StdRng;
+
+    use super::*;
+
+    #[test]
+    fn an_unanswered_allocate_is_sent_seven_times_and_fails_after_39_5_s() {
+        let mut rng = StdRng::seed_from_u64(1);
+        let server = "127.0.0.2:3478".parse().unwrap();
+        let (mut allocation, _) =
+            TurnAllocation::allocate(server, "alice", "secret", Instant::ZERO, &mut rng);
+        let mut sends = vec![0];
+        while let Some(at) = allocation.poll_timeout() {
+            if !allocation.handle_timeout(at).is_empty() {
+                sends.push(at.as_millis());
+            }
+            if matches!(allocation.state(), AllocationState::Failed(_)) {
+                assert_eq!(
+                    at.as_millis(),
+                    39_500,
+                    "RFC 8489: Rm x RTO after the last send"
+                );
+                break;
+            }
+        }
+        assert_eq!(sends, [0, 500, 1_500, 3_500, 7_500, 15_500, 31_500]);
+        assert_eq!(
+            allocation.state(),
+            &AllocationState::Failed(TurnFailure::Timeout)
+        );
+        assert_eq!(allocation.poll_timeout(), None, "nothing left to do");
+    }
+
+    #[test]
+    fn debug_output_hides_the_password() {
+        let mut rng = StdRng::seed_from_u64(1);
+        let server = "127.0.0.2:3478".parse().unwrap();
+        let (allocation, _) =
+            TurnAllocation::allocate(server, "alice", "hunter2", Instant::ZERO, &mut rng);
+        assert!(!format!("{allocation:?}").contains("hunter2"));
+    }
+}

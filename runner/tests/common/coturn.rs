@@ -19,6 +19,11 @@ impl Coturn {
     /// Starts turnserver on `ip:3478` with relays in `relays` and waits until it answers a STUN
     /// Binding from a fresh socket (a probe sent while it starts can go unanswered for good).
     pub fn start(dir: &Path, ip: &str, relays: (u16, u16)) -> Self {
+        Self::start_with(dir, ip, relays, &[])
+    }
+
+    /// `start` with extra turnserver options (`--alternate-server`, `--stale-nonce=1`, ...).
+    pub fn start_with(dir: &Path, ip: &str, relays: (u16, u16), extra: &[&str]) -> Self {
         let dir = dir.join(format!("coturn-{ip}"));
         std::fs::create_dir_all(&dir).unwrap();
         let log = dir.join("turnserver.log");
@@ -40,6 +45,7 @@ impl Coturn {
             .arg("--pidfile")
             .arg(dir.join("turn.pid"))
             .args(["--log-file", "stdout", "--simple-log"])
+            .args(extra)
             .stdout(std::fs::File::create(&log).unwrap())
             .stderr(Stdio::null())
             .spawn()

@@ -75,6 +75,7 @@ pub(crate) fn turn_text(turn: &TurnDecision, side: Side) -> String {
             description,
             relay,
             failed_over,
+            redirected_to,
             ..
         } => {
             let mut text = String::new();
@@ -89,7 +90,11 @@ pub(crate) fn turn_text(turn: &TurnDecision, side: Side) -> String {
                 RelayState::Allocated { rtp, rtcp, .. } => format!("relays {rtp} / {rtcp}"),
                 RelayState::Failed(error) => format!("no relays: {}", error.reason),
             };
-            text.push_str(&format!("{address} {description}: {state}"));
+            text.push_str(&format!("{address} {description}"));
+            if let Some(alternate) = redirected_to {
+                text.push_str(&format!(" (redirected to {alternate})"));
+            }
+            text.push_str(&format!(": {state}"));
             text
         }
         TurnDecision::NotOffered { reason } => format!("none: {reason}"),

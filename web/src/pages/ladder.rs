@@ -141,12 +141,14 @@ fn turn_addresses(turn: &TurnDecision) -> (Vec<SocketAddr>, Vec<SocketAddr>) {
         address,
         media,
         failed_over,
+        redirected_to,
         ..
     } = turn
     else {
         return (Vec::new(), Vec::new());
     };
     let mut servers = vec![*address];
+    servers.extend(redirected_to);
     let mut ports = Vec::new();
     let attempts = failed_over.iter().map(|a| (a.address, a.media));
     for (server, rtp) in attempts.chain([(*address, *media)]) {
