@@ -85,6 +85,10 @@ pub struct LegStatus {
 /// Microsoft Lync side).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "decision", rename_all = "snake_case")]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "one decision per call, built once; boxing would only move the same bytes"
+)]
 pub enum TurnDecision {
     /// The call does not go through the Microsoft Lync B2BUA.
     NotApplicable,
