@@ -200,6 +200,12 @@ test('a simulated Lync call shows the TURN allocation in its ladder and relay ca
   await go('/config-file');
   await page.setInputFiles('#import', join(root, 'core/config/example.json'));
   await page.waitForSelector('#import-ok');
+  // Health probes on, in the simulated engine too: a probe interval below 50 ms is refused.
+  await go('/turn-servers');
+  await page.fill('#turn-probe-interval', '10');
+  await page.waitForSelector('text=10 ms is out of range; allowed are 50 to 3600000 ms');
+  await page.fill('#turn-probe-interval', '1000');
+  await page.waitForSelector('text=10 ms is out of range', { state: 'detached' });
   await go('/simulator');
   await page.click('#sim-reset');
   await page.fill('#sim-uri', 'sip:bob@lync.example.com');

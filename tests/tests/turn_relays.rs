@@ -8,10 +8,10 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use twoleg_core::Event;
 use twoleg_core::config::{Config, EXAMPLE_CONFIG, ValidConfig};
 use twoleg_core::status::{RelayState, TurnDecision};
 use twoleg_core::turn::Health;
+use twoleg_core::{Event, Instant};
 
 const LYNC: &str = "127.0.0.1:5061";
 const LYNC_LISTENER: &str = "127.0.0.1:65072";
@@ -427,4 +427,44 @@ proptest::proptest! {
         proptest::prop_assert_eq!(net.engine.call_count(), 0);
         proptest::prop_assert_eq!(net.engine.turn_allocations(), 0);
     }
+}
+
+#[test]
+fn the_simulator_is_idle_when_only_health_probes_are_left() {
+    use twoleg_core::sim::{CalleeScript, CallerScript, Sim, SimConfig};
+    let mut config = example();
+    config.turn_health.probe_interval_ms = 1_000;
+    let mut sim = Sim::new(ValidConfig::validate(config).unwrap(), SimConfig::default());
+    sim.place_call(
+        Duration::ZERO,
+        CallerScript {
+            uri: Some("sip:bob@lync.example.com".to_owned()),
+            hang_up_after: Some(Duration::from_secs(1)),
+            ..Default::default()
+        },
+        CalleeScript::Answer {
+            after: Duration::from_millis(200),
+            hang_up_after: None,
+        },
+    );
+    sim.run_until_idle().unwrap();
+    assert_eq!(sim.engine().history().len(), 1);
+    assert!(sim.engine().is_idle());
+    assert!(
+        sim.now() < Instant::from_nanos(120_000_000_000),
+        "stopped at {}",
+        sim.now()
+    );
+    let probes = sim
+        .ladder()
+        .iter()
+        .filter(|d| d.summary() == "Binding success")
+        .count();
+    assert!(probes > 0, "the simulated TURN servers answered the probes");
+    assert!(
+        sim.engine()
+            .turn_servers()
+            .iter()
+            .all(|(_, _, h)| h == Health::Up)
+    );
 }

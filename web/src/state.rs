@@ -3,7 +3,8 @@
 use std::rc::Rc;
 
 use twoleg_core::config::{
-    Config, LyncB2bua, Problem, Route, SipSettings, TurnAddress, TurnServer, ValidConfig,
+    Config, LyncB2bua, Problem, Route, SipSettings, TurnAddress, TurnHealth, TurnServer,
+    ValidConfig,
 };
 use yew::Reducible;
 
@@ -28,6 +29,8 @@ pub(crate) enum Action {
     AddPortRange { server: TurnServer, last_port: u64 },
     /// Replace the Microsoft Lync B2BUA settings.
     SetLync(LyncB2bua),
+    /// Replace the TURN health probing settings.
+    SetTurnHealth(TurnHealth),
     /// Replace the SIP settings.
     SetSip(SipSettings),
     /// Replace the routes.
@@ -102,6 +105,7 @@ impl Reducible for ConfigState {
                 config.turn_servers.push(server);
             }
             Action::SetLync(lync) => config.lync_b2bua = lync,
+            Action::SetTurnHealth(health) => config.turn_health = health,
             Action::SetSip(sip) => config.sip = sip,
             Action::SetRoutes(routes) => config.routes = routes,
             Action::Reset => {

@@ -282,6 +282,16 @@ impl B2bua {
         (self.txs.len(), self.timers.len())
     }
 
+    /// Whether nothing is left to do but periodic health probing: no call, no transaction, no
+    /// allocation, no deadline other than the next probing round.
+    pub fn is_idle(&self) -> bool {
+        let periodic = usize::from(self.probes.is_some());
+        self.calls.is_empty()
+            && self.txs.is_empty()
+            && self.allocations.is_empty()
+            && self.timers.len() <= periodic
+    }
+
     /// The B2BUA TURN server table (with health).
     pub fn turn_servers(&self) -> &TurnServerTable {
         &self.turn_servers

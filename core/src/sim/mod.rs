@@ -195,9 +195,16 @@ impl Sim {
         Ok(())
     }
 
-    /// Runs until nothing is left to do.
+    /// Runs until nothing is left to do (periodic TURN health probing aside, which never ends).
     pub fn run_until_idle(&mut self) -> Result<(), SimError> {
         self.run_until(Instant::NEVER)
+    }
+
+    fn idle(&self) -> bool {
+        self.engine.is_idle()
+            && self.network.next_delivery().is_none()
+            && self.caller.next_timeout().is_none()
+            && self.callees.values().all(|c| c.next_timeout().is_none())
     }
 
     /// Runs until virtual time reaches `until` or nothing is left to do.
@@ -208,6 +215,9 @@ impl Sim {
             let Some(next) = self.next_deadline() else {
                 return Ok(());
             };
+            if until == Instant::NEVER && self.idle() {
+                return Ok(());
+            }
             if next > until {
                 self.now = self.now.max(until.min(next));
                 return Ok(());

@@ -74,6 +74,8 @@ pub(crate) fn lync() -> Html {
                     <input id="lync-offer-turn" type="checkbox" checked={lync.offer_turn_services} onchange={toggle(|l, v| l.offer_turn_services = v)} /></label>
                 <label class="field"><span>{ "Try another TURN server when an allocation fails (beyond Expressway)" }</span>
                     <input id="lync-turn-failover" type="checkbox" checked={lync.turn_failover} onchange={toggle(|l, v| l.turn_failover = v)} /></label>
+                <NumberInput id="lync-turn-wait" label="How long the INVITE waits for its TURN relays (ms)" value={lync.turn_allocation_timeout_ms} onchange={set(|l, v| l.turn_allocation_timeout_ms = v)} />
+                <FieldErrors errors={errors("turn_allocation_timeout_ms")} />
                 <h2>{ "Media" }</h2>
                 <label class="field"><span>{ "Encryption" }</span>
                     <select id="lync-encryption" onchange={on_encryption}>

@@ -1,7 +1,7 @@
 //! B2BUA TURN servers (Applications > B2BUA > B2BUA TURN servers): list, create, edit, delete;
 //! a port range adds several address/port combinations at once. Field errors show as you type.
 
-use twoleg_core::config::{Config, Password, TurnServer, ValidConfig};
+use twoleg_core::config::{Config, Password, TurnHealth, TurnServer, ValidConfig};
 use twoleg_core::turn::Health;
 use yew::prelude::*;
 
@@ -141,6 +141,17 @@ pub(crate) fn turn_servers() -> Html {
         let draft = draft.clone();
         Callback::from(move |_: MouseEvent| draft.set(Draft::new()))
     };
+    let health = config.turn_health.clone();
+    let set_health = |f: fn(&mut TurnHealth, u64)| {
+        let ctx = ctx.clone();
+        let health = health.clone();
+        Callback::from(move |value: u64| {
+            let mut next = health.clone();
+            f(&mut next, value);
+            ctx.config.dispatch(Action::SetTurnHealth(next));
+        })
+    };
+    let health_errors = |field: &str| ctx.config.problems_at(&format!("turn_health.{field}"));
 
     let rows = config
         .turn_servers
@@ -198,6 +209,13 @@ pub(crate) fn turn_servers() -> Html {
                 <thead><tr><th>{ "TURN server address" }</th><th>{ "Port(s)" }</th><th>{ "Description" }</th><th>{ "Username" }</th><th>{ "Password" }</th><th>{ "Health (simulator)" }</th><th></th></tr></thead>
                 <tbody>{ for rows }</tbody>
             </table>
+            <h2>{ "Health probes (beyond Expressway)" }</h2>
+            <div class="form" id="turn-health">
+                <NumberInput id="turn-probe-interval" label="STUN Binding probe interval (ms, 0 = off)" value={health.probe_interval_ms} onchange={set_health(|h, v| h.probe_interval_ms = v)} />
+                <FieldErrors errors={health_errors("probe_interval_ms")} />
+                <NumberInput id="turn-probe-failures" label="Missed probes before a server is marked down" value={health.failures_before_down} onchange={set_health(|h, v| h.failures_before_down = v)} />
+                <FieldErrors errors={health_errors("failures_before_down")} />
+            </div>
             <h2>{ if draft.editing.is_some() { "Edit TURN server" } else { "Create TURN server" } }</h2>
             <div class="form" id="turn-form">
                 <TextInput id="turn-address" label="TURN server address" value={draft.server.address.clone()} oninput={edit(|d, v| d.server.address = v)} />
