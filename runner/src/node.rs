@@ -435,6 +435,8 @@ impl Node {
                     "allocations_open": counters.turn_allocations_open,
                     "allocations_granted": counters.turn_allocations,
                     "failures": counters.turn_failures,
+                    "probes_sent": counters.turn_probes_sent,
+                    "probes_answered": counters.turn_probes_answered,
                 });
                 let _ = reply.send(body.to_string());
             }

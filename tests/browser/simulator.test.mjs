@@ -224,13 +224,16 @@ test('a simulated Lync call shows the TURN allocation in its ladder and relay ca
   assert.match(turn[1], /^127\.0\.0\.[23]:34\d\d .*: relays 127\.0\.0\.[23]:\d+ \/ 127\.0\.0\.[23]:\d+$/, turn[1]);
   await page.click('#call-history tr.history-leg-row a');
   await page.waitForSelector('#ladder tr.ladder-row');
-  const rows = await page.$$eval('#ladder tr.ladder-row', (trs) => trs.map((r) => r.textContent));
+  const rows = await page.$$eval('#ladder tr.ladder-row', (trs) => trs.map((r) => ({
+    text: r.textContent, legB: r.classList.contains('leg-B'), turn: r.classList.contains('leg-TURN') })));
+  const texts = rows.map((r) => r.text);
   for (const step of ['Allocate request', 'Allocate error 401', 'Allocate success', 'Refresh (delete) request']) {
-    assert.ok(rows.some((t) => t.includes(step)), `${step} in the ladder:\n${rows.join('\n')}`);
+    assert.ok(rows.some((r) => r.turn && r.text.includes(step)), `${step} in the ladder:\n${texts.join('\n')}`);
   }
-  const allocate = rows.findIndex((t) => t.includes('Allocate success'));
-  const invite = rows.findIndex((t) => t.includes('INVITE sip:bob@lync.example.com') && t.includes('B'));
-  assert.ok(allocate >= 0 && invite > allocate, 'the INVITE to Lync goes out after the relays are granted');
+  assert.equal(rows.filter((r) => r.text.includes('Allocate success')).length, 2, 'an RTP and an RTCP relay');
+  const granted = rows.findLastIndex((r) => r.text.includes('Allocate success'));
+  const invite = rows.findIndex((r) => r.legB && r.text.includes('INVITE sip:bob@lync.example.com'));
+  assert.ok(granted >= 0 && invite > granted, `the INVITE to Lync goes out after both relays are granted:\n${texts.join('\n')}`);
   await page.click(`#ladder tr.ladder-row.leg-B >> nth=0`);
   const sdp = await page.textContent('#ladder tr.message-text pre');
   assert.match(sdp, /^INVITE sip:bob@lync\.example\.com/);

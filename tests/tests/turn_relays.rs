@@ -284,6 +284,11 @@ fn cancel_while_the_relays_are_allocating_never_reaches_lync() {
     net.advance(Duration::from_secs(2));
     assert!(net.take_to(LYNC).is_empty(), "no INVITE ever went to Lync");
     assert_eq!(net.engine.turn_allocations(), 0);
+    assert_eq!(
+        net.turn_servers[&server.0].granted(),
+        2,
+        "granted late, then deleted"
+    );
     assert!(net.turn_servers.values().all(|s| s.live_allocations() == 0));
 }
 
@@ -318,6 +323,12 @@ fn health_probes_mark_a_silent_server_down_and_the_selector_skips_it() {
         down,
         vec![(silent, Health::Down)],
         "down after two missed probes"
+    );
+    let counters = net.engine.counters();
+    assert_eq!(counters.turn_probes_sent, 6, "three rounds to two servers");
+    assert_eq!(
+        counters.turn_probes_answered, 3,
+        "only the live server answered"
     );
     for i in 0..20 {
         net.send(CALLER, &lync_invite(&format!("t6-{i}")));

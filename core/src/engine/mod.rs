@@ -65,6 +65,10 @@ pub struct Counters {
     pub turn_failures: u64,
     /// Allocations alive now (allocating, granted or being deleted).
     pub turn_allocations_open: u64,
+    /// TURN health probes sent.
+    pub turn_probes_sent: u64,
+    /// TURN health probes answered by the probed address.
+    pub turn_probes_answered: u64,
 }
 
 /// What a transaction belongs to.

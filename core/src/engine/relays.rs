@@ -232,6 +232,9 @@ impl B2bua {
             }
             _ => None,
         };
+        if answered.is_some() {
+            self.counters.turn_probes_answered += 1;
+        }
         match answered {
             Some(Some((endpoint, health))) => self.set_turn_health(endpoint, health),
             Some(None) => {}
@@ -264,6 +267,7 @@ impl B2bua {
         }
         let local = self.config.listeners()[0].address;
         for (destination, bytes) in work.requests {
+            self.counters.turn_probes_sent += 1;
             self.transmit(local, destination, bytes);
         }
         self.timers.set(TimerKey::Probe, self.now + interval);

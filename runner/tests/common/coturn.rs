@@ -60,7 +60,7 @@ impl Coturn {
             .into_iter()
             .chain([9; 12])
             .collect();
-        for _ in 0..100 {
+        for _ in 0..300 {
             let probe = UdpSocket::bind(format!("{ip}:0")).unwrap();
             probe
                 .set_read_timeout(Some(Duration::from_millis(100)))
