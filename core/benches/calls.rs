@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use twoleg_core::config::ValidConfig;
+use twoleg_core::sim::{header_value as header, response_text};
 use twoleg_core::{B2bua, Input, Instant, Output, Receive};
 
 const CALLER: &str = "127.0.0.1:5080";
@@ -128,35 +129,9 @@ impl Bench {
     }
 }
 
-fn header<'a>(message: &'a str, name: &str) -> &'a str {
-    message
-        .split("\r\n")
-        .find_map(|line| line.strip_prefix(name)?.strip_prefix(": "))
-        .unwrap_or_default()
-}
-
 /// A callee's response to a request, copying its Via, From, To, Call-ID and CSeq.
 fn reply(request: &str, status: &str, body: &str) -> String {
-    let to = header(request, "To");
-    let to = if to.contains("tag=") {
-        to.to_owned()
-    } else {
-        format!("{to};tag=b")
-    };
-    let content_type = if body.is_empty() {
-        ""
-    } else {
-        "Content-Type: application/sdp\r\n"
-    };
-    format!(
-        "SIP/2.0 {status}\r\nVia: {}\r\nFrom: {}\r\nTo: {to}\r\nCall-ID: {}\r\nCSeq: {}\r\n\
-         Contact: <sip:bob@{CALLEE}>\r\n{content_type}Content-Length: {}\r\n\r\n{body}",
-        header(request, "Via"),
-        header(request, "From"),
-        header(request, "Call-ID"),
-        header(request, "CSeq"),
-        body.len()
-    )
+    response_text(request, status, "b", &format!("sip:bob@{CALLEE}"), body)
 }
 
 fn basic_calls(c: &mut Criterion) {

@@ -7,6 +7,7 @@ use std::process::Command;
 
 use common::TWOLEG;
 use twoleg_core::config::ValidConfig;
+use twoleg_core::sim::{header_value as header, response_text};
 use twoleg_core::{B2bua, Input, Instant, Output, Receive};
 
 const SEED: u64 = 9;
@@ -77,34 +78,8 @@ fn native(inputs: &[In]) -> Vec<Out> {
     out
 }
 
-fn header<'a>(message: &'a str, name: &str) -> &'a str {
-    message
-        .split("\r\n")
-        .find_map(|line| line.strip_prefix(name)?.strip_prefix(": "))
-        .unwrap_or_default()
-}
-
 fn reply(request: &str, status: &str, to_tag: &str, body: &str) -> String {
-    let to = header(request, "To");
-    let to = if to.contains("tag=") {
-        to.to_owned()
-    } else {
-        format!("{to};tag={to_tag}")
-    };
-    let content_type = if body.is_empty() {
-        ""
-    } else {
-        "Content-Type: application/sdp\r\n"
-    };
-    format!(
-        "SIP/2.0 {status}\r\nVia: {}\r\nFrom: {}\r\nTo: {to}\r\nCall-ID: {}\r\nCSeq: {}\r\n\
-         Contact: <sip:bob@{CALLEE}>\r\n{content_type}Content-Length: {}\r\n\r\n{body}",
-        header(request, "Via"),
-        header(request, "From"),
-        header(request, "Call-ID"),
-        header(request, "CSeq"),
-        body.len()
-    )
+    response_text(request, status, to_tag, &format!("sip:bob@{CALLEE}"), body)
 }
 
 fn request(

@@ -22,6 +22,7 @@
 
 mod agent;
 mod network;
+mod peer_text;
 mod script;
 mod turn_server;
 
@@ -33,6 +34,7 @@ use serde::{Deserialize, Serialize};
 
 pub use agent::{AgentCall, Role, SCRIPT_HEADER};
 pub use network::{Datagram, LinkConditions};
+pub use peer_text::{header_value, response_text};
 pub use script::{CalleeScript, CallerScript};
 pub use turn_server::TurnServer;
 
