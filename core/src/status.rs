@@ -81,8 +81,8 @@ pub struct LegStatus {
     pub final_status: Option<u16>,
 }
 
-/// What TwoLeg decided and did about TURN for a call's Lync leg (leg B: the one toward the
-/// Microsoft Lync side).
+/// What TwoLeg decided and did about TURN for a call's Lync leg: leg B for a call routed toward
+/// Lync, leg A for a call that came from the Lync signalling destination.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "decision", rename_all = "snake_case")]
 #[expect(
@@ -94,6 +94,8 @@ pub enum TurnDecision {
     NotApplicable,
     /// This TURN server was offered: relays were (or are being) allocated on it.
     Offered {
+        /// The Lync leg, whose SDP carries the relay candidates.
+        leg: Side,
         /// Index of the server in the config's `turn_servers`.
         server: usize,
         /// The address/port combination chosen.
@@ -114,6 +116,8 @@ pub enum TurnDecision {
     },
     /// No TURN server was offered.
     NotOffered {
+        /// The Lync leg.
+        leg: Side,
         /// Why.
         reason: String,
     },

@@ -142,6 +142,7 @@ fn k3_no_turn_offer_records_why() {
     assert_eq!(
         status.turn,
         TurnDecision::NotOffered {
+            leg: Side::B,
             reason: "no B2BUA TURN servers are configured".to_owned()
         }
     );

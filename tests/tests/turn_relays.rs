@@ -479,3 +479,66 @@ fn the_simulator_is_idle_when_only_health_probes_are_left() {
             .all(|(_, _, h)| h == Health::Up)
     );
 }
+
+#[test]
+fn a_call_from_lync_gets_relay_candidates_in_the_answer_toward_lync() {
+    // Lync's front end at 127.0.0.9 calls in; the default route takes the call to the callee.
+    let mut config = example();
+    config.turn_servers.truncate(1);
+    config.lync_b2bua.signalling_destination = "127.0.0.9:5061".to_owned();
+    config.routes.retain(|r| !r.lync);
+    config.routes.push(twoleg_core::config::Route {
+        name: "everything else".to_owned(),
+        destination: CALLEE.to_owned(),
+        ..Default::default()
+    });
+    let mut net = Net::new(ValidConfig::validate(config).unwrap());
+    const LYNC_FE: &str = "127.0.0.9:5061";
+    let offer = SDP.replace("c=IN IP4 127.0.0.1", "c=IN IP4 192.0.2.44");
+    let text = invite("in1", "z9hG4bKin1", 1, 70, "", &offer).replace(CALLER, LYNC_FE);
+    net.send(LYNC_FE, &text);
+    let b_invite = net.expect_one(CALLEE, "INVITE");
+    assert!(
+        relay_candidates(b_invite.body()).is_empty(),
+        "the leg away from Lync gets the offer untouched"
+    );
+    let TurnDecision::Offered {
+        leg,
+        relay: RelayState::Allocated { rtp, .. },
+        ..
+    } = turn_of(&net)
+    else {
+        panic!("{:?}", turn_of(&net));
+    };
+    assert_eq!(leg, twoleg_core::status::Side::A);
+    let permissions = net
+        .stun
+        .iter()
+        .filter(|s| s.2 == "CreatePermission request")
+        .count();
+    assert_eq!(permissions, 2, "Lync's own address from its offer");
+    net.send(
+        CALLEE,
+        &b_invite.reply(
+            200,
+            "OK",
+            Some("bob"),
+            &format!("Contact: <sip:bob@{CALLEE}>\r\n"),
+            SDP_ANSWER,
+        ),
+    );
+    let answer = net
+        .take_to(LYNC_FE)
+        .into_iter()
+        .find(|m| m.status() == Some(200))
+        .expect("the 200 toward Lync");
+    let relays = relay_candidates(answer.body());
+    assert_eq!(
+        relays.len(),
+        2,
+        "{}",
+        String::from_utf8_lossy(answer.body())
+    );
+    assert!(relays[0].contains(&format!(" {} {} typ relay", rtp.ip(), rtp.port())));
+    assert!(String::from_utf8_lossy(answer.body()).contains("m=audio 40002"));
+}

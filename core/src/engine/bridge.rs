@@ -118,8 +118,11 @@ impl B2bua {
             &mut b_invite.body,
         );
 
+        // The Lync leg: B toward Lync on a Lync route, else A for a call from Lync.
         let (turn, media) = if route.lync {
-            self.begin_turn(id, b_local.ip())
+            self.begin_turn(id, Side::B, b_local.ip())
+        } else if self.comes_from_lync(source) {
+            self.begin_turn(id, Side::A, local.ip())
         } else {
             (TurnDecision::NotApplicable, None)
         };
@@ -197,6 +200,8 @@ impl B2bua {
                 cancel: CancelState::None,
             },
         );
+        // A call from Lync: its offer names the far side's addresses.
+        self.learn_lync_peers(&mut call, Side::A, &request.body);
         let status = call.status();
         self.calls.insert(id, call);
         self.counters.calls_started += 1;
@@ -423,9 +428,7 @@ impl B2bua {
         );
         let (local, hop) = (leg.local, leg.next_hop());
         call.offer_candidates(other, &mut out.body);
-        if side == Side::B {
-            self.learn_lync_peers(call, &request.body);
-        }
+        self.learn_lync_peers(call, side, &request.body);
         let relay_id = RelayId(call.next_relay);
         call.next_relay += 1;
         let client_tx = self.send_request(Owner::Relay(id, relay_id), &out, local, hop);
@@ -470,9 +473,7 @@ impl B2bua {
             };
             this.cancel_call_timer(id, CallTimer::Retransmit2xx(side));
             this.cancel_call_timer(id, CallTimer::AckTimeout(side));
-            if side == Side::B {
-                this.learn_lync_peers(call, parsed.message.body());
-            }
+            this.learn_lync_peers(call, side, parsed.message.body());
             if let Some(held) = awaiting.held_ack {
                 this.send_ack(call, held.side, held.cseq, Some(&parsed));
             }
@@ -528,8 +529,8 @@ impl B2bua {
                 return;
             }
             let client_side = call.relays[&relay_id].server_side.other();
-            if client_side == Side::B && !response.body.is_empty() {
-                this.learn_lync_peers(call, &response.body);
+            if !response.body.is_empty() {
+                this.learn_lync_peers(call, client_side, &response.body);
             }
             let status = response.status;
             if status.is_provisional() {

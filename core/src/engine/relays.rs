@@ -46,6 +46,8 @@ pub(crate) struct Allocation {
 /// The TURN side of a call's Lync leg.
 #[derive(Debug)]
 pub(crate) struct LyncMedia {
+    /// The Lync leg.
+    side: Side,
     tried: Vec<EndpointId>,
     rtp: AllocId,
     rtcp: AllocId,
@@ -113,18 +115,20 @@ impl MediaPorts {
 }
 
 impl B2bua {
-    /// The TURN decision for a new call on a Lync route, starting its allocations when a server
+    /// The TURN decision for a new call with a Lync leg, starting its allocations when a server
     /// is offered. The media address is on the IP of the Lync leg's listener.
     pub(super) fn begin_turn(
         &mut self,
         id: CallId,
+        leg: Side,
         media_ip: IpAddr,
     ) -> (TurnDecision, Option<LyncMedia>) {
         let offer = self.config.lync().offer_turn_services;
         match turn::select(&self.turn_servers, offer, &[], &mut self.rng) {
-            Ok(endpoint) => self.offer(id, endpoint, media_ip, Vec::new(), Vec::new()),
+            Ok(endpoint) => self.offer(id, leg, endpoint, media_ip, Vec::new(), Vec::new()),
             Err(reason) => (
                 TurnDecision::NotOffered {
+                    leg,
                     reason: reason.to_string(),
                 },
                 None,
@@ -132,9 +136,20 @@ impl B2bua {
         }
     }
 
+    /// Whether a call from `source` comes from Microsoft Lync: the Lync B2BUA is enabled and
+    /// `source` is on the IP of its signalling destination.
+    pub(super) fn comes_from_lync(&self, source: SocketAddr) -> bool {
+        let lync = self.config.lync();
+        lync.enabled
+            && lync
+                .signalling_destination
+                .is_some_and(|destination| destination.ip() == source.ip())
+    }
+
     fn offer(
         &mut self,
         id: CallId,
+        leg: Side,
         endpoint: EndpointId,
         media_ip: IpAddr,
         mut tried: Vec<EndpointId>,
@@ -148,6 +163,7 @@ impl B2bua {
             .clone();
         let port = self.media_ports.take();
         let decision = |relay| TurnDecision::Offered {
+            leg,
             server: chosen.server,
             address: chosen.address,
             description: chosen.description.clone(),
@@ -191,6 +207,7 @@ impl B2bua {
         let rtp = start(host_rtp);
         let rtcp = start(SocketAddr::new(media_ip, port + 1));
         let media = LyncMedia {
+            side: leg,
             tried,
             rtp,
             rtcp,
@@ -432,8 +449,14 @@ impl B2bua {
                     media: *media_address,
                     error,
                 });
-                let (decision, next_media) =
-                    self.offer(id, next, media.host_rtp.ip(), media.tried, failed_over);
+                let (decision, next_media) = self.offer(
+                    id,
+                    media.side,
+                    next,
+                    media.host_rtp.ip(),
+                    media.tried,
+                    failed_over,
+                );
                 call.turn = decision;
                 call.media = next_media;
                 self.emit_turn(call);
@@ -487,9 +510,9 @@ impl B2bua {
         self.set_call_timer(id, CallTimer::TurnRefresh, every);
     }
 
-    /// The far side's SDP on the Lync leg: permissions for its addresses.
-    pub(super) fn learn_lync_peers(&mut self, call: &mut Call, body: &[u8]) {
-        let Some(media) = &mut call.media else {
+    /// SDP received on leg `side`: if that is the Lync leg, permissions for its addresses.
+    pub(super) fn learn_lync_peers(&mut self, call: &mut Call, side: Side, body: &[u8]) {
+        let Some(media) = call.media.as_mut().filter(|m| m.side == side) else {
             return;
         };
         let room = MAX_PEERS.saturating_sub(media.peers.len());
@@ -606,7 +629,12 @@ impl B2bua {
         let Some(relay_id) = call.initial_relay() else {
             return;
         };
-        let candidates = call.media.as_ref().and_then(|m| m.candidates.clone());
+        // Candidates go on the Lync leg only: a call from Lync forwards its INVITE untouched.
+        let candidates = call
+            .media
+            .as_ref()
+            .filter(|m| m.side == Side::B)
+            .and_then(|m| m.candidates.clone());
         let local = call.leg(Side::B).local;
         let Some(relay) = call.relays.get_mut(&relay_id) else {
             return;
@@ -643,12 +671,18 @@ impl B2bua {
 }
 
 impl Call {
-    /// Puts TwoLeg's candidates into SDP sent on the Lync leg (leg B), once relays are granted.
+    /// Puts TwoLeg's candidates into SDP sent on leg `side` if it is the Lync leg, once relays
+    /// are granted.
     pub(crate) fn offer_candidates(&self, side: Side, body: &mut Vec<u8>) {
-        if side != Side::B || body.is_empty() {
+        if body.is_empty() {
             return;
         }
-        let Some(candidates) = self.media.as_ref().and_then(|m| m.candidates.as_ref()) else {
+        let Some(candidates) = self
+            .media
+            .as_ref()
+            .filter(|m| m.side == side)
+            .and_then(|m| m.candidates.as_ref())
+        else {
             return;
         };
         if let Some(with) = turn::add_to_sdp(body, candidates) {

@@ -63,9 +63,13 @@ pub(crate) fn call_status() -> Html {
     }
 }
 
-/// The TURN decision in words, on the Lync leg's row (leg B); "-" on leg A.
+/// The TURN decision in words, on the Lync leg's row; "-" on the other leg.
 pub(crate) fn turn_text(turn: &TurnDecision, side: Side) -> String {
-    if side == Side::A {
+    let lync_leg = match turn {
+        TurnDecision::NotApplicable => return "-".to_owned(),
+        TurnDecision::Offered { leg, .. } | TurnDecision::NotOffered { leg, .. } => *leg,
+    };
+    if side != lync_leg {
         return "-".to_owned();
     }
     match turn {
@@ -97,6 +101,6 @@ pub(crate) fn turn_text(turn: &TurnDecision, side: Side) -> String {
             text.push_str(&format!(": {state}"));
             text
         }
-        TurnDecision::NotOffered { reason } => format!("none: {reason}"),
+        TurnDecision::NotOffered { reason, .. } => format!("none: {reason}"),
     }
 }
