@@ -446,3 +446,62 @@ fn a_300_try_alternate_is_followed_and_recorded() {
         alternate.count(": delete: realm") == 10
     }));
 }
+
+#[test]
+fn a_call_from_lync_gets_relays_in_the_answer_toward_lync() {
+    require_sipp();
+    let dir = tempfile::tempdir().unwrap();
+    let ip = ip(90);
+    let server = Coturn::start(dir.path(), "127.0.0.91", (48_800, 48_849));
+    // Lync's front end is SIPp's caller on ip:5080; the route is an ordinary one to SIPp's callee.
+    let config = lync_config(
+        &ip,
+        &[("127.0.0.91", "secret")],
+        &format!(r#", "signalling_destination": "{ip}:5080""#),
+        "",
+    )
+    .replace(r#""lync": true"#, r#""lync": false"#);
+    let runner = Runner::start(&ip, &config, dir.path(), &[]);
+    let _callee = uas(dir.path(), &ip);
+    let lync_dir = dir.path().join("lync");
+    std::fs::create_dir_all(&lync_dir).unwrap();
+    let target = format!("{ip}:5060");
+    let scenario = scenario("uac_lync");
+    let mut lync = Sipp::spawn(
+        &lync_dir,
+        &[
+            "-sf",
+            &scenario,
+            &target,
+            "-i",
+            &ip,
+            "-p",
+            "5080",
+            "-m",
+            "10",
+            "-r",
+            "10",
+            "-trace_logs",
+        ],
+    );
+    let seen = lync_log(&mut lync);
+    assert_eq!(seen.len(), 10, "every call answered");
+    assert!(eventually(Duration::from_secs(10), || runner
+        .history()
+        .len()
+        == 10));
+    for record in runner.history() {
+        let turn = &record["turn"];
+        assert_eq!(turn["leg"], "a", "{record}");
+        assert_eq!(turn["relay"]["state"], "allocated", "{record}");
+        let (rtp, rtcp) = seen[&str_of(&record["legs"][0]["call_id"])].clone();
+        assert_eq!(rtp, str_of(&turn["relay"]["rtp"]), "{record}");
+        assert!(
+            server.relays_to(&rtp) && server.relays_to(&rtcp),
+            "{record}"
+        );
+    }
+    assert!(eventually(Duration::from_secs(10), || turn_state(&runner)
+        ["allocations_open"]
+        == 0));
+}
