@@ -346,24 +346,7 @@ fn health_probes_mark_a_silent_server_down_and_the_selector_skips_it() {
 
 #[test]
 fn the_simulator_runs_a_lync_call_through_its_simulated_turn_servers() {
-    use twoleg_core::sim::{CalleeScript, CallerScript, Sim, SimConfig};
-    let mut sim = Sim::new(
-        ValidConfig::validate(example()).unwrap(),
-        SimConfig::default(),
-    );
-    sim.place_call(
-        Duration::ZERO,
-        CallerScript {
-            uri: Some("sip:bob@lync.example.com".to_owned()),
-            hang_up_after: Some(Duration::from_secs(1)),
-            ..Default::default()
-        },
-        CalleeScript::Answer {
-            after: Duration::from_millis(200),
-            hang_up_after: None,
-        },
-    );
-    sim.run_until_idle().unwrap();
+    let sim = simulated_lync_call(example());
     let record = sim
         .engine()
         .history()
@@ -442,23 +425,9 @@ proptest::proptest! {
 
 #[test]
 fn the_simulator_is_idle_when_only_health_probes_are_left() {
-    use twoleg_core::sim::{CalleeScript, CallerScript, Sim, SimConfig};
     let mut config = example();
     config.turn_health.probe_interval_ms = 1_000;
-    let mut sim = Sim::new(ValidConfig::validate(config).unwrap(), SimConfig::default());
-    sim.place_call(
-        Duration::ZERO,
-        CallerScript {
-            uri: Some("sip:bob@lync.example.com".to_owned()),
-            hang_up_after: Some(Duration::from_secs(1)),
-            ..Default::default()
-        },
-        CalleeScript::Answer {
-            after: Duration::from_millis(200),
-            hang_up_after: None,
-        },
-    );
-    sim.run_until_idle().unwrap();
+    let sim = simulated_lync_call(config);
     assert_eq!(sim.engine().history().len(), 1);
     assert!(sim.engine().is_idle());
     assert!(
@@ -541,4 +510,24 @@ fn a_call_from_lync_gets_relay_candidates_in_the_answer_toward_lync() {
     );
     assert!(relays[0].contains(&format!(" {} {} typ relay", rtp.ip(), rtp.port())));
     assert!(String::from_utf8_lossy(answer.body()).contains("m=audio 40002"));
+}
+
+/// One Lync call in the simulator (1 s, answered after 200 ms), run until idle.
+fn simulated_lync_call(config: Config) -> twoleg_core::sim::Sim {
+    use twoleg_core::sim::{CalleeScript, CallerScript, Sim, SimConfig};
+    let mut sim = Sim::new(ValidConfig::validate(config).unwrap(), SimConfig::default());
+    sim.place_call(
+        Duration::ZERO,
+        CallerScript {
+            uri: Some("sip:bob@lync.example.com".to_owned()),
+            hang_up_after: Some(Duration::from_secs(1)),
+            ..Default::default()
+        },
+        CalleeScript::Answer {
+            after: Duration::from_millis(200),
+            hang_up_after: None,
+        },
+    );
+    sim.run_until_idle().unwrap();
+    sim
 }
