@@ -70,29 +70,8 @@ fn a_callee_that_rejects_with_486() {
     let ip = ip(12);
     let dir = tempfile::tempdir().unwrap();
     let runner = Runner::start(&ip, &config(&ip), dir.path(), &[]);
-    let _uas = Sipp::spawn(
-        dir.path(),
-        &["-sf", &scenario("uas_busy"), "-i", &ip, "-p", "5070"],
-    );
-    let mut caller = Sipp::spawn(
-        dir.path(),
-        &[
-            "-sf",
-            &scenario("uac_busy"),
-            &format!("{ip}:5060"),
-            "-i",
-            &ip,
-            "-p",
-            "5080",
-            "-m",
-            "10",
-            "-r",
-            "10",
-            "-timeout",
-            "60",
-            "-timeout_error",
-        ],
-    );
+    let _uas = uas_scenario(dir.path(), &ip, "uas_busy", &[]);
+    let mut caller = uac_scenario(dir.path(), &ip, "uac_busy", 10, &[]);
     assert_eq!(
         caller.wait(Duration::from_secs(60)),
         0,
@@ -118,29 +97,8 @@ fn a_caller_that_cancels_while_ringing() {
     let ip = ip(13);
     let dir = tempfile::tempdir().unwrap();
     let runner = Runner::start(&ip, &config(&ip), dir.path(), &[]);
-    let _uas = Sipp::spawn(
-        dir.path(),
-        &["-sf", &scenario("uas_ring"), "-i", &ip, "-p", "5070"],
-    );
-    let mut caller = Sipp::spawn(
-        dir.path(),
-        &[
-            "-sf",
-            &scenario("uac_cancel"),
-            &format!("{ip}:5060"),
-            "-i",
-            &ip,
-            "-p",
-            "5080",
-            "-m",
-            "10",
-            "-r",
-            "10",
-            "-timeout",
-            "60",
-            "-timeout_error",
-        ],
-    );
+    let _uas = uas_scenario(dir.path(), &ip, "uas_ring", &[]);
+    let mut caller = uac_scenario(dir.path(), &ip, "uac_cancel", 10, &[]);
     assert_eq!(
         caller.wait(Duration::from_secs(60)),
         0,

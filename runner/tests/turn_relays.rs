@@ -43,20 +43,8 @@ fn lync_config(ip: &str, servers: &[(&str, &str)], extra_lync: &str, health: &st
 
 /// SIPp's Lync side on `ip:5070`, ending after `calls` calls (SIPp writes its log on exit).
 fn lync_side(dir: &Path, ip: &str, calls: u32) -> Sipp {
-    let scenario = scenario("uas_lync");
     let calls = calls.to_string();
-    let args = [
-        "-sf",
-        &scenario,
-        "-i",
-        ip,
-        "-p",
-        "5070",
-        "-m",
-        &calls,
-        "-trace_logs",
-    ];
-    Sipp::spawn(dir, &args)
+    uas_scenario(dir, ip, "uas_lync", &["-m", &calls, "-trace_logs"])
 }
 
 /// What the Lync side logged once it ended: Call-ID → (RTP relay, RTCP relay), empty strings
@@ -465,25 +453,7 @@ fn a_call_from_lync_gets_relays_in_the_answer_toward_lync() {
     let _callee = uas(dir.path(), &ip);
     let lync_dir = dir.path().join("lync");
     std::fs::create_dir_all(&lync_dir).unwrap();
-    let target = format!("{ip}:5060");
-    let scenario = scenario("uac_lync");
-    let mut lync = Sipp::spawn(
-        &lync_dir,
-        &[
-            "-sf",
-            &scenario,
-            &target,
-            "-i",
-            &ip,
-            "-p",
-            "5080",
-            "-m",
-            "10",
-            "-r",
-            "10",
-            "-trace_logs",
-        ],
-    );
+    let mut lync = uac_scenario(&lync_dir, &ip, "uac_lync", 10, &["-trace_logs"]);
     let seen = lync_log(&mut lync);
     assert_eq!(seen.len(), 10, "every call answered");
     assert!(eventually(Duration::from_secs(10), || runner

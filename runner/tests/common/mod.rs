@@ -270,6 +270,42 @@ pub fn uac(dir: &Path, ip: &str, port: u16, extra: &[&str]) -> Sipp {
     Sipp::spawn(dir, &args)
 }
 
+/// SIPp playing scenario `name` (`runner/tests/sipp/<name>.xml`) as the callee on `ip:5070`,
+/// with extra arguments.
+pub fn uas_scenario(dir: &Path, ip: &str, name: &str, extra: &[&str]) -> Sipp {
+    let scenario = scenario(name);
+    let mut args = vec!["-sf", scenario.as_str(), "-i", ip, "-p", "5070"];
+    args.extend_from_slice(extra);
+    Sipp::spawn(dir, &args)
+}
+
+/// SIPp playing scenario `name` as the caller from `ip:5080` to the runner on `ip:5060`:
+/// `calls` calls at 10 per second, a call unfinished after 60 s counting as failed; extra
+/// arguments after those.
+pub fn uac_scenario(dir: &Path, ip: &str, name: &str, calls: u32, extra: &[&str]) -> Sipp {
+    let scenario = scenario(name);
+    let target = format!("{ip}:5060");
+    let calls = calls.to_string();
+    let mut args = vec![
+        "-sf",
+        scenario.as_str(),
+        target.as_str(),
+        "-i",
+        ip,
+        "-p",
+        "5080",
+        "-m",
+        calls.as_str(),
+        "-r",
+        "10",
+        "-timeout",
+        "60",
+        "-timeout_error",
+    ];
+    args.extend_from_slice(extra);
+    Sipp::spawn(dir, &args)
+}
+
 /// The scenario file `runner/tests/sipp/<name>.xml`.
 pub fn scenario(name: &str) -> String {
     format!("{}/tests/sipp/{name}.xml", env!("CARGO_MANIFEST_DIR"))
