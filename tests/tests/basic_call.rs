@@ -63,16 +63,7 @@ fn b2_b3_ringing_and_answer_map_onto_leg_a_with_its_own_tag() {
         "early media SDP passes through"
     );
 
-    net.send(
-        CALLEE,
-        &b_invite.reply(
-            200,
-            "OK",
-            Some("bob-tag"),
-            &format!("Contact: <sip:bob@{CALLEE}>\r\n"),
-            SDP_ANSWER,
-        ),
-    );
+    net.send(CALLEE, &b_invite.answer(Some("bob-tag"), SDP_ANSWER));
     let sent = net.take();
     let ack = sent
         .iter()
@@ -100,16 +91,7 @@ fn b4_leg_a_200_is_retransmitted_until_the_ack() {
     let mut net = Net::new(config());
     net.send(CALLER, &invite("b4", "z9hG4bKb4", 1, 70, "", SDP));
     let b_invite = net.expect_one(CALLEE, "INVITE");
-    net.send(
-        CALLEE,
-        &b_invite.reply(
-            200,
-            "OK",
-            Some("bob-tag"),
-            &format!("Contact: <sip:bob@{CALLEE}>\r\n"),
-            SDP_ANSWER,
-        ),
-    );
+    net.send(CALLEE, &b_invite.answer(Some("bob-tag"), SDP_ANSWER));
     let first = net
         .take()
         .into_iter()
@@ -157,16 +139,7 @@ fn b6_late_offer_the_answer_rides_from_leg_a_ack_to_leg_b_ack() {
     net.send(CALLER, &invite("b6", "z9hG4bKb6", 1, 70, "", ""));
     let b_invite = net.expect_one(CALLEE, "INVITE");
     assert!(b_invite.body().is_empty());
-    net.send(
-        CALLEE,
-        &b_invite.reply(
-            200,
-            "OK",
-            Some("bob-tag"),
-            &format!("Contact: <sip:bob@{CALLEE}>\r\n"),
-            SDP,
-        ),
-    );
+    net.send(CALLEE, &b_invite.answer(Some("bob-tag"), SDP));
     let sent = net.take();
     assert!(
         !sent.iter().any(|m| m.to == addr(CALLEE) && m.is("ACK")),

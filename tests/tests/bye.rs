@@ -149,16 +149,7 @@ fn d5_bye_before_the_ack_is_accepted_and_our_bye_waits_for_the_ack() {
     let mut net = Net::new(config());
     net.send(CALLER, &invite("d5", "z9hG4bKd5", 1, 70, "", SDP));
     let b_invite = net.expect_one(CALLEE, "INVITE");
-    net.send(
-        CALLEE,
-        &b_invite.reply(
-            200,
-            "OK",
-            Some("bob-tag"),
-            &format!("Contact: <sip:bob@{CALLEE}>\r\n"),
-            SDP_ANSWER,
-        ),
-    );
+    net.send(CALLEE, &b_invite.answer(Some("bob-tag"), SDP_ANSWER));
     let a_tag = net
         .take()
         .into_iter()
@@ -189,16 +180,7 @@ fn d5_bye_before_the_ack_is_accepted_and_our_bye_waits_for_the_ack() {
     let mut net = Net::new(config());
     net.send(CALLER, &invite("d5b", "z9hG4bKd5b", 1, 70, "", SDP));
     let b_invite = net.expect_one(CALLEE, "INVITE");
-    net.send(
-        CALLEE,
-        &b_invite.reply(
-            200,
-            "OK",
-            Some("bob-tag"),
-            &format!("Contact: <sip:bob@{CALLEE}>\r\n"),
-            SDP_ANSWER,
-        ),
-    );
+    net.send(CALLEE, &b_invite.answer(Some("bob-tag"), SDP_ANSWER));
     let a_tag = net
         .take()
         .into_iter()
@@ -241,16 +223,7 @@ fn a_bye_before_the_ack_of_a_late_offer_still_acks_leg_b() {
     let mut net = Net::new(config());
     net.send(CALLER, &invite("d7", "z9hG4bKd7", 1, 70, "", ""));
     let b_invite = net.expect_one(CALLEE, "INVITE");
-    net.send(
-        CALLEE,
-        &b_invite.reply(
-            200,
-            "OK",
-            Some("bob-tag"),
-            &format!("Contact: <sip:bob@{CALLEE}>\r\n"),
-            SDP,
-        ),
-    );
+    net.send(CALLEE, &b_invite.answer(Some("bob-tag"), SDP));
     let a_tag = net
         .take()
         .into_iter()

@@ -39,16 +39,7 @@ fn k1_k2_a_live_call_shows_two_legs_under_one_tag() {
         .map(|l| l.state)
         .collect();
     assert_eq!(states, [LegState::Early, LegState::Early]);
-    net.send(
-        CALLEE,
-        &b_invite.reply(
-            200,
-            "OK",
-            Some("bob-tag"),
-            &format!("Contact: <sip:bob@{CALLEE}>\r\n"),
-            SDP_ANSWER,
-        ),
-    );
+    net.send(CALLEE, &b_invite.answer(Some("bob-tag"), SDP_ANSWER));
     let status = net.engine.calls().next().unwrap();
     assert!(status.legs.iter().all(|l| l.state == LegState::Confirmed));
     assert_eq!(status.legs[1].remote_tag.as_deref(), Some("bob-tag"));

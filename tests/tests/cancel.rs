@@ -110,16 +110,7 @@ fn c3_cancel_and_200_crossing_acks_and_hangs_up_leg_b() {
     );
     net.send(CALLER, &cancel("c3", "z9hG4bKc3", 1));
     net.take();
-    net.send(
-        CALLEE,
-        &b_invite.reply(
-            200,
-            "OK",
-            Some("bob-tag"),
-            &format!("Contact: <sip:bob@{CALLEE}>\r\n"),
-            SDP_ANSWER,
-        ),
-    );
+    net.send(CALLEE, &b_invite.answer(Some("bob-tag"), SDP_ANSWER));
     let sent = net.take();
     let to_callee: Vec<_> = sent
         .iter()

@@ -27,16 +27,7 @@ fn e1_a_reinvite_from_the_caller_is_relayed_and_answered_back() {
     );
     assert_eq!(re.to_tag(), Some("bob-tag"));
     assert_eq!(re.body(), hold.as_bytes());
-    net.send(
-        CALLEE,
-        &re.reply(
-            200,
-            "OK",
-            None,
-            &format!("Contact: <sip:bob@{CALLEE}>\r\n"),
-            SDP_ANSWER,
-        ),
-    );
+    net.send(CALLEE, &re.answer(None, SDP_ANSWER));
     let sent = net.take();
     let ok = sent.iter().find(|m| m.to == addr(CALLER)).unwrap();
     assert_eq!(ok.status(), Some(200));
@@ -182,16 +173,7 @@ fn e7_an_offerless_reinvite_carries_the_answer_in_the_acks() {
     );
     let re = net.expect_one(CALLEE, "INVITE");
     assert!(re.body().is_empty());
-    net.send(
-        CALLEE,
-        &re.reply(
-            200,
-            "OK",
-            None,
-            &format!("Contact: <sip:bob@{CALLEE}>\r\n"),
-            SDP_ANSWER,
-        ),
-    );
+    net.send(CALLEE, &re.answer(None, SDP_ANSWER));
     let sent = net.take();
     assert!(
         !sent.iter().any(|m| m.is("ACK")),
@@ -241,16 +223,7 @@ fn a_reinvite_cancelled_while_the_callee_accepts_it_ends_the_call_on_both_legs()
     let cancel = caller_request("CANCEL", "e8", "z9hG4bKe8", 10, &a_tag, "", "");
     net.send(CALLER, &cancel);
     net.take();
-    net.send(
-        CALLEE,
-        &re.reply(
-            200,
-            "OK",
-            None,
-            &format!("Contact: <sip:bob@{CALLEE}>\r\n"),
-            SDP_ANSWER,
-        ),
-    );
+    net.send(CALLEE, &re.answer(None, SDP_ANSWER));
     let sent = net.take();
     assert!(sent.iter().any(|m| m.to == addr(CALLEE) && m.is("ACK")));
     assert!(sent.iter().any(|m| m.to == addr(CALLEE) && m.is("BYE")));
@@ -308,16 +281,7 @@ fn a_2xx_that_arrives_after_the_call_ended_is_acked_and_hung_up() {
     );
     net.take();
     assert_eq!(net.engine.call_count(), 0);
-    net.send(
-        CALLEE,
-        &re.reply(
-            200,
-            "OK",
-            None,
-            &format!("Contact: <sip:bob@{CALLEE}>\r\n"),
-            SDP_ANSWER,
-        ),
-    );
+    net.send(CALLEE, &re.answer(None, SDP_ANSWER));
     let sent = net.take();
     let ack = sent
         .iter()

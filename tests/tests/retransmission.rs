@@ -104,16 +104,7 @@ fn g5_no_ack_for_the_200_hangs_up_both_legs_with_a_reason() {
     let mut net = Net::new(config());
     net.send(CALLER, &invite("g5", "z9hG4bKg5", 1, 70, "", SDP));
     let b_invite = net.expect_one(CALLEE, "INVITE");
-    net.send(
-        CALLEE,
-        &b_invite.reply(
-            200,
-            "OK",
-            Some("bob-tag"),
-            &format!("Contact: <sip:bob@{CALLEE}>\r\n"),
-            SDP_ANSWER,
-        ),
-    );
+    net.send(CALLEE, &b_invite.answer(Some("bob-tag"), SDP_ANSWER));
     net.advance(Duration::from_secs(33));
     let sent = net.take();
     let mut byes: Vec<_> = sent.iter().filter(|m| m.is("BYE")).collect();

@@ -486,16 +486,7 @@ fn a_call_from_lync_gets_relay_candidates_in_the_answer_toward_lync() {
         .filter(|s| s.2 == "CreatePermission request")
         .count();
     assert_eq!(permissions, 2, "Lync's own address from its offer");
-    net.send(
-        CALLEE,
-        &b_invite.reply(
-            200,
-            "OK",
-            Some("bob"),
-            &format!("Contact: <sip:bob@{CALLEE}>\r\n"),
-            SDP_ANSWER,
-        ),
-    );
+    net.send(CALLEE, &b_invite.answer(Some("bob"), SDP_ANSWER));
     let answer = net
         .take_to(LYNC_FE)
         .into_iter()

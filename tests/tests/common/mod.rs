@@ -93,6 +93,12 @@ impl Msg {
         self.parsed.vias[0].branch().unwrap_or_default()
     }
 
+    /// The callee's 200 OK to this request, with its Contact and `body` as SDP.
+    pub fn answer(&self, to_tag: Option<&str>, body: &str) -> String {
+        let contact = format!("Contact: <sip:bob@{CALLEE}>\r\n");
+        self.reply(200, "OK", to_tag, &contact, body)
+    }
+
     /// A response to this request, as a peer would write it.
     pub fn reply(
         &self,
@@ -458,16 +464,7 @@ pub fn answered_call(net: &mut Net, call_id: &str) -> (Msg, Msg) {
             "",
         ),
     );
-    net.send(
-        CALLEE,
-        &b_invite.reply(
-            200,
-            "OK",
-            Some("bob-tag"),
-            &format!("Contact: <sip:bob@{CALLEE}>\r\n"),
-            SDP_ANSWER,
-        ),
-    );
+    net.send(CALLEE, &b_invite.answer(Some("bob-tag"), SDP_ANSWER));
     let a_ok = net
         .take()
         .into_iter()
