@@ -29,6 +29,7 @@ fn main() {
         );
     }
 
+    ensure_wasip2_target();
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let mut command = Command::new(cargo);
     command
@@ -66,10 +67,43 @@ fn main() {
     if !status.success() {
         panic!(
             "building the engine component for wasm32-wasip2 failed.\n\
-             If the target is missing, run: rustup target add wasm32-wasip2"
+             The output above says why; the target itself can be added with: \
+             rustup target add wasm32-wasip2"
         );
     }
     let wasm = target_dir.join("wasm32-wasip2/release/twoleg_guest.wasm");
     std::fs::copy(&wasm, out_dir.join("twoleg_guest.wasm"))
         .unwrap_or_else(|e| panic!("copying {}: {e}", wasm.display()));
+}
+
+/// A toolchain installed before the project's `rust-toolchain.toml` was read lacks its wasm
+/// targets (rustup adds a toolchain file's targets only when it installs the toolchain): add the
+/// one the guest needs, and say so, so that `cargo run -p twoleg-runner` works on a fresh
+/// machine with no other step.
+fn ensure_wasip2_target() {
+    const TARGET: &str = "wasm32-wasip2";
+    let installed = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output();
+    let Ok(installed) = installed else {
+        // No rustup: the toolchain came another way; the guest build says what is missing.
+        return;
+    };
+    if String::from_utf8_lossy(&installed.stdout)
+        .lines()
+        .any(|line| line.trim() == TARGET)
+    {
+        return;
+    }
+    println!(
+        "cargo:warning=the {TARGET} target is missing: adding it with `rustup target add {TARGET}`"
+    );
+    let added = Command::new("rustup")
+        .args(["target", "add", TARGET])
+        .status();
+    match added {
+        Ok(status) if status.success() => {}
+        Ok(status) => panic!("`rustup target add {TARGET}` failed ({status})"),
+        Err(e) => panic!("running `rustup target add {TARGET}`: {e}"),
+    }
 }

@@ -2,10 +2,11 @@
 
 use std::net::SocketAddr;
 
-use rand::rngs::StdRng;
+use rand_chacha::ChaCha8Rng;
 
 use crate::ids;
 use crate::sip::{HeaderName, Headers, Method, NameAddr, Request, Uri, Via};
+use crate::transaction::DialogKey;
 
 /// One leg's dialog, from TwoLeg's side.
 #[derive(Clone, Debug)]
@@ -33,6 +34,11 @@ pub(crate) struct Dialog {
 }
 
 impl Dialog {
+    /// How requests and ACKs on this leg find it.
+    pub(crate) fn key(&self) -> DialogKey {
+        DialogKey::new(&self.call_id, &self.local_tag)
+    }
+
     /// A request in this dialog: the next CSeq number unless `cseq` is given (ACK and CANCEL
     /// reuse the INVITE's), a fresh branch, the route set and the remote target.
     pub(crate) fn request(
@@ -41,7 +47,7 @@ impl Dialog {
         cseq: Option<u32>,
         local: SocketAddr,
         max_forwards: u8,
-        rng: &mut StdRng,
+        rng: &mut ChaCha8Rng,
     ) -> Request {
         let number = match cseq {
             Some(number) => number,

@@ -1,18 +1,25 @@
-//! What the engine reports besides datagrams: call status changes, finished calls, and why a
-//! datagram was dropped or refused.
+//! What the engine reports besides datagrams: call status changes, finished calls, media ports,
+//! TURN server health, and why a datagram was refused or dropped.
+//!
+//! What a host does with each: persist [`Event::CallEnded`]; bind the ports of
+//! [`Event::MediaPortsOpened`] and close those of [`Event::MediaPortsFreed`]; show or count
+//! the rest.
 
+use std::fmt;
 use std::net::SocketAddr;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
-use crate::sip::ParseError;
+use crate::Transport;
+use crate::sip::{Method, ParseError, StatusCode};
 use crate::status::{CallRecord, CallStatus, LegState, Side, TurnDecision};
-use crate::turn::Health;
+use crate::turn::{EndpointId, Health};
 
 /// Something hosts render, count or persist.
 #[non_exhaustive]
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
+#[rustfmt::skip]
 pub enum Event {
     // Calls.
     /// A call arrived and was routed: both legs exist now.
@@ -37,8 +44,15 @@ pub enum Event {
         turn: TurnDecision,
     },
 
-    /// TwoLeg's RTP port (and the RTCP port after it) has no TURN allocation left: a host that
-    /// bound them may close them.
+    // Media ports.
+    /// TwoLeg is about to send from this RTP port (and the RTCP port after it): a host binds
+    /// them, and hands in what arrives on them.
+    MediaPortsOpened {
+        /// The RTP port's address.
+        rtp: SocketAddr,
+    },
+    /// TwoLeg's RTP port (and the RTCP port after it) is no longer used: a host that bound
+    /// them closes them.
     MediaPortsFreed {
         /// The RTP port's address.
         rtp: SocketAddr,
@@ -47,8 +61,8 @@ pub enum Event {
     // TURN servers.
     /// Health probing marked a TURN address/port combination up or down.
     TurnHealth {
-        /// Index of the combination in the TURN server table.
-        endpoint: usize,
+        /// The combination in the TURN server table.
+        endpoint: EndpointId,
         /// Its address.
         address: SocketAddr,
         /// Its health now.
@@ -61,13 +75,11 @@ pub enum Event {
         /// Where it came from.
         source: SocketAddr,
         /// The request method.
-        method: String,
+        method: Method,
         /// The status it got.
-        status: u16,
+        status: StatusCode,
         /// Why.
-        reason: String,
-        /// Whether the request was malformed (as opposed to refused by policy or state).
-        malformed: bool,
+        reason: Refusal,
     },
     /// A datagram was dropped without an answer.
     Dropped {
@@ -85,15 +97,74 @@ pub enum Event {
     },
 }
 
+/// Why a request was refused before any call existed, each with the rule it breaks.
+#[non_exhaustive]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", content = "detail", rename_all = "snake_case")]
+pub enum Refusal {
+    /// It is not well-formed (RFC 3261 §8.2, 400 or 505 or 513).
+    Malformed(ParseError),
+    /// A method TwoLeg does not handle (§8.2.1, 405 with Allow).
+    MethodNotAllowed,
+    /// A Request-URI that is not `sip:` or `sips:` (§8.2.2.1, 416).
+    UnsupportedUriScheme,
+    /// Max-Forwards reached zero (§16.3, 483).
+    TooManyHops,
+    /// A copy of an INVITE already being handled arrived another way (§8.2.2.2, 482).
+    MergedRequest,
+    /// `Require` names extensions TwoLeg does not support (§8.2.2.3, 420 with Unsupported).
+    BadExtension(Vec<String>),
+    /// TwoLeg is shutting down and takes no new calls (503 with Retry-After).
+    ShuttingDown,
+    /// An INVITE body of a type TwoLeg does not relay (§8.2.3, 415 with Accept).
+    UnsupportedMediaType,
+    /// No route matches the Request-URI (404).
+    NoRoute,
+    /// A request with a To tag that names no dialog, or a request outside a dialog that only
+    /// makes sense inside one (§12.2.2, 481).
+    NoSuchDialog,
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Malformed(error) => error.fmt(f),
+            Self::MethodNotAllowed => f.write_str("method not allowed"),
+            Self::UnsupportedUriScheme => f.write_str("unsupported URI scheme"),
+            Self::TooManyHops => f.write_str("Max-Forwards reached zero"),
+            Self::MergedRequest => f.write_str("merged request (loop detected)"),
+            Self::BadExtension(options) => {
+                write!(f, "unsupported extension {}", options.join(", "))
+            }
+            Self::ShuttingDown => f.write_str("shutting down"),
+            Self::UnsupportedMediaType => f.write_str("unsupported body type"),
+            Self::NoRoute => f.write_str("no route"),
+            Self::NoSuchDialog => f.write_str("no such dialog"),
+        }
+    }
+}
+
+impl Refusal {
+    /// Whether the request was malformed (as opposed to refused by policy or state).
+    pub fn is_malformed(&self) -> bool {
+        matches!(self, Self::Malformed(_))
+    }
+}
+
 /// Why a datagram was dropped.
 #[non_exhaustive]
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", content = "detail", rename_all = "snake_case")]
 pub enum DropReason {
-    /// It is not a SIP message that can be answered.
-    Malformed(String),
+    /// It is not a SIP message that can be answered (or an ACK, which is never answered).
+    Malformed(ParseError),
     /// A response that matches no transaction of this engine.
-    StrayResponse(String),
+    StrayResponse {
+        /// Its status.
+        status: StatusCode,
+        /// Its CSeq.
+        cseq: String,
+    },
     /// An ACK that matches no transaction or dialog.
     StrayAck,
     /// It arrived on an address that is not one of the configured listeners.
@@ -101,10 +172,23 @@ pub enum DropReason {
     /// A STUN message that answers no allocation or health probe of this engine (or comes
     /// from another address than the allocation's TURN server).
     StrayStun,
+    /// It arrived over a transport this engine does not speak yet.
+    UnsupportedTransport(Transport),
 }
 
-impl DropReason {
-    pub(crate) fn malformed(error: &ParseError) -> Self {
-        Self::Malformed(error.to_string())
+impl fmt::Display for DropReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Malformed(error) => error.fmt(f),
+            Self::StrayResponse { status, cseq } => {
+                write!(f, "response {status} ({cseq}) matches no transaction")
+            }
+            Self::StrayAck => f.write_str("ACK matches no transaction or dialog"),
+            Self::UnknownListener(address) => write!(f, "{address} is not a listener"),
+            Self::StrayStun => f.write_str("STUN message answers nothing of this engine"),
+            Self::UnsupportedTransport(transport) => {
+                write!(f, "SIP over {transport} is not supported yet")
+            }
+        }
     }
 }

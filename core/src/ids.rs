@@ -1,35 +1,36 @@
 //! Identifiers drawn from the engine's seeded RNG: branches, tags, Call-IDs, call tags.
 
 use rand::Rng;
-use rand::rngs::StdRng;
+use rand_chacha::ChaCha8Rng;
 
 use crate::sip::MAGIC_COOKIE;
 
 const ALPHABET: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
 
-pub(crate) fn token(rng: &mut StdRng, len: usize) -> String {
+/// `len` random characters from `[0-9a-z]`.
+pub fn token(rng: &mut ChaCha8Rng, len: usize) -> String {
     (0..len)
         .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
         .collect()
 }
 
 /// A Via branch: the RFC 3261 magic cookie and 16 random characters.
-pub(crate) fn branch(rng: &mut StdRng) -> String {
+pub fn branch(rng: &mut ChaCha8Rng) -> String {
     format!("{MAGIC_COOKIE}{}", token(rng, 16))
 }
 
 /// A From or To tag.
-pub(crate) fn tag(rng: &mut StdRng) -> String {
+pub fn tag(rng: &mut ChaCha8Rng) -> String {
     token(rng, 12)
 }
 
 /// A Call-ID for a leg TwoLeg originates.
-pub(crate) fn call_id(rng: &mut StdRng, host: &str) -> String {
+pub fn call_id(rng: &mut ChaCha8Rng, host: &str) -> String {
     format!("{}@{host}", token(rng, 20))
 }
 
 /// A call tag shared by both legs of one call, shaped like Expressway's (a UUID).
-pub(crate) fn call_tag(rng: &mut StdRng) -> String {
+pub fn call_tag(rng: &mut ChaCha8Rng) -> String {
     let v: u128 = rng.random();
     let h = format!("{v:032x}");
     format!(
@@ -43,6 +44,6 @@ pub(crate) fn call_tag(rng: &mut StdRng) -> String {
 }
 
 /// A first CSeq number for a leg TwoLeg originates.
-pub(crate) fn first_cseq(rng: &mut StdRng) -> u32 {
+pub fn first_cseq(rng: &mut ChaCha8Rng) -> u32 {
     rng.random_range(1..=30_000)
 }

@@ -37,6 +37,8 @@
 //!     // 1. Drain outputs: send transmits, record events, learn the next deadline.
 //!     let deadline = loop {
 //!         match b2bua.poll_output() {
+//!             // With TURN servers configured, `t.source` may also be a media port the engine
+//!             // announced with `Event::MediaPortsOpened`; this example has none.
 //!             Output::Transmit(t) => { socket.send_to(&t.contents, t.destination).unwrap(); }
 //!             Output::Event(event) => println!("{event:?}"),
 //!             Output::Timeout(at) => break at,
@@ -47,26 +49,49 @@
 //!     socket.set_read_timeout(Some(wait)).unwrap();
 //!     // 3. Hand in what happened.
 //!     let input = match socket.recv_from(&mut buf) {
-//!         Ok((n, source)) => Input::Receive(now(), Receive { source, destination: local, contents: &buf[..n] }),
+//!         Ok((n, source)) => Input::Receive(now(), Receive::datagram(source, local, &buf[..n])),
 //!         Err(_) => Input::Timeout(now()),
 //!     };
 //!     b2bua.handle_input(input).unwrap();
 //! }
 //! ```
 //!
+//! ## What the host owes the engine
+//!
+//! - Every [`Transmit`] goes out from its `source`: a listener, or a media port announced by
+//!   [`Event::MediaPortsOpened`] (bind it then, close it at [`Event::MediaPortsFreed`]).
+//! - What arrives on a listener or an open media port comes in as [`Input::Receive`], with the
+//!   address it arrived on as `destination`; anything else is dropped
+//!   ([`DropReason::UnknownListener`]).
+//! - [`Event::CallEnded`] carries the call's record: persist it if history must outlive the
+//!   process.
+//!
 //! ## Panics and errors
 //!
 //! Nothing from the network makes the engine panic: a malformed datagram is answered per RFC
 //! 3261 (400, 505, ...) or dropped with an [`Event::Dropped`] saying why. [`Error`] is only for
-//! host mistakes, such as time going backwards.
+//! host mistakes, such as time going backwards. A broken internal invariant is a bug and
+//! panics (with the invariant in its message), as in str0m: the runner replaces a panicked
+//! engine with a fresh instance and records its live calls as `engine fault`.
+//!
+//! ## Determinism
+//!
+//! Randomness comes from ChaCha8 (`rand_chacha`), a named algorithm whose output does not
+//! change between releases, seeded in [`B2bua::new`]; `tests/data/golden` pins a transcript so
+//! any change to what the engine sends for a given seed shows up in review.
 //!
 //! ## Modules
 //!
 //! - [`config`]: the config file model, its validation and its JSON Schema.
 //! - [`sip`]: the SIP codec.
-//! - [`turn`]: the B2BUA TURN server table and the random load-balancing selector.
+//! - [`turn`]: the B2BUA TURN server table, the random load-balancing selector, the TURN
+//!   client and its STUN codec.
 //! - [`status`]: call status and call history records.
-//! - [`sim`]: a deterministic simulated network with scripted callers and callees.
+//! - [`ids`]: tags, branches and Call-IDs drawn from a seeded RNG.
+//! - [`scheduler`]: the deadline table the engine (and the simulator's agents) keep.
+//!
+//! The simulator (scripted callers and callees on a lossy virtual network) is the
+//! `twoleg-sim` crate.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -75,9 +100,8 @@ pub mod config;
 mod dialog;
 mod engine;
 mod event;
-mod ids;
-mod scheduler;
-pub mod sim;
+pub mod ids;
+pub mod scheduler;
 pub mod sip;
 pub mod status;
 mod time;
@@ -86,10 +110,9 @@ pub mod turn;
 
 use std::net::SocketAddr;
 
-pub use engine::{B2bua, Counters, Error};
-pub use event::{DropReason, Event};
+pub use engine::{B2bua, Counters, Error, PendingWork};
+pub use event::{DropReason, Event, Refusal};
 pub use time::Instant;
-pub use transaction::{Timer, TxState};
 
 /// What the host hands to the engine.
 #[derive(Debug)]
@@ -100,16 +123,74 @@ pub enum Input<'a> {
     Timeout(Instant),
 }
 
-/// A datagram that arrived.
+/// Bytes that arrived.
 #[derive(Debug)]
 pub struct Receive<'a> {
-    /// Who sent it.
+    /// How they came.
+    pub transport: Transport,
+    /// The stream connection they came on (`None` for UDP).
+    pub connection: Option<ConnectionId>,
+    /// Who sent them.
     pub source: SocketAddr,
-    /// The listener it arrived on.
+    /// The listener (or media port) they arrived on.
     pub destination: SocketAddr,
-    /// Its bytes.
+    /// The bytes: one datagram, or what one read of a stream returned.
     pub contents: &'a [u8],
 }
+
+impl<'a> Receive<'a> {
+    /// A UDP datagram.
+    pub fn datagram(source: SocketAddr, destination: SocketAddr, contents: &'a [u8]) -> Self {
+        Self {
+            transport: Transport::Udp,
+            connection: None,
+            source,
+            destination,
+            contents,
+        }
+    }
+}
+
+/// A SIP transport (RFC 3261 §18).
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Transport {
+    /// Datagrams.
+    #[default]
+    Udp,
+    /// A TCP byte stream.
+    Tcp,
+    /// A TLS byte stream.
+    Tls,
+}
+
+impl std::fmt::Display for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Udp => "UDP",
+            Self::Tcp => "TCP",
+            Self::Tls => "TLS",
+        })
+    }
+}
+
+/// A stream connection, named by the host.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+pub struct ConnectionId(pub u64);
 
 /// What the engine hands to the host.
 #[derive(Debug)]
@@ -123,10 +204,15 @@ pub enum Output {
     Timeout(Instant),
 }
 
-/// A datagram to send.
+/// Bytes to send.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[must_use]
 pub struct Transmit {
-    /// The listener to send from.
+    /// How.
+    pub transport: Transport,
+    /// The stream connection to write to (`None` for UDP).
+    pub connection: Option<ConnectionId>,
+    /// The listener (or media port) to send from.
     pub source: SocketAddr,
     /// Where to.
     pub destination: SocketAddr,

@@ -1,4 +1,5 @@
-//! One table of every pending deadline in the engine, ordered by time.
+//! One table of every pending deadline, ordered by time: the engine keeps one, and so do the
+//! simulator's scripted agents.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -6,13 +7,20 @@ use crate::time::Instant;
 
 /// Deadlines keyed by what they belong to; each key has at most one.
 #[derive(Debug)]
-pub(crate) struct Scheduler<K: Ord + Copy> {
+pub struct Scheduler<K: Ord + Copy> {
     by_key: BTreeMap<K, Instant>,
     by_time: BTreeSet<(Instant, K)>,
 }
 
+impl<K: Ord + Copy> Default for Scheduler<K> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl<K: Ord + Copy> Scheduler<K> {
-    pub(crate) fn new() -> Self {
+    /// No deadlines.
+    pub fn new() -> Self {
         Self {
             by_key: BTreeMap::new(),
             by_time: BTreeSet::new(),
@@ -20,7 +28,7 @@ impl<K: Ord + Copy> Scheduler<K> {
     }
 
     /// Sets (or moves) the deadline of `key`.
-    pub(crate) fn set(&mut self, key: K, at: Instant) {
+    pub fn set(&mut self, key: K, at: Instant) {
         if let Some(old) = self.by_key.insert(key, at) {
             self.by_time.remove(&(old, key));
         }
@@ -28,19 +36,19 @@ impl<K: Ord + Copy> Scheduler<K> {
     }
 
     /// Removes the deadline of `key`, if any.
-    pub(crate) fn cancel(&mut self, key: K) {
+    pub fn cancel(&mut self, key: K) {
         if let Some(old) = self.by_key.remove(&key) {
             self.by_time.remove(&(old, key));
         }
     }
 
     /// The earliest deadline.
-    pub(crate) fn next(&self) -> Option<Instant> {
+    pub fn next(&self) -> Option<Instant> {
         self.by_time.first().map(|(at, _)| *at)
     }
 
     /// Takes the earliest key whose deadline is at or before `now`.
-    pub(crate) fn pop_due(&mut self, now: Instant) -> Option<K> {
+    pub fn pop_due(&mut self, now: Instant) -> Option<K> {
         let &(at, key) = self.by_time.first()?;
         if at > now {
             return None;
@@ -51,8 +59,13 @@ impl<K: Ord + Copy> Scheduler<K> {
     }
 
     /// How many deadlines are pending.
-    pub(crate) fn len(&self) -> usize {
+    pub fn len(&self) -> usize {
         self.by_key.len()
+    }
+
+    /// Whether none is.
+    pub fn is_empty(&self) -> bool {
+        self.by_key.is_empty()
     }
 }
 

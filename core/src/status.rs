@@ -31,6 +31,17 @@ pub enum Side {
 }
 
 impl Side {
+    /// Leg A then leg B, the order of every per-leg array.
+    pub const BOTH: [Self; 2] = [Self::A, Self::B];
+
+    /// This leg's place in a per-leg array.
+    pub fn index(self) -> usize {
+        match self {
+            Self::A => 0,
+            Self::B => 1,
+        }
+    }
+
     /// The other leg.
     pub fn other(self) -> Self {
         match self {
@@ -152,6 +163,15 @@ pub struct TurnError {
     pub reason: String,
 }
 
+impl From<&crate::turn::TurnFailure> for TurnError {
+    fn from(failure: &crate::turn::TurnFailure) -> Self {
+        Self {
+            code: failure.code(),
+            reason: failure.to_string(),
+        }
+    }
+}
+
 /// A server tried before the one in effect, and why it failed.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TurnAttempt {
@@ -239,12 +259,120 @@ pub struct CallRecord {
     pub legs: [LegStatus; 2],
 }
 
+impl CallStatus {
+    /// The record of this call ending at `at`: every leg terminated.
+    pub fn end(
+        self,
+        at: Instant,
+        final_status: u16,
+        outcome: Outcome,
+        ended_by: EndedBy,
+        reason: String,
+    ) -> CallRecord {
+        let Self {
+            tag,
+            route,
+            started_at,
+            answered_at,
+            turn,
+            mut legs,
+        } = self;
+        for leg in &mut legs {
+            leg.state = LegState::Terminated;
+        }
+        CallRecord {
+            tag,
+            route,
+            started_at,
+            answered_at,
+            ended_at: at,
+            final_status,
+            outcome,
+            ended_by,
+            reason,
+            turn,
+            legs,
+        }
+    }
+
+    /// What a host records for a live call whose engine failed (a trapped instance): 500,
+    /// `failed`, ended by TwoLeg with reason `engine fault`.
+    pub fn engine_fault(self, at: Instant) -> CallRecord {
+        self.end(
+            at,
+            500,
+            Outcome::Failed,
+            EndedBy::B2bua,
+            ENGINE_FAULT.to_owned(),
+        )
+    }
+
+    /// Applies a leg state change reported by [`Event::LegState`](crate::Event::LegState).
+    pub fn set_leg_state(&mut self, side: Side, state: LegState) {
+        self.legs[side.index()].state = state;
+    }
+}
+
+/// The reason recorded for calls lost to an engine fault.
+pub const ENGINE_FAULT: &str = "engine fault";
+
 impl CallRecord {
     /// How long the call was connected (zero if never answered).
     pub fn duration(&self) -> std::time::Duration {
         self.answered_at
             .map(|answered| self.ended_at.saturating_since(answered))
             .unwrap_or_default()
+    }
+}
+
+/// Live calls as a host follows them from the engine's events (for a host that must close
+/// them as `engine fault` should the engine instance fail: a failed instance can no longer be
+/// asked).
+#[derive(Clone, Debug, Default)]
+pub struct LiveCalls {
+    calls: std::collections::BTreeMap<String, CallStatus>,
+}
+
+impl LiveCalls {
+    /// Follows one event.
+    pub fn apply(&mut self, event: &crate::Event) {
+        match event {
+            crate::Event::CallStarted(call) => {
+                self.calls.insert(call.tag.clone(), (**call).clone());
+            }
+            crate::Event::LegState { tag, side, state } => {
+                if let Some(call) = self.calls.get_mut(tag) {
+                    call.set_leg_state(*side, *state);
+                }
+            }
+            crate::Event::TurnUpdated { tag, turn } => {
+                if let Some(call) = self.calls.get_mut(tag) {
+                    call.turn = turn.clone();
+                }
+            }
+            crate::Event::CallEnded(record) => {
+                self.calls.remove(&record.tag);
+            }
+            _ => {}
+        }
+    }
+
+    /// How many calls are live.
+    pub fn len(&self) -> usize {
+        self.calls.len()
+    }
+
+    /// Whether none is.
+    pub fn is_empty(&self) -> bool {
+        self.calls.is_empty()
+    }
+
+    /// The engine failed at `at`: every live call's record, as `engine fault`.
+    pub fn fail(&mut self, at: Instant) -> Vec<CallRecord> {
+        std::mem::take(&mut self.calls)
+            .into_values()
+            .map(|call| call.engine_fault(at))
+            .collect()
     }
 }
 

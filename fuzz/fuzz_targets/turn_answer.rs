@@ -11,7 +11,8 @@ use std::time::Duration;
 
 use libfuzzer_sys::fuzz_target;
 use twoleg_core::config::{EXAMPLE_CONFIG, ValidConfig};
-use twoleg_core::{B2bua, Input, Instant, Output, Receive};
+use twoleg_core::{B2bua, Instant};
+use twoleg_sim::Driver;
 
 const INVITE: &[u8] = b"INVITE sip:bob@lync.example.com SIP/2.0\r\n\
 Via: SIP/2.0/UDP 127.0.0.1:5080;branch=z9hG4bKfuzz;rport\r\n\
@@ -34,34 +35,23 @@ Call-ID: fuzz@127.0.0.1\r\n\
 CSeq: 1 CANCEL\r\n\
 Content-Length: 0\r\n\r\n";
 
-/// Outputs until the timeout; every STUN request sent, with where from and to.
-fn drain(engine: &mut B2bua, sent: &mut Vec<(SocketAddr, SocketAddr, Vec<u8>)>) -> Instant {
-    for _ in 0..10_000 {
-        match engine.poll_output() {
-            Output::Timeout(at) => return at,
-            Output::Transmit(t) if t.contents.len() >= 20 && t.contents[0] < 0x40 => {
-                sent.push((t.source, t.destination, t.contents));
-            }
-            _ => {}
+/// Every STUN request the engine sent so far, with where from and to.
+fn take_stun(driver: &mut Driver<B2bua>, sent: &mut Vec<(SocketAddr, SocketAddr, Vec<u8>)>) {
+    for (_, t) in driver.take_transmits() {
+        if twoleg_core::turn::looks_like_stun(&t.contents) {
+            sent.push((t.source, t.destination, t.contents));
         }
     }
-    panic!("the engine did not drain to a timeout");
 }
 
 fuzz_target!(|data: &[u8]| {
     let config = ValidConfig::from_json(EXAMPLE_CONFIG).unwrap();
     let listener: SocketAddr = "127.0.0.1:5060".parse().unwrap();
     let caller: SocketAddr = "127.0.0.1:5080".parse().unwrap();
-    let mut engine = B2bua::new(config, Instant::ZERO, 3);
+    let mut driver = Driver::new(B2bua::new(config, Instant::ZERO, 3), Instant::ZERO).unwrap();
     let mut sent = Vec::new();
-    let mut now = Instant::ZERO;
-    let receive = |engine: &mut B2bua, now, source, destination, contents: &[u8]| {
-        engine
-            .handle_input(Input::Receive(now, Receive { source, destination, contents }))
-            .unwrap();
-    };
-    receive(&mut engine, now, caller, listener, INVITE);
-    drain(&mut engine, &mut sent);
+    driver.receive(caller, listener, INVITE).unwrap();
+    take_stun(&mut driver, &mut sent);
     // Each chunk becomes one STUN message: the first byte picks the class and which request
     // it answers, the rest are attributes as the fuzzer wrote them.
     for chunk in data.split(|&b| b == 0xff).take(64) {
@@ -81,21 +71,13 @@ fuzz_target!(|data: &[u8]| {
         message.extend_from_slice(&request[4..20]);
         message.extend_from_slice(attributes);
         let to = if pick & 0x80 == 0 { media } else { listener };
-        receive(&mut engine, now, server, to, &message);
-        let deadline = drain(&mut engine, &mut sent);
-        now = now + Duration::from_millis(97);
-        if deadline <= now {
-            engine.handle_input(Input::Timeout(now)).unwrap();
-            drain(&mut engine, &mut sent);
-        }
+        driver.receive(server, to, &message).unwrap();
+        take_stun(&mut driver, &mut sent);
+        driver.advance(Duration::from_millis(97)).unwrap();
+        take_stun(&mut driver, &mut sent);
     }
-    receive(&mut engine, now, caller, listener, CANCEL);
-    let mut deadline = drain(&mut engine, &mut sent);
-    let end = now + Duration::from_secs(120);
-    while deadline <= end {
-        engine.handle_input(Input::Timeout(deadline)).unwrap();
-        deadline = drain(&mut engine, &mut sent);
-    }
-    assert_eq!(engine.call_count(), 0, "the call ended");
-    assert_eq!(engine.turn_allocations(), 0, "no allocation left");
+    driver.receive(caller, listener, CANCEL).unwrap();
+    driver.advance(Duration::from_secs(120)).unwrap();
+    assert_eq!(driver.engine().call_count(), 0, "the call ended");
+    assert_eq!(driver.engine().turn_allocations(), 0, "no allocation left");
 });

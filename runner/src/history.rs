@@ -1,19 +1,25 @@
 //! Call history on disk: one JSON record per line, appended and flushed as each call ends, read
 //! back at start so a restart (or a kill) loses no finished call.
+//!
+//! The file stays bounded while running: once it holds twice the configured number of records,
+//! it is rewritten with the newest ones (into a temporary file, then renamed over the old one,
+//! so a kill at any moment leaves one whole file). At most `2 × history.max_calls` records are
+//! on disk, about 1 KB each.
 
-use std::collections::VecDeque;
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use twoleg_core::status::CallRecord;
+use twoleg_core::status::{CallRecord, History};
 
-/// The history file and the newest records, bounded.
+/// The history file and the newest records, bounded as the engine bounds its own.
 pub(crate) struct HistoryStore {
     path: PathBuf,
     file: File,
-    records: VecDeque<CallRecord>,
+    history: History,
+    /// Records in the file now.
+    in_file: usize,
     limit: usize,
 }
 
@@ -23,8 +29,8 @@ impl HistoryStore {
     pub(crate) fn open(dir: &Path, limit: usize) -> anyhow::Result<Self> {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         let path = dir.join("history.jsonl");
-        let mut records = VecDeque::new();
-        let mut total = 0;
+        let mut history = History::new(limit);
+        let mut in_file = 0;
         if path.exists() {
             let file = File::open(&path).with_context(|| format!("reading {}", path.display()))?;
             for (number, line) in BufReader::new(file).lines().enumerate() {
@@ -37,67 +43,83 @@ impl HistoryStore {
                 }
                 match serde_json::from_str::<CallRecord>(&line) {
                     Ok(record) => {
-                        total += 1;
-                        records.push_back(record);
-                        if records.len() > limit {
-                            records.pop_front();
-                        }
+                        in_file += 1;
+                        history.push(record);
                     }
                     Err(e) => {
                         tracing::warn!(file = %path.display(), line = number + 1, error = %e, "skipping a torn history record");
                     }
                 }
             }
-            if total > limit {
-                rewrite(&path, &records)?;
-            }
         }
-        let mut file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .with_context(|| format!("opening {}", path.display()))?;
-        // A torn last line from a kill must not glue onto the next record.
-        file.write_all(b"\n").context("writing history")?;
-        tracing::info!(file = %path.display(), records = records.len(), "call history loaded");
-        Ok(Self {
+        let file = open_append(&path)?;
+        let mut store = Self {
             path,
             file,
-            records,
+            history,
+            in_file,
             limit,
-        })
+        };
+        if store.in_file > limit {
+            store.compact()?;
+        } else {
+            // A torn last line from a kill must not glue onto the next record.
+            store.file.write_all(b"\n").context("writing history")?;
+        }
+        tracing::info!(file = %store.path.display(), records = store.history.len(), "call history loaded");
+        Ok(store)
     }
 
-    /// Appends a finished call and flushes it to the file.
+    /// Appends a finished call and flushes it to the file; compacts the file once it holds
+    /// twice the limit.
     pub(crate) fn append(&mut self, record: CallRecord) {
         match serde_json::to_string(&record) {
-            Ok(line) => {
-                if let Err(e) = writeln!(self.file, "{line}").and_then(|()| self.file.flush()) {
-                    tracing::error!(file = %self.path.display(), error = %e, "could not write a history record");
+            Ok(line) => match writeln!(self.file, "{line}") {
+                Ok(()) => self.in_file += 1,
+                Err(e) => {
+                    tracing::error!(file = %self.path.display(), error = %e, "could not write a history record")
                 }
-            }
+            },
             Err(e) => tracing::error!(error = %e, "could not serialise a history record"),
         }
-        self.records.push_back(record);
-        if self.records.len() > self.limit {
-            self.records.pop_front();
+        self.history.push(record);
+        if self.in_file >= 2 * self.limit
+            && let Err(e) = self.compact()
+        {
+            tracing::error!(file = %self.path.display(), error = %format!("{e:#}"), "could not compact call history");
         }
     }
 
     /// Records, newest first.
     pub(crate) fn newest_first(&self) -> impl Iterator<Item = &CallRecord> {
-        self.records.iter().rev()
+        self.history.iter().rev()
+    }
+
+    /// Rewrites the file with the records kept (newest `limit`), atomically.
+    fn compact(&mut self) -> anyhow::Result<()> {
+        let temporary = self.path.with_extension("jsonl.tmp");
+        let mut file =
+            File::create(&temporary).with_context(|| format!("writing {}", temporary.display()))?;
+        let mut text = String::new();
+        for record in self.history.iter() {
+            text.push_str(&serde_json::to_string(record)?);
+            text.push('\n');
+        }
+        file.write_all(text.as_bytes())?;
+        file.sync_all()?;
+        std::fs::rename(&temporary, &self.path)
+            .with_context(|| format!("replacing {}", self.path.display()))?;
+        self.file = open_append(&self.path)?;
+        self.in_file = self.history.len();
+        tracing::debug!(file = %self.path.display(), records = self.in_file, "call history compacted");
+        Ok(())
     }
 }
 
-fn rewrite(path: &Path, records: &VecDeque<CallRecord>) -> anyhow::Result<()> {
-    let temporary = path.with_extension("jsonl.tmp");
-    let mut file =
-        File::create(&temporary).with_context(|| format!("writing {}", temporary.display()))?;
-    for record in records {
-        writeln!(file, "{}", serde_json::to_string(record)?)?;
-    }
-    file.sync_all()?;
-    std::fs::rename(&temporary, path).with_context(|| format!("replacing {}", path.display()))?;
-    Ok(())
+fn open_append(path: &Path) -> anyhow::Result<File> {
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .with_context(|| format!("opening {}", path.display()))
 }

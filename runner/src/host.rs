@@ -1,9 +1,17 @@
 //! The wasmtime host of the engine component: compile once, instantiate (and re-instantiate
-//! after a trap), call the engine with a fuel budget and a memory limit.
+//! after a trap), call the engine with a fuel budget and a memory limit. What crosses the
+//! boundary is typed (`core/wit/twoleg.wit`) and converted to the engine's own types here, so
+//! the rest of the runner reads `twoleg_core` types only.
 
+use std::collections::VecDeque;
+
+use twoleg_core::config::ValidConfig;
+use twoleg_core::status::CallStatus;
+use twoleg_core::turn::Health;
+use twoleg_core::{Counters, Input, Output};
 use wasmtime::component::{Component, Linker, ResourceAny, ResourceTable};
 use wasmtime::error::Context;
-use wasmtime::{Config, Engine, Store, StoreLimits, StoreLimitsBuilder};
+use wasmtime::{Config, Engine, ResourceLimiter, Store, StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
@@ -15,7 +23,19 @@ mod bindings {
     });
 }
 
-pub(crate) use bindings::exports::twoleg::engine::engine::{Datagram, Output};
+mod convert {
+    //! WIT types to engine types.
+    // One text converts both ways, for both sides: each side uses one direction, and both
+    // sides' types are named in full on purpose.
+    #![allow(dead_code, clippy::use_self)]
+
+    use super::bindings::twoleg::engine::types as wit;
+
+    include!("../../core/wit/convert.rs");
+}
+
+use bindings::twoleg::engine::types as wit;
+use convert::Convert;
 
 /// The engine component, built by `build.rs` from `runner/guest` for `wasm32-wasip2`.
 const COMPONENT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/twoleg_guest.wasm"));
@@ -27,11 +47,14 @@ const FUEL_PER_CALL: u64 = 2_000_000_000;
 /// The guest's memory ceiling.
 const MEMORY_LIMIT: usize = 512 << 20;
 
+/// How many outputs one call into the guest returns at most.
+const OUTPUT_BATCH: u32 = 256;
+
 /// What the guest's store holds.
 struct State {
     wasi: WasiCtx,
     table: ResourceTable,
-    limits: StoreLimits,
+    limits: Limits,
     stderr: MemoryOutputPipe,
 }
 
@@ -41,6 +64,49 @@ impl WasiView for State {
             ctx: &mut self.wasi,
             table: &mut self.table,
         }
+    }
+}
+
+/// The store's limits, remembering how large the guest's memory has grown (a wasm memory
+/// never shrinks: only a fresh instance gives it back).
+struct Limits {
+    limits: StoreLimits,
+    memory: usize,
+}
+
+impl ResourceLimiter for Limits {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        let allowed = self.limits.memory_growing(current, desired, maximum)?;
+        if allowed {
+            self.memory = self.memory.max(desired);
+        }
+        Ok(allowed)
+    }
+
+    fn table_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        self.limits.table_growing(current, desired, maximum)
+    }
+
+    fn instances(&self) -> usize {
+        self.limits.instances()
+    }
+
+    fn tables(&self) -> usize {
+        self.limits.tables()
+    }
+
+    fn memories(&self) -> usize {
+        self.limits.memories()
     }
 }
 
@@ -55,11 +121,49 @@ pub(crate) struct Host {
 #[derive(Debug)]
 pub(crate) struct Trap(pub(crate) String);
 
+impl std::fmt::Display for Trap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// What a call into the engine can end in: the engine refused it, or the guest trapped.
+#[derive(Debug)]
+pub(crate) enum GuestError {
+    /// The engine refused the input (a host mistake such as time going backwards).
+    Engine(twoleg_core::Error),
+    /// The guest trapped.
+    Trap(Trap),
+}
+
+impl std::fmt::Display for GuestError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Engine(error) => write!(f, "the engine refused an input: {error}"),
+            Self::Trap(trap) => write!(f, "the engine trapped: {trap}"),
+        }
+    }
+}
+
 /// One engine instance.
 pub(crate) struct Guest {
     store: Store<State>,
     bindings: bindings::Twoleg,
     b2bua: ResourceAny,
+    /// Outputs fetched in a batch and not handed out yet.
+    outputs: VecDeque<Output>,
+    /// The next call traps at once (fault injection for tests of the recovery).
+    starve: bool,
+}
+
+/// One TURN address/port combination as the engine reports it.
+#[derive(Clone, Debug, serde::Serialize)]
+pub(crate) struct TurnServerView {
+    pub(crate) endpoint: u32,
+    pub(crate) server: u32,
+    pub(crate) address: std::net::SocketAddr,
+    pub(crate) description: String,
+    pub(crate) health: Health,
 }
 
 impl Host {
@@ -82,7 +186,7 @@ impl Host {
     /// A fresh engine for this config.
     pub(crate) fn instantiate(
         &self,
-        config_json: &str,
+        config: &ValidConfig,
         now: u64,
         seed: u64,
     ) -> anyhow::Result<Guest> {
@@ -91,10 +195,13 @@ impl Host {
         let state = State {
             wasi,
             table: ResourceTable::new(),
-            limits: StoreLimitsBuilder::new()
-                .memory_size(MEMORY_LIMIT)
-                .instances(4)
-                .build(),
+            limits: Limits {
+                limits: StoreLimitsBuilder::new()
+                    .memory_size(MEMORY_LIMIT)
+                    .instances(4)
+                    .build(),
+                memory: 0,
+            },
             stderr,
         };
         let mut store = Store::new(&self.engine, state);
@@ -105,15 +212,21 @@ impl Host {
         let b2bua = bindings
             .twoleg_engine_engine()
             .b2bua()
-            .call_create(&mut store, config_json, now, seed)
+            .call_create(&mut store, &config.config().to_json(), now, seed)
             .context("calling create")?
             .map_err(|problems| {
+                let problems: Vec<String> = problems
+                    .iter()
+                    .map(|p| format!("{}: {}", p.path, p.message))
+                    .collect();
                 anyhow::anyhow!("the config was refused: {}", problems.join("; "))
             })?;
         Ok(Guest {
             store,
             bindings,
             b2bua,
+            outputs: VecDeque::new(),
+            starve: false,
         })
     }
 }
@@ -125,7 +238,12 @@ impl Guest {
         &mut self,
         f: impl FnOnce(&mut Store<State>, &bindings::Twoleg, ResourceAny) -> wasmtime::Result<R>,
     ) -> Result<R, Trap> {
-        if let Err(e) = self.store.set_fuel(FUEL_PER_CALL) {
+        let fuel = if std::mem::take(&mut self.starve) {
+            0
+        } else {
+            FUEL_PER_CALL
+        };
+        if let Err(e) = self.store.set_fuel(fuel) {
             return Err(Trap(format!("setting fuel: {e}")));
         }
         f(&mut self.store, &self.bindings, self.b2bua).map_err(|error| {
@@ -142,59 +260,118 @@ impl Guest {
         })
     }
 
-    pub(crate) fn handle_receive(
-        &mut self,
-        now: u64,
-        datagram: &Datagram,
-    ) -> Result<Result<(), String>, Trap> {
-        self.call(|store, b, r| {
-            b.twoleg_engine_engine()
-                .b2bua()
-                .call_handle_receive(store, r, now, datagram)
-        })
+    /// Makes the next call into the guest trap (out of fuel), for testing the recovery.
+    pub(crate) fn starve(&mut self) {
+        self.starve = true;
     }
 
-    pub(crate) fn handle_timeout(&mut self, now: u64) -> Result<Result<(), String>, Trap> {
-        self.call(|store, b, r| {
-            b.twoleg_engine_engine()
-                .b2bua()
-                .call_handle_timeout(store, r, now)
-        })
+    /// How large the guest's linear memory has grown, in bytes.
+    pub(crate) fn memory_size(&self) -> usize {
+        self.store.data().limits.memory
     }
 
-    pub(crate) fn disconnect(&mut self, now: u64, tag: &str) -> Result<Result<(), String>, Trap> {
-        self.call(|store, b, r| {
-            b.twoleg_engine_engine()
-                .b2bua()
-                .call_disconnect(store, r, now, tag)
-        })
+    pub(crate) fn disconnect(&mut self, now: u64, tag: &str) -> Result<(), GuestError> {
+        let result = self
+            .call(|store, b, r| {
+                b.twoleg_engine_engine()
+                    .b2bua()
+                    .call_disconnect(store, r, now, tag)
+            })
+            .map_err(GuestError::Trap)?;
+        result.map_err(|e| GuestError::Engine(e.convert()))
     }
 
-    pub(crate) fn drain(&mut self, now: u64) -> Result<Result<(), String>, Trap> {
-        self.call(|store, b, r| b.twoleg_engine_engine().b2bua().call_drain(store, r, now))
+    pub(crate) fn shut_down(&mut self, now: u64) -> Result<(), GuestError> {
+        let result = self
+            .call(|store, b, r| {
+                b.twoleg_engine_engine()
+                    .b2bua()
+                    .call_shut_down(store, r, now)
+            })
+            .map_err(GuestError::Trap)?;
+        result.map_err(|e| GuestError::Engine(e.convert()))
     }
 
-    pub(crate) fn inject_fault(&mut self, reason: &str) -> Result<(), Trap> {
-        self.call(|store, b, r| {
-            b.twoleg_engine_engine()
-                .b2bua()
-                .call_inject_fault(store, r, reason)
-        })
+    pub(crate) fn calls(&mut self) -> Result<Vec<CallStatus>, Trap> {
+        let calls =
+            self.call(|store, b, r| b.twoleg_engine_engine().b2bua().call_calls(store, r))?;
+        Ok(calls.convert())
     }
 
-    pub(crate) fn poll_outputs(&mut self, max: u32) -> Result<Vec<Output>, Trap> {
-        self.call(|store, b, r| {
-            b.twoleg_engine_engine()
-                .b2bua()
-                .call_poll_outputs(store, r, max)
-        })
+    pub(crate) fn counters(&mut self) -> Result<Counters, Trap> {
+        let counters =
+            self.call(|store, b, r| b.twoleg_engine_engine().b2bua().call_counters(store, r))?;
+        Ok(counters.convert())
     }
 
-    pub(crate) fn calls(&mut self) -> Result<String, Trap> {
-        self.call(|store, b, r| b.twoleg_engine_engine().b2bua().call_calls(store, r))
+    pub(crate) fn turn_servers(&mut self) -> Result<Vec<TurnServerView>, Trap> {
+        let servers =
+            self.call(|store, b, r| b.twoleg_engine_engine().b2bua().call_turn_servers(store, r))?;
+        Ok(servers
+            .into_iter()
+            .map(|s| TurnServerView {
+                endpoint: s.endpoint,
+                server: s.server,
+                address: s.address.convert(),
+                description: s.description,
+                health: s.health.convert(),
+            })
+            .collect())
     }
 
-    pub(crate) fn counters(&mut self) -> Result<String, Trap> {
-        self.call(|store, b, r| b.twoleg_engine_engine().b2bua().call_counters(store, r))
+    pub(crate) fn is_idle(&mut self) -> Result<bool, Trap> {
+        self.call(|store, b, r| b.twoleg_engine_engine().b2bua().call_is_idle(store, r))
+    }
+}
+
+/// The guest drives like the native engine: the simulator's driver (and `twoleg replay`) run it.
+impl twoleg_sim::Engine for Guest {
+    type Error = GuestError;
+
+    fn handle_input(&mut self, input: Input<'_>) -> Result<(), GuestError> {
+        let result = match input {
+            Input::Receive(now, receive) => {
+                let packet = wit::Packet {
+                    transport: receive.transport.convert(),
+                    connection: receive.connection.map(|c| c.0),
+                    source: receive.source.convert(),
+                    destination: receive.destination.convert(),
+                    contents: receive.contents.to_vec(),
+                };
+                self.call(|store, b, r| {
+                    b.twoleg_engine_engine().b2bua().call_handle_receive(
+                        store,
+                        r,
+                        now.as_nanos(),
+                        &packet,
+                    )
+                })
+            }
+            Input::Timeout(now) => self.call(|store, b, r| {
+                b.twoleg_engine_engine()
+                    .b2bua()
+                    .call_handle_timeout(store, r, now.as_nanos())
+            }),
+        };
+        result
+            .map_err(GuestError::Trap)?
+            .map_err(|e| GuestError::Engine(e.convert()))
+    }
+
+    fn poll_output(&mut self) -> Result<Output, GuestError> {
+        if self.outputs.is_empty() {
+            let batch = self
+                .call(|store, b, r| {
+                    b.twoleg_engine_engine()
+                        .b2bua()
+                        .call_poll_outputs(store, r, OUTPUT_BATCH)
+                })
+                .map_err(GuestError::Trap)?;
+            self.outputs.extend(batch.into_iter().map(Convert::convert));
+        }
+        Ok(self
+            .outputs
+            .pop_front()
+            .expect("poll-outputs returns at least the timeout"))
     }
 }

@@ -82,7 +82,7 @@ impl Metrics {
                 "twoleg_turn_allocations_total",
                 "counter",
                 "TURN relays granted (RTP and RTCP count one each).",
-                engine.turn_allocations,
+                engine.turn_relays_granted,
             ),
             (
                 "twoleg_turn_failures_total",

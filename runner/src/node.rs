@@ -10,27 +10,31 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::time::Duration;
 
 use anyhow::Context;
-use serde::Serialize;
 use twoleg_core::config::ValidConfig;
-use twoleg_core::status::{CallRecord, CallStatus, EndedBy, LegState, Outcome};
+use twoleg_core::status::LiveCalls;
 use twoleg_core::turn::Health;
-use twoleg_core::{Counters, Event};
+use twoleg_core::{Counters, DropReason, Event, Input, Instant, Output, Receive};
+use twoleg_sim::Engine as _;
 
 use crate::history::HistoryStore;
-use crate::host::{Datagram, Guest, Host, Output, Trap};
+use crate::host::{Guest, GuestError, Host, Trap};
 use crate::metrics::Metrics;
-
-/// How many outputs one call into the guest returns at most.
-const OUTPUT_BATCH: u32 = 256;
 
 /// How long a graceful shutdown waits for live calls to end.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
+/// An idle engine instance whose memory has grown past this is replaced by a fresh one, which
+/// gives the memory back (a wasm memory never shrinks).
+const RECYCLE_ABOVE: usize = 16 << 20;
+
+/// How often an idle runner looks at whether to recycle its engine instance.
+const RECYCLE_CHECK: Duration = Duration::from_secs(2);
+
 /// What wakes the loop.
 pub(crate) enum Message {
-    /// A datagram arrived on a listener.
+    /// A datagram arrived on a listener or a media port.
     Datagram {
-        listener: SocketAddr,
+        local: SocketAddr,
         source: SocketAddr,
         contents: Vec<u8>,
     },
@@ -50,14 +54,15 @@ pub(crate) enum AdminRequest {
     Turn(tokio::sync::oneshot::Sender<String>),
 }
 
-/// One TURN address/port combination as the admin API shows it.
-#[derive(Clone, Debug, Serialize)]
-struct TurnServerView {
-    endpoint: usize,
-    server: usize,
-    address: SocketAddr,
-    description: String,
-    health: Health,
+/// `GET /api/turn`.
+#[derive(serde::Serialize)]
+struct TurnReport {
+    servers: Vec<crate::host::TurnServerView>,
+    allocations_open: u64,
+    allocations_granted: u64,
+    failures: u64,
+    probes_sent: u64,
+    probes_answered: u64,
 }
 
 /// The running B2BUA.
@@ -65,23 +70,22 @@ pub(crate) struct Node {
     host: Host,
     guest: Guest,
     config: ValidConfig,
-    config_json: String,
     seed: u64,
     sockets: BTreeMap<SocketAddr, UdpSocket>,
-    /// Where reader threads feed datagrams (media sockets are bound when first used).
+    /// Where reader threads feed datagrams (media sockets are bound when the engine opens them).
     loop_tx: Option<Sender<Message>>,
-    /// Media sockets bound for TURN, with the flag that stops their reader once the engine
-    /// freed the port.
+    /// Media sockets, with the flag that stops their reader once the engine freed the port.
     media: BTreeMap<SocketAddr, Arc<AtomicBool>>,
-    /// TURN combinations with the health the engine last reported.
-    turn_servers: Vec<TurnServerView>,
     epoch: std::time::Instant,
     history: HistoryStore,
     /// Live calls as the engine's events describe them, to close them in history if the
     /// engine instance fails.
-    live: BTreeMap<String, CallStatus>,
+    live: LiveCalls,
     metrics: Metrics,
+    /// The counters of engine instances replaced while healthy (recycled), so the totals run on.
+    retired: Counters,
     fault_injection: bool,
+    last_recycle_check: std::time::Instant,
 }
 
 impl Node {
@@ -91,10 +95,9 @@ impl Node {
         seed: u64,
         fault_injection: bool,
     ) -> anyhow::Result<Self> {
-        let config_json = config.config().to_json();
         let host = Host::new()?;
         let epoch = std::time::Instant::now();
-        let guest = host.instantiate(&config_json, 0, seed)?;
+        let guest = host.instantiate(&config, 0, seed)?;
         let mut sockets = BTreeMap::new();
         for listener in config.listeners() {
             let socket = UdpSocket::bind(listener.address)
@@ -102,32 +105,21 @@ impl Node {
             tracing::info!(listener = %listener.address, name = %listener.name, "listening for SIP over UDP");
             sockets.insert(listener.address, socket);
         }
-        let turn_servers = config
-            .turn_servers()
-            .iter()
-            .map(|(id, endpoint, health)| TurnServerView {
-                endpoint: id.0,
-                server: endpoint.server,
-                address: endpoint.address,
-                description: endpoint.description.clone(),
-                health,
-            })
-            .collect();
         Ok(Self {
             host,
             guest,
             config,
-            config_json,
             seed,
             sockets,
             loop_tx: None,
             media: BTreeMap::new(),
-            turn_servers,
             epoch,
             history,
-            live: BTreeMap::new(),
+            live: LiveCalls::default(),
             metrics: Metrics::default(),
+            retired: Counters::default(),
             fault_injection,
+            last_recycle_check: epoch,
         })
     }
 
@@ -140,44 +132,8 @@ impl Node {
         Ok(())
     }
 
-    /// The socket to send from: a listener, or a media port (TURN allocations are made from
-    /// the Lync B2BUA's media port range), bound the first time the engine uses it and kept.
-    fn socket_for(&mut self, source: SocketAddr) -> Option<&UdpSocket> {
-        if !self.sockets.contains_key(&source) {
-            let (first, last) = self.config.lync().media_ports;
-            let media = (first..=last).contains(&source.port())
-                && self
-                    .config
-                    .listeners()
-                    .iter()
-                    .any(|l| l.address.ip() == source.ip());
-            if !media {
-                tracing::error!(%source, "engine asked to send from an address that is neither a listener nor a media port");
-                return None;
-            }
-            let socket = match UdpSocket::bind(source) {
-                Ok(socket) => socket,
-                Err(e) => {
-                    tracing::warn!(%source, error = %e, "cannot bind a media port for TURN");
-                    return None;
-                }
-            };
-            let stop = Arc::new(AtomicBool::new(false));
-            if let Some(tx) = &self.loop_tx
-                && let Err(e) = spawn_reader(source, &socket, tx.clone(), Some(stop.clone()))
-            {
-                tracing::warn!(%source, error = %format!("{e:#}"), "cannot read a media port");
-                return None;
-            }
-            self.media.insert(source, stop);
-            tracing::debug!(%source, "media port bound for TURN");
-            self.sockets.insert(source, socket);
-        }
-        self.sockets.get(&source)
-    }
-
-    fn now(&self) -> u64 {
-        self.epoch.elapsed().as_nanos() as u64
+    fn now(&self) -> Instant {
+        Instant::from_nanos(self.epoch.elapsed().as_nanos() as u64)
     }
 
     /// Runs until SIGINT/SIGTERM, then ends live calls and returns.
@@ -191,23 +147,19 @@ impl Node {
                 tracing::info!(live_calls = self.live.len(), "shut down");
                 return Ok(());
             }
-            let now = self.now();
-            let wait =
-                Duration::from_nanos(deadline.saturating_sub(now)).min(Duration::from_millis(250));
+            let wait = deadline
+                .saturating_since(self.now())
+                .min(Duration::from_millis(250));
             match rx.recv_timeout(wait) {
                 Ok(Message::Datagram {
-                    listener,
+                    local,
                     source,
                     contents,
                 }) => {
                     self.metrics.datagrams_in += 1;
-                    let datagram = Datagram {
-                        source: source.to_string(),
-                        destination: listener.to_string(),
-                        contents,
-                    };
                     let now = self.now();
-                    let result = self.guest.handle_receive(now, &datagram);
+                    let input = Input::Receive(now, Receive::datagram(source, local, &contents));
+                    let result = self.guest.handle_input(input);
                     self.check(result);
                 }
                 Ok(Message::Admin(request)) => self.admin(request),
@@ -219,15 +171,17 @@ impl Node {
                         );
                         shutdown_at = Some(std::time::Instant::now());
                         let now = self.now();
-                        let result = self.guest.drain(now);
+                        let result = self.guest.shut_down(now.as_nanos());
                         self.check(result);
                     }
                 }
                 Err(RecvTimeoutError::Timeout) => {
                     let now = self.now();
                     if now >= deadline {
-                        let result = self.guest.handle_timeout(now);
+                        let result = self.guest.handle_input(Input::Timeout(now));
                         self.check(result);
+                    } else if shutdown_at.is_none() {
+                        self.recycle_if_idle();
                     }
                 }
                 Err(RecvTimeoutError::Disconnected) => return Ok(()),
@@ -236,63 +190,39 @@ impl Node {
     }
 
     /// Sends every transmit and records every event; returns the engine's next deadline.
-    fn drain_outputs(&mut self) -> u64 {
+    fn drain_outputs(&mut self) -> Instant {
         loop {
-            let outputs = match self.guest.poll_outputs(OUTPUT_BATCH) {
-                Ok(outputs) => outputs,
-                Err(trap) => {
-                    self.replace_guest(trap);
-                    continue;
+            match self.guest.poll_output() {
+                Ok(Output::Transmit(transmit)) => {
+                    let Some(socket) = self.sockets.get(&transmit.source) else {
+                        tracing::error!(source = %transmit.source, "the engine sent from a port it has not opened");
+                        continue;
+                    };
+                    match socket.send_to(&transmit.contents, transmit.destination) {
+                        Ok(_) => self.metrics.datagrams_out += 1,
+                        Err(e) => {
+                            tracing::warn!(destination = %transmit.destination, error = %e, "send failed")
+                        }
+                    }
                 }
-            };
-            for output in outputs {
-                match output {
-                    Output::Transmit(datagram) => self.transmit(datagram),
-                    Output::Event(json) => self.record(&json),
-                    Output::Timeout(at) => return at,
+                Ok(Output::Event(event)) => self.record(event),
+                Ok(Output::Timeout(at)) => return at,
+                Err(GuestError::Trap(trap)) => self.replace_guest(trap),
+                Err(GuestError::Engine(error)) => {
+                    unreachable!("polling outputs never fails in the engine: {error}")
                 }
             }
         }
     }
 
-    fn transmit(&mut self, datagram: Datagram) {
-        let (Ok(source), Ok(destination)) = (
-            datagram.source.parse::<SocketAddr>(),
-            datagram.destination.parse::<SocketAddr>(),
-        ) else {
-            tracing::error!(source = %datagram.source, destination = %datagram.destination, "engine asked to send between unreadable addresses");
-            return;
-        };
-        let Some(socket) = self.socket_for(source) else {
-            return;
-        };
-        match socket.send_to(&datagram.contents, destination) {
-            Ok(_) => self.metrics.datagrams_out += 1,
-            Err(e) => tracing::warn!(%destination, error = %e, "send failed"),
-        }
-    }
-
-    fn record(&mut self, json: &str) {
-        let event: Event = match serde_json::from_str(json) {
-            Ok(event) => event,
-            Err(e) => {
-                tracing::error!(error = %e, "unreadable event from the engine");
-                return;
-            }
-        };
+    fn record(&mut self, event: Event) {
+        self.live.apply(&event);
         match event {
             Event::CallStarted(call) => {
                 tracing::info!(tag = %call.tag, route = %call.route, "call started");
-                self.live.insert(call.tag.clone(), *call);
-            }
-            Event::LegState { tag, side, state } => {
-                if let Some(call) = self.live.get_mut(&tag) {
-                    call.legs[side as usize].state = state;
-                }
             }
             Event::CallEnded(record) => {
                 tracing::info!(tag = %record.tag, status = record.final_status, outcome = ?record.outcome, reason = %record.reason, "call ended");
-                self.live.remove(&record.tag);
                 self.metrics.count_ended(record.final_status);
                 self.history.append(*record);
             }
@@ -301,29 +231,29 @@ impl Node {
                 method,
                 status,
                 reason,
-                malformed,
             } => {
-                if malformed {
+                if reason.is_malformed() {
                     self.metrics.parse_errors += 1;
                 }
-                tracing::debug!(%source, %method, status, %reason, "refused");
+                tracing::debug!(%source, %method, %status, %reason, "refused");
             }
             Event::Dropped { source, reason } => {
-                if matches!(reason, twoleg_core::DropReason::Malformed(_)) {
+                if matches!(reason, DropReason::Malformed(_)) {
                     self.metrics.parse_errors += 1;
                 }
-                tracing::debug!(%source, ?reason, "dropped");
+                tracing::debug!(%source, %reason, "dropped");
             }
             Event::Retransmitted { .. } => self.metrics.retransmissions += 1,
             Event::TurnUpdated { tag, turn } => {
                 tracing::info!(%tag, turn = %serde_json::to_string(&turn).unwrap_or_default(), "TURN");
-                if let Some(call) = self.live.get_mut(&tag) {
-                    call.turn = turn;
+            }
+            Event::MediaPortsOpened { rtp } => {
+                for port in [rtp, rtcp_of(rtp)] {
+                    self.open_media_port(port);
                 }
             }
             Event::MediaPortsFreed { rtp } => {
-                let rtcp = SocketAddr::new(rtp.ip(), rtp.port().saturating_add(1));
-                for port in [rtp, rtcp] {
+                for port in [rtp, rtcp_of(rtp)] {
                     if let Some(stop) = self.media.remove(&port) {
                         stop.store(true, Ordering::Relaxed);
                         self.sockets.remove(&port);
@@ -331,26 +261,47 @@ impl Node {
                 }
             }
             Event::TurnHealth {
-                endpoint,
-                address,
-                health,
+                address, health, ..
             } => {
                 tracing::warn!(%address, ?health, "TURN server health changed");
-                if let Some(view) = self.turn_servers.get_mut(endpoint) {
-                    view.health = health;
-                }
             }
             _ => {}
         }
     }
 
+    /// Binds a media port the engine opened, with a reader feeding the loop.
+    fn open_media_port(&mut self, port: SocketAddr) {
+        if self.sockets.contains_key(&port) {
+            return;
+        }
+        let socket = match UdpSocket::bind(port) {
+            Ok(socket) => socket,
+            Err(e) => {
+                tracing::warn!(%port, error = %e, "cannot bind a media port");
+                return;
+            }
+        };
+        let stop = Arc::new(AtomicBool::new(false));
+        if let Some(tx) = &self.loop_tx
+            && let Err(e) = spawn_reader(port, &socket, tx.clone(), Some(stop.clone()))
+        {
+            tracing::warn!(%port, error = %format!("{e:#}"), "cannot read a media port");
+            return;
+        }
+        tracing::debug!(%port, "media port bound");
+        self.media.insert(port, stop);
+        self.sockets.insert(port, socket);
+    }
+
     /// Logs an engine error (a host mistake such as time going backwards) or replaces a
     /// trapped instance.
-    fn check(&mut self, result: Result<Result<(), String>, Trap>) {
+    fn check(&mut self, result: Result<(), GuestError>) {
         match result {
-            Ok(Ok(())) => {}
-            Ok(Err(error)) => tracing::warn!(%error, "the engine refused an input"),
-            Err(trap) => self.replace_guest(trap),
+            Ok(()) => {}
+            Err(GuestError::Engine(error)) => {
+                tracing::warn!(%error, "the engine refused an input")
+            }
+            Err(GuestError::Trap(trap)) => self.replace_guest(trap),
         }
     }
 
@@ -358,33 +309,21 @@ impl Node {
     /// instance, keep serving.
     fn replace_guest(&mut self, trap: Trap) {
         self.metrics.guest_traps += 1;
-        tracing::error!(cause = %trap.0, live_calls = self.live.len(), "the engine instance trapped; starting a fresh one");
+        tracing::error!(cause = %trap, live_calls = self.live.len(), "the engine instance trapped; starting a fresh one");
         let now = self.now();
-        for (_, call) in std::mem::take(&mut self.live) {
-            let mut legs = call.legs.clone();
-            for leg in &mut legs {
-                leg.state = LegState::Terminated;
-            }
-            self.history.append(CallRecord {
-                tag: call.tag,
-                route: call.route,
-                started_at: call.started_at,
-                answered_at: call.answered_at,
-                ended_at: twoleg_core::Instant::from_nanos(now),
-                final_status: 500,
-                outcome: Outcome::Failed,
-                ended_by: EndedBy::B2bua,
-                reason: "engine fault".to_owned(),
-                turn: call.turn,
-                legs,
-            });
-            self.metrics.count_ended(500);
+        for record in self.live.fail(now) {
+            self.metrics.count_ended(record.final_status);
+            self.history.append(record);
         }
-        for view in &mut self.turn_servers {
-            view.health = Health::Up;
-        }
+        self.start_fresh_instance(now);
+    }
+
+    fn start_fresh_instance(&mut self, now: Instant) {
         self.seed = self.seed.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        match self.host.instantiate(&self.config_json, now, self.seed) {
+        match self
+            .host
+            .instantiate(&self.config, now.as_nanos(), self.seed)
+        {
             Ok(guest) => self.guest = guest,
             Err(e) => {
                 // The same component and config instantiated at start: this cannot fail short of
@@ -395,24 +334,62 @@ impl Node {
         }
     }
 
+    /// An idle engine instance whose memory grew (a wasm memory never shrinks) is replaced by a
+    /// fresh one, which gives the memory back. Only when nothing would be lost: no call, no
+    /// transaction, no allocation, and every TURN combination up (a fresh instance starts with
+    /// all of them up).
+    fn recycle_if_idle(&mut self) {
+        if self.last_recycle_check.elapsed() < RECYCLE_CHECK
+            || self.guest.memory_size() <= RECYCLE_ABOVE
+        {
+            return;
+        }
+        self.last_recycle_check = std::time::Instant::now();
+        let state = (|| -> Result<Option<Counters>, Trap> {
+            if !self.guest.is_idle()? {
+                return Ok(None);
+            }
+            let all_up = self
+                .guest
+                .turn_servers()?
+                .iter()
+                .all(|s| s.health == Health::Up);
+            all_up.then(|| self.guest.counters()).transpose()
+        })();
+        match state {
+            Ok(Some(counters)) => {
+                let memory = self.guest.memory_size();
+                self.retired = add(self.retired, counters);
+                self.start_fresh_instance(self.now());
+                tracing::info!(
+                    memory_mib = memory >> 20,
+                    "idle engine instance replaced by a fresh one to give its memory back"
+                );
+            }
+            Ok(None) => {}
+            Err(trap) => self.replace_guest(trap),
+        }
+    }
+
     fn admin(&mut self, request: AdminRequest) {
         match request {
             AdminRequest::Calls(reply) => {
                 let calls = self.guest.calls().unwrap_or_else(|trap| {
                     self.replace_guest(trap);
-                    "[]".to_owned()
+                    Vec::new()
                 });
-                let _ = reply.send(calls);
+                let _ = reply.send(serde_json::to_string(&calls).unwrap_or_default());
             }
             AdminRequest::History(reply) => {
-                let records: Vec<&CallRecord> = self.history.newest_first().collect();
+                let records: Vec<_> = self.history.newest_first().collect();
                 let _ = reply.send(serde_json::to_string(&records).unwrap_or_default());
             }
             AdminRequest::Disconnect(tag, reply) => {
                 let now = self.now();
-                let result = match self.guest.disconnect(now, &tag) {
-                    Ok(result) => result,
-                    Err(trap) => {
+                let result = match self.guest.disconnect(now.as_nanos(), &tag) {
+                    Ok(()) => Ok(()),
+                    Err(GuestError::Engine(error)) => Err(error.to_string()),
+                    Err(GuestError::Trap(trap)) => {
                         self.replace_guest(trap);
                         Err("the engine failed; the call was closed as an engine fault".to_owned())
                     }
@@ -422,7 +399,7 @@ impl Node {
             AdminRequest::Metrics(reply) => {
                 let counters = self.counters();
                 let up: Vec<(SocketAddr, bool)> = self
-                    .turn_servers
+                    .turn_servers()
                     .iter()
                     .map(|v| (v.address, v.health == Health::Up))
                     .collect();
@@ -430,41 +407,70 @@ impl Node {
             }
             AdminRequest::Turn(reply) => {
                 let counters = self.counters();
-                let body = serde_json::json!({
-                    "servers": self.turn_servers,
-                    "allocations_open": counters.turn_allocations_open,
-                    "allocations_granted": counters.turn_allocations,
-                    "failures": counters.turn_failures,
-                    "probes_sent": counters.turn_probes_sent,
-                    "probes_answered": counters.turn_probes_answered,
-                });
-                let _ = reply.send(body.to_string());
+                let report = TurnReport {
+                    servers: self.turn_servers(),
+                    allocations_open: counters.turn_allocations_open,
+                    allocations_granted: counters.turn_relays_granted,
+                    failures: counters.turn_failures,
+                    probes_sent: counters.turn_probes_sent,
+                    probes_answered: counters.turn_probes_answered,
+                };
+                let _ = reply.send(serde_json::to_string(&report).unwrap_or_default());
             }
             AdminRequest::InjectFault(reply) => {
-                if self.fault_injection
-                    && let Err(trap) = self.guest.inject_fault("requested over the admin API")
-                {
-                    self.replace_guest(trap);
+                if self.fault_injection {
+                    self.guest.starve();
+                    if let Err(trap) = self.guest.is_idle() {
+                        self.replace_guest(trap);
+                    }
                 }
                 let _ = reply.send(());
             }
         }
     }
 
-    /// The engine's counters (zero if the instance traps while asked).
+    /// The engine's counters, with those of instances recycled before it (zero if the instance
+    /// traps while asked).
     fn counters(&mut self) -> Counters {
         match self.guest.counters() {
-            Ok(json) => serde_json::from_str(&json).unwrap_or_default(),
+            Ok(counters) => add(self.retired, counters),
             Err(trap) => {
                 self.replace_guest(trap);
-                Counters::default()
+                self.retired
             }
         }
+    }
+
+    fn turn_servers(&mut self) -> Vec<crate::host::TurnServerView> {
+        self.guest.turn_servers().unwrap_or_else(|trap| {
+            self.replace_guest(trap);
+            Vec::new()
+        })
     }
 
     /// The config as loaded.
     pub(crate) fn config(&self) -> &ValidConfig {
         &self.config
+    }
+}
+
+fn rtcp_of(rtp: SocketAddr) -> SocketAddr {
+    SocketAddr::new(rtp.ip(), rtp.port().saturating_add(1))
+}
+
+/// Counters of two instances added up (allocations open are the newer one's).
+fn add(retired: Counters, current: Counters) -> Counters {
+    Counters {
+        datagrams_in: retired.datagrams_in + current.datagrams_in,
+        datagrams_out: retired.datagrams_out + current.datagrams_out,
+        retransmissions: retired.retransmissions + current.retransmissions,
+        parse_errors: retired.parse_errors + current.parse_errors,
+        calls_started: retired.calls_started + current.calls_started,
+        turn_relays_granted: retired.turn_relays_granted + current.turn_relays_granted,
+        turn_failures: retired.turn_failures + current.turn_failures,
+        turn_allocations_open: current.turn_allocations_open,
+        turn_probes_sent: retired.turn_probes_sent + current.turn_probes_sent,
+        turn_probes_answered: retired.turn_probes_answered + current.turn_probes_answered,
     }
 }
 
@@ -493,7 +499,7 @@ fn spawn_reader(
                 match socket.recv_from(&mut buffer) {
                     Ok((n, source)) => {
                         let message = Message::Datagram {
-                            listener: local,
+                            local,
                             source,
                             contents: buffer[..n].to_vec(),
                         };

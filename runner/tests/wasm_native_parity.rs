@@ -7,8 +7,8 @@ use std::process::Command;
 
 use common::TWOLEG;
 use twoleg_core::config::ValidConfig;
-use twoleg_core::sim::{header_value as header, response_text};
-use twoleg_core::{B2bua, Input, Instant, Output, Receive};
+use twoleg_core::{B2bua, Instant};
+use twoleg_sim::{ReplayIn, ReplayOut, header_value as header, replay, response_text};
 
 const SEED: u64 = 9;
 const UNTIL_MS: u64 = 70_000;
@@ -23,59 +23,22 @@ struct In {
     text: String,
 }
 
-#[derive(Debug, PartialEq, Eq, serde::Deserialize)]
-struct Out {
-    at_ns: u64,
-    source: String,
-    destination: String,
-    text: String,
+impl In {
+    fn replay(&self) -> ReplayIn {
+        ReplayIn {
+            at_ms: self.at_ms,
+            source: self.source.parse().unwrap(),
+            destination: LISTENER.parse().unwrap(),
+            text: self.text.clone(),
+        }
+    }
 }
 
-/// The native engine under the same replay rules as `twoleg replay`.
-fn native(inputs: &[In]) -> Vec<Out> {
-    let mut engine = B2bua::new(ValidConfig::default_config(), Instant::ZERO, SEED);
-    let mut out = Vec::new();
-    let drain = |engine: &mut B2bua, now: u64, out: &mut Vec<Out>| -> u64 {
-        loop {
-            match engine.poll_output() {
-                Output::Transmit(t) => out.push(Out {
-                    at_ns: now,
-                    source: t.source.to_string(),
-                    destination: t.destination.to_string(),
-                    text: String::from_utf8_lossy(&t.contents).into_owned(),
-                }),
-                Output::Event(_) => {}
-                Output::Timeout(at) => return at.as_nanos(),
-            }
-        }
-    };
-    let mut deadline = drain(&mut engine, 0, &mut out);
-    for input in inputs {
-        let at = input.at_ms * 1_000_000;
-        while deadline <= at {
-            engine
-                .handle_input(Input::Timeout(Instant::from_nanos(deadline)))
-                .unwrap();
-            deadline = drain(&mut engine, deadline, &mut out);
-        }
-        let receive = Receive {
-            source: input.source.parse().unwrap(),
-            destination: LISTENER.parse().unwrap(),
-            contents: input.text.as_bytes(),
-        };
-        engine
-            .handle_input(Input::Receive(Instant::from_nanos(at), receive))
-            .unwrap();
-        deadline = drain(&mut engine, at, &mut out);
-    }
-    while deadline <= UNTIL_MS * 1_000_000 {
-        let now = deadline;
-        engine
-            .handle_input(Input::Timeout(Instant::from_nanos(now)))
-            .unwrap();
-        deadline = drain(&mut engine, now, &mut out);
-    }
-    out
+/// The native engine under the same replay loop as `twoleg replay`.
+fn native(inputs: &[In]) -> Vec<ReplayOut> {
+    let engine = B2bua::new(ValidConfig::default_config(), Instant::ZERO, SEED);
+    let inputs: Vec<ReplayIn> = inputs.iter().map(In::replay).collect();
+    replay(engine, &inputs, Instant::from_millis(UNTIL_MS)).unwrap()
 }
 
 fn reply(request: &str, status: &str, to_tag: &str, body: &str) -> String {
@@ -109,9 +72,9 @@ fn request(
 
 const SDP: &str = "v=0\r\no=a 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n";
 
-fn find<'a>(out: &'a [Out], to: &str, start: &str) -> &'a Out {
+fn find<'a>(out: &'a [ReplayOut], to: &str, start: &str) -> &'a ReplayOut {
     out.iter()
-        .find(|o| o.destination == to && o.text.starts_with(start))
+        .find(|o| o.destination.to_string() == to && o.text.starts_with(start))
         .unwrap_or_else(|| panic!("no {start} to {to}"))
 }
 
@@ -176,7 +139,7 @@ fn inputs() -> Vec<In> {
     let a_ok = out
         .iter()
         .find(|o| {
-            o.destination == CALLER
+            o.destination.to_string() == CALLER
                 && o.text.starts_with("SIP/2.0 200")
                 && header(&o.text, "CSeq") == "1 INVITE"
         })
@@ -215,7 +178,7 @@ fn the_component_in_wasmtime_sends_what_the_native_engine_sends() {
     let file = dir.path().join("inputs.jsonl");
     let lines: Vec<String> = inputs
         .iter()
-        .map(|i| serde_json::json!({ "at_ms": i.at_ms, "source": i.source, "destination": LISTENER, "text": i.text }).to_string())
+        .map(|i| serde_json::to_string(&i.replay()).unwrap())
         .collect();
     std::fs::write(&file, lines.join("\n")).unwrap();
     let output = Command::new(TWOLEG)
@@ -234,7 +197,7 @@ fn the_component_in_wasmtime_sends_what_the_native_engine_sends() {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let wasm: Vec<Out> = String::from_utf8(output.stdout)
+    let wasm: Vec<ReplayOut> = String::from_utf8(output.stdout)
         .unwrap()
         .lines()
         .map(|line| serde_json::from_str(line).unwrap())

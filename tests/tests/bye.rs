@@ -107,8 +107,8 @@ fn d3_crossing_byes_both_get_answers_and_nothing_sticks() {
         "no BYE back to a caller who hung up"
     );
     net.advance(Duration::from_secs(40));
-    assert_eq!(net.engine.call_count(), 0);
-    assert_eq!(net.engine.load(), (0, 0));
+    assert_eq!(net.engine().call_count(), 0);
+    assert_eq!(net.engine().pending_work(), PendingWork::default());
     assert_eq!(net.history().len(), 1);
 }
 

@@ -15,7 +15,7 @@ fn k1_k2_a_live_call_shows_two_legs_under_one_tag() {
     let mut net = Net::new(config());
     net.send(CALLER, &invite("k1", "z9hG4bKk1", 1, 70, "", SDP));
     let b_invite = net.expect_one(CALLEE, "INVITE");
-    let calls: Vec<_> = net.engine.calls().collect();
+    let calls: Vec<_> = net.engine().calls().collect();
     assert_eq!(calls.len(), 1);
     let [a, b] = &calls[0].legs;
     assert_eq!((a.side, b.side), (Side::A, Side::B));
@@ -30,7 +30,7 @@ fn k1_k2_a_live_call_shows_two_legs_under_one_tag() {
         &b_invite.reply(180, "Ringing", Some("bob-tag"), "", ""),
     );
     let states: Vec<_> = net
-        .engine
+        .engine()
         .calls()
         .next()
         .unwrap()
@@ -40,7 +40,7 @@ fn k1_k2_a_live_call_shows_two_legs_under_one_tag() {
         .collect();
     assert_eq!(states, [LegState::Early, LegState::Early]);
     net.send(CALLEE, &b_invite.answer(Some("bob-tag"), SDP_ANSWER));
-    let status = net.engine.calls().next().unwrap();
+    let status = net.engine().calls().next().unwrap();
     assert!(status.legs.iter().all(|l| l.state == LegState::Confirmed));
     assert_eq!(status.legs[1].remote_tag.as_deref(), Some("bob-tag"));
     let tag = status.tag.clone();
@@ -129,7 +129,7 @@ fn k3_no_turn_offer_records_why() {
         "routes": [ { "destination": "127.0.0.1:5070", "lync": true } ] }"#;
     let mut net = Net::new(ValidConfig::from_json(text).unwrap());
     net.send(CALLER, &invite("k3b", "z9hG4bKk3b", 1, 70, "", SDP));
-    let status = net.engine.calls().next().unwrap();
+    let status = net.engine().calls().next().unwrap();
     assert_eq!(
         status.turn,
         TurnDecision::NotOffered {
@@ -140,7 +140,7 @@ fn k3_no_turn_offer_records_why() {
     let mut net = Net::new(config());
     net.send(CALLER, &invite("k3c", "z9hG4bKk3c", 1, 70, "", SDP));
     assert_eq!(
-        net.engine.calls().next().unwrap().turn,
+        net.engine().calls().next().unwrap().turn,
         TurnDecision::NotApplicable
     );
 }
@@ -149,7 +149,7 @@ fn k3_no_turn_offer_records_why() {
 fn k4_disconnecting_an_answered_call_sends_bye_on_both_legs() {
     let mut net = Net::new(config());
     answered_call(&mut net, "k4");
-    let tag = net.engine.calls().next().unwrap().tag;
+    let tag = net.engine().calls().next().unwrap().tag;
     net.disconnect(&tag).unwrap();
     let sent = net.take();
     assert!(sent.iter().any(|m| m.to == addr(CALLER) && m.is("BYE")));
@@ -170,7 +170,7 @@ fn k4_disconnecting_a_ringing_call_cancels_it() {
         &b_invite.reply(180, "Ringing", Some("bob-tag"), "", ""),
     );
     net.take();
-    let tag = net.engine.calls().next().unwrap().tag;
+    let tag = net.engine().calls().next().unwrap().tag;
     net.disconnect(&tag).unwrap();
     let sent = net.take();
     assert!(sent.iter().any(|m| m.to == addr(CALLEE) && m.is("CANCEL")));
@@ -201,14 +201,14 @@ fn history_is_bounded_by_the_config() {
         .map(|r| r.legs[0].call_id.clone())
         .collect();
     assert_eq!(kept, ["h2", "h3", "h4"]);
-    assert_eq!(net.engine.history().total(), 5);
+    assert_eq!(net.engine().history().total(), 5);
 }
 
 #[test]
 fn draining_ends_live_calls_and_refuses_new_ones_with_retry_after() {
     let mut net = Net::new(config());
     answered_call(&mut net, "dr1");
-    net.drain_engine();
+    net.shut_down();
     let sent = net.take();
     assert!(sent.iter().any(|m| m.to == addr(CALLER) && m.is("BYE")));
     assert!(sent.iter().any(|m| m.to == addr(CALLEE) && m.is("BYE")));
@@ -217,5 +217,5 @@ fn draining_ends_live_calls_and_refuses_new_ones_with_retry_after() {
     assert_eq!(refused.len(), 1);
     assert_eq!(refused[0].status(), Some(503));
     assert_eq!(refused[0].header("Retry-After"), Some("60"));
-    assert_eq!(net.engine.call_count(), 0);
+    assert_eq!(net.engine().call_count(), 0);
 }

@@ -12,7 +12,7 @@ struct Case {
 }
 
 fn corpus() -> Vec<Case> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus/rfc4475");
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data/rfc4475");
     let manifest = std::fs::read_to_string(dir.join("MANIFEST.tsv"))
         .unwrap_or_else(|e| panic!("the RFC 4475 corpus at {}: {e}", dir.display()));
     manifest

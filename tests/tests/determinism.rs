@@ -6,68 +6,32 @@ use std::time::Duration;
 
 use common::*;
 use twoleg_core::config::ValidConfig;
-use twoleg_core::sim::{CalleeScript, CallerScript, LinkConditions, Sim, SimConfig};
-use twoleg_core::{B2bua, Input, Instant, Output, Receive};
+use twoleg_core::{B2bua, Instant};
+use twoleg_sim::{
+    CalleeScript, CallerScript, LinkConditions, ReplayIn, ReplayOut, Sim, SimConfig, replay,
+};
 
-/// Drives an engine with a fixed list of inputs and returns every transmit, with its time.
-fn transmits(seed: u64) -> Vec<(u64, String, Vec<u8>)> {
-    let mut engine = B2bua::new(config(), Instant::ZERO, seed);
-    let inputs = [
+/// Drives an engine with a fixed list of inputs (two calls, one cancelled, retransmissions
+/// and timeouts for 40 s) and returns every transmit, with its time.
+fn transmits(seed: u64) -> Vec<ReplayOut> {
+    let engine = B2bua::new(config(), Instant::ZERO, seed);
+    replay(engine, &script(), Instant::from_millis(40_000)).expect("the script drives cleanly")
+}
+
+fn script() -> Vec<ReplayIn> {
+    [
         (0, invite("d1", "z9hG4bKd1", 1, 70, "", SDP)),
         (5, invite("d2", "z9hG4bKd2", 1, 70, "", "")),
         (10, cancel("d2", "z9hG4bKd2", 1)),
-    ];
-    let mut out = Vec::new();
-    let mut deadline = Instant::NEVER;
-    let feed = |engine: &mut B2bua, input: Input<'_>, out: &mut Vec<_>, deadline: &mut Instant| {
-        let now = match &input {
-            Input::Receive(now, _) | Input::Timeout(now) => *now,
-        };
-        engine.handle_input(input).unwrap();
-        loop {
-            match engine.poll_output() {
-                Output::Transmit(t) => {
-                    out.push((now.as_millis(), t.destination.to_string(), t.contents))
-                }
-                Output::Event(_) => {}
-                Output::Timeout(at) => {
-                    *deadline = at;
-                    break;
-                }
-            }
-        }
-    };
-    for (at, text) in &inputs {
-        let now = Instant::from_millis(*at);
-        while deadline <= now {
-            feed(
-                &mut engine,
-                Input::Timeout(deadline),
-                &mut out,
-                &mut deadline,
-            );
-        }
-        let receive = Receive {
-            source: addr(CALLER),
-            destination: addr(B2BUA),
-            contents: text.as_bytes(),
-        };
-        feed(
-            &mut engine,
-            Input::Receive(now, receive),
-            &mut out,
-            &mut deadline,
-        );
-    }
-    while deadline < Instant::from_millis(40_000) {
-        feed(
-            &mut engine,
-            Input::Timeout(deadline),
-            &mut out,
-            &mut deadline,
-        );
-    }
-    out
+    ]
+    .into_iter()
+    .map(|(at_ms, text)| ReplayIn {
+        at_ms,
+        source: addr(CALLER),
+        destination: addr(B2BUA),
+        text,
+    })
+    .collect()
 }
 
 #[test]
@@ -139,4 +103,30 @@ fn a_lossy_simulation_replays_byte_for_byte() {
     assert_eq!(turn.len(), 40);
     assert_eq!((ladder.clone(), turn.clone()), simulated(5));
     assert_ne!(ladder, simulated(6).0);
+}
+
+/// The transcript of a fixed seed and a fixed script, checked in: any change to what the engine
+/// sends for them (a new RNG, a changed draw order, a changed message) shows up here, to be
+/// reviewed and the file regenerated with `TWOLEG_BLESS=1`.
+#[test]
+fn a_fixed_seed_and_script_give_the_checked_in_transcript() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data/golden/two_calls.jsonl");
+    let actual: String = transmits(99)
+        .iter()
+        .map(|out| serde_json::to_string(out).expect("plain data") + "\n")
+        .collect();
+    if std::env::var_os("TWOLEG_BLESS").is_some() {
+        std::fs::create_dir_all(path.parent().expect("a directory")).expect("writable");
+        std::fs::write(&path, &actual).expect("writable");
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e}; run with TWOLEG_BLESS=1 to write it",
+            path.display()
+        )
+    });
+    for (number, (want, got)) in expected.lines().zip(actual.lines()).enumerate() {
+        assert_eq!(got, want, "line {} of {}", number + 1, path.display());
+    }
+    assert_eq!(actual.lines().count(), expected.lines().count());
 }

@@ -137,7 +137,7 @@ fn a6_max_forwards_is_decremented_and_zero_refused() {
     let sent = net.take();
     assert_eq!(sent.len(), 1, "no B leg: {sent:#?}");
     assert_eq!(sent[0].status(), Some(483));
-    assert_eq!(net.engine.call_count(), 0);
+    assert_eq!(net.engine().call_count(), 0);
 }
 
 #[test]

@@ -119,7 +119,7 @@ fn e5_a_refused_reinvite_leaves_the_call_up() {
     net.send(CALLEE, &re.reply(488, "Not Acceptable Here", None, "", ""));
     let refusal = net.expect_one(CALLER, "488");
     assert_eq!(refusal.parsed.cseq.to_string(), "10 INVITE");
-    assert_eq!(net.engine.call_count(), 1, "the dialog survives");
+    assert_eq!(net.engine().call_count(), 1, "the dialog survives");
     net.send(
         CALLER,
         &caller_request("BYE", "e5", "z9hG4bKe5bye", 11, &a_tag, "", ""),
@@ -231,7 +231,7 @@ fn a_reinvite_cancelled_while_the_callee_accepts_it_ends_the_call_on_both_legs()
         sent.iter().any(|m| m.to == addr(CALLER) && m.is("BYE")),
         "leg A is hung up too"
     );
-    assert_eq!(net.engine.call_count(), 0);
+    assert_eq!(net.engine().call_count(), 0);
 }
 
 #[test]
@@ -259,7 +259,7 @@ fn a_reinvite_left_ringing_is_cancelled_after_64_t1() {
         .expect("408 on leg A");
     assert_eq!(timeout.parsed.cseq.to_string(), "10 INVITE");
     assert_eq!(
-        net.engine.call_count(),
+        net.engine().call_count(),
         1,
         "a re-INVITE that timed out leaves the call up"
     );
@@ -280,7 +280,7 @@ fn a_2xx_that_arrives_after_the_call_ended_is_acked_and_hung_up() {
         &caller_request("BYE", "e10", "z9hG4bKe10bye", 11, &a_tag, "", ""),
     );
     net.take();
-    assert_eq!(net.engine.call_count(), 0);
+    assert_eq!(net.engine().call_count(), 0);
     net.send(CALLEE, &re.answer(None, SDP_ANSWER));
     let sent = net.take();
     let ack = sent

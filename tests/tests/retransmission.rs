@@ -55,7 +55,7 @@ fn g2_a_retransmitted_invite_is_absorbed_and_the_last_provisional_resent() {
     let sent = net.take();
     assert_eq!(sent.len(), 1, "{sent:#?}");
     assert_eq!(sent[0].status(), Some(180));
-    assert_eq!(net.engine.call_count(), 1, "no second call");
+    assert_eq!(net.engine().call_count(), 1, "no second call");
 }
 
 #[test]
@@ -96,7 +96,7 @@ fn g4_an_unacked_refusal_is_retransmitted_then_given_up() {
         ],
         "Timer G: T1 doubling to T2, until Timer H at 64*T1"
     );
-    assert_eq!(net.engine.load(), (0, 0));
+    assert_eq!(net.engine().pending_work(), PendingWork::default());
 }
 
 #[test]
@@ -148,7 +148,7 @@ fn g6_an_unanswered_bye_on_leg_b_still_ends_the_call() {
         ],
         "Timer E: T1 doubling capped at T2, until Timer F"
     );
-    assert_eq!(net.engine.load(), (0, 0));
+    assert_eq!(net.engine().pending_work(), PendingWork::default());
 }
 
 #[test]

@@ -9,10 +9,10 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use twoleg_core::Event;
 use twoleg_core::config::ValidConfig;
-use twoleg_core::sim::{CalleeScript, CallerScript, LinkConditions, Role, Sim, SimConfig};
 use twoleg_core::status::{EndedBy, Outcome};
+use twoleg_core::{Event, PendingWork};
+use twoleg_sim::{CalleeScript, CallerScript, LinkConditions, Role, Sim, SimConfig, SimPending};
 
 /// Counts live heap bytes of this test binary.
 struct Counting;
@@ -187,13 +187,13 @@ fn batch(sim: &mut Sim, first: usize, count: usize) {
     }
     assert_eq!(sim.engine().call_count(), 0, "no call left over");
     assert_eq!(
-        sim.engine().load(),
-        (0, 0),
+        sim.engine().pending_work(),
+        PendingWork::default(),
         "no transaction or timer left over"
     );
     assert_eq!(
         sim.pending(),
-        (0, 0),
+        SimPending::default(),
         "nothing live at the agents, nothing in flight"
     );
 }
@@ -214,6 +214,15 @@ fn ten_thousand_calls_with_five_percent_loss() {
             ..SimConfig::default()
         },
     );
+    // rsip reads every SIP message the engine writes as TwoLeg does.
+    let checked = std::rc::Rc::new(std::cell::Cell::new(0_u64));
+    let count = checked.clone();
+    sim.inspect(move |transmit| {
+        if !twoleg_core::turn::looks_like_stun(&transmit.contents) {
+            twoleg_tests::oracle::check(&transmit.contents, false);
+            count.set(count.get() + 1);
+        }
+    });
     // Warm-up: fills history to its bound (500), so what follows must not grow.
     batch(&mut sim, 0, 1_000);
     let warm = LIVE.load(Ordering::Relaxed);
@@ -227,6 +236,11 @@ fn ten_thousand_calls_with_five_percent_loss() {
     assert!(
         after <= warm + warm / 10 + 64 * 1024,
         "memory grew from {warm} to {after} bytes over 9,000 calls"
+    );
+    assert!(
+        checked.get() > 70_000,
+        "rsip read every message: {}",
+        checked.get()
     );
     let counters = sim.engine().counters();
     assert!(

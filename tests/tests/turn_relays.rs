@@ -36,7 +36,7 @@ fn relay_candidates(body: &[u8]) -> Vec<String> {
 }
 
 fn turn_of(net: &Net) -> TurnDecision {
-    net.engine.calls().next().unwrap().turn
+    net.engine().calls().next().unwrap().turn
 }
 
 #[test]
@@ -118,7 +118,7 @@ fn the_lync_invite_carries_relay_candidates_from_the_chosen_server() {
     net.advance(Duration::from_secs(600));
     let refreshes = net.stun.iter().filter(|s| s.2 == "Refresh request").count();
     assert_eq!(refreshes, 2 * 2, "every 240 s, both relays");
-    assert_eq!(net.engine.turn_allocations(), 2);
+    assert_eq!(net.engine().turn_allocations(), 2);
     // Hang-up: both allocations are deleted.
     net.send(
         CALLER,
@@ -130,8 +130,8 @@ fn the_lync_invite_carries_relay_candidates_from_the_chosen_server() {
         .filter(|s| s.2 == "Refresh (delete) request")
         .count();
     assert_eq!(deletes, 2);
-    assert_eq!(net.engine.turn_allocations(), 0);
-    assert_eq!(net.engine.counters().turn_allocations_open, 0);
+    assert_eq!(net.engine().turn_allocations(), 0);
+    assert_eq!(net.engine().counters().turn_allocations_open, 0);
     assert!(net.turn_servers.values().all(|s| s.live_allocations() == 0));
     let record = net.history().pop().unwrap();
     assert!(matches!(
@@ -152,7 +152,7 @@ fn a_wrong_password_is_recorded_with_401_and_the_invite_goes_without_relays() {
     let mut net = Net::new(ValidConfig::validate(config.clone()).unwrap());
     // The simulated servers still expect "secret".
     for (address, server) in &mut net.turn_servers {
-        *server = twoleg_core::sim::TurnServer::new(*address, "alice", "secret", 49_152);
+        *server = twoleg_sim::SimTurnServer::new(*address, "alice", "secret", 49_152);
     }
     net.send(CALLER, &lync_invite("t2"));
     let b_invite = net.expect_one(LYNC, "INVITE");
@@ -178,7 +178,7 @@ fn a_wrong_password_is_recorded_with_401_and_the_invite_goes_without_relays() {
             .any(|e| matches!(e, Event::TurnUpdated { .. }))
     );
     assert_eq!(
-        net.engine.turn_allocations(),
+        net.engine().turn_allocations(),
         0,
         "failed allocations are forgotten"
     );
@@ -193,12 +193,11 @@ fn with_failover_a_call_gets_relays_from_another_server() {
     let valid = ValidConfig::validate(config).unwrap();
     let mut failed_over_calls = 0;
     for i in 0..12 {
-        let mut net = Net::new(valid.clone());
-        for (address, server) in &mut net.turn_servers {
-            *server = twoleg_core::sim::TurnServer::new(*address, "alice", "secret", 49_152);
-        }
         // Another seed each round: the first choice varies.
-        net.engine = twoleg_core::B2bua::new(valid.clone(), net.now, 100 + i);
+        let mut net = Net::with_seed(valid.clone(), 100 + i);
+        for (address, server) in &mut net.turn_servers {
+            *server = twoleg_sim::SimTurnServer::new(*address, "alice", "secret", 49_152);
+        }
         let call_id = format!("t3-{i}");
         net.send(CALLER, &lync_invite(&call_id));
         let b_invite = net.expect_one(LYNC, "INVITE");
@@ -255,7 +254,7 @@ fn an_unreachable_server_holds_the_invite_only_as_long_as_configured() {
     assert!(error.reason.contains("2000 ms"), "{}", error.reason);
     // The given-up Allocates keep retransmitting per RFC 8489, then are forgotten.
     net.advance(Duration::from_secs(40));
-    assert_eq!(net.engine.turn_allocations(), 0);
+    assert_eq!(net.engine().turn_allocations(), 0);
     let allocates = net
         .stun
         .iter()
@@ -278,12 +277,12 @@ fn cancel_while_the_relays_are_allocating_never_reaches_lync() {
         .filter_map(|m| m.status())
         .collect();
     assert!(to_caller.contains(&487), "{to_caller:?}");
-    assert_eq!(net.engine.call_count(), 0);
+    assert_eq!(net.engine().call_count(), 0);
     // The server answers late: the granted relays are deleted at once.
     net.turn_servers.insert(server.0, server.1);
     net.advance(Duration::from_secs(2));
     assert!(net.take_to(LYNC).is_empty(), "no INVITE ever went to Lync");
-    assert_eq!(net.engine.turn_allocations(), 0);
+    assert_eq!(net.engine().turn_allocations(), 0);
     assert_eq!(
         net.turn_servers[&server.0].granted(),
         2,
@@ -324,7 +323,7 @@ fn health_probes_mark_a_silent_server_down_and_the_selector_skips_it() {
         vec![(silent, Health::Down)],
         "down after two missed probes"
     );
-    let counters = net.engine.counters();
+    let counters = net.engine().counters();
     assert_eq!(counters.turn_probes_sent, 6, "three rounds to two servers");
     assert_eq!(
         counters.turn_probes_answered, 3,
@@ -332,7 +331,8 @@ fn health_probes_mark_a_silent_server_down_and_the_selector_skips_it() {
     );
     for i in 0..20 {
         net.send(CALLER, &lync_invite(&format!("t6-{i}")));
-        let TurnDecision::Offered { address, .. } = net.engine.calls().last().unwrap().turn else {
+        let TurnDecision::Offered { address, .. } = net.engine().calls().last().unwrap().turn
+        else {
             panic!();
         };
         assert_ne!(address, silent);
@@ -418,8 +418,8 @@ proptest::proptest! {
         proptest::prop_assert!(invites >= 1, "the INVITE reached Lync");
         net.send(CALLER, &cancel("fz", "z9hG4bKfz", 1));
         net.advance(Duration::from_secs(60));
-        proptest::prop_assert_eq!(net.engine.call_count(), 0);
-        proptest::prop_assert_eq!(net.engine.turn_allocations(), 0);
+        proptest::prop_assert_eq!(net.engine().call_count(), 0);
+        proptest::prop_assert_eq!(net.engine().turn_allocations(), 0);
     }
 }
 
@@ -504,8 +504,8 @@ fn a_call_from_lync_gets_relay_candidates_in_the_answer_toward_lync() {
 }
 
 /// One Lync call in the simulator (1 s, answered after 200 ms), run until idle.
-fn simulated_lync_call(config: Config) -> twoleg_core::sim::Sim {
-    use twoleg_core::sim::{CalleeScript, CallerScript, Sim, SimConfig};
+fn simulated_lync_call(config: Config) -> twoleg_sim::Sim {
+    use twoleg_sim::{CalleeScript, CallerScript, Sim, SimConfig};
     let mut sim = Sim::new(ValidConfig::validate(config).unwrap(), SimConfig::default());
     sim.place_call(
         Duration::ZERO,

@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use twoleg_core::Instant;
 use twoleg_core::config::ValidConfig;
-use twoleg_core::sim::{CalleeScript, CallerScript, Datagram, LinkConditions, Sim, SimConfig};
 use twoleg_core::status::{CallRecord, CallStatus};
 use twoleg_core::turn::Health;
+use twoleg_sim::{CalleeScript, CallerScript, Datagram, LinkConditions, Sim, SimConfig};
 use yew::Reducible;
 
 /// How fast virtual time runs.
@@ -122,7 +122,7 @@ impl SimHandle {
             history: engine.history().iter().rev().take(1_000).cloned().collect(),
             history_total: ended,
             ladder: self.ladder_snapshot(sim.ladder()),
-            live_at_agents: sim.pending().0,
+            live_at_agents: sim.pending().agent_calls,
             calls_per_second: rate,
             turn_health: engine
                 .turn_servers()

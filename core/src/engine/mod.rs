@@ -1,32 +1,54 @@
 //! The B2BUA engine: the sans-IO state machine every host drives.
+//!
+//! One file per concern: [`receive`] demultiplexes what comes in, [`transactions`] holds the
+//! transaction table, [`call`] the bridging of one leg onto the other (a file per phase of a
+//! call), [`timers`] the deadline table, [`records`] moves finished calls to history,
+//! [`lync_leg`], [`probes`] and [`media_ports`] the TURN side.
 
-mod bridge;
 mod call;
+mod lync_leg;
+mod media_ports;
+mod pass_through;
+mod probes;
 mod receive;
-mod relays;
-pub(crate) mod reply;
+mod records;
+mod timers;
+mod transactions;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
-use std::time::Duration;
 
 use rand::SeedableRng;
-use rand::rngs::StdRng;
+use rand_chacha::ChaCha8Rng;
 
 use self::call::{Call, CallId, RelayId};
-use self::relays::{AllocId, Allocation, MediaPorts};
+use self::media_ports::MediaPorts;
+use self::timers::TimerKey;
+use self::transactions::TxEntry;
 use crate::config::ValidConfig;
 use crate::event::Event;
 use crate::scheduler::Scheduler;
-use crate::sip::{Method, Request, Response};
-use crate::status::{CallRecord, CallStatus, History, Side};
+use crate::sip::Method;
+use crate::status::{CallStatus, History, Side};
 use crate::time::Instant;
-use crate::transaction::{Effect, Role, Timer, Timing, Transaction, TuNews, TxId, TxState};
-use crate::turn::{HealthProbes, TurnServerTable};
-use crate::{Input, Output, Transmit};
+use crate::transaction::{DialogKey, MergeKey, Timing, TxId, TxKey};
+use crate::turn::{Allocations, HealthProbes, TurnServerTable};
+use crate::{Input, Output, Transmit, Transport};
 
-/// Methods TwoLeg accepts (the `Allow` header of its 405 and OPTIONS answers).
-pub(crate) const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, INFO";
+/// Methods TwoLeg handles (the `Allow` header of its 405 and OPTIONS answers).
+pub(crate) const ALLOWED: &[Method] = &[
+    Method::INVITE,
+    Method::ACK,
+    Method::CANCEL,
+    Method::BYE,
+    Method::OPTIONS,
+    Method::UPDATE,
+    Method::INFO,
+];
+
+/// How long a refused new call is asked to wait before trying again (`Retry-After` of the 503
+/// sent while shutting down), in seconds.
+pub(crate) const SHUTDOWN_RETRY_AFTER_S: u32 = 60;
 
 /// A misuse of the engine by its host (never caused by network input).
 #[non_exhaustive]
@@ -53,14 +75,14 @@ pub struct Counters {
     pub datagrams_in: u64,
     /// Datagrams sent.
     pub datagrams_out: u64,
-    /// Messages sent again (transaction and 2xx retransmissions).
+    /// Messages sent again (transaction, 2xx and TURN retransmissions).
     pub retransmissions: u64,
     /// Datagrams that did not parse.
     pub parse_errors: u64,
     /// Calls started.
     pub calls_started: u64,
     /// TURN relays granted (two per call with relays: RTP and RTCP).
-    pub turn_allocations: u64,
+    pub turn_relays_granted: u64,
     /// Calls whose relay allocation failed on a server (each failed-over server counts).
     pub turn_failures: u64,
     /// Allocations alive now (allocating, granted or being deleted).
@@ -69,6 +91,16 @@ pub struct Counters {
     pub turn_probes_sent: u64,
     /// TURN health probes answered by the probed address.
     pub turn_probes_answered: u64,
+}
+
+/// What the engine holds that is still to be done: zero of each once it has been idle long
+/// enough (nothing leaks).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PendingWork {
+    /// Transactions alive.
+    pub transactions: usize,
+    /// Deadlines in the timer table.
+    pub deadlines: usize,
 }
 
 /// What a transaction belongs to.
@@ -84,83 +116,46 @@ pub(crate) enum Owner {
     Call(CallId),
 }
 
-#[derive(Debug)]
-struct TxEntry {
-    tx: Transaction,
-    owner: Owner,
-    key: TxKey,
-    /// Its entry in the merged-request index, for an INVITE server transaction.
-    merge_key: Option<(String, String, u32)>,
-}
-
-/// How a transaction is found again: RFC 3261 §17.1.3 (client) and §17.2.3 (server).
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-enum TxKey {
-    Client {
-        branch: String,
-        method: String,
-    },
-    Server {
-        branch: String,
-        sent_by: String,
-        method: String,
-    },
-}
-
-/// Deadlines of calls (as opposed to transactions).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) enum CallTimer {
-    /// Retransmit the 2xx waiting for its ACK on this leg.
-    Retransmit2xx(Side),
-    /// Give up waiting for the ACK on this leg (64·T1).
-    AckTimeout(Side),
-    /// The callee rang too long.
-    RingTimeout,
-    /// A CANCEL went out for this relay 64·T1 ago and its INVITE got no final response.
-    CancelTimeout(RelayId),
-    /// A relayed re-INVITE got a provisional response but no final one in 64·T1 (the B2BUA's
-    /// stand-in for a proxy's Timer C): it is cancelled.
-    RelayNoAnswer(RelayId),
-    /// The Lync leg's INVITE has waited for its TURN relays as long as configured.
-    TurnGiveUp,
-    /// Renew the call's TURN allocations and permissions.
-    TurnRefresh,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-enum TimerKey {
-    Tx(TxId, Timer),
-    Call(CallId, CallTimer),
-    /// A TURN allocation's retransmission deadline.
-    Turn(AllocId),
-    /// The next round of TURN health probes.
-    Probe,
-}
-
 /// The B2BUA: feed it [`Input`]s, drain its [`Output`]s.
+///
+/// Its methods come in four families (as quinn-proto's `Connection`):
+///
+/// - **getters** (`&self`): [`calls`](Self::calls), [`call_count`](Self::call_count),
+///   [`history`](Self::history), [`config`](Self::config), [`counters`](Self::counters),
+///   [`turn_servers`](Self::turn_servers), [`turn_allocations`](Self::turn_allocations),
+///   [`pending_work`](Self::pending_work), [`is_idle`](Self::is_idle);
+/// - **`handle_input`**: a datagram or the passing of time;
+/// - **commands** from the host: [`disconnect`](Self::disconnect) and
+///   [`shut_down`](Self::shut_down);
+/// - **`poll_output`**: what to send, what happened and the next deadline.
+///
+/// Every `handle_input` and every command is a mutation: drain `poll_output` until it returns
+/// [`Output::Timeout`] before the next one. Times never go backwards.
 pub struct B2bua {
     config: ValidConfig,
     timing: Timing,
-    rng: StdRng,
+    rng: ChaCha8Rng,
     now: Instant,
     outputs: VecDeque<Output>,
     timers: Scheduler<TimerKey>,
+    // Transactions.
     txs: BTreeMap<TxId, TxEntry>,
     tx_index: BTreeMap<TxKey, TxId>,
     /// Open INVITE server transactions by (Call-ID, From tag, CSeq) for merged-request detection.
-    merge_index: BTreeMap<(String, String, u32), TxId>,
-    dialogs: BTreeMap<(String, String), (CallId, Side)>,
+    merge_index: BTreeMap<MergeKey, TxId>,
+    // Calls.
+    dialogs: BTreeMap<DialogKey, (CallId, Side)>,
     calls: BTreeMap<CallId, Call>,
     history: History,
+    // TURN.
     turn_servers: TurnServerTable,
-    allocations: BTreeMap<AllocId, Allocation>,
-    alloc_by_local: BTreeMap<SocketAddr, AllocId>,
+    allocations: Allocations<CallId>,
     media_ports: MediaPorts,
     probes: Option<HealthProbes>,
     next_id: u64,
     counters: Counters,
     /// Shutting down: new calls get 503 with Retry-After.
-    draining: bool,
+    shutting_down: bool,
 }
 
 impl B2bua {
@@ -181,7 +176,7 @@ impl B2bua {
                 t2: timers.t2,
                 t4: timers.t4,
             },
-            rng: StdRng::seed_from_u64(seed),
+            rng: ChaCha8Rng::seed_from_u64(seed),
             now,
             outputs: VecDeque::new(),
             timers: scheduler,
@@ -192,13 +187,12 @@ impl B2bua {
             calls: BTreeMap::new(),
             history: History::new(config.history_max_calls()),
             turn_servers: config.turn_servers().clone(),
-            allocations: BTreeMap::new(),
-            alloc_by_local: BTreeMap::new(),
+            allocations: Allocations::new(),
             media_ports: MediaPorts::new(config.lync().media_ports, seed),
             probes,
             next_id: 1,
             counters: Counters::default(),
-            draining: false,
+            shutting_down: false,
             config,
         }
     }
@@ -220,6 +214,7 @@ impl B2bua {
 
     /// The next output; [`Output::Timeout`] when there is nothing else, carrying when to call
     /// [`B2bua::handle_input`] with [`Input::Timeout`] at the latest.
+    #[must_use]
     pub fn poll_output(&mut self) -> Output {
         self.outputs
             .pop_front()
@@ -242,9 +237,9 @@ impl B2bua {
 
     /// Stops taking new calls (they get 503 with Retry-After) and ends every live call, for a
     /// graceful shutdown.
-    pub fn drain(&mut self, now: Instant) -> Result<(), Error> {
+    pub fn shut_down(&mut self, now: Instant) -> Result<(), Error> {
         self.advance(now)?;
-        self.draining = true;
+        self.shutting_down = true;
         let live: Vec<CallId> = self.calls.keys().copied().collect();
         for id in live {
             self.disconnect_call(id);
@@ -280,10 +275,12 @@ impl B2bua {
         }
     }
 
-    /// How many transactions and pending deadlines the engine holds (zero of each when idle
-    /// long enough: nothing leaks).
-    pub fn load(&self) -> (usize, usize) {
-        (self.txs.len(), self.timers.len())
+    /// What the engine holds that is still to be done.
+    pub fn pending_work(&self) -> PendingWork {
+        PendingWork {
+            transactions: self.txs.len(),
+            deadlines: self.timers.len(),
+        }
     }
 
     /// Whether nothing is left to do but periodic health probing: no call, no transaction, no
@@ -299,6 +296,11 @@ impl B2bua {
     /// The B2BUA TURN server table (with health).
     pub fn turn_servers(&self) -> &TurnServerTable {
         &self.turn_servers
+    }
+
+    /// TURN allocations alive now (allocating, granted or being deleted).
+    pub fn turn_allocations(&self) -> usize {
+        self.allocations.len()
     }
 
     fn advance(&mut self, now: Instant) -> Result<(), Error> {
@@ -324,6 +326,8 @@ impl B2bua {
     fn transmit(&mut self, source: SocketAddr, destination: SocketAddr, contents: Vec<u8>) {
         self.counters.datagrams_out += 1;
         self.outputs.push_back(Output::Transmit(Transmit {
+            transport: Transport::Udp,
+            connection: None,
             source,
             destination,
             contents,
@@ -339,269 +343,12 @@ impl B2bua {
         });
         self.transmit(source, destination, contents);
     }
-
-    fn handle_timeout(&mut self) {
-        while let Some(key) = self.timers.pop_due(self.now) {
-            match key {
-                TimerKey::Tx(id, timer) => {
-                    let Some(entry) = self.txs.get_mut(&id) else {
-                        continue;
-                    };
-                    let effects = entry.tx.on_timer(timer);
-                    let news = self.apply(id, effects, true);
-                    for (news, owner) in news {
-                        self.on_tx_news(id, owner, news, None);
-                    }
-                }
-                TimerKey::Call(call, timer) => self.on_call_timer(call, timer),
-                TimerKey::Turn(alloc) => self.on_allocation_timer(alloc),
-                TimerKey::Probe => self.on_probe_timer(),
-            }
-        }
-    }
-
-    // Transactions.
-
-    /// Sends a request in a new client transaction.
-    fn send_request(
-        &mut self,
-        owner: Owner,
-        request: &Request,
-        local: SocketAddr,
-        peer: SocketAddr,
-    ) -> TxId {
-        let role = if request.method == Method::INVITE {
-            Role::InviteClient
-        } else {
-            Role::NonInviteClient
-        };
-        let branch = top_branch(request);
-        let mut tx = Transaction::new(role, peer, local, self.timing);
-        tx.last = request.to_bytes();
-        let id = TxId(self.next_id());
-        let key = TxKey::Client {
-            branch,
-            method: request.method.to_string(),
-        };
-        let effects = tx.start();
-        self.transmit(local, peer, tx.last.clone());
-        self.tx_index.insert(key.clone(), id);
-        self.txs.insert(
-            id,
-            TxEntry {
-                tx,
-                owner,
-                key,
-                merge_key: None,
-            },
-        );
-        self.apply(id, effects, false);
-        id
-    }
-
-    /// Opens a server transaction for a request that just arrived.
-    fn open_server_tx(
-        &mut self,
-        owner: Owner,
-        method: &Method,
-        branch_key: (String, String),
-        peer: SocketAddr,
-        local: SocketAddr,
-    ) -> TxId {
-        let role = if *method == Method::INVITE {
-            Role::InviteServer
-        } else {
-            Role::NonInviteServer
-        };
-        let tx = Transaction::new(role, peer, local, self.timing);
-        let id = TxId(self.next_id());
-        let key = TxKey::Server {
-            branch: branch_key.0,
-            sent_by: branch_key.1,
-            method: method.to_string(),
-        };
-        self.tx_index.insert(key.clone(), id);
-        self.txs.insert(
-            id,
-            TxEntry {
-                tx,
-                owner,
-                key,
-                merge_key: None,
-            },
-        );
-        id
-    }
-
-    /// Sends a response through a server transaction.
-    fn respond(&mut self, id: TxId, response: &Response) {
-        let Some(entry) = self.txs.get_mut(&id) else {
-            return;
-        };
-        let effects = entry.tx.on_respond(response.status, response.to_bytes());
-        self.apply(id, effects, false);
-    }
-
-    fn set_owner(&mut self, id: TxId, owner: Owner) {
-        if let Some(entry) = self.txs.get_mut(&id) {
-            entry.owner = owner;
-        }
-    }
-
-    fn tx_state(&self, id: TxId) -> Option<TxState> {
-        self.txs.get(&id).map(|entry| entry.tx.state)
-    }
-
-    /// Carries out a transaction's effects; returns what its TU must hear, with the TU.
-    fn apply(
-        &mut self,
-        id: TxId,
-        effects: Vec<Effect>,
-        retransmission: bool,
-    ) -> Vec<(TuNews, Owner)> {
-        let mut news = Vec::new();
-        for effect in effects {
-            match effect {
-                Effect::SendLast | Effect::SendAck => {
-                    let Some(entry) = self.txs.get(&id) else {
-                        continue;
-                    };
-                    let tx = &entry.tx;
-                    let bytes = if effect == Effect::SendAck {
-                        tx.ack.clone()
-                    } else {
-                        tx.last.clone()
-                    };
-                    let (local, peer) = (tx.local, tx.peer);
-                    if retransmission && effect == Effect::SendLast {
-                        self.retransmit(local, peer, bytes);
-                    } else {
-                        self.transmit(local, peer, bytes);
-                    }
-                }
-                Effect::Arm(timer, after) => {
-                    self.timers.set(TimerKey::Tx(id, timer), self.now + after)
-                }
-                Effect::Disarm(timer) => self.timers.cancel(TimerKey::Tx(id, timer)),
-                Effect::Tell(tell) => {
-                    if let Some(entry) = self.txs.get(&id) {
-                        news.push((tell, entry.owner));
-                    }
-                }
-                Effect::Terminate => self.forget_tx(id),
-            }
-        }
-        news
-    }
-
-    fn forget_tx(&mut self, id: TxId) {
-        let Some(entry) = self.txs.remove(&id) else {
-            return;
-        };
-        if self.tx_index.get(&entry.key) == Some(&id) {
-            self.tx_index.remove(&entry.key);
-        }
-        if let Some(merge_key) = entry.merge_key {
-            self.merge_index.remove(&merge_key);
-        }
-        for timer in [
-            Timer::A,
-            Timer::B,
-            Timer::D,
-            Timer::E,
-            Timer::F,
-            Timer::G,
-            Timer::H,
-            Timer::I,
-            Timer::J,
-            Timer::K,
-            Timer::L,
-            Timer::M,
-        ] {
-            self.timers.cancel(TimerKey::Tx(id, timer));
-        }
-    }
-
-    fn set_call_timer(&mut self, call: CallId, timer: CallTimer, after: Duration) {
-        self.timers
-            .set(TimerKey::Call(call, timer), self.now + after);
-    }
-
-    fn cancel_call_timer(&mut self, call: CallId, timer: CallTimer) {
-        self.timers.cancel(TimerKey::Call(call, timer));
-    }
-
-    /// Moves a finished call to history.
-    fn finish_if_over(&mut self, id: CallId) {
-        let Some(call) = self.calls.get(&id) else {
-            return;
-        };
-        if !call.is_over() {
-            return;
-        }
-        let Some(mut call) = self.calls.remove(&id) else {
-            return;
-        };
-        self.end_turn(id, &mut call);
-        // Requests still being relayed get a final response; an INVITE client transaction that
-        // got a provisional has no timer left, so it is forgotten.
-        for relay in call.relays.values() {
-            let tag = call.leg(relay.server_side).dialog.local_tag.clone();
-            self.terminate_server_side(relay, crate::sip::StatusCode::REQUEST_TERMINATED, &tag);
-            if self.tx_state(relay.client_tx) == Some(TxState::Proceeding) {
-                self.forget_tx(relay.client_tx);
-            }
-        }
-        for leg in &call.legs {
-            self.dialogs
-                .remove(&(leg.dialog.call_id.clone(), leg.dialog.local_tag.clone()));
-        }
-        for timer in [
-            CallTimer::Retransmit2xx(Side::A),
-            CallTimer::Retransmit2xx(Side::B),
-            CallTimer::AckTimeout(Side::A),
-            CallTimer::AckTimeout(Side::B),
-            CallTimer::RingTimeout,
-        ] {
-            self.cancel_call_timer(id, timer);
-        }
-        for relay in call.relays.keys() {
-            self.cancel_call_timer(id, CallTimer::CancelTimeout(*relay));
-            self.cancel_call_timer(id, CallTimer::RelayNoAnswer(*relay));
-        }
-        // Transactions still running for the call (a BYE's, a CANCEL's) finish on their own;
-        // their owner names a call that is gone, which every handler treats as "nothing to do".
-        let ending = call.ending.clone().unwrap_or_else(|| call::Ending {
-            final_status: 500,
-            outcome: crate::status::Outcome::Failed,
-            ended_by: crate::status::EndedBy::B2bua,
-            reason: "ended without a recorded reason".to_owned(),
-        });
-        let record = CallRecord {
-            tag: call.tag.clone(),
-            route: call.route.clone(),
-            started_at: call.started_at,
-            answered_at: call.answered_at,
-            ended_at: self.now,
-            final_status: ending.final_status,
-            outcome: ending.outcome,
-            ended_by: ending.ended_by,
-            reason: ending.reason,
-            turn: call.turn.clone(),
-            legs: [call.legs[0].status(), call.legs[1].status()],
-        };
-        self.history.push(record.clone());
-        self.emit(Event::CallEnded(Box::new(record)));
-    }
 }
 
-fn top_branch(request: &Request) -> String {
-    request
-        .headers
-        .get(&crate::sip::HeaderName::VIA)
-        .and_then(|via| crate::sip::Via::parse(via).ok())
-        .and_then(|via| via.branch().map(str::to_owned))
-        .unwrap_or_default()
+/// The `Allow` header TwoLeg sends.
+pub(crate) fn allow_header() -> String {
+    let names: Vec<&str> = ALLOWED.iter().map(Method::as_str).collect();
+    names.join(", ")
 }
 
 fn first_line(bytes: &[u8]) -> String {

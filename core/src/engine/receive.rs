@@ -3,12 +3,12 @@
 
 use std::net::SocketAddr;
 
-use super::reply::ReplyTo;
-use super::{ALLOW, B2bua, Owner, TxKey};
-use crate::event::{DropReason, Event};
-use crate::sip::{HeaderName, Message, Method, Parsed, Rejected, Response, StatusCode};
-use crate::transaction::{TuNews, TxId, TxState};
-use crate::{Receive, ids};
+use super::{B2bua, Owner, SHUTDOWN_RETRY_AFTER_S, allow_header};
+use crate::event::{DropReason, Event, Refusal};
+use crate::sip::{HeaderName, Message, Method, Parsed, Rejected, ReplyTo, Response, StatusCode};
+use crate::transaction::{DialogKey, MergeKey, TuNews, TxId, TxKey, TxState};
+use crate::turn::Arrival;
+use crate::{Receive, Transport, ids};
 
 /// Option tags TwoLeg supports in `Require` (none yet: it answers 420 to any).
 const SUPPORTED: &[&str] = &[];
@@ -21,10 +21,17 @@ const ACCEPTED_BODIES: &[&str] = &[
 ];
 
 impl B2bua {
-    pub(super) fn handle_receive(&mut self, receive: Receive<'_>) {
+    pub(crate) fn handle_receive(&mut self, receive: Receive<'_>) {
         self.counters.datagrams_in += 1;
+        if receive.transport != Transport::Udp {
+            self.emit(Event::Dropped {
+                source: receive.source,
+                reason: DropReason::UnsupportedTransport(receive.transport),
+            });
+            return;
+        }
         if crate::turn::looks_like_stun(receive.contents) {
-            self.on_stun(receive);
+            self.on_stun(&receive);
             return;
         }
         let Some(local) = self
@@ -49,6 +56,30 @@ impl B2bua {
         }
     }
 
+    /// A STUN datagram: an answer to an allocation's request or to a health probe.
+    fn on_stun(&mut self, receive: &Receive<'_>) {
+        let arrival = self.allocations.handle_datagram(
+            receive.destination,
+            receive.source,
+            receive.contents,
+            self.now,
+            &mut self.rng,
+        );
+        match arrival {
+            Arrival::NotOurs => self.on_probe_answer(receive),
+            Arrival::FromElsewhere => self.emit(Event::Dropped {
+                source: receive.source,
+                reason: DropReason::StrayStun,
+            }),
+            Arrival::Stepped(owner) => {
+                self.flush_allocations();
+                if let Some(owner) = owner {
+                    self.on_allocation_step(owner);
+                }
+            }
+        }
+    }
+
     /// A datagram that did not parse: an error response if it was a request that can be
     /// answered (never to an ACK), otherwise dropped with the reason.
     fn on_malformed(&mut self, source: SocketAddr, local: SocketAddr, rejected: Rejected) {
@@ -60,7 +91,7 @@ impl B2bua {
         let (Some(salvage), Some(reply)) = (salvage, reply) else {
             self.emit(Event::Dropped {
                 source,
-                reason: DropReason::malformed(&rejected.error),
+                reason: DropReason::Malformed(rejected.error),
             });
             return;
         };
@@ -70,41 +101,30 @@ impl B2bua {
         self.transmit(local, reply.address, response.to_bytes());
         self.emit(Event::Refused {
             source,
-            method: salvage.method.to_string(),
-            status: status.code(),
-            reason: rejected.error.to_string(),
-            malformed: true,
+            method: salvage.method.clone(),
+            status,
+            reason: Refusal::Malformed(rejected.error),
         });
     }
 
     fn on_request(&mut self, source: SocketAddr, local: SocketAddr, parsed: Parsed) {
         let Message::Request(request) = &parsed.message else {
-            return;
+            unreachable!("handle_receive sends only requests here");
         };
         let method = request.method.clone();
-        let top = &parsed.vias[0];
-        let branch = server_branch(&parsed);
-        let sent_by = top.sent_by();
-        let lookup = |method: &str| TxKey::Server {
-            branch: branch.clone(),
-            sent_by: sent_by.clone(),
-            method: method.to_owned(),
-        };
 
         if method == Method::ACK {
             // An ACK for a non-2xx final belongs to the INVITE server transaction.
-            if let Some(&id) = self.tx_index.get(&lookup("INVITE"))
+            if let Some(&id) = self
+                .tx_index
+                .get(&TxKey::of_request(&parsed, Method::INVITE))
                 && matches!(
                     self.tx_state(id),
                     Some(TxState::Completed | TxState::Confirmed)
                 )
             {
-                let effects = self
-                    .txs
-                    .get_mut(&id)
-                    .map(|e| e.tx.on_ack())
-                    .unwrap_or_default();
-                self.apply(id, effects, false);
+                let effects = self.txs.get_mut(&id).map(|e| e.tx.on_ack());
+                self.apply(id, effects.unwrap_or_default(), false);
                 return;
             }
             self.on_dialog_ack(source, parsed);
@@ -112,64 +132,59 @@ impl B2bua {
         }
 
         // A retransmission of a request with an open server transaction.
-        if let Some(&id) = self.tx_index.get(&lookup(method.as_str())) {
-            let effects = self
-                .txs
-                .get_mut(&id)
-                .map(|e| e.tx.on_retransmission())
-                .unwrap_or_default();
-            self.apply(id, effects, true);
+        let key = TxKey::of_request(&parsed, method.clone());
+        if let Some(&id) = self.tx_index.get(&key) {
+            let effects = self.txs.get_mut(&id).map(|e| e.tx.on_retransmission());
+            self.apply(id, effects.unwrap_or_default(), true);
             return;
         }
 
         let reply = ReplyTo::new(&parsed, source);
-        let tx = self.open_server_tx(
-            Owner::Engine,
-            &method,
-            (branch.clone(), sent_by.clone()),
-            reply.address,
-            local,
-        );
+        let tx = self.open_server_tx(Owner::Engine, &method, key, reply.address, local);
 
         if method == Method::CANCEL {
-            let target = self.tx_index.get(&lookup("INVITE")).copied();
+            let target = self
+                .tx_index
+                .get(&TxKey::of_request(&parsed, Method::INVITE))
+                .copied();
             self.on_cancel(tx, &reply, target);
             return;
         }
-        if let Some(status) = self.precheck(&parsed) {
+        if let Some(refusal) = self.precheck(&parsed) {
+            let status = refusal_status(&refusal);
             let mut response =
                 reply.response(status, status.reason(), Some(&ids::tag(&mut self.rng)));
-            match status {
-                StatusCode::METHOD_NOT_ALLOWED => response.headers.push(HeaderName::ALLOW, ALLOW),
-                StatusCode::SERVICE_UNAVAILABLE => {
-                    response.headers.push(HeaderName::RETRY_AFTER, "60")
+            match &refusal {
+                Refusal::MethodNotAllowed => {
+                    response.headers.push(HeaderName::ALLOW, allow_header())
                 }
-                StatusCode::BAD_EXTENSION => {
-                    let unsupported = unsupported_options(&parsed).join(", ");
-                    response.headers.push(HeaderName::UNSUPPORTED, unsupported);
+                Refusal::ShuttingDown => response
+                    .headers
+                    .push(HeaderName::RETRY_AFTER, SHUTDOWN_RETRY_AFTER_S.to_string()),
+                Refusal::BadExtension(options) => {
+                    response
+                        .headers
+                        .push(HeaderName::UNSUPPORTED, options.join(", "));
                 }
-                StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+                Refusal::UnsupportedMediaType => {
                     response.headers.push(HeaderName::ACCEPT, "application/sdp")
                 }
                 _ => {}
             }
-            self.refuse(tx, &response, source, &method);
+            self.refuse(tx, &response, source, &method, refusal);
             return;
         }
         if let Some(to_tag) = parsed.to.tag() {
             match self
                 .dialogs
-                .get(&(parsed.call_id.clone(), to_tag.to_owned()))
+                .get(&DialogKey::new(&parsed.call_id, to_tag))
                 .copied()
             {
                 Some((call, side)) => self.on_dialog_request(call, side, tx, reply, parsed),
                 None => {
-                    let response = reply.response(
-                        StatusCode::CALL_DOES_NOT_EXIST,
-                        StatusCode::CALL_DOES_NOT_EXIST.reason(),
-                        None,
-                    );
-                    self.refuse(tx, &response, source, &method);
+                    let status = StatusCode::CALL_DOES_NOT_EXIST;
+                    let response = reply.response(status, status.reason(), None);
+                    self.refuse(tx, &response, source, &method, Refusal::NoSuchDialog);
                 }
             }
             return;
@@ -179,7 +194,7 @@ impl B2bua {
             Method::OPTIONS => {
                 let mut response =
                     reply.response(StatusCode::OK, "OK", Some(&ids::tag(&mut self.rng)));
-                response.headers.push(HeaderName::ALLOW, ALLOW);
+                response.headers.push(HeaderName::ALLOW, allow_header());
                 response.headers.push(HeaderName::ACCEPT, "application/sdp");
                 response.headers.push(HeaderName::SUPPORTED, "");
                 self.respond(tx, &response);
@@ -188,40 +203,37 @@ impl B2bua {
                 let status = StatusCode::CALL_DOES_NOT_EXIST;
                 let response =
                     reply.response(status, status.reason(), Some(&ids::tag(&mut self.rng)));
-                self.refuse(tx, &response, source, &method);
+                self.refuse(tx, &response, source, &method, Refusal::NoSuchDialog);
             }
         }
     }
 
-    /// RFC 3261 §8.2.1–8.2.3 and §16.3 checks, in that order: the status to refuse with.
-    fn precheck(&self, parsed: &Parsed) -> Option<StatusCode> {
+    /// RFC 3261 §8.2.1–8.2.3 and §16.3 checks, in that order: why to refuse, if at all.
+    fn precheck(&self, parsed: &Parsed) -> Option<Refusal> {
         let Message::Request(request) = &parsed.message else {
-            return None;
+            unreachable!("only requests are prechecked");
         };
-        if !ALLOW.split(", ").any(|m| m == request.method.as_str()) {
-            return Some(StatusCode::METHOD_NOT_ALLOWED);
+        if !super::ALLOWED.contains(&request.method) {
+            return Some(Refusal::MethodNotAllowed);
         }
         if !parsed.request_uri.as_ref().is_some_and(|uri| uri.is_sip()) {
-            return Some(StatusCode::UNSUPPORTED_URI_SCHEME);
+            return Some(Refusal::UnsupportedUriScheme);
         }
         if parsed.max_forwards == Some(0) {
-            return Some(StatusCode::TOO_MANY_HOPS);
+            return Some(Refusal::TooManyHops);
         }
-        if parsed.to.tag().is_none() && request.method == Method::INVITE {
-            let key = (
-                parsed.call_id.clone(),
-                parsed.from.tag().unwrap_or_default().to_owned(),
-                parsed.cseq.number,
-            );
-            if self.merge_index.contains_key(&key) {
-                return Some(StatusCode::LOOP_DETECTED);
-            }
+        if parsed.to.tag().is_none()
+            && request.method == Method::INVITE
+            && self.merge_index.contains_key(&MergeKey::of(parsed))
+        {
+            return Some(Refusal::MergedRequest);
         }
-        if !unsupported_options(parsed).is_empty() {
-            return Some(StatusCode::BAD_EXTENSION);
+        let unsupported = unsupported_options(parsed);
+        if !unsupported.is_empty() {
+            return Some(Refusal::BadExtension(unsupported));
         }
-        if self.draining && request.method == Method::INVITE && parsed.to.tag().is_none() {
-            return Some(StatusCode::SERVICE_UNAVAILABLE);
+        if self.shutting_down && request.method == Method::INVITE && parsed.to.tag().is_none() {
+            return Some(Refusal::ShuttingDown);
         }
         if request.method == Method::INVITE && !request.body.is_empty() {
             let kind = request
@@ -234,27 +246,27 @@ impl B2bua {
                 .trim()
                 .to_ascii_lowercase();
             if !ACCEPTED_BODIES.contains(&kind.as_str()) {
-                return Some(StatusCode::UNSUPPORTED_MEDIA_TYPE);
+                return Some(Refusal::UnsupportedMediaType);
             }
         }
         None
     }
 
     /// Sends an error response through a fresh server transaction and reports it.
-    pub(super) fn refuse(
+    pub(crate) fn refuse(
         &mut self,
         tx: TxId,
         response: &Response,
         source: SocketAddr,
         method: &Method,
+        reason: Refusal,
     ) {
         self.respond(tx, response);
         self.emit(Event::Refused {
             source,
-            method: method.to_string(),
-            status: response.status.code(),
-            reason: response.status.reason().to_owned(),
-            malformed: false,
+            method: method.clone(),
+            status: response.status,
+            reason,
         });
     }
 
@@ -267,8 +279,7 @@ impl B2bua {
             self.respond(tx, &response);
             return;
         }
-        let owner = target.map(|entry| entry.owner);
-        match owner {
+        match target.map(|entry| entry.owner) {
             Some(Owner::Relay(call, relay)) => {
                 self.set_owner(tx, Owner::Call(call));
                 let response = reply.response(StatusCode::OK, "OK", None);
@@ -286,40 +297,23 @@ impl B2bua {
 
     fn on_response(&mut self, source: SocketAddr, parsed: Parsed) {
         let Message::Response(response) = &parsed.message else {
-            return;
+            unreachable!("handle_receive sends only responses here");
         };
-        let key = TxKey::Client {
-            branch: parsed.vias[0].branch().unwrap_or_default().to_owned(),
-            method: parsed.cseq.method.to_string(),
-        };
-        let Some(&id) = self.tx_index.get(&key) else {
+        let Some(&id) = self.tx_index.get(&TxKey::of_response(&parsed)) else {
             self.emit(Event::Dropped {
                 source,
-                reason: DropReason::StrayResponse(format!("{} {}", response.status, parsed.cseq)),
+                reason: DropReason::StrayResponse {
+                    status: response.status,
+                    cseq: parsed.cseq.to_string(),
+                },
             });
             return;
         };
-        let status = response.status;
-        let effects = self
-            .txs
-            .get_mut(&id)
-            .map(|e| e.tx.on_response(status))
-            .unwrap_or_default();
-        if status.is_final()
-            && let Some(entry) = self.txs.get_mut(&id)
-            && entry.tx.ack.is_empty()
-            && effects.contains(&crate::transaction::Effect::SendAck)
-        {
-            entry.tx.ack = non_2xx_ack(&entry.tx.last, &parsed);
-        }
-        let news = self.apply(id, effects, false);
-        for (news, owner) in news {
-            self.on_tx_news(id, owner, news, Some(&parsed));
-        }
+        self.on_client_response(id, &parsed);
     }
 
     /// What a transaction's TU hears.
-    pub(super) fn on_tx_news(
+    pub(crate) fn on_tx_news(
         &mut self,
         id: TxId,
         owner: Owner,
@@ -345,28 +339,26 @@ impl B2bua {
             (Owner::Relay(call, relay), TuNews::Response, Some(parsed)) => {
                 self.on_relay_response(call, relay, parsed)
             }
-            (Owner::Relay(call, relay), TuNews::Timeout, _) => {
-                self.on_relay_timeout(call, relay, id)
-            }
+            (Owner::Relay(call, relay), TuNews::Timeout, _) => self.on_relay_timeout(call, relay),
             _ => {}
         }
     }
 }
 
-/// The key part that identifies a server transaction: the RFC 3261 branch, or for an RFC 2543
-/// peer (no magic cookie) a key made of the Call-ID, From tag and CSeq number.
-fn server_branch(parsed: &Parsed) -> String {
-    let top = &parsed.vias[0];
-    if top.has_rfc3261_branch() {
-        return top.branch().unwrap_or_default().to_owned();
+/// The status a refusal is answered with.
+fn refusal_status(refusal: &Refusal) -> StatusCode {
+    match refusal {
+        Refusal::Malformed(error) => error.status(),
+        Refusal::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+        Refusal::UnsupportedUriScheme => StatusCode::UNSUPPORTED_URI_SCHEME,
+        Refusal::TooManyHops => StatusCode::TOO_MANY_HOPS,
+        Refusal::MergedRequest => StatusCode::LOOP_DETECTED,
+        Refusal::BadExtension(_) => StatusCode::BAD_EXTENSION,
+        Refusal::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
+        Refusal::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        Refusal::NoRoute => StatusCode::NOT_FOUND,
+        Refusal::NoSuchDialog => StatusCode::CALL_DOES_NOT_EXIST,
     }
-    format!(
-        "rfc2543:{}:{}:{}:{}",
-        parsed.call_id,
-        parsed.from.tag().unwrap_or_default(),
-        parsed.cseq.number,
-        top.branch().unwrap_or_default()
-    )
 }
 
 fn unsupported_options(parsed: &Parsed) -> Vec<String> {
@@ -379,37 +371,4 @@ fn unsupported_options(parsed: &Parsed) -> Vec<String> {
         .filter(|option| !option.is_empty() && !SUPPORTED.contains(option))
         .map(str::to_owned)
         .collect()
-}
-
-/// The ACK an INVITE client transaction sends for a non-2xx final (RFC 3261 §17.1.1.3): the
-/// INVITE's Request-URI, Call-ID, From, CSeq number, top Via and Route, the response's To.
-fn non_2xx_ack(invite: &[u8], response: &Parsed) -> Vec<u8> {
-    let Ok(parsed) = crate::sip::parse(invite, usize::MAX) else {
-        return Vec::new();
-    };
-    let Message::Request(invite) = parsed.message else {
-        return Vec::new();
-    };
-    let mut headers = crate::sip::Headers::new();
-    if let Some(via) = invite.headers.get(&HeaderName::VIA) {
-        headers.push(HeaderName::VIA, via);
-    }
-    headers.push(HeaderName::MAX_FORWARDS, "70");
-    for route in invite.headers.get_all(&HeaderName::ROUTE) {
-        headers.push(HeaderName::ROUTE, route);
-    }
-    headers.push(
-        HeaderName::FROM,
-        invite.headers.get(&HeaderName::FROM).unwrap_or_default(),
-    );
-    headers.push(HeaderName::TO, response.to.to_string());
-    headers.push(HeaderName::CALL_ID, parsed.call_id);
-    headers.push(HeaderName::CSEQ, format!("{} ACK", parsed.cseq.number));
-    crate::sip::Request {
-        method: Method::ACK,
-        uri: invite.uri,
-        headers,
-        body: Vec::new(),
-    }
-    .to_bytes()
 }

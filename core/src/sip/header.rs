@@ -9,98 +9,94 @@ pub struct HeaderName(Repr);
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Repr {
-    Known(usize),
+    Known(Known),
     Other(String),
 }
 
-/// Canonical names and compact forms of the headers TwoLeg reads or writes.
-const KNOWN: &[(&str, Option<&str>)] = &[
-    ("Via", Some("v")),
-    ("From", Some("f")),
-    ("To", Some("t")),
-    ("Call-ID", Some("i")),
-    ("CSeq", None),
-    ("Max-Forwards", None),
-    ("Contact", Some("m")),
-    ("Content-Length", Some("l")),
-    ("Content-Type", Some("c")),
-    ("Route", None),
-    ("Record-Route", None),
-    ("Require", None),
-    ("Proxy-Require", None),
-    ("Supported", Some("k")),
-    ("Unsupported", None),
-    ("Allow", None),
-    ("Accept", None),
-    ("Date", None),
-    ("Reason", None),
-    ("Retry-After", None),
-    ("Session-ID", None),
-    ("Server", None),
-    ("User-Agent", None),
-    ("Subject", Some("s")),
-    ("RSeq", None),
-    ("RAck", None),
-    ("Session-Expires", Some("x")),
-    ("Min-SE", None),
-    ("Content-Encoding", Some("e")),
-    ("Event", Some("o")),
-    ("Refer-To", Some("r")),
-    ("Referred-By", Some("b")),
-    ("Allow-Events", Some("u")),
-];
+/// Declares the headers TwoLeg reads or writes, one row each: constant, canonical name, compact
+/// form (RFC 3261 §7.3.3), documentation.
+macro_rules! headers {
+    ($($constant:ident $name:literal $compact:expr, $doc:literal;)*) => {
+        #[allow(non_camel_case_types, clippy::upper_case_acronyms)]
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        enum Known {
+            $($constant,)*
+        }
 
-macro_rules! known {
-    ($($name:ident = $index:literal;)*) => {
+        impl Known {
+            const ALL: &[Self] = &[$(Self::$constant,)*];
+
+            fn name(self) -> &'static str {
+                match self {
+                    $(Self::$constant => $name,)*
+                }
+            }
+
+            fn compact(self) -> Option<&'static str> {
+                match self {
+                    $(Self::$constant => $compact,)*
+                }
+            }
+        }
+
         impl HeaderName {
             $(
-                #[doc = concat!("The header at index ", $index, " of the known-name table.")]
-                pub const $name: Self = Self(Repr::Known($index));
+                #[doc = $doc]
+                pub const $constant: Self = Self(Repr::Known(Known::$constant));
             )*
         }
     };
 }
 
-known! {
-    VIA = 0;
-    FROM = 1;
-    TO = 2;
-    CALL_ID = 3;
-    CSEQ = 4;
-    MAX_FORWARDS = 5;
-    CONTACT = 6;
-    CONTENT_LENGTH = 7;
-    CONTENT_TYPE = 8;
-    ROUTE = 9;
-    RECORD_ROUTE = 10;
-    REQUIRE = 11;
-    PROXY_REQUIRE = 12;
-    SUPPORTED = 13;
-    UNSUPPORTED = 14;
-    ALLOW = 15;
-    ACCEPT = 16;
-    DATE = 17;
-    REASON = 18;
-    RETRY_AFTER = 19;
-    SESSION_ID = 20;
-    SERVER = 21;
-    USER_AGENT = 22;
-    SUBJECT = 23;
-    RSEQ = 24;
-    RACK = 25;
-    SESSION_EXPIRES = 26;
-    MIN_SE = 27;
+headers! {
+    VIA "Via" Some("v"), "Via (RFC 3261 §20.42).";
+    FROM "From" Some("f"), "From (§20.20).";
+    TO "To" Some("t"), "To (§20.39).";
+    CALL_ID "Call-ID" Some("i"), "Call-ID (§20.8).";
+    CSEQ "CSeq" None, "CSeq (§20.16).";
+    MAX_FORWARDS "Max-Forwards" None, "Max-Forwards (§20.22).";
+    CONTACT "Contact" Some("m"), "Contact (§20.10).";
+    CONTENT_LENGTH "Content-Length" Some("l"), "Content-Length (§20.14).";
+    CONTENT_TYPE "Content-Type" Some("c"), "Content-Type (§20.15).";
+    ROUTE "Route" None, "Route (§20.34).";
+    RECORD_ROUTE "Record-Route" None, "Record-Route (§20.30).";
+    REQUIRE "Require" None, "Require (§20.32).";
+    PROXY_REQUIRE "Proxy-Require" None, "Proxy-Require (§20.29).";
+    SUPPORTED "Supported" Some("k"), "Supported (§20.37).";
+    UNSUPPORTED "Unsupported" None, "Unsupported (§20.40).";
+    ALLOW "Allow" None, "Allow (§20.5).";
+    ACCEPT "Accept" None, "Accept (§20.1).";
+    DATE "Date" None, "Date (§20.17).";
+    REASON "Reason" None, "Reason (RFC 3326).";
+    RETRY_AFTER "Retry-After" None, "Retry-After (§20.33).";
+    SESSION_ID "Session-ID" None, "Session-ID (RFC 7989).";
+    SERVER "Server" None, "Server (§20.35).";
+    USER_AGENT "User-Agent" None, "User-Agent (§20.41).";
+    SUBJECT "Subject" Some("s"), "Subject (§20.36).";
+    RSEQ "RSeq" None, "RSeq (RFC 3262).";
+    RACK "RAck" None, "RAck (RFC 3262).";
+    SESSION_EXPIRES "Session-Expires" Some("x"), "Session-Expires (RFC 4028).";
+    MIN_SE "Min-SE" None, "Min-SE (RFC 4028).";
+    CONTENT_ENCODING "Content-Encoding" Some("e"), "Content-Encoding (§20.12).";
+    EVENT "Event" Some("o"), "Event (RFC 6665).";
+    REFER_TO "Refer-To" Some("r"), "Refer-To (RFC 3515).";
+    REFERRED_BY "Referred-By" Some("b"), "Referred-By (RFC 3892).";
+    ALLOW_EVENTS "Allow-Events" Some("u"), "Allow-Events (RFC 6665).";
+    TIMESTAMP "Timestamp" None, "Timestamp (§20.38).";
+    WARNING "Warning" None, "Warning (§20.43).";
 }
 
 impl HeaderName {
     /// The name for header text as it arrived: compact forms expand, known names are
     /// recognised in any case.
     pub fn parse(text: &str) -> Self {
-        for (index, (long, compact)) in KNOWN.iter().enumerate() {
-            if long.eq_ignore_ascii_case(text)
-                || compact.is_some_and(|c| c.eq_ignore_ascii_case(text))
+        for known in Known::ALL {
+            if known.name().eq_ignore_ascii_case(text)
+                || known
+                    .compact()
+                    .is_some_and(|c| c.eq_ignore_ascii_case(text))
             {
-                return Self(Repr::Known(index));
+                return Self(Repr::Known(*known));
             }
         }
         Self(Repr::Other(text.to_owned()))
@@ -109,7 +105,7 @@ impl HeaderName {
     /// The name as written out.
     pub fn as_str(&self) -> &str {
         match &self.0 {
-            Repr::Known(index) => KNOWN[*index].0,
+            Repr::Known(known) => known.name(),
             Repr::Other(text) => text,
         }
     }
@@ -128,6 +124,12 @@ impl PartialEq for HeaderName {
             (Repr::Other(a), Repr::Other(b)) => a.eq_ignore_ascii_case(b),
             _ => false,
         }
+    }
+}
+
+impl serde::Serialize for HeaderName {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
     }
 }
 
@@ -177,6 +179,14 @@ impl Headers {
     /// How many entries a header has.
     pub fn count(&self, name: &HeaderName) -> usize {
         self.0.iter().filter(|(n, _)| n == name).count()
+    }
+
+    /// Replaces the value of a header's first entry, or appends it when there is none.
+    pub fn set(&mut self, name: HeaderName, value: impl Into<String>) {
+        match self.0.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, old)) => *old = value.into(),
+            None => self.push(name, value),
+        }
     }
 
     /// Removes every entry of a header.

@@ -2,7 +2,7 @@
 //! [`Response`] in, bytes out.
 //!
 //! **Why TwoLeg parses SIP itself.** rsip 0.4.0 and its fork ftth-rsip 0.4.1 were measured on
-//! the RFC 4475 corpus (`../shared/corpus/rfc4475`): each frames only 7 of its 13 valid messages
+//! the RFC 4475 corpus (`tests/data/rfc4475`): each frames only 7 of its 13 valid messages
 //! (both reject `wsinv`, `intmeth`, `esc01`, `esc02`, `longreq` and `semiuri`), refuses the
 //! unknown-scheme Request-URI of `unkscm` (which must be answered 416, so must be read), and
 //! accepts 14 of the 19 invalid messages silently. Both also draw Call-IDs, tags and branches
@@ -16,6 +16,7 @@ mod message;
 mod method;
 mod name_addr;
 mod parse;
+mod reply;
 mod scan;
 mod status;
 mod uri;
@@ -26,6 +27,7 @@ pub use message::{Message, Request, Response};
 pub use method::Method;
 pub use name_addr::{NameAddr, NameAddrError};
 pub use parse::{CSeq, ParseError, Parsed, Rejected, Salvage, parse};
+pub use reply::ReplyTo;
 pub use status::{CodeKind, StatusCode};
 pub use uri::{Uri, UriError};
 pub use via::{MAGIC_COOKIE, Via, ViaError};

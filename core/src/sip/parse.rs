@@ -58,7 +58,8 @@ impl fmt::Display for CSeq {
 
 /// Why a datagram is not a well-formed SIP message.
 #[non_exhaustive]
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "kind", content = "detail", rename_all = "snake_case")]
 pub enum ParseError {
     /// Larger than the configured limit.
     TooLarge {

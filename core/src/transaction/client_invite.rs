@@ -27,7 +27,6 @@ pub(super) fn on_response(tx: &mut Transaction, status: StatusCode) -> Vec<Effec
         }
         (TxState::Calling | TxState::Proceeding, false, true) => {
             tx.state = TxState::Accepted;
-            tx.status = Some(status);
             vec![
                 Effect::Disarm(Timer::A),
                 Effect::Disarm(Timer::B),
@@ -37,7 +36,6 @@ pub(super) fn on_response(tx: &mut Transaction, status: StatusCode) -> Vec<Effec
         }
         (TxState::Calling | TxState::Proceeding, false, false) => {
             tx.state = TxState::Completed;
-            tx.status = Some(status);
             vec![
                 Effect::Disarm(Timer::A),
                 Effect::Disarm(Timer::B),

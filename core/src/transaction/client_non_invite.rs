@@ -18,7 +18,6 @@ pub(super) fn on_response(tx: &mut Transaction, status: StatusCode) -> Vec<Effec
         }
         TxState::Trying | TxState::Proceeding => {
             tx.state = TxState::Completed;
-            tx.status = Some(status);
             vec![
                 Effect::Disarm(Timer::E),
                 Effect::Disarm(Timer::F),

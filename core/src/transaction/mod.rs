@@ -8,6 +8,7 @@
 
 pub(crate) mod client_invite;
 pub(crate) mod client_non_invite;
+mod key;
 pub(crate) mod server_invite;
 pub(crate) mod server_non_invite;
 mod timer;
@@ -17,7 +18,8 @@ use std::time::Duration;
 
 use crate::sip::StatusCode;
 
-pub use timer::Timer;
+pub(crate) use key::{DialogKey, MergeKey, TxKey};
+pub(crate) use timer::Timer;
 
 /// Identifies a transaction inside one engine.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -34,7 +36,7 @@ pub(crate) enum Role {
 
 /// RFC 3261 §17 states (plus RFC 6026 Accepted).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
-pub enum TxState {
+pub(crate) enum TxState {
     /// INVITE client: request sent, no response yet.
     Calling,
     /// Non-INVITE: request sent or received, no response yet.
@@ -58,8 +60,6 @@ pub(crate) enum TuNews {
     Response,
     /// The request got no final response in time (Timer B or F).
     Timeout,
-    /// A non-2xx final response sent by an INVITE server transaction was never ACKed (Timer H).
-    NoAck,
 }
 
 /// What the engine does for a transaction.
@@ -110,8 +110,6 @@ pub(crate) struct Transaction {
     pub(crate) ack: Vec<u8>,
     /// The current retransmission interval (Timers A, E, G).
     pub(crate) interval: Duration,
-    /// The final status sent or received.
-    pub(crate) status: Option<StatusCode>,
     pub(crate) timing: Timing,
 }
 
@@ -129,7 +127,6 @@ impl Transaction {
             last: Vec::new(),
             ack: Vec::new(),
             interval: timing.t1,
-            status: None,
             timing,
         }
     }

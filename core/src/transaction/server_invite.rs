@@ -1,6 +1,6 @@
 //! The INVITE server transaction (RFC 3261 §17.2.1, RFC 6026 §7.1).
 
-use super::{Effect, Timer, Transaction, TuNews, TxState};
+use super::{Effect, Timer, Transaction, TxState};
 use crate::sip::StatusCode;
 
 pub(super) fn on_retransmission(tx: &mut Transaction) -> Vec<Effect> {
@@ -20,7 +20,6 @@ pub(super) fn on_respond(tx: &mut Transaction, status: StatusCode, bytes: Vec<u8
     if status.is_provisional() {
         return vec![Effect::SendLast];
     }
-    tx.status = Some(status);
     if status.is_success() {
         tx.state = TxState::Accepted;
         return vec![Effect::SendLast, Effect::Arm(Timer::L, tx.timing.t1x64())];
@@ -53,11 +52,7 @@ pub(super) fn on_timer(tx: &mut Transaction, timer: Timer) -> Vec<Effect> {
         }
         (TxState::Completed, Timer::H) => {
             tx.state = TxState::Terminated;
-            vec![
-                Effect::Disarm(Timer::G),
-                Effect::Tell(TuNews::NoAck),
-                Effect::Terminate,
-            ]
+            vec![Effect::Disarm(Timer::G), Effect::Terminate]
         }
         (TxState::Confirmed, Timer::I) | (TxState::Accepted, Timer::L) => {
             tx.state = TxState::Terminated;

@@ -20,7 +20,6 @@ pub(super) fn on_respond(tx: &mut Transaction, status: StatusCode, bytes: Vec<u8
         return vec![Effect::SendLast];
     }
     tx.state = TxState::Completed;
-    tx.status = Some(status);
     vec![Effect::SendLast, Effect::Arm(Timer::J, tx.timing.t1x64())]
 }
 

@@ -2,7 +2,7 @@
 
 /// A transaction timer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
-pub enum Timer {
+pub(crate) enum Timer {
     /// INVITE client: retransmit the INVITE (T1, doubling).
     A,
     /// INVITE client: give up waiting for a response (64·T1).
@@ -27,4 +27,22 @@ pub enum Timer {
     L,
     /// INVITE client, Accepted: pass retransmitted or forked 2xx to the TU (64·T1).
     M,
+}
+
+impl Timer {
+    /// Every timer, for forgetting all of a transaction's deadlines at once.
+    pub(crate) const ALL: [Self; 12] = [
+        Self::A,
+        Self::B,
+        Self::D,
+        Self::E,
+        Self::F,
+        Self::G,
+        Self::H,
+        Self::I,
+        Self::J,
+        Self::K,
+        Self::L,
+        Self::M,
+    ];
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use rand::Rng;
 
-use super::stun::{self, Class, Message};
+use super::stun::{self, Class, Message, TransactionId};
 use crate::config::Password;
 use crate::time::Instant;
 
@@ -42,14 +42,41 @@ pub enum AllocationState {
 }
 
 /// Why an allocation failed.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum TurnFailure {
     /// The server answered with this error code (401 after credentials: wrong password).
+    #[error("{}", error_words(*.0))]
     Error(u16),
     /// No answer after every retransmission.
+    #[error("no answer from the TURN server (RFC 8489 retransmissions exhausted)")]
     Timeout,
     /// Too many stale nonces or redirects.
+    #[error("too many stale nonces or redirects")]
     TooManyRounds,
+}
+
+/// The words for a TURN error code (RFC 8489 §14.8, RFC 8656 §18.9).
+fn error_words(code: u16) -> String {
+    match code {
+        401 => "401 Unauthorized: wrong username or password".to_owned(),
+        437 => "437 Allocation Mismatch".to_owned(),
+        441 => "441 Wrong Credentials".to_owned(),
+        442 => "442 Unsupported Transport Protocol".to_owned(),
+        486 => "486 Allocation Quota Reached".to_owned(),
+        508 => "508 Insufficient Capacity".to_owned(),
+        other => format!("error {other} from the TURN server"),
+    }
+}
+
+impl TurnFailure {
+    /// The TURN error code, when the server answered with one.
+    pub fn code(&self) -> Option<u16> {
+        match self {
+            Self::Error(code) => Some(*code),
+            Self::Timeout | Self::TooManyRounds => None,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -62,7 +89,7 @@ enum Request {
 #[derive(Debug)]
 struct Pending {
     request: Request,
-    transaction: [u8; 12],
+    transaction: TransactionId,
     bytes: Vec<u8>,
     sends: u32,
     next: Instant,
@@ -85,6 +112,7 @@ pub struct TurnAllocation {
 
 impl TurnAllocation {
     /// Starts allocating on `server`; returns the allocation and the first datagram to send.
+    #[must_use]
     pub fn allocate(
         server: SocketAddr,
         username: &str,
@@ -128,6 +156,7 @@ impl TurnAllocation {
     }
 
     /// Retransmits or gives up; returns datagrams to send to [`TurnAllocation::server`].
+    #[must_use]
     pub fn handle_timeout(&mut self, now: Instant) -> Vec<Vec<u8>> {
         let mut out = Vec::new();
         let mut failed = Vec::new();
@@ -165,6 +194,7 @@ impl TurnAllocation {
     }
 
     /// A datagram from the server; returns datagrams to send in reply (an authenticated retry).
+    #[must_use]
     pub fn handle_datagram(
         &mut self,
         bytes: &[u8],
@@ -200,13 +230,16 @@ impl TurnAllocation {
         }
     }
 
-    /// Refreshes the allocation for `lifetime` (zero deletes it).
+    /// Refreshes the allocation for `lifetime` (zero deletes it); returns the request to send.
+    #[must_use]
     pub fn refresh(&mut self, lifetime: Duration, now: Instant, rng: &mut impl Rng) -> Vec<u8> {
         let seconds = u32::try_from(lifetime.as_secs()).unwrap_or(u32::MAX);
         self.send(Request::Refresh(seconds), now, rng)
     }
 
-    /// Asks for a permission for `peer` (the port is ignored by TURN servers).
+    /// Asks for a permission for `peer` (the port is ignored by TURN servers); returns the
+    /// request to send.
+    #[must_use]
     pub fn create_permission(&mut self, peer: IpAddr, now: Instant, rng: &mut impl Rng) -> Vec<u8> {
         self.send(Request::Permission(peer), now, rng)
     }
@@ -214,8 +247,8 @@ impl TurnAllocation {
     fn on_success(&mut self, request: Request, message: &Message) {
         match request {
             Request::Allocate => {
-                let relayed = message.xor_address(stun::XOR_RELAYED_ADDRESS);
-                let mapped = message.xor_address(stun::XOR_MAPPED_ADDRESS);
+                let relayed = message.xor_address(stun::AttrType::XOR_RELAYED_ADDRESS);
+                let mapped = message.xor_address(stun::AttrType::XOR_MAPPED_ADDRESS);
                 self.state = match (relayed, mapped) {
                     (Some(relayed), Some(mapped)) => AllocationState::Allocated {
                         relayed,
@@ -244,25 +277,27 @@ impl TurnAllocation {
     ) -> Vec<Vec<u8>> {
         let code = message.error_code().unwrap_or(500);
         let had_credentials = self.nonce.is_some();
-        if let Some(nonce) = message.text(stun::NONCE) {
+        if let Some(nonce) = message.text(stun::AttrType::NONCE) {
             self.nonce = Some(nonce);
         }
-        if let Some(realm) = message.text(stun::REALM) {
+        if let Some(realm) = message.text(stun::AttrType::REALM) {
             self.realm = Some(realm);
         }
         let retry = match code {
             // The first 401 asks for credentials; a 401 after them means they are wrong.
             401 => !had_credentials && self.nonce.is_some(),
             438 => true,
-            300 if request == Request::Allocate => match message.address(stun::ALTERNATE_SERVER) {
-                Some(alternate) => {
-                    self.server = alternate;
-                    self.nonce = None;
-                    self.realm = None;
-                    true
+            300 if request == Request::Allocate => {
+                match message.address(stun::AttrType::ALTERNATE_SERVER) {
+                    Some(alternate) => {
+                        self.server = alternate;
+                        self.nonce = None;
+                        self.realm = None;
+                        true
+                    }
+                    None => false,
                 }
-                None => false,
-            },
+            }
             _ => false,
         };
         if retry {
@@ -284,30 +319,32 @@ impl TurnAllocation {
     }
 
     fn send(&mut self, request: Request, now: Instant, rng: &mut impl Rng) -> Vec<u8> {
-        let transaction: [u8; 12] = rng.random();
+        let transaction = TransactionId(rng.random());
         let method = match request {
-            Request::Allocate => stun::ALLOCATE,
-            Request::Refresh(_) => stun::REFRESH,
-            Request::Permission(_) => stun::CREATE_PERMISSION,
+            Request::Allocate => stun::Method::ALLOCATE,
+            Request::Refresh(_) => stun::Method::REFRESH,
+            Request::Permission(_) => stun::Method::CREATE_PERMISSION,
         };
         let mut message = Message::request(method, transaction);
         match request {
             Request::Allocate => {
                 // REQUESTED-TRANSPORT: UDP (17).
-                message.push(stun::REQUESTED_TRANSPORT, [17, 0, 0, 0]);
-                message.push(stun::LIFETIME, 600_u32.to_be_bytes());
+                message.push(stun::AttrType::REQUESTED_TRANSPORT, [17, 0, 0, 0]);
+                message.push(stun::AttrType::LIFETIME, 600_u32.to_be_bytes());
             }
-            Request::Refresh(seconds) => message.push(stun::LIFETIME, seconds.to_be_bytes()),
+            Request::Refresh(seconds) => {
+                message.push(stun::AttrType::LIFETIME, seconds.to_be_bytes())
+            }
             Request::Permission(peer) => message.push(
-                stun::XOR_PEER_ADDRESS,
+                stun::AttrType::XOR_PEER_ADDRESS,
                 stun::encode_xor_address(SocketAddr::new(peer, 0), &transaction),
             ),
         }
         let key = match (&self.realm, &self.nonce) {
             (Some(realm), Some(nonce)) => {
-                message.push(stun::USERNAME, self.username.as_bytes());
-                message.push(stun::REALM, realm.as_bytes());
-                message.push(stun::NONCE, nonce.as_bytes());
+                message.push(stun::AttrType::USERNAME, self.username.as_bytes());
+                message.push(stun::AttrType::REALM, realm.as_bytes());
+                message.push(stun::AttrType::NONCE, nonce.as_bytes());
                 Some(stun::long_term_key(
                     &self.username,
                     realm,
@@ -332,13 +369,13 @@ impl TurnAllocation {
 #[cfg(test)]
 mod tests {
     use rand::SeedableRng;
-    use rand::rngs::StdRng;
+    use rand_chacha::ChaCha8Rng;
 
     use super::*;
 
     #[test]
     fn an_unanswered_allocate_is_sent_seven_times_and_fails_after_39_5_s() {
-        let mut rng = StdRng::seed_from_u64(1);
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
         let server = "127.0.0.2:3478".parse().unwrap();
         let (mut allocation, _) =
             TurnAllocation::allocate(server, "alice", "secret", Instant::ZERO, &mut rng);
@@ -366,7 +403,7 @@ mod tests {
 
     #[test]
     fn debug_output_hides_the_password() {
-        let mut rng = StdRng::seed_from_u64(1);
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
         let server = "127.0.0.2:3478".parse().unwrap();
         let (allocation, _) =
             TurnAllocation::allocate(server, "alice", "hunter2", Instant::ZERO, &mut rng);

@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 
 use rand::Rng;
 
-use super::stun::{self, Class, Message};
+use super::stun::{self, Class, Message, TransactionId};
 use super::table::{EndpointId, Health, TurnServerTable};
 use crate::config::HealthPolicy;
 
@@ -21,7 +21,7 @@ pub(crate) struct HealthProbes {
 
 #[derive(Debug, Default)]
 struct Probe {
-    outstanding: Option<[u8; 12]>,
+    outstanding: Option<TransactionId>,
     missed: u32,
 }
 
@@ -56,41 +56,58 @@ impl HealthProbes {
                     work.changes.push((id, Health::Down));
                 }
             }
-            let transaction: [u8; 12] = rng.random();
+            let transaction = TransactionId(rng.random());
             probe.outstanding = Some(transaction);
-            let request = Message::request(stun::BINDING, transaction);
+            let request = Message::request(stun::Method::BINDING, transaction);
             work.requests
                 .push((endpoint.address, request.encode(None, true)));
         }
         work
     }
 
-    /// A STUN message that may answer a probe; returns the health change it brings, if any.
-    /// `None` also when it answers no probe.
+    /// A STUN message that may answer a probe.
     pub(crate) fn handle_response(
         &mut self,
         source: SocketAddr,
         message: &Message,
         table: &TurnServerTable,
-    ) -> Option<Option<(EndpointId, Health)>> {
-        if message.method != stun::BINDING
+    ) -> ProbeAnswer {
+        if message.method != stun::Method::BINDING
             || !matches!(message.class, Class::Success | Class::Error)
         {
-            return None;
+            return ProbeAnswer::NotAProbe;
         }
-        let (index, probe) = self
+        let Some((index, probe)) = self
             .probes
             .iter_mut()
             .enumerate()
-            .find(|(_, p)| p.outstanding == Some(message.transaction))?;
+            .find(|(_, p)| p.outstanding == Some(message.transaction))
+        else {
+            return ProbeAnswer::NotAProbe;
+        };
         let id = EndpointId(index);
         if table.endpoint(id).map(|e| e.address) != Some(source) {
-            return None;
+            return ProbeAnswer::NotAProbe;
         }
         probe.outstanding = None;
         probe.missed = 0;
-        Some((table.health(id) == Some(Health::Down)).then_some((id, Health::Up)))
+        if table.health(id) == Some(Health::Down) {
+            ProbeAnswer::CameBackUp(id)
+        } else {
+            ProbeAnswer::Answered
+        }
     }
+}
+
+/// What a STUN message meant to the health probes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ProbeAnswer {
+    /// It answers no outstanding probe (or came from another address than the probed one).
+    NotAProbe,
+    /// It answers a probe of a combination that is up.
+    Answered,
+    /// It answers a probe of a combination marked down: it is up again.
+    CameBackUp(EndpointId),
 }
 
 #[cfg(test)]
@@ -98,7 +115,7 @@ mod tests {
     use std::time::Duration;
 
     use rand::SeedableRng;
-    use rand::rngs::StdRng;
+    use rand_chacha::ChaCha8Rng;
 
     use super::*;
     use crate::config::Password;
@@ -132,7 +149,7 @@ mod tests {
             failures_before_down: 2,
         };
         let mut probes = HealthProbes::new(policy, &table);
-        let mut rng = StdRng::seed_from_u64(1);
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
         let answer = |bytes: &[u8]| {
             let request = Message::decode(bytes).unwrap();
             Message::response(&request, Class::Success)
@@ -142,10 +159,13 @@ mod tests {
         assert_eq!(work.requests.len(), 2);
         assert!(work.changes.is_empty());
         let reply = answer(&work.requests[0].1);
-        assert_eq!(probes.handle_response(addr(0), &reply, &table), Some(None));
         assert_eq!(
             probes.handle_response(addr(0), &reply, &table),
-            None,
+            ProbeAnswer::Answered
+        );
+        assert_eq!(
+            probes.handle_response(addr(0), &reply, &table),
+            ProbeAnswer::NotAProbe,
             "answered once"
         );
         // Round 2: the second missed one probe; round 3: two, so it goes down.
@@ -159,12 +179,12 @@ mod tests {
         let reply = answer(&work.requests[1].1);
         assert_eq!(
             probes.handle_response(addr(0), &reply, &table),
-            None,
+            ProbeAnswer::NotAProbe,
             "from the wrong address"
         );
         assert_eq!(
             probes.handle_response(addr(1), &reply, &table),
-            Some(Some((EndpointId(1), Health::Up)))
+            ProbeAnswer::CameBackUp(EndpointId(1))
         );
     }
 }

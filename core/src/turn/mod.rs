@@ -11,17 +11,19 @@
 //! [`Health::Down`]; with probing off (the default, as Expressway), every configured
 //! combination is available.
 
+mod allocations;
 mod candidates;
 mod client;
 mod health;
 mod selector;
-pub(crate) mod stun;
+pub mod stun;
 mod table;
 
+pub(crate) use allocations::{AllocId, Allocations, Arrival};
 pub(crate) use candidates::{Candidates, add_to_sdp, peer_addresses};
 pub use client::{AllocationState, TurnAllocation, TurnFailure};
-pub(crate) use health::HealthProbes;
+pub(crate) use health::{HealthProbes, ProbeAnswer};
 pub use selector::{NoTurnOffer, select};
 pub use stun::describe;
-pub(crate) use stun::looks_like_stun;
+pub use stun::looks_like_stun;
 pub use table::{EndpointId, Health, TurnEndpoint, TurnServerTable};

@@ -8,58 +8,109 @@ use md5::{Digest, Md5};
 use sha1::Sha1;
 
 /// The magic cookie of every STUN message.
-pub(crate) const MAGIC_COOKIE: u32 = 0x2112_A442;
+pub const MAGIC_COOKIE: u32 = 0x2112_A442;
 
-/// Methods.
-pub(crate) const BINDING: u16 = 0x001;
-pub(crate) const ALLOCATE: u16 = 0x003;
-pub(crate) const REFRESH: u16 = 0x004;
-pub(crate) const CREATE_PERMISSION: u16 = 0x008;
+/// The longest attribute value a STUN message can carry (its length field is 16 bits, and the
+/// whole message's too).
+pub const MAX_ATTRIBUTE_LEN: usize = 0xFFFF - 20 - 4;
 
-/// Attributes.
-pub(crate) const USERNAME: u16 = 0x0006;
-pub(crate) const MESSAGE_INTEGRITY: u16 = 0x0008;
-pub(crate) const ERROR_CODE: u16 = 0x0009;
-pub(crate) const LIFETIME: u16 = 0x000D;
-pub(crate) const XOR_PEER_ADDRESS: u16 = 0x0012;
-pub(crate) const REALM: u16 = 0x0014;
-pub(crate) const NONCE: u16 = 0x0015;
-pub(crate) const XOR_RELAYED_ADDRESS: u16 = 0x0016;
-pub(crate) const REQUESTED_TRANSPORT: u16 = 0x0019;
-pub(crate) const XOR_MAPPED_ADDRESS: u16 = 0x0020;
-pub(crate) const ALTERNATE_SERVER: u16 = 0x8023;
-pub(crate) const FINGERPRINT: u16 = 0x8028;
+/// A STUN method (RFC 8489 §18.2, RFC 8656 §17).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Method(pub u16);
+
+impl Method {
+    /// Binding (RFC 8489): the health probes.
+    pub const BINDING: Self = Self(0x001);
+    /// Allocate (RFC 8656 §7).
+    pub const ALLOCATE: Self = Self(0x003);
+    /// Refresh (RFC 8656 §8); lifetime 0 deletes the allocation.
+    pub const REFRESH: Self = Self(0x004);
+    /// CreatePermission (RFC 8656 §9).
+    pub const CREATE_PERMISSION: Self = Self(0x008);
+}
+
+/// A STUN attribute type (RFC 8489 §18.3, RFC 8656 §18).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct AttrType(pub u16);
+
+impl AttrType {
+    /// USERNAME.
+    pub const USERNAME: Self = Self(0x0006);
+    /// MESSAGE-INTEGRITY (HMAC-SHA1).
+    pub const MESSAGE_INTEGRITY: Self = Self(0x0008);
+    /// ERROR-CODE.
+    pub const ERROR_CODE: Self = Self(0x0009);
+    /// LIFETIME, in seconds.
+    pub const LIFETIME: Self = Self(0x000D);
+    /// XOR-PEER-ADDRESS.
+    pub const XOR_PEER_ADDRESS: Self = Self(0x0012);
+    /// REALM.
+    pub const REALM: Self = Self(0x0014);
+    /// NONCE.
+    pub const NONCE: Self = Self(0x0015);
+    /// XOR-RELAYED-ADDRESS.
+    pub const XOR_RELAYED_ADDRESS: Self = Self(0x0016);
+    /// REQUESTED-TRANSPORT.
+    pub const REQUESTED_TRANSPORT: Self = Self(0x0019);
+    /// XOR-MAPPED-ADDRESS.
+    pub const XOR_MAPPED_ADDRESS: Self = Self(0x0020);
+    /// ALTERNATE-SERVER.
+    pub const ALTERNATE_SERVER: Self = Self(0x8023);
+    /// FINGERPRINT.
+    pub const FINGERPRINT: Self = Self(0x8028);
+}
+
+/// A STUN transaction id: 96 bits from the engine's seeded RNG.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TransactionId(pub [u8; 12]);
 
 /// A message class.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Class {
+pub enum Class {
+    /// A request.
     Request,
+    /// An indication (no answer).
     Indication,
+    /// A success response.
     Success,
+    /// An error response.
     Error,
 }
 
 /// One STUN message: its type, transaction id and attributes in order.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct Message {
-    pub(crate) class: Class,
-    pub(crate) method: u16,
-    pub(crate) transaction: [u8; 12],
-    pub(crate) attributes: Vec<(u16, Vec<u8>)>,
+pub struct Message {
+    /// Request, indication or response.
+    pub class: Class,
+    /// The method.
+    pub method: Method,
+    /// The transaction id.
+    pub transaction: TransactionId,
+    /// Attributes in order, values without padding.
+    pub attributes: Vec<(AttrType, Vec<u8>)>,
 }
 
 /// Why bytes are not a STUN message TwoLeg accepts.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum StunError {
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum StunError {
+    /// Shorter than a STUN header.
+    #[error("shorter than a STUN header")]
     TooShort,
+    /// The first bits or the magic cookie are wrong.
+    #[error("not a STUN message")]
     NotStun,
+    /// The length field disagrees with the bytes, or an attribute runs past the end.
+    #[error("bad STUN length")]
     BadLength,
+    /// The FINGERPRINT does not match.
+    #[error("bad STUN fingerprint")]
     BadFingerprint,
 }
 
 /// Whether a datagram is a STUN message (RFC 7983 demultiplexing: the first two bits are zero
 /// and the magic cookie is in place); SIP text never starts with a byte below 0x40.
-pub(crate) fn looks_like_stun(bytes: &[u8]) -> bool {
+pub fn looks_like_stun(bytes: &[u8]) -> bool {
     bytes.len() >= 20 && bytes[0] < 0x40 && bytes[4..8] == MAGIC_COOKIE.to_be_bytes()
 }
 
@@ -73,14 +124,14 @@ pub fn describe(bytes: &[u8]) -> Option<String> {
         return Some("STUN (malformed)".to_owned());
     };
     let method = match message.method {
-        BINDING => "Binding".to_owned(),
-        ALLOCATE => "Allocate".to_owned(),
-        REFRESH => match message.lifetime() {
+        Method::BINDING => "Binding".to_owned(),
+        Method::ALLOCATE => "Allocate".to_owned(),
+        Method::REFRESH => match message.lifetime() {
             Some(0) => "Refresh (delete)".to_owned(),
             _ => "Refresh".to_owned(),
         },
-        CREATE_PERMISSION => "CreatePermission".to_owned(),
-        other => format!("STUN method {other:#05x}"),
+        Method::CREATE_PERMISSION => "CreatePermission".to_owned(),
+        Method(other) => format!("STUN method {other:#05x}"),
     };
     Some(match message.class {
         Class::Request => format!("{method} request"),
@@ -91,14 +142,15 @@ pub fn describe(bytes: &[u8]) -> Option<String> {
 }
 
 /// The long-term credential key: MD5(username ":" realm ":" password) (RFC 8489 §9.2.2).
-pub(crate) fn long_term_key(username: &str, realm: &str, password: &str) -> [u8; 16] {
+pub fn long_term_key(username: &str, realm: &str, password: &str) -> [u8; 16] {
     let mut hash = Md5::new();
     hash.update(format!("{username}:{realm}:{password}").as_bytes());
     hash.finalize().into()
 }
 
 impl Message {
-    pub(crate) fn request(method: u16, transaction: [u8; 12]) -> Self {
+    /// A request with no attributes yet.
+    pub fn request(method: Method, transaction: TransactionId) -> Self {
         Self {
             class: Class::Request,
             method,
@@ -107,7 +159,8 @@ impl Message {
         }
     }
 
-    pub(crate) fn response(request: &Self, class: Class) -> Self {
+    /// A response to `request` with no attributes yet.
+    pub fn response(request: &Self, class: Class) -> Self {
         Self {
             class,
             method: request.method,
@@ -116,37 +169,43 @@ impl Message {
         }
     }
 
-    pub(crate) fn attribute(&self, kind: u16) -> Option<&[u8]> {
+    /// The value of the first attribute of this type.
+    pub fn attribute(&self, kind: AttrType) -> Option<&[u8]> {
         self.attributes
             .iter()
             .find(|(k, _)| *k == kind)
             .map(|(_, v)| v.as_slice())
     }
 
-    pub(crate) fn push(&mut self, kind: u16, value: impl Into<Vec<u8>>) {
-        self.attributes.push((kind, value.into()));
+    /// Appends an attribute. A value longer than [`MAX_ATTRIBUTE_LEN`] is a caller's bug
+    /// (credentials are bounded by config validation): it is cut to the limit.
+    pub fn push(&mut self, kind: AttrType, value: impl Into<Vec<u8>>) {
+        let mut value = value.into();
+        debug_assert!(value.len() <= MAX_ATTRIBUTE_LEN, "STUN attribute too long");
+        value.truncate(MAX_ATTRIBUTE_LEN);
+        self.attributes.push((kind, value));
     }
 
     /// The error code of an error response.
-    pub(crate) fn error_code(&self) -> Option<u16> {
-        let value = self.attribute(ERROR_CODE)?;
+    pub fn error_code(&self) -> Option<u16> {
+        let value = self.attribute(AttrType::ERROR_CODE)?;
         (value.len() >= 4).then(|| u16::from(value[2] & 0x07) * 100 + u16::from(value[3]))
     }
 
     /// A text attribute (REALM, NONCE, USERNAME).
-    pub(crate) fn text(&self, kind: u16) -> Option<String> {
+    pub fn text(&self, kind: AttrType) -> Option<String> {
         self.attribute(kind)
             .and_then(|v| std::str::from_utf8(v).ok())
             .map(str::to_owned)
     }
 
     /// An XOR-encoded address attribute.
-    pub(crate) fn xor_address(&self, kind: u16) -> Option<SocketAddr> {
+    pub fn xor_address(&self, kind: AttrType) -> Option<SocketAddr> {
         decode_xor_address(self.attribute(kind)?, &self.transaction)
     }
 
     /// A plain address attribute (ALTERNATE-SERVER).
-    pub(crate) fn address(&self, kind: u16) -> Option<SocketAddr> {
+    pub fn address(&self, kind: AttrType) -> Option<SocketAddr> {
         let value = self.attribute(kind)?;
         let port = u16::from_be_bytes([*value.get(2)?, *value.get(3)?]);
         let ip = match value.get(1)? {
@@ -163,19 +222,19 @@ impl Message {
     }
 
     /// LIFETIME in seconds.
-    pub(crate) fn lifetime(&self) -> Option<u32> {
-        let value = self.attribute(LIFETIME)?;
+    pub fn lifetime(&self) -> Option<u32> {
+        let value = self.attribute(AttrType::LIFETIME)?;
         Some(u32::from_be_bytes(value.get(..4)?.try_into().ok()?))
     }
 
     /// The wire form, with MESSAGE-INTEGRITY (HMAC-SHA1 with `key`) and FINGERPRINT appended
     /// when asked.
-    pub(crate) fn encode(&self, key: Option<&[u8; 16]>, fingerprint: bool) -> Vec<u8> {
+    pub fn encode(&self, key: Option<&[u8; 16]>, fingerprint: bool) -> Vec<u8> {
         let mut out = Vec::with_capacity(128);
         out.extend_from_slice(&message_type(self.class, self.method).to_be_bytes());
         out.extend_from_slice(&[0, 0]);
         out.extend_from_slice(&MAGIC_COOKIE.to_be_bytes());
-        out.extend_from_slice(&self.transaction);
+        out.extend_from_slice(&self.transaction.0);
         for (kind, value) in &self.attributes {
             put_attribute(&mut out, *kind, value);
         }
@@ -185,19 +244,19 @@ impl Message {
                 <Hmac<Sha1> as Mac>::new_from_slice(key).expect("HMAC takes any key length");
             mac.update(&out);
             let digest = mac.finalize().into_bytes();
-            put_attribute(&mut out, MESSAGE_INTEGRITY, &digest);
+            put_attribute(&mut out, AttrType::MESSAGE_INTEGRITY, &digest);
         }
         if fingerprint {
             set_length(&mut out, 8);
             let crc = crc32fast::hash(&out) ^ 0x5354_554E;
-            put_attribute(&mut out, FINGERPRINT, &crc.to_be_bytes());
+            put_attribute(&mut out, AttrType::FINGERPRINT, &crc.to_be_bytes());
         }
         set_length(&mut out, 0);
         out
     }
 
     /// Reads a message; a FINGERPRINT, when present, must match.
-    pub(crate) fn decode(bytes: &[u8]) -> Result<Self, StunError> {
+    pub fn decode(bytes: &[u8]) -> Result<Self, StunError> {
         if bytes.len() < 20 {
             return Err(StunError::TooShort);
         }
@@ -214,7 +273,7 @@ impl Message {
         let mut attributes = Vec::new();
         for span in spans(bytes) {
             let (kind, at, end) = span?;
-            if kind == FINGERPRINT {
+            if kind == AttrType::FINGERPRINT {
                 let want = crc32fast::hash(&bytes[..at]) ^ 0x5354_554E;
                 if bytes[at + 4..end] != want.to_be_bytes() {
                     return Err(StunError::BadFingerprint);
@@ -226,19 +285,19 @@ impl Message {
         Ok(Self {
             class,
             method,
-            transaction,
+            transaction: TransactionId(transaction),
             attributes,
         })
     }
 }
 
 /// Whether the MESSAGE-INTEGRITY of `bytes` (a whole message) was made with `key`.
-pub(crate) fn integrity_matches(bytes: &[u8], key: &[u8; 16]) -> bool {
+pub fn integrity_matches(bytes: &[u8], key: &[u8; 16]) -> bool {
     for span in spans(bytes) {
         let Ok((kind, at, end)) = span else {
             return false;
         };
-        if kind == MESSAGE_INTEGRITY {
+        if kind == AttrType::MESSAGE_INTEGRITY {
             let mut head = bytes[..at].to_vec();
             let length = (end - 20) as u16;
             head[2..4].copy_from_slice(&length.to_be_bytes());
@@ -253,13 +312,13 @@ pub(crate) fn integrity_matches(bytes: &[u8], key: &[u8; 16]) -> bool {
 
 /// The attributes of a whole message, in order: each one's type, where it starts and where its
 /// value ends; an error (and nothing after it) where one runs past the end.
-fn spans(bytes: &[u8]) -> impl Iterator<Item = Result<(u16, usize, usize), StunError>> + '_ {
+fn spans(bytes: &[u8]) -> impl Iterator<Item = Result<(AttrType, usize, usize), StunError>> + '_ {
     let mut at = 20;
     std::iter::from_fn(move || {
         if at + 4 > bytes.len() {
             return None;
         }
-        let kind = u16::from_be_bytes([bytes[at], bytes[at + 1]]);
+        let kind = AttrType(u16::from_be_bytes([bytes[at], bytes[at + 1]]));
         let len = usize::from(u16::from_be_bytes([bytes[at + 2], bytes[at + 3]]));
         let start = at;
         let end = at + 4 + len;
@@ -273,14 +332,14 @@ fn spans(bytes: &[u8]) -> impl Iterator<Item = Result<(u16, usize, usize), StunE
 }
 
 /// An ERROR-CODE value (RFC 8489 §14.8).
-pub(crate) fn error_code_value(code: u16, reason: &str) -> Vec<u8> {
+pub fn error_code_value(code: u16, reason: &str) -> Vec<u8> {
     let mut value = vec![0, 0, (code / 100) as u8, (code % 100) as u8];
     value.extend_from_slice(reason.as_bytes());
     value
 }
 
 /// An XOR-PEER-ADDRESS value (the port is ignored by permissions).
-pub(crate) fn encode_xor_address(address: SocketAddr, transaction: &[u8; 12]) -> Vec<u8> {
+pub fn encode_xor_address(address: SocketAddr, transaction: &TransactionId) -> Vec<u8> {
     let cookie = MAGIC_COOKIE.to_be_bytes();
     let port = address.port() ^ (MAGIC_COOKIE >> 16) as u16;
     let mut out = vec![0, 0];
@@ -292,14 +351,14 @@ pub(crate) fn encode_xor_address(address: SocketAddr, transaction: &[u8; 12]) ->
         }
         IpAddr::V6(ip) => {
             out[1] = 0x02;
-            let mask: Vec<u8> = cookie.iter().chain(transaction).copied().collect();
+            let mask: Vec<u8> = cookie.iter().chain(&transaction.0).copied().collect();
             out.extend(ip.octets().iter().zip(mask).map(|(a, b)| a ^ b));
         }
     }
     out
 }
 
-fn decode_xor_address(value: &[u8], transaction: &[u8; 12]) -> Option<SocketAddr> {
+fn decode_xor_address(value: &[u8], transaction: &TransactionId) -> Option<SocketAddr> {
     let cookie = MAGIC_COOKIE.to_be_bytes();
     let port = u16::from_be_bytes([*value.get(2)?, *value.get(3)?]) ^ (MAGIC_COOKIE >> 16) as u16;
     let ip = match value.get(1)? {
@@ -314,7 +373,7 @@ fn decode_xor_address(value: &[u8], transaction: &[u8; 12]) -> Option<SocketAddr
         }
         0x02 => {
             let raw = value.get(4..20)?;
-            let mask: Vec<u8> = cookie.iter().chain(transaction).copied().collect();
+            let mask: Vec<u8> = cookie.iter().chain(&transaction.0).copied().collect();
             let octets: Vec<u8> = raw.iter().zip(mask).map(|(a, b)| a ^ b).collect();
             IpAddr::V6(Ipv6Addr::from(
                 <[u8; 16]>::try_from(octets.as_slice()).ok()?,
@@ -325,7 +384,7 @@ fn decode_xor_address(value: &[u8], transaction: &[u8; 12]) -> Option<SocketAddr
     Some(SocketAddr::new(ip, port))
 }
 
-fn message_type(class: Class, method: u16) -> u16 {
+fn message_type(class: Class, Method(method): Method) -> u16 {
     let class_bits = match class {
         Class::Request => 0b00,
         Class::Indication => 0b01,
@@ -339,7 +398,7 @@ fn message_type(class: Class, method: u16) -> u16 {
         | ((class_bits & 0b10) << 7)
 }
 
-fn split_type(kind: u16) -> (Class, u16) {
+fn split_type(kind: u16) -> (Class, Method) {
     let method = (kind & 0x000F) | ((kind >> 1) & 0x0070) | ((kind >> 2) & 0x0F80);
     let class = match ((kind >> 4) & 0b01) | ((kind >> 7) & 0b10) {
         0b00 => Class::Request,
@@ -347,10 +406,10 @@ fn split_type(kind: u16) -> (Class, u16) {
         0b10 => Class::Success,
         _ => Class::Error,
     };
-    (class, method)
+    (class, Method(method))
 }
 
-fn put_attribute(out: &mut Vec<u8>, kind: u16, value: &[u8]) {
+fn put_attribute(out: &mut Vec<u8>, AttrType(kind): AttrType, value: &[u8]) {
     out.extend_from_slice(&kind.to_be_bytes());
     out.extend_from_slice(&(value.len() as u16).to_be_bytes());
     out.extend_from_slice(value);
@@ -369,25 +428,28 @@ mod tests {
 
     #[test]
     fn types_round_trip_and_match_rfc_values() {
-        assert_eq!(message_type(Class::Request, ALLOCATE), 0x0003);
-        assert_eq!(message_type(Class::Success, ALLOCATE), 0x0103);
-        assert_eq!(message_type(Class::Error, ALLOCATE), 0x0113);
-        assert_eq!(message_type(Class::Request, 0x001), 0x0001);
-        assert_eq!(split_type(0x0113), (Class::Error, ALLOCATE));
-        assert_eq!(split_type(0x0108), (Class::Success, CREATE_PERMISSION));
+        assert_eq!(message_type(Class::Request, Method::ALLOCATE), 0x0003);
+        assert_eq!(message_type(Class::Success, Method::ALLOCATE), 0x0103);
+        assert_eq!(message_type(Class::Error, Method::ALLOCATE), 0x0113);
+        assert_eq!(message_type(Class::Request, Method(0x001)), 0x0001);
+        assert_eq!(split_type(0x0113), (Class::Error, Method::ALLOCATE));
+        assert_eq!(
+            split_type(0x0108),
+            (Class::Success, Method::CREATE_PERMISSION)
+        );
     }
 
     #[test]
     fn encode_decode_with_integrity_and_fingerprint() {
-        let mut message = Message::request(ALLOCATE, [7; 12]);
-        message.push(REQUESTED_TRANSPORT, [17, 0, 0, 0]);
-        message.push(USERNAME, "alice");
+        let mut message = Message::request(Method::ALLOCATE, TransactionId([7; 12]));
+        message.push(AttrType::REQUESTED_TRANSPORT, [17, 0, 0, 0]);
+        message.push(AttrType::USERNAME, "alice");
         let key = long_term_key("alice", "example.test", "secret");
         let bytes = message.encode(Some(&key), true);
         let back = Message::decode(&bytes).unwrap();
-        assert_eq!(back.method, ALLOCATE);
-        assert_eq!(back.text(USERNAME).as_deref(), Some("alice"));
-        assert!(back.attribute(MESSAGE_INTEGRITY).is_some());
+        assert_eq!(back.method, Method::ALLOCATE);
+        assert_eq!(back.text(AttrType::USERNAME).as_deref(), Some("alice"));
+        assert!(back.attribute(AttrType::MESSAGE_INTEGRITY).is_some());
         let mut corrupted = bytes.clone();
         corrupted[25] ^= 1;
         assert_eq!(Message::decode(&corrupted), Err(StunError::BadFingerprint));
@@ -395,8 +457,8 @@ mod tests {
 
     #[test]
     fn integrity_is_checked_and_messages_are_described() {
-        let mut message = Message::request(ALLOCATE, [9; 12]);
-        message.push(USERNAME, "alice");
+        let mut message = Message::request(Method::ALLOCATE, TransactionId([9; 12]));
+        message.push(AttrType::USERNAME, "alice");
         let key = long_term_key("alice", "example.test", "secret");
         let bytes = message.encode(Some(&key), true);
         assert!(integrity_matches(&bytes, &key));
@@ -404,7 +466,7 @@ mod tests {
         assert!(!integrity_matches(&bytes, &wrong));
         assert_eq!(describe(&bytes).as_deref(), Some("Allocate request"));
         let mut error = Message::response(&message, Class::Error);
-        error.push(ERROR_CODE, error_code_value(401, "Unauthorized"));
+        error.push(AttrType::ERROR_CODE, error_code_value(401, "Unauthorized"));
         assert_eq!(
             describe(&error.encode(None, false)).as_deref(),
             Some("Allocate error 401")
@@ -415,20 +477,28 @@ mod tests {
     #[test]
     fn short_address_attributes_are_refused_not_panicked_on() {
         for len in 0..8 {
-            let mut message = Message::request(ALLOCATE, [1; 12]);
+            let mut message = Message::request(Method::ALLOCATE, TransactionId([1; 12]));
             message.push(
-                ALTERNATE_SERVER,
+                AttrType::ALTERNATE_SERVER,
                 vec![0, 1, 0x0d, 0x96, 10, 0, 0][..len.min(7)].to_vec(),
             );
             let back = Message::decode(&message.encode(None, false)).unwrap();
-            assert_eq!(back.address(ALTERNATE_SERVER), None, "{len} bytes");
-            assert_eq!(back.xor_address(ALTERNATE_SERVER), None, "{len} bytes");
+            assert_eq!(
+                back.address(AttrType::ALTERNATE_SERVER),
+                None,
+                "{len} bytes"
+            );
+            assert_eq!(
+                back.xor_address(AttrType::ALTERNATE_SERVER),
+                None,
+                "{len} bytes"
+            );
         }
     }
 
     #[test]
     fn xor_addresses_round_trip() {
-        let transaction = [3; 12];
+        let transaction = TransactionId([3; 12]);
         for address in ["127.0.0.1:49162", "[2001:db8::1]:3478"] {
             let address: SocketAddr = address.parse().unwrap();
             let value = encode_xor_address(address, &transaction);

@@ -20,7 +20,7 @@ pub struct TurnEndpoint {
 }
 
 /// Index of an endpoint in a [`TurnServerTable`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 pub struct EndpointId(pub usize);
 
 /// Whether an endpoint may be chosen.

@@ -1,5 +1,6 @@
 //! TwoLeg's engine exported as a WebAssembly component (`core/wit/twoleg.wit`), so the runner
-//! hosts the very core the browser and the tests run, sandboxed in wasmtime.
+//! hosts the very core the browser and the tests run, sandboxed in wasmtime. Everything crosses
+//! the boundary typed; the conversions are `core/wit/convert.rs`, shared with the host.
 
 // The canonical-ABI glue wit-bindgen generates needs `unsafe`; this crate writes none itself.
 #![allow(unsafe_code)]
@@ -7,9 +8,8 @@
 #![allow(unreachable_pub)]
 
 use std::cell::RefCell;
-use std::net::SocketAddr;
 
-use twoleg_core::config::ValidConfig;
+use twoleg_core::config::{Problems, ValidConfig};
 use twoleg_core::{B2bua, Input, Instant, Output, Receive};
 
 mod bindings {
@@ -23,15 +23,28 @@ mod bindings {
     });
 }
 
-use bindings::exports::twoleg::engine::engine::{self as wit, Datagram, GuestB2bua};
+mod convert {
+    //! Engine types to WIT types.
+    // One text converts both ways, for both sides: each side uses one direction, and both
+    // sides' types are named in full on purpose.
+    #![allow(dead_code, clippy::use_self)]
+
+    use crate::bindings::twoleg::engine::types as wit;
+
+    include!("../../../core/wit/convert.rs");
+}
+
+use bindings::exports::twoleg::engine::engine::{self as exports, GuestB2bua};
+use bindings::twoleg::engine::types as wit;
+use convert::Convert;
 
 /// The component.
 pub struct Component;
 
-impl wit::Guest for Component {
+impl exports::Guest for Component {
     type B2bua = Engine;
 
-    fn validate(config_json: String) -> Result<String, Vec<String>> {
+    fn validate(config_json: String) -> Result<String, Vec<wit::Problem>> {
         let config = ValidConfig::from_json(&config_json).map_err(problems)?;
         Ok(format!(
             "valid: {} listener(s), {} route(s), {} TURN address/port combination(s)",
@@ -47,58 +60,52 @@ impl wit::Guest for Component {
 pub struct Engine(RefCell<B2bua>);
 
 impl GuestB2bua for Engine {
-    fn create(config_json: String, now: u64, seed: u64) -> Result<wit::B2bua, Vec<String>> {
+    fn create(
+        config_json: String,
+        now: u64,
+        seed: u64,
+    ) -> Result<exports::B2bua, Vec<wit::Problem>> {
         let config = ValidConfig::from_json(&config_json).map_err(problems)?;
         let engine = B2bua::new(config, Instant::from_nanos(now), seed);
-        Ok(wit::B2bua::new(Self(RefCell::new(engine))))
+        Ok(exports::B2bua::new(Self(RefCell::new(engine))))
     }
 
-    fn handle_receive(&self, now: u64, datagram: Datagram) -> Result<(), String> {
-        let source: SocketAddr = datagram
-            .source
-            .parse()
-            .map_err(|e| format!("source: {e}"))?;
-        let destination: SocketAddr = datagram
-            .destination
-            .parse()
-            .map_err(|e| format!("destination: {e}"))?;
+    fn handle_receive(&self, now: u64, packet: wit::Packet) -> Result<(), wit::EngineError> {
         let input = Input::Receive(
             Instant::from_nanos(now),
             Receive {
-                source,
-                destination,
-                contents: &datagram.contents,
+                transport: packet.transport.convert(),
+                connection: packet.connection.map(twoleg_core::ConnectionId),
+                source: packet.source.convert(),
+                destination: packet.destination.convert(),
+                contents: &packet.contents,
             },
         );
         self.0
             .borrow_mut()
             .handle_input(input)
-            .map_err(|e| e.to_string())
+            .map_err(Convert::convert)
     }
 
-    fn handle_timeout(&self, now: u64) -> Result<(), String> {
+    fn handle_timeout(&self, now: u64) -> Result<(), wit::EngineError> {
         self.0
             .borrow_mut()
             .handle_input(Input::Timeout(Instant::from_nanos(now)))
-            .map_err(|e| e.to_string())
+            .map_err(Convert::convert)
     }
 
-    fn disconnect(&self, now: u64, tag: String) -> Result<(), String> {
+    fn disconnect(&self, now: u64, tag: String) -> Result<(), wit::EngineError> {
         self.0
             .borrow_mut()
             .disconnect(Instant::from_nanos(now), &tag)
-            .map_err(|e| e.to_string())
+            .map_err(Convert::convert)
     }
 
-    fn drain(&self, now: u64) -> Result<(), String> {
+    fn shut_down(&self, now: u64) -> Result<(), wit::EngineError> {
         self.0
             .borrow_mut()
-            .drain(Instant::from_nanos(now))
-            .map_err(|e| e.to_string())
-    }
-
-    fn inject_fault(&self, reason: String) {
-        panic!("fault injected by the host: {reason}");
+            .shut_down(Instant::from_nanos(now))
+            .map_err(Convert::convert)
     }
 
     fn poll_outputs(&self, max: u32) -> Vec<wit::Output> {
@@ -108,42 +115,55 @@ impl GuestB2bua for Engine {
             let output = engine.poll_output();
             let last =
                 matches!(output, Output::Timeout(_)) || outputs.len() + 1 >= max.max(1) as usize;
-            outputs.push(match output {
-                Output::Transmit(t) => wit::Output::Transmit(Datagram {
-                    source: t.source.to_string(),
-                    destination: t.destination.to_string(),
-                    contents: t.contents,
-                }),
-                Output::Event(event) => wit::Output::Event(
-                    // Events are plain data; serialising them cannot fail.
-                    serde_json::to_string(&event).unwrap_or_default(),
-                ),
-                Output::Timeout(at) => wit::Output::Timeout(at.as_nanos()),
-            });
+            outputs.push(output.convert());
             if last {
                 return outputs;
             }
         }
     }
 
-    fn calls(&self) -> String {
-        let calls: Vec<_> = self.0.borrow().calls().collect();
-        serde_json::to_string(&calls).unwrap_or_default()
+    fn calls(&self) -> Vec<wit::CallStatus> {
+        self.0.borrow().calls().map(Convert::convert).collect()
     }
 
-    fn history(&self) -> String {
+    fn history(&self) -> Vec<wit::CallRecord> {
         let engine = self.0.borrow();
-        let history: Vec<_> = engine.history().iter().collect();
-        serde_json::to_string(&history).unwrap_or_default()
+        engine
+            .history()
+            .iter()
+            .map(|record| record.clone().convert())
+            .collect()
     }
 
-    fn counters(&self) -> String {
-        serde_json::to_string(&self.0.borrow().counters()).unwrap_or_default()
+    fn counters(&self) -> wit::Counters {
+        self.0.borrow().counters().convert()
+    }
+
+    fn turn_servers(&self) -> Vec<wit::TurnEndpoint> {
+        let engine = self.0.borrow();
+        engine
+            .turn_servers()
+            .iter()
+            .map(|(id, endpoint, health)| wit::TurnEndpoint {
+                endpoint: id.convert(),
+                server: endpoint.server.convert(),
+                address: endpoint.address.convert(),
+                description: endpoint.description.clone(),
+                health: health.convert(),
+            })
+            .collect()
+    }
+
+    fn is_idle(&self) -> bool {
+        self.0.borrow().is_idle()
     }
 }
 
-fn problems(problems: twoleg_core::config::Problems) -> Vec<String> {
-    problems.iter().map(ToString::to_string).collect()
+fn problems(problems: Problems) -> Vec<wit::Problem> {
+    problems.iter().map(Convert::convert).collect()
 }
 
+// Exported only where it is a component: a native build of this crate (the workspace's
+// `cargo test`) has no use for the canonical-ABI symbols, whose names native linkers refuse.
+#[cfg(target_arch = "wasm32")]
 bindings::export!(Component with_types_in bindings);

@@ -1,7 +1,7 @@
 //! A hand-driven peer for behaviour tests: the test plays caller and callee with literal SIP
 //! text, the engine runs in virtual time, and every datagram it sends is kept for assertions.
 //!
-//! Flows that need retransmitting peers use `twoleg_core::sim` instead.
+//! Flows that need retransmitting peers use the simulator (`twoleg_sim::Sim`) instead.
 
 #![allow(dead_code, unreachable_pub)]
 
@@ -9,11 +9,13 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+#[allow(unused_imports)]
+pub use twoleg_core::PendingWork;
 use twoleg_core::config::ValidConfig;
-use twoleg_core::sim::TurnServer;
 use twoleg_core::sip::{HeaderName, Message, Parsed, parse};
 use twoleg_core::status::CallRecord;
-use twoleg_core::{B2bua, Event, Input, Instant, Output, Receive};
+use twoleg_core::{B2bua, Event, Instant};
+use twoleg_sim::{Driver, SimTurnServer};
 
 pub const B2BUA: &str = "127.0.0.1:5060";
 pub const CALLER: &str = "127.0.0.1:5080";
@@ -133,8 +135,7 @@ impl Msg {
 
 /// The engine and the test's view of the wire.
 pub struct Net {
-    pub engine: B2bua,
-    pub now: Instant,
+    driver: Driver<B2bua>,
     pub sent: Vec<Msg>,
     pub events: Vec<Event>,
     /// Error responses whose echoed headers are as malformed as the request they answer.
@@ -143,34 +144,58 @@ pub struct Net {
     pub stun: Vec<(SocketAddr, SocketAddr, String, Vec<u8>)>,
     /// Simulated TURN servers answering at once, one per configured combination; a test may
     /// remove one to make it unreachable.
-    pub turn_servers: BTreeMap<SocketAddr, TurnServer>,
+    pub turn_servers: BTreeMap<SocketAddr, SimTurnServer>,
+    /// A peer message handed in that rsip cannot read (a torture message): from then on, a
+    /// message TwoLeg writes that rsip cannot read is counted rather than failed, since it may
+    /// echo that text (readings that differ still fail).
+    peer_text_rsip_refuses: bool,
+    /// Messages TwoLeg wrote that rsip could not read, tolerated as above.
+    pub rsip_unreadable: usize,
     cursor: usize,
 }
 
 impl Net {
     pub fn new(config: ValidConfig) -> Self {
+        Self::with_seed(config, 7)
+    }
+
+    /// An engine drawing its random choices from `seed`.
+    pub fn with_seed(config: ValidConfig, seed: u64) -> Self {
         let turn_servers = config
             .turn_servers()
             .iter()
             .map(|(id, e, _)| {
                 let first_port = 49_152 + 100 * id.0 as u16;
                 let server =
-                    TurnServer::new(e.address, &e.username, e.password.expose(), first_port);
+                    SimTurnServer::new(e.address, &e.username, e.password.expose(), first_port);
                 (e.address, server)
             })
             .collect();
+        let driver = Driver::new(B2bua::new(config, Instant::ZERO, seed), Instant::ZERO)
+            .expect("a new engine takes no input");
         let mut net = Self {
-            engine: B2bua::new(config, Instant::ZERO, 7),
-            now: Instant::ZERO,
+            driver,
             sent: Vec::new(),
             events: Vec::new(),
             echoed_errors: Vec::new(),
             stun: Vec::new(),
             turn_servers,
+            peer_text_rsip_refuses: false,
+            rsip_unreadable: 0,
             cursor: 0,
         };
         net.drain();
         net
+    }
+
+    /// The engine.
+    pub fn engine(&self) -> &B2bua {
+        self.driver.engine()
+    }
+
+    /// The virtual time now.
+    pub fn now(&self) -> Instant {
+        self.driver.now()
     }
 
     /// The engine receives `text` from `from` on its first listener.
@@ -184,110 +209,93 @@ impl Net {
 
     /// The engine receives raw bytes.
     pub fn send_bytes(&mut self, from: &str, listener: &str, contents: &[u8]) {
-        self.engine
-            .handle_input(Input::Receive(
-                self.now,
-                Receive {
-                    source: addr(from),
-                    destination: addr(listener),
-                    contents,
-                },
-            ))
+        if !twoleg_tests::oracle::rsip_reads(contents) && contents.first() != Some(&0) {
+            self.peer_text_rsip_refuses = true;
+        }
+        self.driver
+            .receive(addr(from), addr(listener), contents)
             .expect("time moves forward");
         self.drain();
     }
 
     /// Disconnects a live call as the admin API does.
     pub fn disconnect(&mut self, tag: &str) -> Result<(), twoleg_core::Error> {
-        let result = self.engine.disconnect(self.now, tag);
+        let result = self
+            .driver
+            .command(|engine, now| engine.disconnect(now, tag))
+            .expect("time moves forward");
         self.drain();
         result
     }
 
     /// Starts a graceful shutdown.
-    pub fn drain_engine(&mut self) {
-        self.engine.drain(self.now).expect("time moves forward");
+    pub fn shut_down(&mut self) {
+        self.driver
+            .command(|engine, now| engine.shut_down(now))
+            .expect("time moves forward")
+            .expect("time moves forward");
         self.drain();
     }
 
     /// Lets virtual time pass, firing every deadline on the way in order.
     pub fn advance(&mut self, by: Duration) {
-        let target = self.now + by;
+        let target = self.driver.now() + by;
         loop {
-            let deadline = self.next_deadline();
+            let deadline = self.driver.deadline();
             if deadline > target {
                 break;
             }
-            self.now = deadline;
-            self.engine
-                .handle_input(Input::Timeout(deadline))
-                .expect("time moves forward");
+            self.driver.advance_to(deadline).expect("no livelock");
             self.drain();
         }
-        self.now = target;
-    }
-
-    fn next_deadline(&mut self) -> Instant {
-        match self.engine.poll_output() {
-            Output::Timeout(at) => at,
-            _ => unreachable!("outputs are drained after every input"),
-        }
+        self.driver.advance_to(target).expect("no livelock");
+        self.drain();
     }
 
     fn drain(&mut self) {
         let mut answers = Vec::new();
-        loop {
-            match self.engine.poll_output() {
-                Output::Transmit(t) if twoleg_core::turn::describe(&t.contents).is_some() => {
-                    let what = twoleg_core::turn::describe(&t.contents).unwrap_or_default();
-                    self.stun
-                        .push((t.source, t.destination, what, t.contents.clone()));
-                    if let Some(server) = self.turn_servers.get_mut(&t.destination)
-                        && let Some(answer) = server.handle(t.source, &t.contents)
-                    {
-                        answers.push((t.destination, t.source, answer));
-                    }
+        while let Some((at, t)) = self.driver.pop_transmit() {
+            if let Some(what) = twoleg_core::turn::describe(&t.contents) {
+                self.stun
+                    .push((t.source, t.destination, what, t.contents.clone()));
+                if let Some(server) = self.turn_servers.get_mut(&t.destination)
+                    && let Some(answer) = server.handle(t.source, &t.contents)
+                {
+                    answers.push((t.destination, t.source, answer));
                 }
-                Output::Transmit(t) => {
-                    let text =
-                        String::from_utf8(t.contents.clone()).expect("the engine writes UTF-8");
-                    let parsed = match parse(&t.contents, 65_535) {
-                        Ok(parsed) => parsed,
-                        // A 400 or 505 echoes the malformed request's headers (RFC 3261 §8.2.6).
-                        Err(_)
-                            if text.starts_with("SIP/2.0 400 ")
-                                || text.starts_with("SIP/2.0 505 ") =>
-                        {
-                            self.echoed_errors.push(text);
-                            continue;
-                        }
-                        Err(e) => panic!(
-                            "the engine sent something unparseable ({}):\n{text}",
-                            e.error
-                        ),
-                    };
-                    self.sent.push(Msg {
-                        at: self.now,
-                        from: t.source,
-                        to: t.destination,
-                        text,
-                        parsed,
-                    });
-                }
-                Output::Event(event) => self.events.push(event),
-                Output::Timeout(_) => break,
+                continue;
             }
+            let text = String::from_utf8(t.contents.clone()).expect("the engine writes UTF-8");
+            let parsed = match parse(&t.contents, 65_535) {
+                Ok(parsed) => parsed,
+                // A 400 or 505 echoes the malformed request's headers (RFC 3261 §8.2.6).
+                Err(_) if text.starts_with("SIP/2.0 400 ") || text.starts_with("SIP/2.0 505 ") => {
+                    self.echoed_errors.push(text);
+                    continue;
+                }
+                Err(e) => panic!(
+                    "the engine sent something unparseable ({}):\n{text}",
+                    e.error
+                ),
+            };
+            if twoleg_tests::oracle::check(&t.contents, self.peer_text_rsip_refuses)
+                == twoleg_tests::oracle::Verdict::RsipCannotRead
+            {
+                self.rsip_unreadable += 1;
+            }
+            self.sent.push(Msg {
+                at,
+                from: t.source,
+                to: t.destination,
+                text,
+                parsed,
+            });
         }
+        self.events
+            .extend(self.driver.take_events().into_iter().map(|(_, e)| e));
         for (source, destination, contents) in answers {
-            self.engine
-                .handle_input(Input::Receive(
-                    self.now,
-                    Receive {
-                        source,
-                        destination,
-                        contents: &contents,
-                    },
-                ))
+            self.driver
+                .receive(source, destination, &contents)
                 .expect("time moves forward");
             self.drain();
         }
@@ -326,7 +334,7 @@ impl Net {
     }
 
     pub fn history(&self) -> Vec<CallRecord> {
-        self.engine.history().iter().cloned().collect()
+        self.engine().history().iter().cloned().collect()
     }
 }
 

@@ -45,7 +45,7 @@ pub(crate) fn ladder(props: &LadderProps) -> Html {
         }
         columns.iter().position(|c| *c == address).unwrap_or(1)
     };
-    let is_turn = |d: &twoleg_core::sim::Datagram| {
+    let is_turn = |d: &twoleg_sim::Datagram| {
         media.contains(&d.from) && turn_servers.contains(&d.to)
             || media.contains(&d.to) && turn_servers.contains(&d.from)
     };

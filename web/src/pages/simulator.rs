@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use twoleg_core::sim::{CalleeScript, CallerScript, LinkConditions};
+use twoleg_sim::{CalleeScript, CallerScript, LinkConditions};
 use web_sys::{HtmlInputElement, HtmlSelectElement};
 use yew::prelude::*;
 

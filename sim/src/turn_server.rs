@@ -6,15 +6,15 @@
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 
-use crate::config::Password;
-use crate::turn::stun::{self, Class, Message};
+use twoleg_core::config::Password;
+use twoleg_core::turn::stun::{self, Class, Message};
 
 const REALM: &str = "twoleg.sim";
 const NONCE: &str = "5ebf8a0c1d2e3f40";
 
 /// One simulated TURN server listening on one address.
 #[derive(Debug)]
-pub struct TurnServer {
+pub struct SimTurnServer {
     address: SocketAddr,
     username: String,
     password: Password,
@@ -23,7 +23,7 @@ pub struct TurnServer {
     granted: u64,
 }
 
-impl TurnServer {
+impl SimTurnServer {
     /// A server at `address` accepting these credentials, handing out relays on its own IP from
     /// port `first_relay_port` up.
     pub fn new(address: SocketAddr, username: &str, password: &str, first_relay_port: u16) -> Self {
@@ -58,35 +58,39 @@ impl TurnServer {
         if request.class != Class::Request {
             return None;
         }
-        if request.method == stun::BINDING {
+        if request.method == stun::Method::BINDING {
             let mut response = Message::response(&request, Class::Success);
             response.push(
-                stun::XOR_MAPPED_ADDRESS,
+                stun::AttrType::XOR_MAPPED_ADDRESS,
                 stun::encode_xor_address(source, &request.transaction),
             );
             return Some(response.encode(None, true));
         }
         let key = stun::long_term_key(&self.username, REALM, self.password.expose());
-        let authenticated = request.text(stun::USERNAME).as_deref() == Some(&self.username)
+        let authenticated = request.text(stun::AttrType::USERNAME).as_deref()
+            == Some(&self.username)
             && stun::integrity_matches(bytes, &key);
         if !authenticated {
             let mut response = Message::response(&request, Class::Error);
             response.push(
-                stun::ERROR_CODE,
+                stun::AttrType::ERROR_CODE,
                 stun::error_code_value(401, "Unauthorized"),
             );
-            response.push(stun::REALM, REALM);
-            response.push(stun::NONCE, NONCE);
+            response.push(stun::AttrType::REALM, REALM);
+            response.push(stun::AttrType::NONCE, NONCE);
             return Some(response.encode(None, true));
         }
         let error = |code: u16, reason: &str| {
             let mut response = Message::response(&request, Class::Error);
-            response.push(stun::ERROR_CODE, stun::error_code_value(code, reason));
+            response.push(
+                stun::AttrType::ERROR_CODE,
+                stun::error_code_value(code, reason),
+            );
             response.encode(Some(&key), true)
         };
         let mut response = Message::response(&request, Class::Success);
         match request.method {
-            stun::ALLOCATE => {
+            stun::Method::ALLOCATE => {
                 if self.allocations.contains_key(&source) {
                     return Some(error(437, "Allocation Mismatch"));
                 }
@@ -96,16 +100,16 @@ impl TurnServer {
                 self.granted += 1;
                 let transaction = request.transaction;
                 response.push(
-                    stun::XOR_RELAYED_ADDRESS,
+                    stun::AttrType::XOR_RELAYED_ADDRESS,
                     stun::encode_xor_address(relayed, &transaction),
                 );
                 response.push(
-                    stun::XOR_MAPPED_ADDRESS,
+                    stun::AttrType::XOR_MAPPED_ADDRESS,
                     stun::encode_xor_address(source, &transaction),
                 );
-                response.push(stun::LIFETIME, 600_u32.to_be_bytes());
+                response.push(stun::AttrType::LIFETIME, 600_u32.to_be_bytes());
             }
-            stun::REFRESH => {
+            stun::Method::REFRESH => {
                 if !self.allocations.contains_key(&source) {
                     return Some(error(437, "Allocation Mismatch"));
                 }
@@ -113,9 +117,9 @@ impl TurnServer {
                 if lifetime == 0 {
                     self.allocations.remove(&source);
                 }
-                response.push(stun::LIFETIME, lifetime.to_be_bytes());
+                response.push(stun::AttrType::LIFETIME, lifetime.to_be_bytes());
             }
-            stun::CREATE_PERMISSION => {
+            stun::Method::CREATE_PERMISSION => {
                 if !self.allocations.contains_key(&source) {
                     return Some(error(437, "Allocation Mismatch"));
                 }
@@ -133,15 +137,15 @@ impl TurnServer {
 #[cfg(test)]
 mod tests {
     use rand::SeedableRng;
-    use rand::rngs::StdRng;
+    use rand_chacha::ChaCha8Rng;
 
     use super::*;
-    use crate::time::Instant;
-    use crate::turn::{AllocationState, TurnAllocation, TurnFailure};
+    use twoleg_core::Instant;
+    use twoleg_core::turn::{AllocationState, TurnAllocation, TurnFailure};
 
-    fn exchange(server: &mut TurnServer, allocation: &mut TurnAllocation, first: Vec<u8>) {
+    fn exchange(server: &mut SimTurnServer, allocation: &mut TurnAllocation, first: Vec<u8>) {
         let client: SocketAddr = "127.0.0.1:56000".parse().unwrap();
-        let mut rng = StdRng::seed_from_u64(3);
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
         let mut queue = vec![first];
         while let Some(bytes) = queue.pop() {
             if let Some(answer) = server.handle(client, &bytes) {
@@ -153,8 +157,8 @@ mod tests {
     #[test]
     fn the_client_allocates_and_deletes_on_the_simulated_server() {
         let address = "127.0.0.2:3478".parse().unwrap();
-        let mut server = TurnServer::new(address, "alice", "secret", 49_152);
-        let mut rng = StdRng::seed_from_u64(1);
+        let mut server = SimTurnServer::new(address, "alice", "secret", 49_152);
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
         let (mut allocation, first) =
             TurnAllocation::allocate(address, "alice", "secret", Instant::ZERO, &mut rng);
         exchange(&mut server, &mut allocation, first);

@@ -1,27 +1,34 @@
-//! Building responses to a received request (RFC 3261 §8.2.6) and choosing which headers pass
-//! from one leg to the other.
+//! Building responses to a received request (RFC 3261 §8.2.6): what a response copies from
+//! its request, and where it goes.
 
 use std::net::SocketAddr;
 
-use crate::sip::{HeaderName, Headers, NameAddr, Parsed, Response, StatusCode, Via};
+use super::{HeaderName, Headers, NameAddr, Parsed, Response, StatusCode, Via};
 
-/// What a response to one received request copies from it.
+/// What a response to one received request copies from it: Via (the top one stamped with
+/// `received`/`rport`), From, To, Call-ID, CSeq and, for responses that create a dialog,
+/// Record-Route.
 #[derive(Clone, Debug)]
-pub(crate) struct ReplyTo {
+pub struct ReplyTo {
     /// The request's Via values, the top one stamped with `received`/`rport`.
-    pub(crate) vias: Vec<String>,
-    pub(crate) from: String,
-    pub(crate) to: NameAddr,
-    pub(crate) call_id: String,
-    pub(crate) cseq: String,
+    pub vias: Vec<String>,
+    /// From, as it arrived.
+    pub from: String,
+    /// To, as it arrived (a response adds its tag when it has none).
+    pub to: NameAddr,
+    /// Call-ID.
+    pub call_id: String,
+    /// CSeq, as it arrived (echoed verbatim, RFC 3261 §8.2.6.2).
+    pub cseq: String,
     /// Record-Route values, copied into 18x and 2xx responses that create a dialog.
-    pub(crate) record_route: Vec<String>,
+    pub record_route: Vec<String>,
     /// Where responses go (RFC 3261 §18.2.2, RFC 3581).
-    pub(crate) address: SocketAddr,
+    pub address: SocketAddr,
 }
 
 impl ReplyTo {
-    pub(crate) fn new(parsed: &Parsed, source: SocketAddr) -> Self {
+    /// From a request that parsed, received from `source`.
+    pub fn new(parsed: &Parsed, source: SocketAddr) -> Self {
         let mut vias: Vec<String> = parsed.vias.iter().map(ToString::to_string).collect();
         let mut top = parsed.vias[0].clone();
         let address = top.response_address(source);
@@ -47,7 +54,7 @@ impl ReplyTo {
 
     /// From the headers of a request that failed to parse (its top Via did parse); `None` when
     /// From, To, Call-ID or CSeq is missing, since no valid response can be built then.
-    pub(crate) fn salvaged(headers: &Headers, top_via: &Via, source: SocketAddr) -> Option<Self> {
+    pub fn salvaged(headers: &Headers, top_via: &Via, source: SocketAddr) -> Option<Self> {
         for name in [
             HeaderName::FROM,
             HeaderName::TO,
@@ -56,6 +63,10 @@ impl ReplyTo {
         ] {
             headers.get(&name).filter(|v| !v.is_empty())?;
         }
+        let cseq = headers
+            .get(&HeaderName::CSEQ)
+            .unwrap_or_default()
+            .to_owned();
         let mut vias: Vec<String> = headers
             .get_all(&HeaderName::VIA)
             .map(str::to_owned)
@@ -76,22 +87,14 @@ impl ReplyTo {
                 .get(&HeaderName::CALL_ID)
                 .unwrap_or_default()
                 .to_owned(),
-            cseq: headers
-                .get(&HeaderName::CSEQ)
-                .unwrap_or_default()
-                .to_owned(),
+            cseq,
             record_route: Vec::new(),
             address,
         })
     }
 
     /// A response with the mandatory headers; `to_tag` is added to To unless it has one.
-    pub(crate) fn response(
-        &self,
-        status: StatusCode,
-        reason: &str,
-        to_tag: Option<&str>,
-    ) -> Response {
+    pub fn response(&self, status: StatusCode, reason: &str, to_tag: Option<&str>) -> Response {
         let mut headers = Headers::new();
         for via in &self.vias {
             headers.push(HeaderName::VIA, via.clone());
@@ -111,49 +114,4 @@ impl ReplyTo {
             body: Vec::new(),
         }
     }
-}
-
-/// Whether a header is copied from a message on one leg into the matching message on the other.
-/// Headers that belong to one leg's transaction or dialog, or to an extension TwoLeg does not
-/// take part in, stay on their leg; everything else (Content-Type, Session-ID, User-Agent,
-/// unknown headers, ...) passes through untouched.
-pub(crate) fn passes_through(name: &HeaderName) -> bool {
-    ![
-        HeaderName::VIA,
-        HeaderName::FROM,
-        HeaderName::TO,
-        HeaderName::CALL_ID,
-        HeaderName::CSEQ,
-        HeaderName::MAX_FORWARDS,
-        HeaderName::CONTACT,
-        HeaderName::CONTENT_LENGTH,
-        HeaderName::ROUTE,
-        HeaderName::RECORD_ROUTE,
-        HeaderName::REQUIRE,
-        HeaderName::PROXY_REQUIRE,
-        HeaderName::SUPPORTED,
-        HeaderName::UNSUPPORTED,
-        HeaderName::ALLOW,
-        HeaderName::RSEQ,
-        HeaderName::RACK,
-        HeaderName::SESSION_EXPIRES,
-        HeaderName::MIN_SE,
-    ]
-    .contains(name)
-}
-
-/// Copies the pass-through headers and the body of `from` onto `headers`/`body`.
-pub(crate) fn copy_payload(
-    from: &Headers,
-    from_body: &[u8],
-    headers: &mut Headers,
-    body: &mut Vec<u8>,
-) {
-    for (name, value) in from.iter() {
-        if passes_through(name) {
-            headers.push(name.clone(), value);
-        }
-    }
-    body.clear();
-    body.extend_from_slice(from_body);
 }

@@ -6,17 +6,17 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use rand::SeedableRng;
-use rand::rngs::StdRng;
+use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
 use super::script::{CalleeScript, CallerScript};
-use crate::engine::reply::ReplyTo;
-use crate::ids;
-use crate::scheduler::Scheduler;
-use crate::sip::{
+use twoleg_core::Instant;
+use twoleg_core::ids;
+use twoleg_core::scheduler::Scheduler;
+use twoleg_core::sip::ReplyTo;
+use twoleg_core::sip::{
     HeaderName, Headers, Message, Method, NameAddr, Parsed, Request, Response, StatusCode, Via,
 };
-use crate::time::Instant;
 
 /// The header that carries the callee's script through the B2BUA.
 pub const SCRIPT_HEADER: &str = "X-Sim-Callee";
@@ -125,7 +125,7 @@ pub(crate) struct Agent {
     proxy: SocketAddr,
     t1: Duration,
     t2: Duration,
-    rng: StdRng,
+    rng: ChaCha8Rng,
     sessions: BTreeMap<u64, Session>,
     by_call_id: BTreeMap<String, u64>,
     timers: Scheduler<(u64, Timer)>,
@@ -149,7 +149,7 @@ impl Agent {
             proxy,
             t1,
             t2,
-            rng: StdRng::seed_from_u64(seed),
+            rng: ChaCha8Rng::seed_from_u64(seed),
             sessions: BTreeMap::new(),
             by_call_id: BTreeMap::new(),
             timers: Scheduler::new(),
@@ -258,7 +258,7 @@ impl Agent {
 
     pub(crate) fn handle_datagram(&mut self, now: Instant, source: SocketAddr, contents: &[u8]) {
         self.now = now;
-        let Ok(parsed) = crate::sip::parse(contents, 65_535) else {
+        let Ok(parsed) = twoleg_core::sip::parse(contents, 65_535) else {
             return;
         };
         match &parsed.message {

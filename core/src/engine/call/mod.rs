@@ -1,13 +1,27 @@
-//! A call: two legs, the requests being relayed between them, and how it is ending.
+//! A call: two legs, the requests being relayed between them, and how it is ending; and the
+//! bridging function that maps what happens on one leg onto the other, one phase of a call per
+//! file.
+//!
+//! Every call handler takes the call out of the table, works on it, puts it back and moves it
+//! to history once both legs are over ([`B2bua::finish_if_over`]).
+
+mod ack;
+mod cancel;
+mod hangup;
+mod in_dialog;
+mod responses;
+mod setup;
+mod timers;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use super::relays::LyncMedia;
-use super::reply::ReplyTo;
+use super::B2bua;
+use super::lync_leg::LyncMedia;
 use crate::dialog::Dialog;
-use crate::sip::{Method, Request};
+use crate::event::Event;
+use crate::sip::{HeaderName, Method, Parsed, ReplyTo, Request, StatusCode};
 use crate::status::{CallStatus, EndedBy, LegState, LegStatus, Outcome, Side, TurnDecision};
 use crate::time::Instant;
 use crate::transaction::TxId;
@@ -108,6 +122,8 @@ pub(crate) struct Relay {
     pub(crate) initial: bool,
     pub(crate) server_side: Side,
     pub(crate) server_tx: TxId,
+    /// The CSeq number of the received request (its ACK carries it too).
+    pub(crate) server_cseq: u32,
     pub(crate) reply: ReplyTo,
     /// The received request carried a body (an SDP offer, for an INVITE).
     pub(crate) server_had_body: bool,
@@ -125,10 +141,27 @@ pub(crate) struct Relay {
 /// How the call ended, decided by the first thing that ended it.
 #[derive(Clone, Debug)]
 pub(crate) struct Ending {
-    pub(crate) final_status: u16,
+    /// The final status the caller got.
+    pub(crate) final_status: StatusCode,
     pub(crate) outcome: Outcome,
     pub(crate) ended_by: EndedBy,
     pub(crate) reason: String,
+}
+
+impl Ending {
+    pub(crate) fn new(
+        final_status: StatusCode,
+        outcome: Outcome,
+        ended_by: EndedBy,
+        reason: impl Into<String>,
+    ) -> Self {
+        Self {
+            final_status,
+            outcome,
+            ended_by,
+            reason: reason.into(),
+        }
+    }
 }
 
 /// A call.
@@ -150,11 +183,11 @@ pub(crate) struct Call {
 
 impl Call {
     pub(crate) fn leg(&self, side: Side) -> &Leg {
-        &self.legs[side as usize]
+        &self.legs[side.index()]
     }
 
     pub(crate) fn leg_mut(&mut self, side: Side) -> &mut Leg {
-        &mut self.legs[side as usize]
+        &mut self.legs[side.index()]
     }
 
     /// The call's first INVITE, while it is being relayed.
@@ -166,20 +199,9 @@ impl Call {
     }
 
     /// Records the first reason the call ends; later ones do not overwrite it.
-    pub(crate) fn end_with(
-        &mut self,
-        final_status: u16,
-        outcome: Outcome,
-        ended_by: EndedBy,
-        reason: impl Into<String>,
-    ) {
+    pub(crate) fn end_with(&mut self, ending: Ending) {
         if self.ending.is_none() {
-            self.ending = Some(Ending {
-                final_status,
-                outcome,
-                ended_by,
-                reason: reason.into(),
-            });
+            self.ending = Some(ending);
         }
     }
 
@@ -199,5 +221,48 @@ impl Call {
             turn: self.turn.clone(),
             legs: [self.legs[0].status(), self.legs[1].status()],
         }
+    }
+}
+
+impl B2bua {
+    /// Runs `f` on a call taken out of the table, then puts it back (or into history).
+    pub(crate) fn with_call(&mut self, id: CallId, f: impl FnOnce(&mut Self, &mut Call)) {
+        let Some(mut call) = self.calls.remove(&id) else {
+            return;
+        };
+        f(self, &mut call);
+        self.calls.insert(id, call);
+        self.finish_if_over(id);
+    }
+
+    pub(crate) fn set_leg_state(&mut self, call: &mut Call, side: Side, state: LegState) {
+        let leg = call.leg_mut(side);
+        if leg.state == state || leg.state == LegState::Terminated {
+            return;
+        }
+        leg.state = state;
+        let tag = call.tag.clone();
+        self.emit(Event::LegState { tag, side, state });
+    }
+}
+
+/// Learns a leg's remote tag, remote target and (for a response that creates the dialog) route
+/// set from a response (RFC 3261 §12.1.2: the Record-Route reversed; §12.2.1.2: a target refresh
+/// leaves the route set alone).
+pub(crate) fn learn_dialog(dialog: &mut Dialog, parsed: &Parsed, creates_dialog: bool) {
+    if let Some(tag) = parsed.to.tag() {
+        dialog.remote_tag = Some(tag.to_owned());
+    }
+    if let Some(contact) = parsed.contacts.first() {
+        dialog.remote_target = contact.uri.clone();
+    }
+    let routes: Vec<String> = parsed
+        .message
+        .headers()
+        .get_all(&HeaderName::RECORD_ROUTE)
+        .map(str::to_owned)
+        .collect();
+    if creates_dialog && !routes.is_empty() {
+        dialog.route_set = routes.into_iter().rev().collect();
     }
 }

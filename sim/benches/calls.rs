@@ -4,7 +4,7 @@
 //! through the engine per call (6 in, 8 out), with virtual time running so transactions expire
 //! as they would in a steady state.
 //!
-//! `cargo bench -p twoleg-core --bench calls`
+//! `cargo bench -p twoleg-sim --bench calls`
 
 use std::hint::black_box;
 use std::net::SocketAddr;
@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use twoleg_core::config::ValidConfig;
-use twoleg_core::sim::{header_value as header, response_text};
-use twoleg_core::{B2bua, Input, Instant, Output, Receive};
+use twoleg_core::{B2bua, Instant};
+use twoleg_sim::{Driver, header_value as header, response_text};
 
 const CALLER: &str = "127.0.0.1:5080";
 const CALLEE: &str = "127.0.0.1:5070";
@@ -22,9 +22,7 @@ const SDP: &str = "v=0\r\no=a 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\
 
 /// Drives the engine through whole calls, playing caller and callee with string templates.
 struct Bench {
-    engine: B2bua,
-    now: Instant,
-    deadline: Instant,
+    driver: Driver<B2bua>,
     out: Vec<(SocketAddr, Vec<u8>)>,
     caller: SocketAddr,
     callee: SocketAddr,
@@ -34,10 +32,9 @@ struct Bench {
 
 impl Bench {
     fn new() -> Self {
+        let engine = B2bua::new(ValidConfig::default_config(), Instant::ZERO, 1);
         let mut bench = Self {
-            engine: B2bua::new(ValidConfig::default_config(), Instant::ZERO, 1),
-            now: Instant::ZERO,
-            deadline: Instant::NEVER,
+            driver: Driver::new(engine, Instant::ZERO).unwrap(),
             out: Vec::new(),
             caller: CALLER.parse().unwrap(),
             callee: CALLEE.parse().unwrap(),
@@ -49,30 +46,15 @@ impl Bench {
     }
 
     fn drain(&mut self) {
-        loop {
-            match self.engine.poll_output() {
-                Output::Transmit(t) => self.out.push((t.destination, t.contents)),
-                Output::Event(event) => {
-                    black_box(event);
-                }
-                Output::Timeout(at) => {
-                    self.deadline = at;
-                    return;
-                }
-            }
+        while let Some((_, t)) = self.driver.pop_transmit() {
+            self.out.push((t.destination, t.contents));
         }
+        black_box(self.driver.take_events());
     }
 
     fn input(&mut self, from: SocketAddr, text: &str) {
-        self.engine
-            .handle_input(Input::Receive(
-                self.now,
-                Receive {
-                    source: from,
-                    destination: self.listener,
-                    contents: text.as_bytes(),
-                },
-            ))
+        self.driver
+            .receive(from, self.listener, text.as_bytes())
             .unwrap();
         self.drain();
     }
@@ -92,13 +74,8 @@ impl Bench {
         self.n += 1;
         let n = self.n;
         // One call every millisecond of virtual time: timers fire on the way.
-        self.now = self.now + Duration::from_millis(1);
-        while self.deadline <= self.now {
-            self.engine
-                .handle_input(Input::Timeout(self.deadline))
-                .unwrap();
-            self.drain();
-        }
+        self.driver.advance(Duration::from_millis(1)).unwrap();
+        self.drain();
         self.out.clear();
         let invite = format!(
             "INVITE sip:bob@example.com SIP/2.0\r\nVia: SIP/2.0/UDP {CALLER};branch=z9hG4bKi{n};rport\r\n\
@@ -142,7 +119,10 @@ fn basic_calls(c: &mut Criterion) {
         b.iter(|| bench.call())
     });
     group.finish();
-    assert!(bench.engine.history().total() > 0, "calls completed");
+    assert!(
+        bench.driver.engine().history().total() > 0,
+        "calls completed"
+    );
 }
 
 criterion_group!(benches, basic_calls);

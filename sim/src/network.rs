@@ -5,11 +5,11 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
-use crate::time::Instant;
+use twoleg_core::Instant;
 
 /// How a link treats datagrams.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, serde::Deserialize)]
@@ -59,7 +59,7 @@ impl Datagram {
     /// What the ladder diagram shows: the SIP start line, or what a STUN/TURN message is
     /// ("Allocate request", "Allocate error 401", ...).
     pub fn summary(&self) -> String {
-        crate::turn::describe(&self.contents).unwrap_or_else(|| self.start_line().to_owned())
+        twoleg_core::turn::describe(&self.contents).unwrap_or_else(|| self.start_line().to_owned())
     }
 
     /// The value of the first header with this name (case-insensitive; long names only).
@@ -103,7 +103,7 @@ impl Datagram {
 pub(crate) struct Network {
     conditions: LinkConditions,
     links: BTreeMap<(SocketAddr, SocketAddr), LinkConditions>,
-    rng: StdRng,
+    rng: ChaCha8Rng,
     in_flight: BTreeMap<(Instant, u64), Datagram>,
     keep_log: bool,
     log: Vec<Datagram>,
@@ -115,7 +115,7 @@ impl Network {
         Self {
             conditions,
             links: BTreeMap::new(),
-            rng: StdRng::seed_from_u64(seed),
+            rng: ChaCha8Rng::seed_from_u64(seed),
             in_flight: BTreeMap::new(),
             keep_log,
             log: Vec::new(),

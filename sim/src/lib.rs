@@ -8,7 +8,7 @@
 //! ```
 //! use std::time::Duration;
 //! use twoleg_core::config::ValidConfig;
-//! use twoleg_core::sim::{CalleeScript, CallerScript, Sim, SimConfig};
+//! use twoleg_sim::{CalleeScript, CallerScript, Sim, SimConfig};
 //!
 //! let mut sim = Sim::new(ValidConfig::default_config(), SimConfig::default());
 //! sim.place_call(
@@ -21,6 +21,7 @@
 //! ```
 
 mod agent;
+mod drive;
 mod network;
 mod peer_text;
 mod script;
@@ -33,18 +34,36 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 pub use agent::{AgentCall, Role, SCRIPT_HEADER};
+pub use drive::{DriveError, Driver, Engine, LIVELOCK_STEPS, ReplayIn, ReplayOut, replay};
 pub use network::{Datagram, LinkConditions};
 pub use peer_text::{header_value, response_text};
 pub use script::{CalleeScript, CallerScript};
-pub use turn_server::TurnServer;
+pub use turn_server::SimTurnServer;
 
 use self::agent::Agent;
 use self::network::Network;
-use crate::config::ValidConfig;
-use crate::engine::B2bua;
-use crate::event::Event;
-use crate::time::Instant;
-use crate::{Input, Output, Receive};
+use twoleg_core::Event;
+use twoleg_core::Instant;
+use twoleg_core::config::ValidConfig;
+use twoleg_core::{B2bua, Transmit};
+
+/// What the simulation still holds besides the engine.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SimPending {
+    /// Calls still going on at the scripted agents.
+    pub agent_calls: usize,
+    /// Datagrams in flight on the network.
+    pub in_flight: usize,
+}
+
+impl<E: std::fmt::Display> From<DriveError<E>> for SimError {
+    fn from(error: DriveError<E>) -> Self {
+        match error {
+            DriveError::Livelock { at, steps } => Self::Livelock { at, steps },
+            DriveError::Engine(error) => Self::Driver(error.to_string()),
+        }
+    }
+}
 
 /// How the simulation is set up.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -86,23 +105,35 @@ pub enum SimError {
         /// How many steps.
         steps: u64,
     },
-    /// The engine refused an input (a bug in the driver).
+    /// The host misused the engine (a disconnect of an unknown call, ...).
     #[error("engine error: {0}")]
-    Engine(String),
+    Engine(#[from] twoleg_core::Error),
+    /// The engine refused an input from the driver (a bug in the driver).
+    #[error("driver error: {0}")]
+    Driver(String),
 }
 
 /// The simulation: engine, agents, network.
 #[derive(Debug)]
 pub struct Sim {
-    engine: B2bua,
+    driver: Driver<B2bua>,
     network: Network,
     caller: Agent,
     callees: BTreeMap<SocketAddr, Agent>,
-    turn_servers: BTreeMap<SocketAddr, TurnServer>,
-    engine_deadline: Instant,
+    turn_servers: BTreeMap<SocketAddr, SimTurnServer>,
     now: Instant,
     events: Vec<(Instant, Event)>,
     config: SimConfig,
+    inspector: Option<Inspector>,
+}
+
+/// Sees every transmit of the engine (to check what it writes, in long runs that keep no log).
+struct Inspector(Box<dyn FnMut(&Transmit)>);
+
+impl std::fmt::Debug for Inspector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Inspector")
+    }
 }
 
 impl Sim {
@@ -129,7 +160,7 @@ impl Sim {
             let first_relay_port = 49_152 + 100 * (id.0 as u16 % 160);
             turn_servers.insert(
                 endpoint.address,
-                TurnServer::new(
+                SimTurnServer::new(
                     endpoint.address,
                     &endpoint.username,
                     endpoint.password.expose(),
@@ -138,7 +169,8 @@ impl Sim {
             );
         }
         Self {
-            engine: B2bua::new(config, Instant::ZERO, sim.seed),
+            driver: Driver::new(B2bua::new(config, Instant::ZERO, sim.seed), Instant::ZERO)
+                .expect("a new engine takes no input"),
             network: Network::new(sim.link, sim.seed ^ 0x6e65_7477, sim.keep_log),
             caller: Agent::new(
                 sim.caller,
@@ -149,10 +181,10 @@ impl Sim {
             ),
             callees,
             turn_servers,
-            engine_deadline: Instant::ZERO,
             now: Instant::ZERO,
             events: Vec::new(),
             config: sim,
+            inspector: None,
         }
     }
 
@@ -173,26 +205,25 @@ impl Sim {
 
     /// Hands a raw datagram to the engine as if `source` had sent it now (for malformed input).
     pub fn inject(&mut self, source: SocketAddr, contents: &[u8]) -> Result<(), SimError> {
-        let destination = self.engine.config().listeners()[0].address;
-        self.engine
-            .handle_input(Input::Receive(
-                self.now,
-                Receive {
-                    source,
-                    destination,
-                    contents,
-                },
-            ))
-            .map_err(|e| SimError::Engine(e.to_string()))?;
+        let destination = self.engine().config().listeners()[0].address;
+        self.catch_up()?;
+        self.driver.receive(source, destination, contents)?;
         self.drain_engine();
         Ok(())
     }
 
     /// Disconnects a live call through the engine (as the admin API does).
     pub fn disconnect(&mut self, tag: &str) -> Result<(), SimError> {
-        self.engine
-            .disconnect(self.now, tag)
-            .map_err(|e| SimError::Engine(e.to_string()))?;
+        self.catch_up()?;
+        self.driver
+            .command(|engine, now| engine.disconnect(now, tag))??;
+        self.drain_engine();
+        Ok(())
+    }
+
+    /// Brings the engine's clock to the simulation's.
+    fn catch_up(&mut self) -> Result<(), SimError> {
+        self.driver.advance_until(self.now)?;
         self.drain_engine();
         Ok(())
     }
@@ -203,7 +234,7 @@ impl Sim {
     }
 
     fn idle(&self) -> bool {
-        self.engine.is_idle()
+        self.engine().is_idle()
             && self.network.next_delivery().is_none()
             && self.caller.next_timeout().is_none()
             && self.callees.values().all(|c| c.next_timeout().is_none())
@@ -241,7 +272,7 @@ impl Sim {
 
     fn next_deadline(&self) -> Option<Instant> {
         [
-            Some(self.engine_deadline).filter(|d| *d != Instant::NEVER),
+            Some(self.driver.deadline()).filter(|d| *d != Instant::NEVER),
             self.network.next_delivery(),
             self.caller.next_timeout(),
         ]
@@ -254,8 +285,10 @@ impl Sim {
     /// Does everything due now.
     fn step(&mut self) -> Result<(), SimError> {
         let now = self.now;
+        self.driver.advance_until(now)?;
+        self.drain_engine();
         let engine_addresses: Vec<SocketAddr> = self
-            .engine
+            .engine()
             .config()
             .listeners()
             .iter()
@@ -267,17 +300,8 @@ impl Sim {
                 if let Some(answer) = server.handle(from, &contents) {
                     self.network.send(now, to, from, answer);
                 }
-            } else if engine_addresses.contains(&to) || self.engine.is_media_address(to) {
-                self.engine
-                    .handle_input(Input::Receive(
-                        now,
-                        Receive {
-                            source: from,
-                            destination: to,
-                            contents: &contents,
-                        },
-                    ))
-                    .map_err(|e| SimError::Engine(e.to_string()))?;
+            } else if engine_addresses.contains(&to) || self.driver.is_media_port(to) {
+                self.driver.receive(from, to, &contents)?;
                 self.drain_engine();
             } else if to == self.config.caller {
                 self.caller.handle_datagram(now, from, &contents);
@@ -285,12 +309,8 @@ impl Sim {
                 callee.handle_datagram(now, from, &contents);
             }
         }
-        if self.engine_deadline <= now {
-            self.engine
-                .handle_input(Input::Timeout(now))
-                .map_err(|e| SimError::Engine(e.to_string()))?;
-            self.drain_engine();
-        }
+        self.driver.advance_to(now)?;
+        self.drain_engine();
         self.caller.handle_timeout(now);
         for callee in self.callees.values_mut() {
             callee.handle_timeout(now);
@@ -307,29 +327,27 @@ impl Sim {
         Ok(())
     }
 
+    /// Shows every transmit of the engine from now on to `inspect`.
+    pub fn inspect(&mut self, inspect: impl FnMut(&Transmit) + 'static) {
+        self.inspector = Some(Inspector(Box::new(inspect)));
+    }
+
+    /// Puts what the engine sent on the network and keeps what it reported.
     fn drain_engine(&mut self) {
-        loop {
-            match self.engine.poll_output() {
-                Output::Transmit(transmit) => {
-                    self.network.send(
-                        self.now,
-                        transmit.source,
-                        transmit.destination,
-                        transmit.contents,
-                    );
-                }
-                Output::Event(event) => {
-                    let keep = self.config.keep_log || matches!(event, Event::CallEnded(_));
-                    if keep {
-                        self.events.push((self.now, event));
-                    }
-                }
-                Output::Timeout(at) => {
-                    self.engine_deadline = at;
-                    return;
-                }
+        while let Some((at, transmit)) = self.driver.pop_transmit() {
+            if let Some(Inspector(inspect)) = &mut self.inspector {
+                inspect(&transmit);
             }
+            self.network
+                .send(at, transmit.source, transmit.destination, transmit.contents);
         }
+        let keep_log = self.config.keep_log;
+        self.events.extend(
+            self.driver
+                .take_events()
+                .into_iter()
+                .filter(|(_, event)| keep_log || matches!(event, Event::CallEnded(_))),
+        );
     }
 
     /// The current virtual time.
@@ -339,7 +357,7 @@ impl Sim {
 
     /// The engine (call status, history, counters).
     pub fn engine(&self) -> &B2bua {
-        &self.engine
+        self.driver.engine()
     }
 
     /// Every datagram sent so far, in sending order (empty if `keep_log` is off).
@@ -377,13 +395,15 @@ impl Sim {
     }
 
     /// Calls still going on at the agents, and datagrams in flight.
-    pub fn pending(&self) -> (usize, usize) {
-        let live = self.caller.live() + self.callees.values().map(Agent::live).sum::<usize>();
-        (live, self.network.in_flight())
+    pub fn pending(&self) -> SimPending {
+        SimPending {
+            agent_calls: self.caller.live() + self.callees.values().map(Agent::live).sum::<usize>(),
+            in_flight: self.network.in_flight(),
+        }
     }
 
     /// The simulated TURN servers, one per configured address/port combination.
-    pub fn turn_servers(&self) -> impl Iterator<Item = &TurnServer> {
+    pub fn turn_servers(&self) -> impl Iterator<Item = &SimTurnServer> {
         self.turn_servers.values()
     }
 

@@ -1,0 +1,161 @@
+//! ACKs of 2xx responses: the ones TwoLeg receives (with a late offer's answer), the ones it
+//! sends, and 2xx responses that arrive after their relay is done (retransmissions, forks).
+
+use std::net::SocketAddr;
+
+use super::{Call, SentAck, learn_dialog};
+use crate::dialog::Dialog;
+use crate::engine::pass_through::copy_payload;
+use crate::engine::timers::CallTimer;
+use crate::engine::{B2bua, Owner};
+use crate::event::{DropReason, Event};
+use crate::sip::{Method, Parsed};
+use crate::status::Side;
+use crate::transaction::DialogKey;
+
+impl B2bua {
+    /// An ACK with a To tag: the ACK of a 2xx TwoLeg sent on that leg.
+    pub(crate) fn on_dialog_ack(&mut self, source: SocketAddr, parsed: Parsed) {
+        let key = DialogKey::new(&parsed.call_id, parsed.to.tag().unwrap_or_default());
+        let Some(&(id, side)) = self.dialogs.get(&key) else {
+            self.emit(Event::Dropped {
+                source,
+                reason: DropReason::StrayAck,
+            });
+            return;
+        };
+        self.with_call(id, |this, call| {
+            let leg = call.leg_mut(side);
+            let Some(awaiting) = leg.awaiting_ack.take_if(|a| a.cseq == parsed.cseq.number) else {
+                // A retransmitted ACK: absorbed.
+                return;
+            };
+            this.cancel_call_timer(id, CallTimer::Retransmit2xx(side));
+            this.cancel_call_timer(id, CallTimer::AckTimeout(side));
+            this.learn_lync_peers(call, side, parsed.message.body());
+            if let Some(held) = awaiting.held_ack {
+                this.send_ack(call, held.side, held.cseq, Some(&parsed));
+            }
+            if call.leg(side).bye_held {
+                this.send_bye(call, side, None);
+            }
+        });
+    }
+
+    /// Sends the ACK for a 2xx on a leg (RFC 3261 §13.2.2.4), with the SDP answer of `answer`.
+    pub(crate) fn send_ack(
+        &mut self,
+        call: &mut Call,
+        side: Side,
+        cseq: u32,
+        answer: Option<&Parsed>,
+    ) {
+        let max_forwards = self.config.max_forwards();
+        let leg = call.leg_mut(side);
+        let mut ack = leg.dialog.request(
+            Method::ACK,
+            Some(cseq),
+            leg.local,
+            max_forwards,
+            &mut self.rng,
+        );
+        if let Some(answer) = answer {
+            copy_payload(
+                answer.message.headers(),
+                answer.message.body(),
+                &mut ack.headers,
+                &mut ack.body,
+            );
+        }
+        call.offer_candidates(side, &mut ack.body);
+        let leg = call.leg_mut(side);
+        let bytes = ack.to_bytes();
+        let destination = leg.next_hop();
+        leg.last_ack = Some(SentAck {
+            cseq,
+            bytes: bytes.clone(),
+            destination,
+        });
+        let local = leg.local;
+        self.transmit(local, destination, bytes);
+    }
+
+    /// A 2xx for an INVITE whose relay is done: re-send the ACK for a retransmission of the
+    /// answered dialog; ACK and hang up any other fork.
+    pub(crate) fn on_late_2xx(&mut self, call: &mut Call, parsed: &Parsed) {
+        let _id = call.id;
+        let side = call
+            .legs
+            .iter()
+            .find(|leg| leg.dialog.call_id == parsed.call_id)
+            .map(|leg| leg.side);
+        let Some(side) = side else {
+            return;
+        };
+        let leg = call.leg_mut(side);
+        if parsed.to.tag() == leg.dialog.remote_tag.as_deref() {
+            if let Some(ack) = &leg.last_ack
+                && ack.cseq == parsed.cseq.number
+            {
+                let (local, destination, bytes) = (leg.local, ack.destination, ack.bytes.clone());
+                self.retransmit(local, destination, bytes);
+            }
+            return;
+        }
+        // Another fork answered: ACK it and hang it up (RFC 3261 §13.2.2.4).
+        let mut fork = leg.dialog.clone();
+        learn_dialog(&mut fork, parsed, true);
+        let (local, peer) = (leg.local, leg.peer);
+        let max_forwards = self.config.max_forwards();
+        let ack = fork.request(
+            Method::ACK,
+            Some(parsed.cseq.number),
+            local,
+            max_forwards,
+            &mut self.rng,
+        );
+        self.transmit(local, fork.next_hop(peer), ack.to_bytes());
+        let bye = fork.request(Method::BYE, None, local, max_forwards, &mut self.rng);
+        self.send_request(Owner::Engine, &bye, local, fork.next_hop(peer));
+    }
+
+    /// ACKs a 2xx to an INVITE of a call that is over, then hangs up the dialog it made, from
+    /// the response alone.
+    pub(crate) fn ack_and_bye_orphan(
+        &mut self,
+        local: SocketAddr,
+        peer: SocketAddr,
+        parsed: &Parsed,
+    ) {
+        let without_tag = |party: &crate::sip::NameAddr| {
+            let mut party = party.clone();
+            party.params.retain(|(n, _)| !n.eq_ignore_ascii_case("tag"));
+            party
+        };
+        let mut dialog = Dialog {
+            call_id: parsed.call_id.clone(),
+            local_tag: parsed.from.tag().unwrap_or_default().to_owned(),
+            remote_tag: parsed.to.tag().map(str::to_owned),
+            local_party: without_tag(&parsed.from),
+            remote_party: without_tag(&parsed.to),
+            local_cseq: parsed.cseq.number,
+            remote_cseq: None,
+            route_set: Vec::new(),
+            remote_target: parsed.to.uri.clone(),
+            contact: format!("sip:twoleg@{local}"),
+        };
+        learn_dialog(&mut dialog, parsed, true);
+        let max_forwards = self.config.max_forwards();
+        let ack = dialog.request(
+            Method::ACK,
+            Some(parsed.cseq.number),
+            local,
+            max_forwards,
+            &mut self.rng,
+        );
+        let hop = dialog.next_hop(peer);
+        self.transmit(local, hop, ack.to_bytes());
+        let bye = dialog.request(Method::BYE, None, local, max_forwards, &mut self.rng);
+        self.send_request(Owner::Engine, &bye, local, hop);
+    }
+}

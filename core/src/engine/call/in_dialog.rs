@@ -1,0 +1,138 @@
+//! Requests inside a leg's dialog, relayed to the other leg (re-INVITE, UPDATE, INFO), with the
+//! CSeq, glare and pending-request rules.
+
+use super::{Call, CallId, CancelState, Relay, RelayId};
+use crate::engine::pass_through::copy_payload;
+use crate::engine::{B2bua, Owner};
+use crate::sip::{HeaderName, Message, Method, Parsed, ReplyTo, StatusCode};
+use crate::status::{LegState, Side};
+use crate::transaction::TxId;
+
+impl B2bua {
+    /// A request inside a leg's dialog (not ACK, not CANCEL).
+    pub(crate) fn on_dialog_request(
+        &mut self,
+        id: CallId,
+        side: Side,
+        tx: TxId,
+        reply: ReplyTo,
+        parsed: Parsed,
+    ) {
+        self.set_owner(tx, Owner::Call(id));
+        self.with_call(id, |this, call| {
+            let leg = call.leg_mut(side);
+            if let Some(last) = leg.dialog.remote_cseq
+                && parsed.cseq.number <= last
+            {
+                let status = StatusCode::SERVER_INTERNAL_ERROR;
+                let response = reply.response(status, "CSeq out of order", None);
+                this.respond(tx, &response);
+                return;
+            }
+            leg.dialog.remote_cseq = Some(parsed.cseq.number);
+            if parsed.cseq.method == Method::BYE {
+                this.on_bye(call, side, tx, &reply, &parsed);
+            } else {
+                this.relay_in_dialog(call, side, tx, reply, &parsed);
+            }
+        });
+    }
+
+    pub(crate) fn relay_in_dialog(
+        &mut self,
+        call: &mut Call,
+        side: Side,
+        tx: TxId,
+        reply: ReplyTo,
+        parsed: &Parsed,
+    ) {
+        let id = call.id;
+        let Message::Request(request) = &parsed.message else {
+            return;
+        };
+        let other = side.other();
+        let refuse = |this: &mut Self, status: StatusCode| {
+            let response = reply.response(status, status.reason(), None);
+            this.respond(tx, &response);
+        };
+        if call.leg(other).state == LegState::Terminated
+            || call.leg(side).state == LegState::Terminated
+        {
+            refuse(self, StatusCode::CALL_DOES_NOT_EXIST);
+            return;
+        }
+        if request.method == Method::INVITE {
+            // RFC 3261 §14.2: a second INVITE from the same side before the first is answered
+            // gets 500 with Retry-After; crossing INVITEs (glare) get 491.
+            if call
+                .relays
+                .values()
+                .any(|r| r.method == Method::INVITE && r.server_side == side)
+            {
+                let mut response = reply.response(
+                    StatusCode::SERVER_INTERNAL_ERROR,
+                    "Previous INVITE pending",
+                    None,
+                );
+                response.headers.push(HeaderName::RETRY_AFTER, "5");
+                self.respond(tx, &response);
+                return;
+            }
+            let invite_pending = call.relays.values().any(|r| r.method == Method::INVITE)
+                || call.legs.iter().any(|l| l.awaiting_ack.is_some());
+            if invite_pending {
+                refuse(self, StatusCode::REQUEST_PENDING);
+                return;
+            }
+            let trying = reply.response(StatusCode::TRYING, "Trying", None);
+            self.respond(tx, &trying);
+        }
+        if matches!(request.method, Method::INVITE | Method::UPDATE)
+            && let Some(contact) = parsed.contacts.first()
+        {
+            call.leg_mut(side).dialog.remote_target = contact.uri.clone();
+        }
+        let max_forwards = parsed
+            .max_forwards
+            .map_or_else(|| self.config.max_forwards(), |mf| mf.saturating_sub(1));
+        let leg = call.leg_mut(other);
+        let mut out = leg.dialog.request(
+            request.method.clone(),
+            None,
+            leg.local,
+            max_forwards,
+            &mut self.rng,
+        );
+        copy_payload(
+            &request.headers,
+            &request.body,
+            &mut out.headers,
+            &mut out.body,
+        );
+        let (local, hop) = (leg.local, leg.next_hop());
+        call.offer_candidates(other, &mut out.body);
+        self.learn_lync_peers(call, side, &request.body);
+        let relay_id = RelayId(call.next_relay);
+        call.next_relay += 1;
+        let client_tx = self.send_request(Owner::Relay(id, relay_id), &out, local, hop);
+        self.set_owner(tx, Owner::Relay(id, relay_id));
+        call.relays.insert(
+            relay_id,
+            Relay {
+                method: request.method.clone(),
+                initial: false,
+                server_side: side,
+                server_tx: tx,
+                server_cseq: parsed.cseq.number,
+                reply,
+                server_had_body: !request.body.is_empty(),
+                client_request: out,
+                client_tx,
+                client_peer: hop,
+                got_provisional: false,
+                no_answer_armed: false,
+                cancel: CancelState::None,
+            },
+        );
+    }
+}

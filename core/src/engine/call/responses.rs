@@ -1,0 +1,276 @@
+//! Responses to relayed requests, mapped onto the other leg: provisional, success, failure, and
+//! the client transaction timing out.
+
+use super::cancel::cancel_for;
+use super::{AwaitAck, Call, CallId, CancelState, Ending, HeldAck, Relay, RelayId, learn_dialog};
+use crate::engine::pass_through::copy_payload;
+use crate::engine::timers::CallTimer;
+use crate::engine::{B2bua, Owner};
+use crate::sip::{HeaderName, Message, Method, Parsed, Response, StatusCode};
+use crate::status::{EndedBy, LegState, Outcome, Side};
+
+impl B2bua {
+    /// A response on the client side of a relayed request.
+    pub(crate) fn on_relay_response(&mut self, id: CallId, relay_id: RelayId, parsed: &Parsed) {
+        let Message::Response(response) = &parsed.message else {
+            return;
+        };
+        self.with_call(id, |this, call| {
+            if !call.relays.contains_key(&relay_id) {
+                // The relay is done: a retransmitted 2xx (re-ACK it) or a forked one (ACK + BYE).
+                if response.status.is_success() && parsed.cseq.method == Method::INVITE {
+                    this.on_late_2xx(call, parsed);
+                }
+                return;
+            }
+            let client_side = call.relays[&relay_id].server_side.other();
+            if !response.body.is_empty() {
+                this.learn_lync_peers(call, client_side, &response.body);
+            }
+            let status = response.status;
+            if status.is_provisional() {
+                this.on_relay_provisional(call, relay_id, parsed, response);
+            } else if status.is_success() {
+                this.on_relay_success(call, relay_id, parsed, response);
+            } else {
+                this.on_relay_failure(call, relay_id, response);
+            }
+        });
+    }
+
+    pub(crate) fn on_relay_provisional(
+        &mut self,
+        call: &mut Call,
+        relay_id: RelayId,
+        parsed: &Parsed,
+        response: &Response,
+    ) {
+        let id = call.id;
+        let Some(relay) = call.relays.get_mut(&relay_id) else {
+            return;
+        };
+        relay.got_provisional = true;
+        let client_side = relay.server_side.other();
+        let initial = relay.initial;
+        if relay.cancel == CancelState::Pending {
+            relay.cancel = CancelState::Sent;
+            let (cancel, peer) = (cancel_for(&relay.client_request), relay.client_peer);
+            let local = call.leg(client_side).local;
+            self.send_request(Owner::Call(id), &cancel, local, peer);
+            self.set_call_timer(id, CallTimer::CancelTimeout(relay_id), self.timing.t1x64());
+            return;
+        }
+        if !relay.initial && relay.method == Method::INVITE && !relay.no_answer_armed {
+            relay.no_answer_armed = true;
+            self.set_call_timer(id, CallTimer::RelayNoAnswer(relay_id), self.timing.t1x64());
+        }
+        if relay.cancel == CancelState::Sent || response.status == StatusCode::TRYING {
+            // 100 Trying is hop-by-hop: it allows a CANCEL but is never relayed.
+            return;
+        }
+        if initial && parsed.to.tag().is_some() {
+            learn_dialog(&mut call.leg_mut(client_side).dialog, parsed, true);
+            self.set_leg_state(call, client_side, LegState::Early);
+        }
+        let Some(relay) = call.relays.get(&relay_id) else {
+            return;
+        };
+        let server_side = relay.server_side;
+        let out = self.relayed_response(call, relay, response);
+        let server_tx = relay.server_tx;
+        self.respond(server_tx, &out);
+        if initial {
+            self.set_leg_state(call, server_side, LegState::Early);
+        }
+    }
+
+    pub(crate) fn on_relay_success(
+        &mut self,
+        call: &mut Call,
+        relay_id: RelayId,
+        parsed: &Parsed,
+        response: &Response,
+    ) {
+        let id = call.id;
+        let Some(relay) = call.relays.remove(&relay_id) else {
+            return;
+        };
+        self.cancel_call_timer(id, CallTimer::CancelTimeout(relay_id));
+        self.cancel_call_timer(id, CallTimer::RelayNoAnswer(relay_id));
+        let client_side = relay.server_side.other();
+        let server_side = relay.server_side;
+        if relay.method != Method::INVITE {
+            let out = self.relayed_response(call, &relay, response);
+            self.respond(relay.server_tx, &out);
+            return;
+        }
+        learn_dialog(&mut call.leg_mut(client_side).dialog, parsed, relay.initial);
+        let server_open = self
+            .txs
+            .get(&relay.server_tx)
+            .is_some_and(|entry| entry.tx.can_respond());
+        if relay.cancel != CancelState::None || !server_open {
+            // CANCEL and 200 crossed (RFC 5407): ACK the 200, then hang up that leg; for a
+            // re-INVITE the legs no longer agree on the session, so the call ends.
+            self.send_ack(call, client_side, parsed.cseq.number, None);
+            if !relay.initial {
+                let reason = "re-INVITE cancelled after the other side accepted it".to_owned();
+                self.tear_down(call, 487, reason);
+                return;
+            }
+            call.leg_mut(client_side).final_status = Some(response.status.code());
+            self.send_bye(
+                call,
+                client_side,
+                Some("SIP;cause=487;text=\"Request Terminated\""),
+            );
+            return;
+        }
+        if relay.initial {
+            call.answered_at = Some(self.now);
+            self.cancel_call_timer(id, CallTimer::RingTimeout);
+            call.leg_mut(client_side).final_status = Some(response.status.code());
+            call.leg_mut(server_side).final_status = Some(response.status.code());
+            self.set_leg_state(call, client_side, LegState::Confirmed);
+            self.set_leg_state(call, server_side, LegState::Confirmed);
+        }
+        let late_offer = !relay.server_had_body && !response.body.is_empty();
+        let out = self.relayed_response(call, &relay, response);
+        let bytes = out.to_bytes();
+        self.respond(relay.server_tx, &out);
+        call.leg_mut(server_side).awaiting_ack = Some(AwaitAck {
+            cseq: relay.server_cseq,
+            bytes,
+            destination: relay.reply.address,
+            interval: self.timing.t1,
+            held_ack: late_offer.then_some(HeldAck {
+                side: client_side,
+                cseq: parsed.cseq.number,
+            }),
+        });
+        self.set_call_timer(id, CallTimer::Retransmit2xx(server_side), self.timing.t1);
+        self.set_call_timer(id, CallTimer::AckTimeout(server_side), self.timing.t1x64());
+        if !late_offer {
+            self.send_ack(call, client_side, parsed.cseq.number, None);
+        }
+    }
+
+    pub(crate) fn on_relay_failure(
+        &mut self,
+        call: &mut Call,
+        relay_id: RelayId,
+        response: &Response,
+    ) {
+        let id = call.id;
+        let Some(relay) = call.relays.remove(&relay_id) else {
+            return;
+        };
+        self.cancel_call_timer(id, CallTimer::CancelTimeout(relay_id));
+        self.cancel_call_timer(id, CallTimer::RelayNoAnswer(relay_id));
+        let client_side = relay.server_side.other();
+        let code = response.status.code();
+        if relay.cancel == CancelState::None {
+            let out = self.relayed_response(call, &relay, response);
+            self.respond(relay.server_tx, &out);
+        }
+        if relay.initial {
+            call.leg_mut(client_side).final_status = Some(code);
+            if call.leg(relay.server_side).final_status.is_none() {
+                call.leg_mut(relay.server_side).final_status = Some(code);
+            }
+            call.end_with(Ending::new(
+                response.status,
+                Outcome::Rejected,
+                EndedBy::Callee,
+                format!("callee answered {code} {}", response.reason),
+            ));
+            self.set_leg_state(call, Side::A, LegState::Terminated);
+            self.set_leg_state(call, Side::B, LegState::Terminated);
+        } else if relay.method == Method::INVITE && (code == 481 || code == 408) {
+            // RFC 6141: 481 or 408 to a re-INVITE ends the dialog.
+            self.tear_down(call, code, format!("{code} to a re-INVITE"));
+        }
+    }
+
+    /// A response on the server side, copied from the client side's response.
+    pub(crate) fn relayed_response(
+        &self,
+        call: &Call,
+        relay: &Relay,
+        response: &Response,
+    ) -> Response {
+        let leg = call.leg(relay.server_side);
+        let mut out = relay.reply.response(
+            response.status,
+            &response.reason,
+            Some(&leg.dialog.local_tag),
+        );
+        if response.status.code() > 100
+            && response.status.code() < 300
+            && relay.method == Method::INVITE
+            || relay.method == Method::UPDATE && response.status.is_success()
+        {
+            out.headers
+                .push(HeaderName::CONTACT, format!("<{}>", leg.dialog.contact));
+            if relay.initial {
+                for route in &relay.reply.record_route {
+                    out.headers.push(HeaderName::RECORD_ROUTE, route.clone());
+                }
+            }
+        }
+        copy_payload(
+            &response.headers,
+            &response.body,
+            &mut out.headers,
+            &mut out.body,
+        );
+        call.offer_candidates(relay.server_side, &mut out.body);
+        out
+    }
+
+    /// Timer B or F on the client side of a relay.
+    pub(crate) fn on_relay_timeout(&mut self, id: CallId, relay_id: RelayId) {
+        self.with_call(id, |this, call| {
+            let Some(relay) = call.relays.remove(&relay_id) else {
+                return;
+            };
+            let client_side = relay.server_side.other();
+            let tag = call.leg(relay.server_side).dialog.local_tag.clone();
+            this.terminate_server_side(&relay, StatusCode::REQUEST_TIMEOUT, &tag);
+            if relay.initial {
+                call.leg_mut(client_side).final_status = Some(408);
+                if call.leg(relay.server_side).final_status.is_none() {
+                    call.leg_mut(relay.server_side).final_status = Some(408);
+                }
+                call.end_with(Ending::new(
+                    StatusCode::REQUEST_TIMEOUT,
+                    Outcome::TimedOut,
+                    EndedBy::B2bua,
+                    "no response from the callee (Timer B)",
+                ));
+                this.set_leg_state(call, Side::A, LegState::Terminated);
+                this.set_leg_state(call, Side::B, LegState::Terminated);
+            } else if relay.method == Method::INVITE || relay.method == Method::UPDATE {
+                this.tear_down(call, 408, format!("{} timed out", relay.method));
+            }
+        });
+    }
+
+    /// Answers the server side of a relay with `status` if it still can.
+    pub(crate) fn terminate_server_side(
+        &mut self,
+        relay: &Relay,
+        status: StatusCode,
+        to_tag: &str,
+    ) {
+        let open = self
+            .txs
+            .get(&relay.server_tx)
+            .is_some_and(|entry| entry.tx.can_respond());
+        if !open {
+            return;
+        }
+        let response = relay.reply.response(status, status.reason(), Some(to_tag));
+        self.respond(relay.server_tx, &response);
+    }
+}

@@ -1,0 +1,200 @@
+//! A new INVITE: routing, both legs and the B leg's INVITE.
+
+use std::net::SocketAddr;
+
+use super::{Call, CallId, CancelState, Leg, Relay, RelayId};
+use crate::dialog::Dialog;
+use crate::engine::pass_through::copy_payload;
+use crate::engine::timers::CallTimer;
+use crate::engine::{B2bua, Owner};
+use crate::event::Event;
+use crate::event::Refusal;
+use crate::ids;
+use crate::sip::{Message, Method, Parsed, ReplyTo, StatusCode};
+use crate::status::{LegState, Side, TurnDecision};
+use crate::transaction::{MergeKey, TxId};
+
+impl B2bua {
+    /// A new INVITE: 100 Trying, route, then the B leg's INVITE.
+    pub(crate) fn on_new_invite(
+        &mut self,
+        source: SocketAddr,
+        local: SocketAddr,
+        tx: TxId,
+        reply: ReplyTo,
+        parsed: Parsed,
+    ) {
+        let Message::Request(request) = &parsed.message else {
+            unreachable!("only requests open calls");
+        };
+        let trying = reply.response(StatusCode::TRYING, "Trying", None);
+        self.respond(tx, &trying);
+
+        let route_index = parsed.request_uri.as_ref().and_then(|uri| {
+            self.config
+                .routes()
+                .iter()
+                .position(|r| r.matches(uri.user.as_deref(), &uri.host))
+        });
+        let Some(route_index) = route_index else {
+            let tag = ids::tag(&mut self.rng);
+            let response = reply.response(StatusCode::NOT_FOUND, "No route", Some(&tag));
+            self.refuse(tx, &response, source, &Method::INVITE, Refusal::NoRoute);
+            return;
+        };
+        let route = self.config.routes()[route_index].clone();
+        let merge_key = MergeKey::of(&parsed);
+        self.merge_index.insert(merge_key.clone(), tx);
+        if let Some(entry) = self.txs.get_mut(&tx) {
+            entry.merge_key = Some(merge_key);
+        }
+
+        let id = CallId(self.next_id());
+        let tag = ids::call_tag(&mut self.rng);
+        let b_local = self.config.listeners()[route.listener].address;
+        let mut a_party = parsed.to.clone();
+        a_party
+            .params
+            .retain(|(n, _)| !n.eq_ignore_ascii_case("tag"));
+        let mut caller = parsed.from.clone();
+        caller
+            .params
+            .retain(|(n, _)| !n.eq_ignore_ascii_case("tag"));
+        let a_dialog = Dialog {
+            call_id: parsed.call_id.clone(),
+            local_tag: ids::tag(&mut self.rng),
+            remote_tag: parsed.from.tag().map(str::to_owned),
+            local_party: a_party.clone(),
+            remote_party: caller.clone(),
+            local_cseq: ids::first_cseq(&mut self.rng),
+            remote_cseq: Some(parsed.cseq.number),
+            route_set: reply.record_route.clone(),
+            remote_target: parsed
+                .contacts
+                .first()
+                .map_or_else(|| parsed.from.uri.clone(), |c| c.uri.clone()),
+            contact: format!("sip:twoleg@{local}"),
+        };
+        let b_host = b_local.ip().to_string();
+        let mut b_dialog = Dialog {
+            call_id: ids::call_id(&mut self.rng, &b_host),
+            local_tag: ids::tag(&mut self.rng),
+            remote_tag: None,
+            local_party: caller,
+            remote_party: a_party,
+            local_cseq: ids::first_cseq(&mut self.rng) - 1,
+            remote_cseq: None,
+            route_set: Vec::new(),
+            remote_target: request.uri.clone(),
+            contact: format!("sip:twoleg@{b_local}"),
+        };
+        let mut max_forwards = parsed
+            .max_forwards
+            .map_or_else(|| self.config.max_forwards(), |mf| mf.saturating_sub(1));
+        if route.lync {
+            max_forwards = max_forwards.min(self.config.lync().hop_count);
+        }
+        let mut b_invite =
+            b_dialog.request(Method::INVITE, None, b_local, max_forwards, &mut self.rng);
+        copy_payload(
+            &request.headers,
+            &request.body,
+            &mut b_invite.headers,
+            &mut b_invite.body,
+        );
+
+        // The Lync leg: B toward Lync on a Lync route, else A for a call from Lync.
+        let (turn, media) = if route.lync {
+            self.begin_turn(id, Side::B, b_local.ip())
+        } else if self.comes_from_lync(source) {
+            self.begin_turn(id, Side::A, local.ip())
+        } else {
+            (TurnDecision::NotApplicable, None)
+        };
+
+        let destination_uri = request.uri.clone();
+        let source_uri = parsed.from.uri.clone();
+        let serial_a = self.next_id();
+        let serial_b = self.next_id();
+        let leg = |side, serial, dialog, peer, local| Leg {
+            side,
+            serial,
+            state: LegState::Trying,
+            dialog,
+            peer,
+            local,
+            source: source_uri.clone(),
+            destination: destination_uri.clone(),
+            final_status: None,
+            awaiting_ack: None,
+            last_ack: None,
+            bye_held: false,
+            bye_sent: false,
+        };
+        let a_leg = leg(Side::A, serial_a, a_dialog, source, local);
+        let b_leg = leg(Side::B, serial_b, b_dialog, route.destination, b_local);
+        self.dialogs.insert(a_leg.dialog.key(), (id, Side::A));
+        self.dialogs.insert(b_leg.dialog.key(), (id, Side::B));
+        let relay_id = RelayId(0);
+        // With TURN relays being allocated, the Lync leg's INVITE waits for them; until then
+        // its client transaction id names no transaction.
+        let client_tx = if media.is_some() {
+            TxId(self.next_id())
+        } else {
+            self.send_request(
+                Owner::Relay(id, relay_id),
+                &b_invite,
+                b_local,
+                route.destination,
+            )
+        };
+        self.set_owner(tx, Owner::Relay(id, relay_id));
+        let mut call = Call {
+            id,
+            tag: tag.clone(),
+            route: route.name.clone(),
+            turn,
+            media,
+            legs: [a_leg, b_leg],
+            started_at: self.now,
+            answered_at: None,
+            relays: Default::default(),
+            next_relay: 1,
+            ending: None,
+        };
+        call.relays.insert(
+            relay_id,
+            Relay {
+                method: Method::INVITE,
+                initial: true,
+                server_side: Side::A,
+                server_tx: tx,
+                server_cseq: parsed.cseq.number,
+                reply,
+                server_had_body: !request.body.is_empty(),
+                client_request: b_invite,
+                client_tx,
+                client_peer: route.destination,
+                got_provisional: false,
+                no_answer_armed: false,
+                cancel: CancelState::None,
+            },
+        );
+        // A call from Lync: its offer names the far side's addresses.
+        self.learn_lync_peers(&mut call, Side::A, &request.body);
+        let status = call.status();
+        self.calls.insert(id, call);
+        self.counters.calls_started += 1;
+        self.emit(Event::CallStarted(Box::new(status)));
+        for side in [Side::A, Side::B] {
+            self.emit(Event::LegState {
+                tag: tag.clone(),
+                side,
+                state: LegState::Trying,
+            });
+        }
+        if let Some(ring) = self.config.ring_timeout() {
+            self.set_call_timer(id, CallTimer::RingTimeout, ring);
+        }
+    }
+}

@@ -1,0 +1,81 @@
+//! The engine's deadlines, all in one table: transaction timers (RFC 3261 §17), the calls' own
+//! timers, the TURN allocations' retransmissions and the health probing rounds.
+
+use std::time::Duration;
+
+use super::B2bua;
+use super::call::{CallId, RelayId};
+use crate::status::Side;
+use crate::transaction::{Timer, TxId};
+
+/// Deadlines of calls (as opposed to transactions).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum CallTimer {
+    /// Retransmit the 2xx waiting for its ACK on this leg.
+    Retransmit2xx(Side),
+    /// Give up waiting for the ACK on this leg (64·T1).
+    AckTimeout(Side),
+    /// The callee rang too long.
+    RingTimeout,
+    /// A CANCEL went out for this relay 64·T1 ago and its INVITE got no final response.
+    CancelTimeout(RelayId),
+    /// A relayed re-INVITE got a provisional response but no final one in 64·T1 (the B2BUA's
+    /// stand-in for a proxy's Timer C): it is cancelled.
+    RelayNoAnswer(RelayId),
+    /// The Lync leg's INVITE has waited for its TURN relays as long as configured.
+    TurnGiveUp,
+    /// Renew the call's TURN allocations and permissions.
+    TurnRefresh,
+}
+
+impl CallTimer {
+    /// The timers a call has whatever its relays: forgotten when it ends.
+    pub(crate) const PER_CALL: [Self; 7] = [
+        Self::Retransmit2xx(Side::A),
+        Self::Retransmit2xx(Side::B),
+        Self::AckTimeout(Side::A),
+        Self::AckTimeout(Side::B),
+        Self::RingTimeout,
+        Self::TurnGiveUp,
+        Self::TurnRefresh,
+    ];
+}
+
+/// Everything with a deadline.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum TimerKey {
+    Tx(TxId, Timer),
+    Call(CallId, CallTimer),
+    /// The earliest retransmission deadline of the TURN allocations.
+    TurnAllocations,
+    /// The next round of TURN health probes.
+    Probe,
+}
+
+impl B2bua {
+    pub(crate) fn handle_timeout(&mut self) {
+        while let Some(key) = self.timers.pop_due(self.now) {
+            match key {
+                TimerKey::Tx(id, timer) => self.on_tx_timer(id, timer),
+                TimerKey::Call(call, timer) => self.on_call_timer(call, timer),
+                TimerKey::TurnAllocations => {
+                    let owners = self.allocations.handle_timeout(self.now, &mut self.rng);
+                    self.flush_allocations();
+                    for owner in owners {
+                        self.on_allocation_step(owner);
+                    }
+                }
+                TimerKey::Probe => self.on_probe_timer(),
+            }
+        }
+    }
+
+    pub(crate) fn set_call_timer(&mut self, call: CallId, timer: CallTimer, after: Duration) {
+        self.timers
+            .set(TimerKey::Call(call, timer), self.now + after);
+    }
+
+    pub(crate) fn cancel_call_timer(&mut self, call: CallId, timer: CallTimer) {
+        self.timers.cancel(TimerKey::Call(call, timer));
+    }
+}

@@ -1,0 +1,248 @@
+//! The engine's transaction table: sending a request in a new client transaction, opening a
+//! server transaction, responding through one, carrying out what the state machines ask, and
+//! forgetting them.
+
+use std::net::SocketAddr;
+
+use super::{B2bua, Owner, TimerKey};
+use crate::sip::{HeaderName, Headers, Method, Parsed, Request, Response};
+use crate::transaction::{
+    Effect, MergeKey, Role, Timer, Transaction, TuNews, TxId, TxKey, TxState,
+};
+
+/// One transaction and what the engine keeps beside it.
+#[derive(Debug)]
+pub(crate) struct TxEntry {
+    pub(crate) tx: Transaction,
+    pub(crate) owner: Owner,
+    key: TxKey,
+    /// Its entry in the merged-request index, for an INVITE server transaction.
+    pub(crate) merge_key: Option<MergeKey>,
+    /// For an INVITE client transaction until its final response: the ACK of a non-2xx final
+    /// without its To (RFC 3261 §17.1.1.3), taken from the INVITE when it was sent.
+    ack_without_to: Option<Box<Request>>,
+}
+
+impl B2bua {
+    /// Sends a request in a new client transaction.
+    pub(crate) fn send_request(
+        &mut self,
+        owner: Owner,
+        request: &Request,
+        local: SocketAddr,
+        peer: SocketAddr,
+    ) -> TxId {
+        let (role, ack_without_to) = if request.method == Method::INVITE {
+            (Role::InviteClient, Some(Box::new(ack_without_to(request))))
+        } else {
+            (Role::NonInviteClient, None)
+        };
+        let branch = request
+            .headers
+            .get(&HeaderName::VIA)
+            .and_then(|via| crate::sip::Via::parse(via).ok())
+            .and_then(|via| via.branch().map(str::to_owned))
+            .expect("TwoLeg's own requests carry a Via with a branch");
+        let mut tx = Transaction::new(role, peer, local, self.timing);
+        tx.last = request.to_bytes();
+        let id = TxId(self.next_id());
+        let key = TxKey::Client {
+            branch,
+            method: request.method.clone(),
+        };
+        let effects = tx.start();
+        self.transmit(local, peer, tx.last.clone());
+        self.tx_index.insert(key.clone(), id);
+        self.txs.insert(
+            id,
+            TxEntry {
+                tx,
+                owner,
+                key,
+                merge_key: None,
+                ack_without_to,
+            },
+        );
+        self.apply(id, effects, false);
+        id
+    }
+
+    /// Opens a server transaction for a request that just arrived.
+    pub(crate) fn open_server_tx(
+        &mut self,
+        owner: Owner,
+        method: &Method,
+        key: TxKey,
+        peer: SocketAddr,
+        local: SocketAddr,
+    ) -> TxId {
+        let role = if *method == Method::INVITE {
+            Role::InviteServer
+        } else {
+            Role::NonInviteServer
+        };
+        let tx = Transaction::new(role, peer, local, self.timing);
+        let id = TxId(self.next_id());
+        self.tx_index.insert(key.clone(), id);
+        self.txs.insert(
+            id,
+            TxEntry {
+                tx,
+                owner,
+                key,
+                merge_key: None,
+                ack_without_to: None,
+            },
+        );
+        id
+    }
+
+    /// Sends a response through a server transaction.
+    pub(crate) fn respond(&mut self, id: TxId, response: &Response) {
+        let Some(entry) = self.txs.get_mut(&id) else {
+            return;
+        };
+        let effects = entry.tx.on_respond(response.status, response.to_bytes());
+        self.apply(id, effects, false);
+    }
+
+    /// A response matched a client transaction: the state machine steps, a non-2xx final gets
+    /// its ACK, and the TU hears the news.
+    pub(crate) fn on_client_response(&mut self, id: TxId, parsed: &Parsed) {
+        let crate::sip::Message::Response(response) = &parsed.message else {
+            unreachable!("only responses reach client transactions");
+        };
+        let entry = self
+            .txs
+            .get_mut(&id)
+            .expect("the index names live transactions only");
+        let effects = entry.tx.on_response(response.status);
+        if response.status.is_final() {
+            // Nothing retransmits the request any more.
+            entry.tx.last = Vec::new();
+            if let Some(mut ack) = entry.ack_without_to.take()
+                && !response.status.is_success()
+            {
+                ack.headers.set(HeaderName::TO, parsed.to.to_string());
+                entry.tx.ack = ack.to_bytes();
+            }
+        }
+        let news = self.apply(id, effects, false);
+        for (news, owner) in news {
+            self.on_tx_news(id, owner, news, Some(parsed));
+        }
+    }
+
+    /// A timer of a transaction fired.
+    pub(crate) fn on_tx_timer(&mut self, id: TxId, timer: Timer) {
+        let Some(entry) = self.txs.get_mut(&id) else {
+            return;
+        };
+        let effects = entry.tx.on_timer(timer);
+        let news = self.apply(id, effects, true);
+        for (news, owner) in news {
+            self.on_tx_news(id, owner, news, None);
+        }
+    }
+
+    pub(crate) fn set_owner(&mut self, id: TxId, owner: Owner) {
+        if let Some(entry) = self.txs.get_mut(&id) {
+            entry.owner = owner;
+        }
+    }
+
+    pub(crate) fn tx_state(&self, id: TxId) -> Option<TxState> {
+        self.txs.get(&id).map(|entry| entry.tx.state)
+    }
+
+    /// Carries out a transaction's effects; returns what its TU must hear, with the TU.
+    pub(crate) fn apply(
+        &mut self,
+        id: TxId,
+        effects: Vec<Effect>,
+        retransmission: bool,
+    ) -> Vec<(TuNews, Owner)> {
+        let mut news = Vec::new();
+        for effect in effects {
+            match effect {
+                Effect::SendLast | Effect::SendAck => {
+                    let Some(entry) = self.txs.get(&id) else {
+                        continue;
+                    };
+                    let tx = &entry.tx;
+                    let bytes = if effect == Effect::SendAck {
+                        tx.ack.clone()
+                    } else {
+                        tx.last.clone()
+                    };
+                    let (local, peer) = (tx.local, tx.peer);
+                    if retransmission && effect == Effect::SendLast {
+                        self.retransmit(local, peer, bytes);
+                    } else {
+                        self.transmit(local, peer, bytes);
+                    }
+                }
+                Effect::Arm(timer, after) => {
+                    self.timers.set(TimerKey::Tx(id, timer), self.now + after)
+                }
+                Effect::Disarm(timer) => self.timers.cancel(TimerKey::Tx(id, timer)),
+                Effect::Tell(tell) => {
+                    if let Some(entry) = self.txs.get(&id) {
+                        news.push((tell, entry.owner));
+                    }
+                }
+                Effect::Terminate => self.forget_tx(id),
+            }
+        }
+        news
+    }
+
+    pub(crate) fn forget_tx(&mut self, id: TxId) {
+        let Some(entry) = self.txs.remove(&id) else {
+            return;
+        };
+        if self.tx_index.get(&entry.key) == Some(&id) {
+            self.tx_index.remove(&entry.key);
+        }
+        if let Some(merge_key) = entry.merge_key {
+            self.merge_index.remove(&merge_key);
+        }
+        for timer in Timer::ALL {
+            self.timers.cancel(TimerKey::Tx(id, timer));
+        }
+    }
+}
+
+/// The ACK an INVITE client transaction sends for a non-2xx final (RFC 3261 §17.1.1.3), all but
+/// its To (the response's): the INVITE's Request-URI, top Via, Route, From, Call-ID and CSeq
+/// number.
+fn ack_without_to(invite: &Request) -> Request {
+    let mut headers = Headers::new();
+    if let Some(via) = invite.headers.get(&HeaderName::VIA) {
+        headers.push(HeaderName::VIA, via);
+    }
+    headers.push(HeaderName::MAX_FORWARDS, "70");
+    for route in invite.headers.get_all(&HeaderName::ROUTE) {
+        headers.push(HeaderName::ROUTE, route);
+    }
+    if let Some(from) = invite.headers.get(&HeaderName::FROM) {
+        headers.push(HeaderName::FROM, from);
+    }
+    // The response's To takes this place.
+    headers.push(HeaderName::TO, "");
+    if let Some(call_id) = invite.headers.get(&HeaderName::CALL_ID) {
+        headers.push(HeaderName::CALL_ID, call_id);
+    }
+    let number = invite
+        .headers
+        .get(&HeaderName::CSEQ)
+        .and_then(|cseq| cseq.split_whitespace().next())
+        .expect("TwoLeg's own INVITEs carry a CSeq");
+    headers.push(HeaderName::CSEQ, format!("{number} ACK"));
+    Request {
+        method: Method::ACK,
+        uri: invite.uri.clone(),
+        headers,
+        body: Vec::new(),
+    }
+}
