@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every TwoLeg test: installs what is missing, runs the workspace's tests (behaviour tests on
-# the simulator, the runner with real SIPp), builds the browser simulator with Trunk and runs its
+# the simulator, the runner with real SIPp; in release, sharing the build of the README's run
+# command), builds the browser simulator with Trunk and runs its
 # test in headless Chromium; closes with one line that adds up every result.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -8,7 +9,7 @@ scripts/install-deps.sh
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0
-cargo test --workspace --all-targets --no-fail-fast "$@" 2>&1 | tee "$log" || status=$?
+cargo test --release --workspace --all-targets --no-fail-fast "$@" 2>&1 | tee "$log" || status=$?
 passed=$(grep -oE '^test result: .* ([0-9]+) passed' "$log" | grep -oE '[0-9]+ passed' | awk '{s+=$1} END {print s+0}')
 failed=$(grep -oE '; [0-9]+ failed' "$log" | grep -oE '[0-9]+' | awk '{s+=$1} END {print s+0}')
 

@@ -2,13 +2,13 @@
 //! path, all at once.
 
 use twoleg_core::config::{
-    Config, DEFAULT_CONFIG, EXAMPLE_CONFIG, Password, Problems, ValidConfig, json_schema,
+    Config, DEFAULT_CONFIG, EXAMPLE_CONFIG, Password, ValidConfig, json_schema,
 };
 
 fn problems(text: &str) -> Vec<String> {
     match ValidConfig::from_json(text) {
         Ok(_) => Vec::new(),
-        Err(Problems(problems)) => problems.iter().map(ToString::to_string).collect(),
+        Err(problems) => problems.iter().map(ToString::to_string).collect(),
     }
 }
 

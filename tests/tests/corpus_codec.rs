@@ -1,6 +1,8 @@
 //! The SIP codec on the RFC 4475 torture messages: every valid message reads, every invalid one
 //! is rejected (a request with enough left to answer it), and none panics.
 
+mod common;
+
 use std::path::PathBuf;
 
 use twoleg_core::sip::{Message, ParseError, parse};
@@ -102,7 +104,22 @@ fn specific_readings() {
     assert_eq!(wsinv.to.tag(), Some("1918181833n"));
     assert_eq!(wsinv.from.tag(), Some("98asjd8"));
     let dblreq = get("dblreq.dat");
-    assert!(dblreq.message.body().is_empty() || !dblreq.message.body().starts_with(b"REGISTER"));
+    // Content-Length 0 frames the first request; the second one in the datagram is not a body.
+    assert!(dblreq.message.body().is_empty());
     let unkscm = get("unkscm.dat");
     assert_eq!(unkscm.request_uri.unwrap().scheme, "nobodyknowsthisscheme");
+}
+
+/// The `rsip` feature's conversions: a message TwoLeg writes becomes rsip's, and back, with the
+/// same reading (through the wire form both ways).
+#[test]
+fn messages_convert_to_rsip_and_back() {
+    let text = common::invite("conv-1", "z9hG4bKconv", 1, 70, "", common::SDP);
+    let parsed = parse(text.as_bytes(), 65_535).unwrap();
+    let theirs = rsip::SipMessage::try_from(&parsed.message).unwrap();
+    assert!(theirs.is_request());
+    let back = twoleg_core::sip::Parsed::try_from(&theirs).unwrap();
+    assert_eq!(back.call_id, "conv-1");
+    assert_eq!(back.cseq, parsed.cseq);
+    assert_eq!(back.message.body(), parsed.message.body());
 }

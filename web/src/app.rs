@@ -51,6 +51,10 @@ pub(crate) fn app() -> Html {
     let view = use_reducer(SimView::default);
     let sim = use_mut_ref(SimHandle::default);
     let ctx = Ctx { config, view, sim };
+    // The working copy is kept in localStorage whenever it changes (an effect, not the reducer).
+    use_effect_with(ctx.config.config.clone(), |config| {
+        crate::storage::save(config);
+    });
     {
         let ctx = ctx.clone();
         use_effect_with((), move |_| {

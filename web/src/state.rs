@@ -3,8 +3,7 @@
 use std::rc::Rc;
 
 use twoleg_core::config::{
-    Config, LyncB2bua, Problem, Route, SipSettings, TurnAddress, TurnHealth, TurnServer,
-    ValidConfig,
+    Config, LyncB2bua, Problem, Route, SipSettings, TurnHealth, TurnServer, ValidConfig,
 };
 use yew::Reducible;
 
@@ -68,7 +67,7 @@ impl ConfigState {
 fn problems_of(config: &Config) -> Vec<Problem> {
     match ValidConfig::validate(config.clone()) {
         Ok(_) => Vec::new(),
-        Err(problems) => problems.0,
+        Err(problems) => problems.iter().cloned().collect(),
     }
 }
 
@@ -90,19 +89,11 @@ impl Reducible for ConfigState {
                     config.turn_servers.remove(index);
                 }
             }
-            Action::AddPortRange {
-                mut server,
-                last_port,
-            } => {
-                let first = server.port;
-                server.additional_addresses = (first.saturating_add(1)
-                    ..=last_port.min(first + 1_000))
-                    .map(|port| TurnAddress {
-                        address: server.address.clone(),
-                        port,
-                    })
-                    .collect();
-                config.turn_servers.push(server);
+            Action::AddPortRange { server, last_port } => {
+                // The page offers Save only once the range checks out.
+                if let Ok(server) = server.with_port_range(last_port) {
+                    config.turn_servers.push(server);
+                }
             }
             Action::SetLync(lync) => config.lync_b2bua = lync,
             Action::SetTurnHealth(health) => config.turn_health = health,
@@ -113,7 +104,6 @@ impl Reducible for ConfigState {
                     serde_json::from_str(twoleg_core::config::DEFAULT_CONFIG).unwrap_or_default();
             }
         }
-        crate::storage::save(&config);
         Rc::new(Self::new(config))
     }
 }

@@ -7,8 +7,10 @@
 //! - [`json_schema`] is the JSON Schema generated from the model.
 //! - [`DEFAULT_CONFIG`] is the embedded default the runner uses when given no file.
 
+mod check;
 mod load;
 mod model;
+mod plans;
 mod problem;
 mod schema;
 mod secret;
@@ -18,12 +20,11 @@ pub use model::{
     Admin, CONFIG_VERSION, Config, Encryption, History, Listener, LyncB2bua, Pattern, PortRange,
     Route, RouteMatch, SipSettings, Timers, TurnAddress, TurnHealth, TurnServer,
 };
+pub use plans::{HealthPolicy, ListenerPlan, LyncPolicy, Matcher, RoutePlan, TimerValues};
 pub use problem::{FieldPath, Problem, Problems, Segment};
 pub use schema::json_schema;
 pub use secret::Password;
-pub use valid::{
-    HealthPolicy, ListenerPlan, LyncPolicy, Matcher, RoutePlan, TimerValues, ValidConfig,
-};
+pub use valid::ValidConfig;
 
 /// The embedded default config: SIP on UDP 127.0.0.1:5060, every call routed to a test callee
 /// on 127.0.0.1:5070, admin HTTP on 127.0.0.1:8080. Works on one machine as it is.
@@ -49,6 +50,37 @@ impl Config {
     pub fn to_json(&self) -> String {
         // Serialising plain structs with string keys cannot fail.
         serde_json::to_string_pretty(self).expect("config serialises")
+    }
+}
+
+/// The most ports one port range adds to a TURN server (a large deployment lists a handful).
+pub const MAX_PORT_RANGE: u64 = 1_000;
+
+impl TurnServer {
+    /// This server listening on every port from its own `port` to `last_port`: each further
+    /// port becomes one more address/port combination (`additional_addresses`) of the random
+    /// load balancing. Refuses a range that ends below its start or spans more than
+    /// [`MAX_PORT_RANGE`] ports.
+    pub fn with_port_range(mut self, last_port: u64) -> Result<Self, String> {
+        if last_port <= self.port {
+            return Err(format!(
+                "range end {last_port} is below its start {}",
+                self.port
+            ));
+        }
+        if last_port - self.port > MAX_PORT_RANGE {
+            return Err(format!(
+                "a range of {} ports is more than the {MAX_PORT_RANGE} one server may list",
+                last_port - self.port
+            ));
+        }
+        self.additional_addresses = (self.port + 1..=last_port)
+            .map(|port| TurnAddress {
+                address: self.address.clone(),
+                port,
+            })
+            .collect();
+        Ok(self)
     }
 }
 

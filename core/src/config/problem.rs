@@ -92,9 +92,16 @@ impl fmt::Display for Problem {
 
 /// Every problem found in a config file; never empty.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub struct Problems(pub Vec<Problem>);
+pub struct Problems(Vec<Problem>);
 
 impl Problems {
+    /// At least one problem.
+    pub(crate) fn new(first: Problem, rest: Vec<Problem>) -> Self {
+        let mut problems = vec![first];
+        problems.extend(rest);
+        Self(problems)
+    }
+
     /// The problems, in file order.
     pub fn iter(&self) -> impl Iterator<Item = &Problem> {
         self.0.iter()

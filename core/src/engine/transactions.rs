@@ -45,6 +45,7 @@ impl B2bua {
             .expect("TwoLeg's own requests carry a Via with a branch");
         let mut tx = Transaction::new(role, peer, local, self.timing);
         tx.last = request.to_bytes();
+        tx.last.shrink_to_fit();
         let id = TxId(self.next_id());
         let key = TxKey::Client {
             branch,
@@ -118,8 +119,6 @@ impl B2bua {
             .expect("the index names live transactions only");
         let effects = entry.tx.on_response(response.status);
         if response.status.is_final() {
-            // Nothing retransmits the request any more.
-            entry.tx.last = Vec::new();
             if let Some(mut ack) = entry.ack_without_to.take()
                 && !response.status.is_success()
             {
@@ -193,6 +192,11 @@ impl B2bua {
                 }
                 Effect::Terminate => self.forget_tx(id),
             }
+        }
+        if let Some(entry) = self.txs.get_mut(&id)
+            && !entry.tx.keeps_last()
+        {
+            entry.tx.last = Vec::new();
         }
         news
     }

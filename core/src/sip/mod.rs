@@ -7,9 +7,11 @@
 //! unknown-scheme Request-URI of `unkscm` (which must be answered 416, so must be read), and
 //! accepts 14 of the 19 invalid messages silently. Both also draw Call-IDs, tags and branches
 //! from uuid v4 (the OS random source) in their `Default` impls, which a deterministic core must
-//! not reach. So the codec boundary the engine sees is this module, small and strict where RFC
-//! 3261 is, with its own typed views of the headers a B2BUA reads (Via, From/To, CSeq, Contact,
-//! Route) and raw pass-through for every other header.
+//! not reach. ezk's `sip-types` builds for wasm and draws nothing from the OS, but reads methods
+//! case-insensitively, against RFC 3261 §7.1 (`invite` is not `INVITE`). So the codec boundary
+//! the engine sees is this module, small and strict where RFC 3261 is, with its own typed views
+//! of the headers a B2BUA reads (Via, From/To, CSeq, Contact, Route) and raw pass-through for
+//! every other header.
 
 mod header;
 mod message;
@@ -17,6 +19,8 @@ mod method;
 mod name_addr;
 mod parse;
 mod reply;
+#[cfg(feature = "rsip")]
+mod rsip_interop;
 mod scan;
 mod status;
 mod uri;

@@ -159,7 +159,9 @@ impl Transaction {
     }
 
     /// The TU sends a response through this (server) transaction; `bytes` is its wire form.
-    pub(crate) fn on_respond(&mut self, status: StatusCode, bytes: Vec<u8>) -> Vec<Effect> {
+    pub(crate) fn on_respond(&mut self, status: StatusCode, mut bytes: Vec<u8>) -> Vec<Effect> {
+        // Kept for retransmissions, possibly for 64·T1: no spare capacity.
+        bytes.shrink_to_fit();
         match self.role {
             Role::InviteServer => server_invite::on_respond(self, status, bytes),
             Role::NonInviteServer => server_non_invite::on_respond(self, status, bytes),
@@ -182,6 +184,20 @@ impl Transaction {
             Role::NonInviteClient => client_non_invite::on_timer(self, timer),
             Role::InviteServer => server_invite::on_timer(self, timer),
             Role::NonInviteServer => server_non_invite::on_timer(self, timer),
+        }
+    }
+
+    /// Whether `last` may still be sent again in this state (a retransmission timer, or a
+    /// retransmitted request to re-answer): if not, the engine frees it, keeping only what a
+    /// retransmission needs.
+    pub(crate) fn keeps_last(&self) -> bool {
+        match self.role {
+            Role::InviteClient => self.state == TxState::Calling,
+            Role::NonInviteClient => matches!(self.state, TxState::Trying | TxState::Proceeding),
+            Role::InviteServer => matches!(self.state, TxState::Proceeding | TxState::Completed),
+            Role::NonInviteServer => {
+                matches!(self.state, TxState::Proceeding | TxState::Completed)
+            }
         }
     }
 

@@ -1,5 +1,13 @@
 //! TURN: the B2BUA TURN server table, the per-call selector, and a sans-IO TURN client for the
-//! relay allocations (its STUN codec in `stun.rs`).
+//! relay allocations (its STUN codec in `stun.rs`), and the engine's set of allocations.
+//!
+//! **Why TwoLeg writes its own STUN codec.** It needs four methods and a dozen attributes, with
+//! transaction ids from the engine's seeded RNG and RustCrypto for MD5, SHA-1, HMAC and CRC-32
+//! (no home-made crypto), building for both wasm targets with no OS randomness. Of the crates,
+//! ezk's `stun-types` draws transaction ids from `rand`'s default features (the OS, and a JS
+//! backend on `wasm32-unknown-unknown`), `stun-coder` uses `thread_rng`; `stun_codec` would
+//! fit (ids are the caller's) but brings its `bytecodec`/`trackable` style for 4 methods. str0m
+//! writes its own too.
 //!
 //! Expressway's rule, which TwoLeg follows: "The B2BUA chooses which TURN server to offer via
 //! random load-balancing between all of the available servers." Every address/port combination

@@ -45,7 +45,12 @@ impl Draft {
     /// Problems of the draft, validated inside the current config; paths relative to the server.
     fn problems(&self, config: &Config) -> Vec<(String, String)> {
         let mut candidate = config.clone();
-        let index = match self.editing {
+        // The server being edited may have been deleted meanwhile (another tab, an import):
+        // then the draft is checked as a new one.
+        let index = match self
+            .editing
+            .filter(|index| *index < candidate.turn_servers.len())
+        {
             Some(index) => {
                 candidate.turn_servers[index] = self.server();
                 index
@@ -67,14 +72,10 @@ impl Draft {
                 })
                 .collect(),
         };
-        if self.range_end != 0 && self.range_end <= self.server.port {
-            problems.push((
-                "range_end".to_owned(),
-                format!(
-                    "range end {} is below its start {}",
-                    self.range_end, self.server.port
-                ),
-            ));
+        if self.range_end != 0
+            && let Err(problem) = self.server.clone().with_port_range(self.range_end)
+        {
+            problems.push(("range_end".to_owned(), problem));
         }
         problems
     }

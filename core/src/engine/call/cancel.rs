@@ -24,7 +24,6 @@ impl B2bua {
         });
     }
 
-    #[allow(clippy::too_many_arguments)]
     pub(crate) fn cancel_relay_in(&mut self, call: &mut Call, relay_id: RelayId, ending: Ending) {
         let id = call.id;
         let held = call.invite_held();

@@ -1,0 +1,180 @@
+//! Checks a config model part by part, typing each value and collecting every problem with its
+//! path; one file per section, the scalars (addresses, ports, bounded numbers) here.
+
+mod lync;
+mod routes;
+mod sip;
+mod turn;
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use super::model::{self, Config};
+use super::problem::{FieldPath, Problem, Problems};
+use super::valid::ValidConfig;
+
+/// Accumulates problems while typing each part of the config.
+pub(super) struct Checker {
+    problems: Vec<Problem>,
+    removed: Vec<FieldPath>,
+}
+
+impl Checker {
+    /// A checker that already holds the problems loading found, and knows the fields loading
+    /// removed (their own problems are not reported twice).
+    pub(super) fn new(problems: Vec<Problem>, removed: Vec<FieldPath>) -> Self {
+        Self { problems, removed }
+    }
+
+    /// The valid config, or every problem found.
+    pub(super) fn check(mut self, config: Config) -> Result<ValidConfig, Problems> {
+        let valid = self.config(config);
+        let mut problems = self.problems.into_iter();
+        match (valid, problems.next()) {
+            (Some(valid), None) => Ok(valid),
+            (_, Some(first)) => Err(Problems::new(first, problems.collect())),
+            (None, None) => unreachable!("a part that fails to check reports why"),
+        }
+    }
+
+    pub(super) fn report(&mut self, path: FieldPath, message: impl Into<String>) {
+        if self.removed.iter().any(|removed| path.starts_with(removed)) {
+            return;
+        }
+        self.problems.push(Problem::new(path, message));
+    }
+
+    fn config(&mut self, config: Config) -> Option<ValidConfig> {
+        let root = FieldPath::root();
+        if config.version != model::CONFIG_VERSION {
+            self.report(
+                root.key("version"),
+                format!(
+                    "{} is not a version this TwoLeg reads; it reads version {}",
+                    config.version,
+                    model::CONFIG_VERSION
+                ),
+            );
+        }
+        let sip = root.key("sip");
+        let listeners = self.listeners(&config.sip.listeners, &sip.key("listeners"));
+        let timers = self.timers(&config.sip.timers, &sip.key("timers"));
+        let max_forwards = self.hop_count(config.sip.max_forwards, &sip.key("max_forwards"));
+        let max_message_size = self.bounded(
+            config.sip.max_message_size,
+            1_024,
+            65_535,
+            &sip.key("max_message_size"),
+            "bytes",
+        );
+        let ring_timeout =
+            (config.sip.ring_timeout_s > 0).then(|| Duration::from_secs(config.sip.ring_timeout_s));
+        let lync = self.lync(&config.lync_b2bua, &root.key("lync_b2bua"));
+        let routes = self.routes(&config, &listeners, &root.key("routes"));
+        let turn_servers = self.turn_servers(&config.turn_servers, &root.key("turn_servers"));
+        let turn_health = self.turn_health(&config.turn_health, &root.key("turn_health"));
+        let admin_listen = self.socket_addr(&config.admin.listen, &root.key("admin").key("listen"));
+        let history_max_calls = self.bounded(
+            config.history.max_calls,
+            1,
+            1_000_000,
+            &root.key("history").key("max_calls"),
+            "calls",
+        );
+        Some(ValidConfig {
+            listeners: listeners?,
+            timers: timers?,
+            max_forwards: max_forwards?,
+            max_message_size: max_message_size? as usize,
+            ring_timeout,
+            routes: routes?,
+            lync: lync?,
+            turn_servers: turn_servers?,
+            turn_health: turn_health?,
+            admin_listen: admin_listen?,
+            history_max_calls: history_max_calls? as usize,
+            config,
+        })
+    }
+
+    pub(super) fn socket_addr(&mut self, text: &str, path: &FieldPath) -> Option<SocketAddr> {
+        match text.trim().parse::<SocketAddr>() {
+            Ok(address) if address.port() == 0 => {
+                self.report(
+                    path.clone(),
+                    format!("{text} has port 0; give a port from 1 to 65535"),
+                );
+                None
+            }
+            Ok(address) => Some(address),
+            Err(_) => {
+                let message = match text.rsplit_once(':') {
+                    Some((host, _)) if host.trim_matches(['[', ']']).parse::<IpAddr>().is_err() => {
+                        format!(
+                            "\"{text}\" is not an IP address and port: \"{host}\" is not an IP address"
+                        )
+                    }
+                    Some((_, port)) => {
+                        format!(
+                            "\"{text}\" is not an IP address and port: {port} is not a port number"
+                        )
+                    }
+                    None => {
+                        format!("\"{text}\" is not an IP address and port, like 127.0.0.1:5060")
+                    }
+                };
+                self.report(path.clone(), message);
+                None
+            }
+        }
+    }
+
+    pub(super) fn ip(&mut self, text: &str, path: &FieldPath) -> Option<IpAddr> {
+        if text.trim().is_empty() {
+            self.report(path.clone(), "is empty; give the server's IP address");
+            return None;
+        }
+        match text.trim().parse::<IpAddr>() {
+            Ok(ip) => Some(ip),
+            Err(_) => {
+                self.report(path.clone(), format!("\"{text}\" is not an IP address"));
+                None
+            }
+        }
+    }
+
+    pub(super) fn port(&mut self, port: u64, path: &FieldPath) -> Option<u16> {
+        match u16::try_from(port) {
+            Ok(port) if port > 0 => Some(port),
+            _ => {
+                self.report(
+                    path.clone(),
+                    format!("{port} is not a port number (1 to 65535)"),
+                );
+                None
+            }
+        }
+    }
+
+    pub(super) fn hop_count(&mut self, hops: u64, path: &FieldPath) -> Option<u8> {
+        self.bounded(hops, 1, 255, path, "hops").map(|h| h as u8)
+    }
+
+    pub(super) fn bounded(
+        &mut self,
+        value: u64,
+        min: u64,
+        max: u64,
+        path: &FieldPath,
+        unit: &str,
+    ) -> Option<u64> {
+        if (min..=max).contains(&value) {
+            return Some(value);
+        }
+        self.report(
+            path.clone(),
+            format!("{value} {unit} is out of range; allowed are {min} to {max} {unit}"),
+        );
+        None
+    }
+}

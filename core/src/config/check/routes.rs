@@ -1,0 +1,106 @@
+//! Routes and how they match the Request-URI.
+
+use super::Checker;
+use crate::config::model::{self, Config};
+use crate::config::plans::{ListenerPlan, Matcher, RoutePlan};
+use crate::config::problem::FieldPath;
+
+impl Checker {
+    pub(super) fn routes(
+        &mut self,
+        config: &Config,
+        listeners: &Option<Vec<ListenerPlan>>,
+        path: &FieldPath,
+    ) -> Option<Vec<RoutePlan>> {
+        let mut out = Vec::new();
+        let mut ok = true;
+        for (i, route) in config.routes.iter().enumerate() {
+            let at = path.index(i);
+            let matcher = at.key("match");
+            let user = self.matcher(route.matcher.user.as_ref(), &matcher.key("user"));
+            let host = self.matcher(route.matcher.host.as_ref(), &matcher.key("host"));
+            let destination = if route.destination.trim().is_empty() {
+                self.report(
+                    at.key("destination"),
+                    "is empty; give where the call goes as ip:port, like 127.0.0.1:5070",
+                );
+                None
+            } else {
+                self.socket_addr(&route.destination, &at.key("destination"))
+            };
+            if route.lync && !config.lync_b2bua.enabled {
+                self.report(
+                    at.key("lync"),
+                    "the route goes through the Microsoft Lync B2BUA, but lync_b2bua.enabled is false",
+                );
+                ok = false;
+            }
+            let listener = match (route.listener.as_str(), listeners) {
+                ("", _) => Some(0),
+                (name, Some(listeners)) => {
+                    let found = listeners.iter().position(|l| l.name == name);
+                    if found.is_none() {
+                        self.report(
+                            at.key("listener"),
+                            format!("\"{name}\" is not the name of any sip.listeners entry"),
+                        );
+                    }
+                    found
+                }
+                (_, None) => None,
+            };
+            let (Some(user), Some(host), Some(destination), Some(listener)) =
+                (user, host, destination, listener)
+            else {
+                ok = false;
+                continue;
+            };
+            out.push(RoutePlan {
+                name: if route.name.is_empty() {
+                    format!("route {i}")
+                } else {
+                    route.name.clone()
+                },
+                user,
+                host,
+                destination,
+                lync: route.lync,
+                listener,
+            });
+        }
+        ok.then_some(out)
+    }
+
+    /// `Some(None)` for no pattern, `None` for a bad one.
+    pub(super) fn matcher(
+        &mut self,
+        pattern: Option<&model::Pattern>,
+        path: &FieldPath,
+    ) -> Option<Option<Matcher>> {
+        // `None`: the pattern is wrong (reported); `Some(None)`: no pattern, matches anything.
+        let Some(pattern) = pattern else {
+            return Some(None);
+        };
+        let (kind, text) = match pattern {
+            model::Pattern::Exact(text) => ("exact", text),
+            model::Pattern::Prefix(text) => ("prefix", text),
+            model::Pattern::Regex(text) => ("regex", text),
+        };
+        let at = path.key(kind);
+        if text.is_empty() {
+            self.report(at, "is empty; leave the pattern out to match anything");
+            return None;
+        }
+        Some(Some(match pattern {
+            model::Pattern::Exact(text) => Matcher::Exact(text.clone()),
+            model::Pattern::Prefix(text) => Matcher::Prefix(text.clone()),
+            model::Pattern::Regex(text) => match regex_lite::Regex::new(&format!("^(?:{text})$")) {
+                Ok(regex) => Matcher::Regex(regex),
+                Err(e) => {
+                    self.report(at, format!("is not a valid regular expression: {e}"));
+                    return None;
+                }
+            },
+        }))
+    }
+}

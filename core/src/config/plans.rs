@@ -1,0 +1,127 @@
+//! The typed parts of a valid config: listeners, timers, routes and their matchers, the Lync
+//! B2BUA's policy and TURN health probing.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use super::model::Encryption;
+
+/// A UDP listener.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListenerPlan {
+    /// Its name.
+    pub name: String,
+    /// Where it listens.
+    pub address: SocketAddr,
+}
+
+/// The RFC 3261 timer base values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TimerValues {
+    /// Round-trip estimate.
+    pub t1: Duration,
+    /// Cap on retransmission intervals.
+    pub t2: Duration,
+    /// Maximum time a message stays in the network.
+    pub t4: Duration,
+}
+
+impl Default for TimerValues {
+    fn default() -> Self {
+        Self {
+            t1: Duration::from_millis(500),
+            t2: Duration::from_secs(4),
+            t4: Duration::from_secs(5),
+        }
+    }
+}
+
+/// A route in typed form.
+#[derive(Clone, Debug)]
+pub struct RoutePlan {
+    /// Its name (or `route N` when the file gave none).
+    pub name: String,
+    /// Pattern for the Request-URI user part.
+    pub user: Option<Matcher>,
+    /// Pattern for the Request-URI host part.
+    pub host: Option<Matcher>,
+    /// Where the B leg goes.
+    pub destination: SocketAddr,
+    /// Whether the call goes through the Microsoft Lync B2BUA.
+    pub lync: bool,
+    /// Index into [`ValidConfig::listeners`] of the listener the B leg uses.
+    pub listener: usize,
+}
+
+impl RoutePlan {
+    /// Whether a Request-URI with this user and host part takes this route.
+    pub fn matches(&self, user: Option<&str>, host: &str) -> bool {
+        let user_ok = match &self.user {
+            None => true,
+            Some(matcher) => user.is_some_and(|user| matcher.matches(user, false)),
+        };
+        user_ok && self.host.as_ref().is_none_or(|m| m.matches(host, true))
+    }
+}
+
+/// A compiled [`model::Pattern`].
+#[derive(Clone, Debug)]
+pub enum Matcher {
+    /// Equal text.
+    Exact(String),
+    /// Text that starts with this.
+    Prefix(String),
+    /// Text that the whole expression matches.
+    Regex(regex_lite::Regex),
+}
+
+impl Matcher {
+    /// Whether `text` matches; hosts compare without regard to case.
+    pub fn matches(&self, text: &str, ignore_case: bool) -> bool {
+        match self {
+            Self::Exact(want) if ignore_case => want.eq_ignore_ascii_case(text),
+            Self::Exact(want) => want == text,
+            Self::Prefix(want) if ignore_case => text
+                .get(..want.len())
+                .is_some_and(|head| head.eq_ignore_ascii_case(want)),
+            Self::Prefix(want) => text.starts_with(want.as_str()),
+            Self::Regex(regex) => regex.is_match(text),
+        }
+    }
+}
+
+/// The Microsoft Lync B2BUA settings in typed form.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LyncPolicy {
+    /// Whether it is enabled.
+    pub enabled: bool,
+    /// Whether TURN relay candidates are offered toward Lync.
+    pub offer_turn_services: bool,
+    /// Media encryption policy. Validated and carried; nothing acts on it yet (media
+    /// encryption policy is not built: TwoLeg does not anchor media).
+    pub encryption: Encryption,
+    /// First and last media port.
+    pub media_ports: (u16, u16),
+    /// Max-Forwards toward Lync.
+    pub hop_count: u8,
+    /// Session-Expires. Validated and carried; nothing acts on it yet (session timers are not
+    /// built).
+    pub session_refresh_interval: Duration,
+    /// Min-SE. Validated and carried; nothing acts on it yet (session timers are not built).
+    pub min_session_refresh_interval: Duration,
+    /// Lync signalling destination, if set.
+    pub signalling_destination: Option<SocketAddr>,
+    /// Try another TURN server when an allocation fails.
+    pub turn_failover: bool,
+    /// How long the Lync leg's INVITE waits for its relays.
+    pub turn_allocation_timeout: Duration,
+}
+
+/// TURN health probing, when switched on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HealthPolicy {
+    /// Time between probes of each address/port combination.
+    pub interval: Duration,
+    /// Probes missed in a row before the combination is marked down.
+    pub failures_before_down: u32,
+}
