@@ -10,8 +10,9 @@ rate=${1:-2500} seconds=${2:-60} idle=${3:-60}
 twoleg=${4:-target/release/twoleg}
 calls=$((rate * seconds))
 dir=$(mktemp -d)
+runner='' uas=''
 cleanup() {
-  kill "$runner" "$uas" 2>/dev/null || true
+  kill $runner $uas 2>/dev/null || true
   wait 2>/dev/null || true
   rm -rf "$dir"
 }
@@ -25,8 +26,10 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$runner/stat"; }
 hz=$(getconf CLK_TCK)
 echo "idle at start: rss=$(( $(rss) / 1024 )) MB"
 
-sipp -sn uas -i 127.0.0.1 -p 5070 -nostdin -bg -buff_size 4194304 >"$dir/uas.out" 2>&1
-uas=$(pgrep -n -f "sipp -sn uas -i 127.0.0.1 -p 5070")
+# SIPp in the background exits 99 after forking; its PID is in what it prints.
+sipp -sn uas -i 127.0.0.1 -p 5070 -nostdin -bg -buff_size 4194304 >"$dir/uas.out" 2>&1 || true
+uas=$(sed -n 's/.*PID=\[\([0-9]*\)\].*/\1/p' "$dir/uas.out")
+[ -n "$uas" ] || { echo "could not start the SIPp callee: $(cat "$dir/uas.out")"; exit 2; }
 sleep 0.3
 cpu_before=$(cpu_ticks)
 sipp -sn uac 127.0.0.1:5060 -i 127.0.0.1 -p 5080 -m "$calls" -r "$rate" -l 20000 -d 0 \

@@ -1,10 +1,11 @@
 //! Call history on disk: one JSON record per line, appended and flushed as each call ends, read
 //! back at start so a restart (or a kill) loses no finished call.
 //!
-//! The file stays bounded while running: once it holds twice the configured number of records,
-//! it is rewritten with the newest ones (into a temporary file, then renamed over the old one,
-//! so a kill at any moment leaves one whole file). At most `2 × history.max_calls` records are
-//! on disk, about 1 KB each.
+//! The file stays bounded while running: once it holds `history.max_calls` records more than it
+//! keeps (at least 10,000 more, so that at thousands of calls per second the rewrite stays
+//! rare), it is rewritten with the newest ones (into a temporary file, then renamed over the
+//! old one, so a kill at any moment leaves one whole file). At most
+//! `max(2 × max_calls, max_calls + 10,000)` records are on disk, about 1 KB each.
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
@@ -12,6 +13,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use twoleg_core::status::{CallRecord, History};
+
+/// Records the file may hold beyond those kept before it is compacted, at least.
+const COMPACT_SLACK: usize = 10_000;
 
 /// The history file and the newest records, bounded as the engine bounds its own.
 pub(crate) struct HistoryStore {
@@ -70,8 +74,8 @@ impl HistoryStore {
         Ok(store)
     }
 
-    /// Appends a finished call and flushes it to the file; compacts the file once it holds
-    /// twice the limit.
+    /// Appends a finished call and writes it to the file; compacts the file once it holds
+    /// `limit.max(COMPACT_SLACK)` records beyond the limit.
     pub(crate) fn append(&mut self, record: CallRecord) {
         match serde_json::to_string(&record) {
             Ok(line) => match writeln!(self.file, "{line}") {
@@ -83,7 +87,7 @@ impl HistoryStore {
             Err(e) => tracing::error!(error = %e, "could not serialise a history record"),
         }
         self.history.push(record);
-        if self.in_file >= 2 * self.limit
+        if self.in_file >= self.limit + self.limit.max(COMPACT_SLACK)
             && let Err(e) = self.compact()
         {
             tracing::error!(file = %self.path.display(), error = %format!("{e:#}"), "could not compact call history");

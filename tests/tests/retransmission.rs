@@ -204,3 +204,55 @@ fn timers_follow_the_config() {
         6_400
     );
 }
+
+/// Transactions past their last message linger in a compact form for 64·T1 (RFC 3261 Timer J,
+/// RFC 6026 Timers L and M): a relayed request's final response with a body is sent again
+/// byte for byte, the answered INVITE's retransmission is still absorbed (no second call), and
+/// once 64·T1 has passed nothing is left.
+#[test]
+fn lingering_transactions_answer_as_before_and_expire() {
+    let mut net = Net::new(config());
+    let (a_ok, b_invite) = answered_call(&mut net, "g5");
+    let tag = a_ok.to_tag().unwrap().to_owned();
+    let info = caller_request(
+        "INFO",
+        "g5",
+        "z9hG4bKg5info",
+        2,
+        &tag,
+        "Content-Type: application/dtmf-relay\r\n",
+        "Signal=5\r\n",
+    );
+    net.send(CALLER, &info);
+    let b_info = net.expect_one(CALLEE, "INFO");
+    net.send(
+        CALLEE,
+        &b_info.reply(200, "OK", None, "Content-Type: text/plain\r\n", "noted\r\n"),
+    );
+    let first = net.expect_one(CALLER, "200");
+    assert_eq!(first.body(), b"noted\r\n");
+    net.advance(Duration::from_secs(10));
+    net.take();
+    net.send(CALLER, &info);
+    let again = net.expect_one(CALLER, "200");
+    assert_eq!(again.text, first.text, "the same 200, body and all");
+    // The INVITE retransmitted 10 s after the answer: absorbed, no second call, no new leg B.
+    net.send(CALLER, &invite("g5", "z9hG4bKinv1", 1, 70, "", SDP));
+    assert!(
+        net.take()
+            .iter()
+            .all(|m| !(m.to == addr(CALLEE) && m.is("INVITE"))),
+        "no second B-leg INVITE"
+    );
+    assert_eq!(net.engine().call_count(), 1);
+    // A 2xx the callee sends again is ACKed again (RFC 6026 Timer M).
+    net.send(CALLEE, &b_invite.answer(Some("bob-tag"), SDP_ANSWER));
+    net.expect_one(CALLEE, "ACK");
+    // Hang up; 64·T1 later nothing lingers.
+    let bye = caller_request("BYE", "g5", "z9hG4bKg5bye", 3, &tag, "", "");
+    net.send(CALLER, &bye);
+    let b_bye = net.expect_one(CALLEE, "BYE");
+    net.send(CALLEE, &b_bye.reply(200, "OK", None, "", ""));
+    net.advance(Duration::from_secs(33));
+    assert_eq!(net.engine().pending_work(), PendingWork::default());
+}

@@ -6,6 +6,7 @@
 //! [`lync_leg`], [`probes`] and [`media_ports`] the TURN side.
 
 mod call;
+mod lingering;
 mod lync_leg;
 mod media_ports;
 mod pass_through;
@@ -22,6 +23,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use self::call::{Call, CallId, RelayId};
+use self::lingering::Lingering;
 use self::media_ports::MediaPorts;
 use self::timers::TimerKey;
 use self::transactions::TxEntry;
@@ -143,6 +145,8 @@ pub struct B2bua {
     tx_index: BTreeMap<TxKey, TxId>,
     /// Open INVITE server transactions by (Call-ID, From tag, CSeq) for merged-request detection.
     merge_index: BTreeMap<MergeKey, TxId>,
+    /// Transactions past their last message, kept only to absorb retransmissions.
+    lingering: Lingering,
     // Calls.
     dialogs: BTreeMap<DialogKey, (CallId, Side)>,
     calls: BTreeMap<CallId, Call>,
@@ -183,6 +187,7 @@ impl B2bua {
             txs: BTreeMap::new(),
             tx_index: BTreeMap::new(),
             merge_index: BTreeMap::new(),
+            lingering: Lingering::new(seed),
             dialogs: BTreeMap::new(),
             calls: BTreeMap::new(),
             history: History::new(config.history_max_calls()),
@@ -216,9 +221,13 @@ impl B2bua {
     /// [`B2bua::handle_input`] with [`Input::Timeout`] at the latest.
     #[must_use]
     pub fn poll_output(&mut self) -> Output {
-        self.outputs
-            .pop_front()
-            .unwrap_or_else(|| Output::Timeout(self.timers.next().unwrap_or(Instant::NEVER)))
+        self.outputs.pop_front().unwrap_or_else(|| {
+            let next = match (self.timers.next(), self.lingering.next_expiry()) {
+                (Some(a), Some(b)) => a.min(b),
+                (a, b) => a.or(b).unwrap_or(Instant::NEVER),
+            };
+            Output::Timeout(next)
+        })
     }
 
     /// Ends a live call from outside (the admin API, the simulator): BYE on answered legs,
@@ -278,8 +287,8 @@ impl B2bua {
     /// What the engine holds that is still to be done.
     pub fn pending_work(&self) -> PendingWork {
         PendingWork {
-            transactions: self.txs.len(),
-            deadlines: self.timers.len(),
+            transactions: self.txs.len() + self.lingering.len(),
+            deadlines: self.timers.len() + self.lingering.len(),
         }
     }
 
@@ -289,6 +298,7 @@ impl B2bua {
         let periodic = usize::from(self.probes.is_some());
         self.calls.is_empty()
             && self.txs.is_empty()
+            && self.lingering.len() == 0
             && self.allocations.is_empty()
             && self.timers.len() <= periodic
     }
@@ -365,6 +375,7 @@ impl std::fmt::Debug for B2bua {
             .field("now", &self.now)
             .field("calls", &self.calls.len())
             .field("transactions", &self.txs.len())
+            .field("lingering", &self.lingering.len())
             .field("history", &self.history.len())
             .finish_non_exhaustive()
     }

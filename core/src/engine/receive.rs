@@ -3,6 +3,8 @@
 
 use std::net::SocketAddr;
 
+use super::lingering::{Kept, Linger};
+use super::transactions::News;
 use super::{B2bua, Owner, SHUTDOWN_RETRY_AFTER_S, allow_header};
 use crate::event::{DropReason, Event, Refusal};
 use crate::sip::{HeaderName, Message, Method, Parsed, Rejected, ReplyTo, Response, StatusCode};
@@ -138,15 +140,37 @@ impl B2bua {
             self.apply(id, effects.unwrap_or_default(), true);
             return;
         }
+        match self.lingering.get(&key) {
+            // Absorbed (RFC 6026: the 2xx is the TU's to retransmit).
+            Some(Linger::AnsweredInvite { .. } | Linger::AcceptedInvite(_) | Linger::Absorbed) => {
+                return;
+            }
+            Some(Linger::Answered(answered)) => {
+                let (local, peer) = (answered.local, answered.peer);
+                let response = match &answered.response {
+                    Kept::Bytes(bytes) => bytes.to_vec(),
+                    Kept::Plain { status, to_tag } => ReplyTo::new(&parsed, source)
+                        .response(*status, status.reason(), to_tag.as_deref())
+                        .to_bytes(),
+                };
+                self.retransmit(local, peer, response);
+                return;
+            }
+            None => {}
+        }
 
         let reply = ReplyTo::new(&parsed, source);
         let tx = self.open_server_tx(Owner::Engine, &method, key, reply.address, local);
 
         if method == Method::CANCEL {
-            let target = self
-                .tx_index
-                .get(&TxKey::of_request(&parsed, Method::INVITE))
-                .copied();
+            let invite = TxKey::of_request(&parsed, Method::INVITE);
+            if let Some(Linger::AnsweredInvite { .. }) = self.lingering.get(&invite) {
+                // RFC 3261 §9.2: the INVITE was answered; the CANCEL has no effect but gets 200.
+                let response = reply.response(StatusCode::OK, "OK", None);
+                self.respond(tx, &response);
+                return;
+            }
+            let target = self.tx_index.get(&invite).copied();
             self.on_cancel(tx, &reply, target);
             return;
         }
@@ -299,7 +323,26 @@ impl B2bua {
         let Message::Response(response) = &parsed.message else {
             unreachable!("handle_receive sends only responses here");
         };
-        let Some(&id) = self.tx_index.get(&TxKey::of_response(&parsed)) else {
+        let key = TxKey::of_response(&parsed);
+        if let Some(Linger::Absorbed) = self.lingering.get(&key) {
+            // A retransmitted final response to a request of ours (Timer K).
+            return;
+        }
+        if let Some(Linger::AcceptedInvite(accepted)) = self.lingering.get(&key) {
+            // A retransmitted or forked 2xx goes to the TU (RFC 6026 §8.4); anything else is
+            // absorbed.
+            if response.status.is_success() {
+                let news = News {
+                    news: TuNews::Response,
+                    owner: accepted.owner,
+                    local: accepted.local,
+                    peer: accepted.peer,
+                };
+                self.on_tx_news(news, Some(&parsed));
+            }
+            return;
+        }
+        let Some(&id) = self.tx_index.get(&key) else {
             self.emit(Event::Dropped {
                 source,
                 reason: DropReason::StrayResponse {
@@ -313,14 +356,8 @@ impl B2bua {
     }
 
     /// What a transaction's TU hears.
-    pub(crate) fn on_tx_news(
-        &mut self,
-        id: TxId,
-        owner: Owner,
-        news: TuNews,
-        response: Option<&Parsed>,
-    ) {
-        match (owner, news, response) {
+    pub(crate) fn on_tx_news(&mut self, news: News, response: Option<&Parsed>) {
+        match (news.owner, news.news, response) {
             (Owner::Relay(call, _), TuNews::Response, Some(parsed))
                 if !self.calls.contains_key(&call) =>
             {
@@ -328,12 +365,8 @@ impl B2bua {
                 // §13.2.2.4), and the dialog it made is hung up.
                 let is_2xx =
                     matches!(&parsed.message, Message::Response(r) if r.status.is_success());
-                if is_2xx
-                    && parsed.cseq.method == Method::INVITE
-                    && let Some(entry) = self.txs.get(&id)
-                {
-                    let (local, peer) = (entry.tx.local, entry.tx.peer);
-                    self.ack_and_bye_orphan(local, peer, parsed);
+                if is_2xx && parsed.cseq.method == Method::INVITE {
+                    self.ack_and_bye_orphan(news.local, news.peer, parsed);
                 }
             }
             (Owner::Relay(call, relay), TuNews::Response, Some(parsed)) => {

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use super::B2bua;
 use super::call::{CallId, RelayId};
+use super::lingering::Linger;
 use crate::status::Side;
 use crate::transaction::{Timer, TxId};
 
@@ -54,6 +55,14 @@ pub(crate) enum TimerKey {
 
 impl B2bua {
     pub(crate) fn handle_timeout(&mut self) {
+        while let Some(linger) = self.lingering.pop_expired(self.now) {
+            if let Linger::AnsweredInvite {
+                merge_key: Some(merge_key),
+            } = linger
+            {
+                self.merge_index.remove(&*merge_key);
+            }
+        }
         while let Some(key) = self.timers.pop_due(self.now) {
             match key {
                 TimerKey::Tx(id, timer) => self.on_tx_timer(id, timer),

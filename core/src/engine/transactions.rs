@@ -4,11 +4,21 @@
 
 use std::net::SocketAddr;
 
+use super::lingering::{AcceptedInvite, Answered, Kept, Linger};
 use super::{B2bua, Owner, TimerKey};
-use crate::sip::{HeaderName, Headers, Method, Parsed, Request, Response};
+use crate::sip::{HeaderName, Headers, Method, NameAddr, Parsed, Request, Response};
 use crate::transaction::{
     Effect, MergeKey, Role, Timer, Transaction, TuNews, TxId, TxKey, TxState,
 };
+
+/// What a transaction tells its TU, with where the transaction talks from and to.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct News {
+    pub(crate) news: TuNews,
+    pub(crate) owner: Owner,
+    pub(crate) local: SocketAddr,
+    pub(crate) peer: SocketAddr,
+}
 
 /// One transaction and what the engine keeps beside it.
 #[derive(Debug)]
@@ -21,6 +31,9 @@ pub(crate) struct TxEntry {
     /// For an INVITE client transaction until its final response: the ACK of a non-2xx final
     /// without its To (RFC 3261 §17.1.1.3), taken from the INVITE when it was sent.
     ack_without_to: Option<Box<Request>>,
+    /// For a non-INVITE server transaction: its final response, if it can be written again
+    /// from a retransmitted request.
+    plain_final: Option<Kept>,
 }
 
 impl B2bua {
@@ -62,6 +75,7 @@ impl B2bua {
                 key,
                 merge_key: None,
                 ack_without_to,
+                plain_final: None,
             },
         );
         self.apply(id, effects, false);
@@ -93,6 +107,7 @@ impl B2bua {
                 key,
                 merge_key: None,
                 ack_without_to: None,
+                plain_final: None,
             },
         );
         id
@@ -103,6 +118,9 @@ impl B2bua {
         let Some(entry) = self.txs.get_mut(&id) else {
             return;
         };
+        if entry.tx.role == Role::NonInviteServer && response.status.is_final() {
+            entry.plain_final = plain(response);
+        }
         let effects = entry.tx.on_respond(response.status, response.to_bytes());
         self.apply(id, effects, false);
     }
@@ -127,8 +145,8 @@ impl B2bua {
             }
         }
         let news = self.apply(id, effects, false);
-        for (news, owner) in news {
-            self.on_tx_news(id, owner, news, Some(parsed));
+        for news in news {
+            self.on_tx_news(news, Some(parsed));
         }
     }
 
@@ -139,8 +157,8 @@ impl B2bua {
         };
         let effects = entry.tx.on_timer(timer);
         let news = self.apply(id, effects, true);
-        for (news, owner) in news {
-            self.on_tx_news(id, owner, news, None);
+        for news in news {
+            self.on_tx_news(news, None);
         }
     }
 
@@ -160,7 +178,7 @@ impl B2bua {
         id: TxId,
         effects: Vec<Effect>,
         retransmission: bool,
-    ) -> Vec<(TuNews, Owner)> {
+    ) -> Vec<News> {
         let mut news = Vec::new();
         for effect in effects {
             match effect {
@@ -187,18 +205,57 @@ impl B2bua {
                 Effect::Disarm(timer) => self.timers.cancel(TimerKey::Tx(id, timer)),
                 Effect::Tell(tell) => {
                     if let Some(entry) = self.txs.get(&id) {
-                        news.push((tell, entry.owner));
+                        news.push(News {
+                            news: tell,
+                            owner: entry.owner,
+                            local: entry.tx.local,
+                            peer: entry.tx.peer,
+                        });
                     }
                 }
                 Effect::Terminate => self.forget_tx(id),
             }
         }
-        if let Some(entry) = self.txs.get_mut(&id)
-            && !entry.tx.keeps_last()
-        {
-            entry.tx.last = Vec::new();
+        if let Some(entry) = self.txs.get_mut(&id) {
+            if let Some(duration) = entry.tx.lingers() {
+                self.linger(id, duration);
+            } else if !entry.tx.keeps_last() {
+                entry.tx.last = Vec::new();
+            }
         }
         news
+    }
+
+    /// Moves a transaction that only absorbs retransmissions now into its compact form.
+    fn linger(&mut self, id: TxId, duration: std::time::Duration) {
+        let entry = self.txs.remove(&id).expect("the caller looked it up");
+        if self.tx_index.get(&entry.key) == Some(&id) {
+            self.tx_index.remove(&entry.key);
+        }
+        for timer in Timer::ALL {
+            self.timers.cancel(TimerKey::Tx(id, timer));
+        }
+        let tx = entry.tx;
+        let linger = match tx.role {
+            Role::InviteServer => Linger::AnsweredInvite {
+                merge_key: entry.merge_key.map(Box::new),
+            },
+            Role::NonInviteServer => Linger::Answered(Box::new(Answered {
+                local: tx.local,
+                peer: tx.peer,
+                response: entry
+                    .plain_final
+                    .unwrap_or_else(|| Kept::Bytes(tx.last.into_boxed_slice())),
+            })),
+            Role::InviteClient => Linger::AcceptedInvite(Box::new(AcceptedInvite {
+                owner: entry.owner,
+                local: tx.local,
+                peer: tx.peer,
+            })),
+            Role::NonInviteClient => Linger::Absorbed,
+        };
+        let until = self.now + duration;
+        self.lingering.push(entry.key, until, linger);
     }
 
     pub(crate) fn forget_tx(&mut self, id: TxId) {
@@ -215,6 +272,33 @@ impl B2bua {
             self.timers.cancel(TimerKey::Tx(id, timer));
         }
     }
+}
+
+/// A response with nothing but what every response copies from its request (Via, From, To,
+/// Call-ID, CSeq) and the standard reason phrase, kept as its status and To tag.
+fn plain(response: &Response) -> Option<Kept> {
+    let copied = [
+        HeaderName::VIA,
+        HeaderName::FROM,
+        HeaderName::TO,
+        HeaderName::CALL_ID,
+        HeaderName::CSEQ,
+    ];
+    let plain = response.body.is_empty()
+        && response.reason == response.status.reason()
+        && response
+            .headers
+            .iter()
+            .all(|(name, _)| copied.contains(name));
+    if !plain {
+        return None;
+    }
+    let to = response.headers.get(&HeaderName::TO)?;
+    let to_tag = NameAddr::parse(to).ok()?.tag().map(Box::from);
+    Some(Kept::Plain {
+        status: response.status,
+        to_tag,
+    })
 }
 
 /// The ACK an INVITE client transaction sends for a non-2xx final (RFC 3261 §17.1.1.3), all but

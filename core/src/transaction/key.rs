@@ -4,7 +4,7 @@
 use crate::sip::{Method, Parsed};
 
 /// How a transaction is found again.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub(crate) enum TxKey {
     /// §17.1.3: a response matches a client transaction by its top Via branch and CSeq method.
     Client {
@@ -29,7 +29,7 @@ pub(crate) enum TxKey {
 }
 
 /// The server transaction key of a request from an RFC 2543 peer.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub(crate) struct Rfc2543Key {
     call_id: String,
     from_tag: Option<String>,

@@ -201,6 +201,19 @@ impl Transaction {
         }
     }
 
+    /// How long only retransmissions are left to absorb or re-answer, if that is all: 64·T1
+    /// (RFC 6026 Timers L and M, RFC 3261 Timer J) or T4 (Timer K). The engine keeps such a
+    /// transaction in compact form.
+    pub(crate) fn lingers(&self) -> Option<Duration> {
+        match (self.role, self.state) {
+            (Role::InviteServer, TxState::Accepted)
+            | (Role::NonInviteServer, TxState::Completed)
+            | (Role::InviteClient, TxState::Accepted) => Some(self.timing.t1x64()),
+            (Role::NonInviteClient, TxState::Completed) => Some(self.timing.t4),
+            _ => None,
+        }
+    }
+
     /// Whether the TU may still send a response through this server transaction.
     pub(crate) fn can_respond(&self) -> bool {
         matches!(self.state, TxState::Trying | TxState::Proceeding)
