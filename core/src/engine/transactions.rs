@@ -136,13 +136,13 @@ impl B2bua {
             .get_mut(&id)
             .expect("the index names live transactions only");
         let effects = entry.tx.on_response(response.status);
-        if response.status.is_final() {
-            if let Some(mut ack) = entry.ack_without_to.take()
-                && !response.status.is_success()
-            {
-                ack.headers.set(HeaderName::TO, parsed.to.to_string());
-                entry.tx.ack = ack.to_bytes();
-            }
+        // Any final response ends the need for the template; a non-2xx one gets its ACK.
+        if response.status.is_final()
+            && let Some(mut ack) = entry.ack_without_to.take()
+            && !response.status.is_success()
+        {
+            ack.headers.set(HeaderName::TO, parsed.to.to_string());
+            entry.tx.ack = ack.to_bytes();
         }
         let news = self.apply(id, effects, false);
         for news in news {

@@ -1,6 +1,10 @@
 //! The runner's I/O loop: the canonical sans-IO shape. Drain the engine's outputs (send
 //! datagrams, record events), wait for a datagram, an admin request or the next deadline, hand
-//! it in, repeat. All protocol logic is in the engine; this file only moves bytes and records.
+//! it in, repeat. All protocol logic is in the engine; this module only moves bytes and records:
+//! the loop here, the admin requests in `admin.rs`, the sockets in `sockets.rs`.
+
+mod admin;
+mod sockets;
 
 use std::collections::BTreeMap;
 use std::net::{SocketAddr, UdpSocket};
@@ -30,6 +34,9 @@ const RECYCLE_ABOVE: usize = 16 << 20;
 /// How often an idle runner looks at whether to recycle its engine instance.
 const RECYCLE_CHECK: Duration = Duration::from_secs(2);
 
+pub(crate) use self::admin::AdminRequest;
+use self::sockets::{rtcp_of, spawn_reader};
+
 /// What wakes the loop.
 pub(crate) enum Message {
     /// A datagram arrived on a listener or a media port.
@@ -42,27 +49,6 @@ pub(crate) enum Message {
     Admin(AdminRequest),
     /// SIGINT or SIGTERM.
     Shutdown,
-}
-
-/// Admin API requests, each with its reply channel.
-pub(crate) enum AdminRequest {
-    Calls(tokio::sync::oneshot::Sender<String>),
-    History(tokio::sync::oneshot::Sender<String>),
-    Disconnect(String, tokio::sync::oneshot::Sender<Result<(), String>>),
-    Metrics(tokio::sync::oneshot::Sender<String>),
-    InjectFault(tokio::sync::oneshot::Sender<()>),
-    Turn(tokio::sync::oneshot::Sender<String>),
-}
-
-/// `GET /api/turn`.
-#[derive(serde::Serialize)]
-struct TurnReport {
-    servers: Vec<crate::host::TurnServerView>,
-    allocations_open: u64,
-    allocations_granted: u64,
-    failures: u64,
-    probes_sent: u64,
-    probes_answered: u64,
 }
 
 /// The running B2BUA.
@@ -269,30 +255,6 @@ impl Node {
         }
     }
 
-    /// Binds a media port the engine opened, with a reader feeding the loop.
-    fn open_media_port(&mut self, port: SocketAddr) {
-        if self.sockets.contains_key(&port) {
-            return;
-        }
-        let socket = match UdpSocket::bind(port) {
-            Ok(socket) => socket,
-            Err(e) => {
-                tracing::warn!(%port, error = %e, "cannot bind a media port");
-                return;
-            }
-        };
-        let stop = Arc::new(AtomicBool::new(false));
-        if let Some(tx) = &self.loop_tx
-            && let Err(e) = spawn_reader(port, &socket, tx.clone(), Some(stop.clone()))
-        {
-            tracing::warn!(%port, error = %format!("{e:#}"), "cannot read a media port");
-            return;
-        }
-        tracing::debug!(%port, "media port bound");
-        self.media.insert(port, stop);
-        self.sockets.insert(port, socket);
-    }
-
     /// Logs an engine error (a host mistake such as time going backwards) or replaces a
     /// trapped instance.
     fn check(&mut self, result: Result<(), GuestError>) {
@@ -371,95 +333,14 @@ impl Node {
         }
     }
 
-    fn admin(&mut self, request: AdminRequest) {
-        match request {
-            AdminRequest::Calls(reply) => {
-                let calls = self.guest.calls().unwrap_or_else(|trap| {
-                    self.replace_guest(trap);
-                    Vec::new()
-                });
-                let _ = reply.send(serde_json::to_string(&calls).unwrap_or_default());
-            }
-            AdminRequest::History(reply) => {
-                let records: Vec<_> = self.history.newest_first().collect();
-                let _ = reply.send(serde_json::to_string(&records).unwrap_or_default());
-            }
-            AdminRequest::Disconnect(tag, reply) => {
-                let now = self.now();
-                let result = match self.guest.disconnect(now.as_nanos(), &tag) {
-                    Ok(()) => Ok(()),
-                    Err(GuestError::Engine(error)) => Err(error.to_string()),
-                    Err(GuestError::Trap(trap)) => {
-                        self.replace_guest(trap);
-                        Err("the engine failed; the call was closed as an engine fault".to_owned())
-                    }
-                };
-                let _ = reply.send(result);
-            }
-            AdminRequest::Metrics(reply) => {
-                let counters = self.counters();
-                let up: Vec<(SocketAddr, bool)> = self
-                    .turn_servers()
-                    .iter()
-                    .map(|v| (v.address, v.health == Health::Up))
-                    .collect();
-                let _ = reply.send(self.metrics.render(self.live.len(), &counters, &up));
-            }
-            AdminRequest::Turn(reply) => {
-                let counters = self.counters();
-                let report = TurnReport {
-                    servers: self.turn_servers(),
-                    allocations_open: counters.turn_allocations_open,
-                    allocations_granted: counters.turn_relays_granted,
-                    failures: counters.turn_failures,
-                    probes_sent: counters.turn_probes_sent,
-                    probes_answered: counters.turn_probes_answered,
-                };
-                let _ = reply.send(serde_json::to_string(&report).unwrap_or_default());
-            }
-            AdminRequest::InjectFault(reply) => {
-                if self.fault_injection {
-                    self.guest.starve();
-                    if let Err(trap) = self.guest.is_idle() {
-                        self.replace_guest(trap);
-                    }
-                }
-                let _ = reply.send(());
-            }
-        }
-    }
-
-    /// The engine's counters, with those of instances recycled before it (zero if the instance
-    /// traps while asked).
-    fn counters(&mut self) -> Counters {
-        match self.guest.counters() {
-            Ok(counters) => add(self.retired, counters),
-            Err(trap) => {
-                self.replace_guest(trap);
-                self.retired
-            }
-        }
-    }
-
-    fn turn_servers(&mut self) -> Vec<crate::host::TurnServerView> {
-        self.guest.turn_servers().unwrap_or_else(|trap| {
-            self.replace_guest(trap);
-            Vec::new()
-        })
-    }
-
     /// The config as loaded.
     pub(crate) fn config(&self) -> &ValidConfig {
         &self.config
     }
 }
 
-fn rtcp_of(rtp: SocketAddr) -> SocketAddr {
-    SocketAddr::new(rtp.ip(), rtp.port().saturating_add(1))
-}
-
 /// Counters of two instances added up (allocations open are the newer one's).
-fn add(retired: Counters, current: Counters) -> Counters {
+pub(super) fn add(retired: Counters, current: Counters) -> Counters {
     Counters {
         datagrams_in: retired.datagrams_in + current.datagrams_in,
         datagrams_out: retired.datagrams_out + current.datagrams_out,
@@ -472,50 +353,4 @@ fn add(retired: Counters, current: Counters) -> Counters {
         turn_probes_sent: retired.turn_probes_sent + current.turn_probes_sent,
         turn_probes_answered: retired.turn_probes_answered + current.turn_probes_answered,
     }
-}
-
-/// Reads datagrams from one socket into the I/O loop until the loop is gone, or until `stop` is
-/// set (a media port the engine freed: the reader wakes twice a second to look).
-fn spawn_reader(
-    local: SocketAddr,
-    socket: &UdpSocket,
-    tx: Sender<Message>,
-    stop: Option<Arc<AtomicBool>>,
-) -> anyhow::Result<()> {
-    let socket = socket.try_clone().context("cloning a UDP socket")?;
-    if stop.is_some() {
-        socket
-            .set_read_timeout(Some(Duration::from_millis(500)))
-            .context("setting a media socket's read timeout")?;
-    }
-    std::thread::Builder::new()
-        .name(format!("udp {local}"))
-        .spawn(move || {
-            let mut buffer = vec![0; 65_535];
-            loop {
-                if stop.as_ref().is_some_and(|s| s.load(Ordering::Relaxed)) {
-                    return;
-                }
-                match socket.recv_from(&mut buffer) {
-                    Ok((n, source)) => {
-                        let message = Message::Datagram {
-                            local,
-                            source,
-                            contents: buffer[..n].to_vec(),
-                        };
-                        if tx.send(message).is_err() {
-                            return;
-                        }
-                    }
-                    Err(e)
-                        if matches!(
-                            e.kind(),
-                            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                        ) => {}
-                    Err(e) => tracing::debug!(%local, error = %e, "receive error"),
-                }
-            }
-        })
-        .context("starting a UDP reader")?;
-    Ok(())
 }
