@@ -47,6 +47,12 @@ fn main() {
             "profile.release.debug=false",
             "--config",
             "profile.release.strip=true",
+            // One unit, optimised across crates: the engine runs every datagram, and the
+            // component is small enough that this costs seconds of build time.
+            "--config",
+            "profile.release.lto=\"fat\"",
+            "--config",
+            "profile.release.codegen-units=1",
         ])
         .arg("--target-dir")
         .arg(&target_dir);

@@ -42,7 +42,8 @@ check_module_imports target/wasm32-unknown-unknown/release/twoleg-web.wasm '^__w
 # what wasmtime_wasi::p2::add_to_linker_sync provides (and the types-only interface of the WIT,
 # which carries no functions), and must export the engine interface.
 cargo build --locked -p twoleg-guest --release --target wasm32-wasip2 --target-dir target/guest \
-  --config profile.release.debug=false --config profile.release.strip=true
+  --config profile.release.debug=false --config profile.release.strip=true \
+  --config 'profile.release.lto="fat"' --config profile.release.codegen-units=1
 component=target/guest/wasm32-wasip2/release/twoleg_guest.wasm
 check_component_imports "$component" '^(wasi:(io|cli|clocks|random|filesystem)/|twoleg:engine/types@)'
 if ! wasm-tools component wit "$component" | grep -q 'export twoleg:engine/engine'; then

@@ -8,8 +8,9 @@ cd "$(dirname "$0")/.."
 
 log() { printf 'first-run: %s\n' "$*"; }
 
+installed=$(rustup target list --installed)
 for target in wasm32-unknown-unknown wasm32-wasip2; do
-  if rustup target list --installed | grep -qx "$target"; then
+  if grep -qx "$target" <<<"$installed"; then
     log "removing $target, as a fresh machine of this kind comes without it"
     rustup target remove "$target"
   fi

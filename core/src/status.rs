@@ -334,8 +334,8 @@ pub struct LiveCalls {
 }
 
 impl LiveCalls {
-    /// Follows one event.
-    pub fn apply(&mut self, event: &crate::Event) {
+    /// Follows one event, reported at `at`.
+    pub fn apply(&mut self, at: Instant, event: &crate::Event) {
         match event {
             crate::Event::CallStarted(call) => {
                 self.calls.insert(call.tag.clone(), (**call).clone());
@@ -343,6 +343,10 @@ impl LiveCalls {
             crate::Event::LegState { tag, side, state } => {
                 if let Some(call) = self.calls.get_mut(tag) {
                     call.set_leg_state(*side, *state);
+                    // Leg A is confirmed when the caller gets the callee's 2xx.
+                    if *side == Side::A && *state == LegState::Confirmed {
+                        call.answered_at.get_or_insert(at);
+                    }
                 }
             }
             crate::Event::TurnUpdated { tag, turn } => {

@@ -2,7 +2,7 @@
 //! health and metrics. Requests go to the I/O loop as messages; nothing here touches the engine.
 
 use std::net::SocketAddr;
-use std::sync::mpsc::Sender;
+use std::sync::mpsc::SyncSender;
 
 use anyhow::Context;
 use axum::Router;
@@ -16,7 +16,7 @@ use crate::node::{AdminRequest, Message};
 
 #[derive(Clone)]
 struct Api {
-    loop_tx: Sender<Message>,
+    loop_tx: SyncSender<Message>,
     /// The config as served by `GET /api/config`: passwords redacted.
     redacted_config: String,
 }
@@ -24,7 +24,7 @@ struct Api {
 /// Serves the admin API on its own thread until the process ends.
 pub(crate) fn spawn(
     listen: SocketAddr,
-    loop_tx: Sender<Message>,
+    loop_tx: SyncSender<Message>,
     redacted_config: String,
     fault_injection: bool,
 ) -> anyhow::Result<()> {
@@ -71,8 +71,9 @@ impl Api {
         make: impl FnOnce(oneshot::Sender<T>) -> AdminRequest,
     ) -> Result<T, Response> {
         let (tx, rx) = oneshot::channel();
+        // Never block the HTTP thread on a full queue: a busy runner says so.
         self.loop_tx
-            .send(Message::Admin(make(tx)))
+            .try_send(Message::Admin(make(tx)))
             .map_err(|_| unavailable())?;
         rx.await.map_err(|_| unavailable())
     }
@@ -81,7 +82,7 @@ impl Api {
 fn unavailable() -> Response {
     (
         StatusCode::SERVICE_UNAVAILABLE,
-        "the B2BUA is shutting down\n",
+        "the B2BUA is shutting down or too busy to answer\n",
     )
         .into_response()
 }

@@ -25,6 +25,8 @@ pub(crate) struct HistoryStore {
     /// Records in the file now.
     in_file: usize,
     limit: usize,
+    /// Records in the file at which to compact it next.
+    compact_at: usize,
 }
 
 impl HistoryStore {
@@ -63,6 +65,7 @@ impl HistoryStore {
             history,
             in_file,
             limit,
+            compact_at: limit + limit.max(COMPACT_SLACK),
         };
         if store.in_file > limit {
             store.compact()?;
@@ -87,9 +90,11 @@ impl HistoryStore {
             Err(e) => tracing::error!(error = %e, "could not serialise a history record"),
         }
         self.history.push(record);
-        if self.in_file >= self.limit + self.limit.max(COMPACT_SLACK)
+        if self.in_file >= self.compact_at
             && let Err(e) = self.compact()
         {
+            // Not again at every record (a full disk would make each append a rewrite).
+            self.compact_at = self.in_file + self.limit.max(COMPACT_SLACK);
             tracing::error!(file = %self.path.display(), error = %format!("{e:#}"), "could not compact call history");
         }
     }
@@ -113,8 +118,13 @@ impl HistoryStore {
         file.sync_all()?;
         std::fs::rename(&temporary, &self.path)
             .with_context(|| format!("replacing {}", self.path.display()))?;
+        // The rename itself survives a power loss once the directory is on disk.
+        if let Some(dir) = self.path.parent() {
+            File::open(dir).and_then(|dir| dir.sync_all())?;
+        }
         self.file = open_append(&self.path)?;
         self.in_file = self.history.len();
+        self.compact_at = self.limit + self.limit.max(COMPACT_SLACK);
         tracing::debug!(file = %self.path.display(), records = self.in_file, "call history compacted");
         Ok(())
     }

@@ -171,7 +171,7 @@ fn serve(config: ValidConfig, args: &RunArgs) -> anyhow::Result<()> {
     }
     let history = HistoryStore::open(&args.data_dir, config.history_max_calls())?;
     let mut node = Node::new(config, history, seed, args.fault_injection)?;
-    let (tx, rx) = std::sync::mpsc::channel();
+    let (tx, rx) = std::sync::mpsc::sync_channel(node::INPUT_QUEUE);
     node.spawn_readers(&tx)?;
     let redacted = serde_json::to_string_pretty(&node.config().config().redacted())?;
     admin::spawn(

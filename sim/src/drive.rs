@@ -251,6 +251,8 @@ pub fn replay<E: Engine>(
     let mut driver = Driver::new(engine, Instant::ZERO)?;
     let mut out = Vec::new();
     let mut collect = |driver: &mut Driver<E>| {
+        // A replay reports transmits only: events are dropped as they come.
+        driver.take_events();
         out.extend(
             driver
                 .take_transmits()

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -31,11 +31,19 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 /// gives the memory back (a wasm memory never shrinks).
 const RECYCLE_ABOVE: usize = 16 << 20;
 
+/// Under load, due deadlines are handed in at most this often (at most this late).
+const TIMEOUT_BATCH: Duration = Duration::from_millis(1);
+
 /// How often an idle runner looks at whether to recycle its engine instance.
 const RECYCLE_CHECK: Duration = Duration::from_secs(2);
 
 pub(crate) use self::admin::AdminRequest;
 use self::sockets::{rtcp_of, spawn_reader};
+
+/// Datagrams (and admin requests) waiting for the loop, at most: when the engine falls behind,
+/// the reader threads wait and the sockets' own buffers take the excess, so a runner that
+/// cannot keep up holds bounded memory instead of an ever longer queue.
+pub(crate) const INPUT_QUEUE: usize = 8_192;
 
 /// What wakes the loop.
 pub(crate) enum Message {
@@ -59,7 +67,7 @@ pub(crate) struct Node {
     seed: u64,
     sockets: BTreeMap<SocketAddr, UdpSocket>,
     /// Where reader threads feed datagrams (media sockets are bound when the engine opens them).
-    loop_tx: Option<Sender<Message>>,
+    loop_tx: Option<SyncSender<Message>>,
     /// Media sockets, with the flag that stops their reader once the engine freed the port.
     media: BTreeMap<SocketAddr, Arc<AtomicBool>>,
     epoch: std::time::Instant,
@@ -110,7 +118,7 @@ impl Node {
     }
 
     /// Starts one reader thread per listener, feeding `tx` (and later one per media socket).
-    pub(crate) fn spawn_readers(&mut self, tx: &Sender<Message>) -> anyhow::Result<()> {
+    pub(crate) fn spawn_readers(&mut self, tx: &SyncSender<Message>) -> anyhow::Result<()> {
         self.loop_tx = Some(tx.clone());
         for (&listener, socket) in &self.sockets {
             spawn_reader(listener, socket, tx.clone(), None)?;
@@ -125,6 +133,7 @@ impl Node {
     /// Runs until SIGINT/SIGTERM, then ends live calls and returns.
     pub(crate) fn run(&mut self, rx: &Receiver<Message>) -> anyhow::Result<()> {
         let mut shutdown_at: Option<std::time::Instant> = None;
+        let mut last_timeout = std::time::Instant::now();
         loop {
             let deadline = self.drain_outputs();
             if let Some(started) = shutdown_at
@@ -133,9 +142,26 @@ impl Node {
                 tracing::info!(live_calls = self.live.len(), "shut down");
                 return Ok(());
             }
-            let wait = deadline
-                .saturating_since(self.now())
-                .min(Duration::from_millis(250));
+            // Deadlines are handed in even while datagrams keep arriving (waiting for a quiet
+            // moment would starve every timer under load, and the memory of lingering
+            // transactions with them), but at most once per TIMEOUT_BATCH: under load some
+            // deadline is due at almost every datagram, and a call into the engine per datagram
+            // for it would double the work.
+            let now = self.now();
+            let since_timeout = last_timeout.elapsed();
+            if now >= deadline && since_timeout >= TIMEOUT_BATCH {
+                last_timeout = std::time::Instant::now();
+                let result = self.guest.handle_input(Input::Timeout(now));
+                self.check(result);
+                continue;
+            }
+            let wait = if now >= deadline {
+                TIMEOUT_BATCH.saturating_sub(since_timeout)
+            } else {
+                deadline
+                    .saturating_since(now)
+                    .min(Duration::from_millis(250))
+            };
             match rx.recv_timeout(wait) {
                 Ok(Message::Datagram {
                     local,
@@ -162,11 +188,7 @@ impl Node {
                     }
                 }
                 Err(RecvTimeoutError::Timeout) => {
-                    let now = self.now();
-                    if now >= deadline {
-                        let result = self.guest.handle_input(Input::Timeout(now));
-                        self.check(result);
-                    } else if shutdown_at.is_none() {
+                    if self.now() < deadline && shutdown_at.is_none() {
                         self.recycle_if_idle();
                     }
                 }
@@ -202,13 +224,13 @@ impl Node {
     }
 
     fn record(&mut self, event: Event) {
-        self.live.apply(&event);
+        self.live.apply(self.now(), &event);
         match event {
             Event::CallStarted(call) => {
-                tracing::info!(tag = %call.tag, route = %call.route, "call started");
+                tracing::debug!(tag = %call.tag, route = %call.route, "call started");
             }
             Event::CallEnded(record) => {
-                tracing::info!(tag = %record.tag, status = record.final_status, outcome = ?record.outcome, reason = %record.reason, "call ended");
+                tracing::debug!(tag = %record.tag, status = record.final_status, outcome = ?record.outcome, reason = %record.reason, "call ended");
                 self.metrics.count_ended(record.final_status);
                 self.history.append(*record);
             }
@@ -276,6 +298,11 @@ impl Node {
         for record in self.live.fail(now) {
             self.metrics.count_ended(record.final_status);
             self.history.append(record);
+        }
+        // The fresh instance knows nothing of the media ports the failed one opened.
+        for (port, stop) in std::mem::take(&mut self.media) {
+            stop.store(true, Ordering::Relaxed);
+            self.sockets.remove(&port);
         }
         self.start_fresh_instance(now);
     }

@@ -4,7 +4,7 @@
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::Sender;
+use std::sync::mpsc::SyncSender;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -46,7 +46,7 @@ pub(super) fn rtcp_of(rtp: SocketAddr) -> SocketAddr {
 pub(super) fn spawn_reader(
     local: SocketAddr,
     socket: &UdpSocket,
-    tx: Sender<Message>,
+    tx: SyncSender<Message>,
     stop: Option<Arc<AtomicBool>>,
 ) -> anyhow::Result<()> {
     let socket = socket.try_clone().context("cloning a UDP socket")?;
