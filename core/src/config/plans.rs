@@ -49,7 +49,8 @@ pub struct RoutePlan {
     pub destination: SocketAddr,
     /// Whether the call goes through the Microsoft Lync B2BUA.
     pub lync: bool,
-    /// Index into [`ValidConfig::listeners`] of the listener the B leg uses.
+    /// Index into [`ValidConfig::listeners`](super::ValidConfig::listeners) of the listener the B
+    /// leg uses.
     pub listener: usize,
 }
 
@@ -64,7 +65,7 @@ impl RoutePlan {
     }
 }
 
-/// A compiled [`model::Pattern`].
+/// A compiled [`Pattern`](super::model::Pattern).
 #[derive(Clone, Debug)]
 pub enum Matcher {
     /// Equal text.
