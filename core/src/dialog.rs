@@ -4,6 +4,8 @@ use std::net::SocketAddr;
 
 use rand_chacha::ChaCha8Rng;
 
+use crate::Transport;
+use crate::hop::{Hop, transport_of};
 use crate::ids;
 use crate::sip::{HeaderName, Headers, Method, NameAddr, Request, Uri, Via};
 use crate::transaction::DialogKey;
@@ -45,7 +47,7 @@ impl Dialog {
         &mut self,
         method: Method,
         cseq: Option<u32>,
-        local: SocketAddr,
+        hop: &Hop,
         max_forwards: u8,
         rng: &mut ChaCha8Rng,
     ) -> Request {
@@ -59,7 +61,7 @@ impl Dialog {
         let mut headers = Headers::new();
         headers.push(
             HeaderName::VIA,
-            Via::new(local, &ids::branch(rng)).to_string(),
+            Via::new(&hop.transport.to_string(), hop.local, &ids::branch(rng)).to_string(),
         );
         headers.push(HeaderName::MAX_FORWARDS, max_forwards.to_string());
         for route in &self.route_set {
@@ -86,17 +88,46 @@ impl Dialog {
         }
     }
 
-    /// Where in-dialog requests go: the first route if it is an IP address, else the remote
-    /// target if it is, else `fallback` (where the leg's INVITE came from or went to).
-    pub(crate) fn next_hop(&self, fallback: SocketAddr) -> SocketAddr {
-        let first_route = self
-            .route_set
-            .first()
-            .and_then(|r| NameAddr::parse(r).ok())
-            .and_then(|r| r.parsed_uri())
-            .and_then(|u| u.socket_addr());
-        first_route
-            .or_else(|| Uri::parse(&self.remote_target).ok()?.socket_addr())
-            .unwrap_or(fallback)
+    /// The URI in-dialog requests go toward: the first route if there is one (RFC 3261
+    /// §12.2.1.1), else the remote target.
+    fn next_uri(&self) -> Option<Uri> {
+        match self.route_set.first() {
+            Some(route) => NameAddr::parse(route).ok()?.parsed_uri(),
+            None => Uri::parse(&self.remote_target).ok(),
+        }
+    }
+
+    /// Where in-dialog requests go: the address of the first route, or of the remote target,
+    /// if it is an IP address (else `fallback`'s, where the leg's INVITE came from or went
+    /// to), over the transport that URI asks for (else `fallback`'s); the fallback's
+    /// connection is kept when the hop is the same.
+    pub(crate) fn next_hop(
+        &self,
+        fallback: &Hop,
+        local_for: impl Fn(Transport) -> Option<SocketAddr>,
+    ) -> Hop {
+        let uri = self.next_uri();
+        let peer = uri
+            .as_ref()
+            .and_then(Uri::socket_addr)
+            .unwrap_or(fallback.peer);
+        let transport = uri
+            .as_ref()
+            .and_then(transport_of)
+            .filter(|transport| *transport == fallback.transport || local_for(*transport).is_some())
+            .unwrap_or(fallback.transport);
+        if transport == fallback.transport && peer == fallback.peer {
+            return *fallback;
+        }
+        Hop {
+            transport,
+            local: if transport == fallback.transport {
+                fallback.local
+            } else {
+                local_for(transport).unwrap_or(fallback.local)
+            },
+            peer,
+            connection: None,
+        }
     }
 }

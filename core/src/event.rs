@@ -10,8 +10,8 @@ use std::net::SocketAddr;
 
 use serde::Serialize;
 
-use crate::Transport;
-use crate::sip::{Method, ParseError, StatusCode};
+use crate::ConnectionId;
+use crate::sip::{FramingError, Method, ParseError, StatusCode};
 use crate::status::{CallRecord, CallStatus, LegState, Side, TurnDecision};
 use crate::turn::{EndpointId, Health};
 
@@ -56,6 +56,15 @@ pub enum Event {
     MediaPortsFreed {
         /// The RTP port's address.
         rtp: SocketAddr,
+    },
+
+    // Stream connections.
+    /// A stream connection cannot be framed any further (RFC 3261 §18.3): the host closes it.
+    CloseConnection {
+        /// Which.
+        connection: ConnectionId,
+        /// Why.
+        reason: FramingError,
     },
 
     // TURN servers.
@@ -104,6 +113,8 @@ pub enum Event {
 pub enum Refusal {
     /// It is not well-formed (RFC 3261 §8.2, 400 or 505 or 513).
     Malformed(ParseError),
+    /// It cannot be framed on its stream (RFC 3261 §18.3: 400, then the connection closes).
+    Framing(FramingError),
     /// A method TwoLeg does not handle (§8.2.1, 405 with Allow).
     MethodNotAllowed,
     /// A Request-URI that is not `sip:` or `sips:` (§8.2.2.1, 416).
@@ -129,6 +140,7 @@ impl fmt::Display for Refusal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Malformed(error) => error.fmt(f),
+            Self::Framing(error) => error.fmt(f),
             Self::MethodNotAllowed => f.write_str("method not allowed"),
             Self::UnsupportedUriScheme => f.write_str("unsupported URI scheme"),
             Self::TooManyHops => f.write_str("Max-Forwards reached zero"),
@@ -147,7 +159,7 @@ impl fmt::Display for Refusal {
 impl Refusal {
     /// Whether the request was malformed (as opposed to refused by policy or state).
     pub fn is_malformed(&self) -> bool {
-        matches!(self, Self::Malformed(_))
+        matches!(self, Self::Malformed(_) | Self::Framing(_))
     }
 }
 
@@ -172,8 +184,11 @@ pub enum DropReason {
     /// A STUN message that answers no allocation or health probe of this engine (or comes
     /// from another address than the allocation's TURN server).
     StrayStun,
-    /// It arrived over a transport this engine does not speak yet.
-    UnsupportedTransport(Transport),
+    /// Stream bytes that cannot be framed and cannot be answered (RFC 3261 §18.3); the
+    /// connection is closed.
+    Framing(FramingError),
+    /// Stream bytes that came with no connection to answer on.
+    NoConnection,
 }
 
 impl fmt::Display for DropReason {
@@ -186,9 +201,8 @@ impl fmt::Display for DropReason {
             Self::StrayAck => f.write_str("ACK matches no transaction or dialog"),
             Self::UnknownListener(address) => write!(f, "{address} is not a listener"),
             Self::StrayStun => f.write_str("STUN message answers nothing of this engine"),
-            Self::UnsupportedTransport(transport) => {
-                write!(f, "SIP over {transport} is not supported yet")
-            }
+            Self::Framing(error) => error.fmt(f),
+            Self::NoConnection => f.write_str("stream bytes without a connection"),
         }
     }
 }

@@ -100,6 +100,7 @@ pub mod config;
 mod dialog;
 mod engine;
 mod event;
+mod hop;
 pub mod ids;
 pub mod scheduler;
 pub mod sip;
@@ -117,10 +118,26 @@ pub use time::Instant;
 /// What the host hands to the engine.
 #[derive(Debug)]
 pub enum Input<'a> {
-    /// A datagram arrived.
+    /// Bytes arrived: a datagram, or what one read of a stream connection returned.
     Receive(Instant, Receive<'a>),
     /// Time passed (at least up to the last [`Output::Timeout`]).
     Timeout(Instant),
+    /// A stream connection closed (the peer hung up, an error, the host's limits, or the engine
+    /// asked with [`Event::CloseConnection`]).
+    Closed(Instant, ConnectionId),
+    /// The host could not deliver a [`Transmit`]: a connect refused or timed out, a connection
+    /// reset. Requests waiting on that hop fail at once (503 toward the caller) instead of
+    /// after Timer B or F.
+    Undeliverable(Instant, Undeliverable),
+}
+
+/// Where a [`Transmit`] could not go.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Undeliverable {
+    /// Over which transport.
+    pub transport: Transport,
+    /// To where.
+    pub destination: SocketAddr,
 }
 
 /// Bytes that arrived.

@@ -84,6 +84,9 @@ pub struct LegStatus {
     pub source: String,
     /// The callee's URI on this leg (Request-URI).
     pub destination: String,
+    /// The transport this leg uses.
+    #[serde(default)]
+    pub transport: crate::Transport,
     /// The peer's address.
     pub peer: SocketAddr,
     /// The listener this leg uses.

@@ -215,8 +215,8 @@ macro_rules! same_fields {
 
 same_fields! {
     twoleg_core::status::LegStatus, LegStatus {
-        side, serial, state, call_id, local_tag, remote_tag, source, destination, peer, local,
-        final_status,
+        side, serial, state, call_id, local_tag, remote_tag, source, destination, transport, peer,
+        local, final_status,
     };
     twoleg_core::status::TurnError, TurnError { code, reason };
     twoleg_core::status::TurnAttempt, TurnAttempt { server, address, media, error };
@@ -380,12 +380,44 @@ impl Convert<twoleg_core::sip::ParseError> for wit::ParseError {
     }
 }
 
+impl Convert<wit::FramingError> for twoleg_core::sip::FramingError {
+    fn convert(self) -> wit::FramingError {
+        use twoleg_core::sip::FramingError as C;
+        use wit::FramingError as W;
+        match self {
+            C::MissingContentLength => W::MissingContentLength,
+            C::BadContentLength => W::BadContentLength,
+            C::TooLarge { size, limit } => W::TooLarge(wit::SizeOverLimit {
+                size: size as u64,
+                limit: limit as u64,
+            }),
+            other => unreachable!("a framing error the WIT does not name yet: {other}"),
+        }
+    }
+}
+
+impl Convert<twoleg_core::sip::FramingError> for wit::FramingError {
+    fn convert(self) -> twoleg_core::sip::FramingError {
+        use twoleg_core::sip::FramingError as C;
+        use wit::FramingError as W;
+        match self {
+            W::MissingContentLength => C::MissingContentLength,
+            W::BadContentLength => C::BadContentLength,
+            W::TooLarge(over) => C::TooLarge {
+                size: over.size as usize,
+                limit: over.limit as usize,
+            },
+        }
+    }
+}
+
 impl Convert<wit::Refusal> for twoleg_core::Refusal {
     fn convert(self) -> wit::Refusal {
         use twoleg_core::Refusal as C;
         use wit::Refusal as W;
         match self {
             C::Malformed(error) => W::Malformed(error.convert()),
+            C::Framing(error) => W::Framing(error.convert()),
             C::MethodNotAllowed => W::MethodNotAllowed,
             C::UnsupportedUriScheme => W::UnsupportedUriScheme,
             C::TooManyHops => W::TooManyHops,
@@ -406,6 +438,7 @@ impl Convert<twoleg_core::Refusal> for wit::Refusal {
         use wit::Refusal as W;
         match self {
             W::Malformed(error) => C::Malformed(error.convert()),
+            W::Framing(error) => C::Framing(error.convert()),
             W::MethodNotAllowed => C::MethodNotAllowed,
             W::UnsupportedUriScheme => C::UnsupportedUriScheme,
             W::TooManyHops => C::TooManyHops,
@@ -432,7 +465,8 @@ impl Convert<wit::DropReason> for twoleg_core::DropReason {
             C::StrayAck => W::StrayAck,
             C::UnknownListener(address) => W::UnknownListener(address.convert()),
             C::StrayStun => W::StrayStun,
-            C::UnsupportedTransport(transport) => W::UnsupportedTransport(transport.convert()),
+            C::Framing(error) => W::Framing(error.convert()),
+            C::NoConnection => W::NoConnection,
             other => unreachable!("a drop reason the WIT does not name yet: {other}"),
         }
     }
@@ -451,7 +485,8 @@ impl Convert<twoleg_core::DropReason> for wit::DropReason {
             W::StrayAck => C::StrayAck,
             W::UnknownListener(address) => C::UnknownListener(address.convert()),
             W::StrayStun => C::StrayStun,
-            W::UnsupportedTransport(transport) => C::UnsupportedTransport(transport.convert()),
+            W::Framing(error) => C::Framing(error.convert()),
+            W::NoConnection => C::NoConnection,
         }
     }
 }
@@ -474,6 +509,12 @@ impl Convert<wit::Event> for twoleg_core::Event {
             }),
             C::MediaPortsOpened { rtp } => W::MediaPortsOpened(rtp.convert()),
             C::MediaPortsFreed { rtp } => W::MediaPortsFreed(rtp.convert()),
+            C::CloseConnection { connection, reason } => {
+                W::CloseConnection(wit::CloseConnection {
+                    connection: connection.0,
+                    reason: reason.convert(),
+                })
+            }
             C::TurnHealth {
                 endpoint,
                 address,
@@ -528,6 +569,10 @@ impl Convert<twoleg_core::Event> for wit::Event {
             },
             W::MediaPortsOpened(rtp) => C::MediaPortsOpened { rtp: rtp.convert() },
             W::MediaPortsFreed(rtp) => C::MediaPortsFreed { rtp: rtp.convert() },
+            W::CloseConnection(close) => C::CloseConnection {
+                connection: twoleg_core::ConnectionId(close.connection),
+                reason: close.reason.convert(),
+            },
             W::TurnHealth(change) => C::TurnHealth {
                 endpoint: change.endpoint.convert(),
                 address: change.address.convert(),

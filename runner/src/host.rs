@@ -352,6 +352,29 @@ impl twoleg_sim::Engine for Guest {
                     .b2bua()
                     .call_handle_timeout(store, r, now.as_nanos())
             }),
+            Input::Closed(now, connection) => self.call(|store, b, r| {
+                b.twoleg_engine_engine().b2bua().call_handle_closed(
+                    store,
+                    r,
+                    now.as_nanos(),
+                    connection.0,
+                )
+            }),
+            Input::Undeliverable(now, undeliverable) => {
+                let (transport, destination) = (
+                    undeliverable.transport.convert(),
+                    undeliverable.destination.convert(),
+                );
+                self.call(|store, b, r| {
+                    b.twoleg_engine_engine().b2bua().call_handle_undeliverable(
+                        store,
+                        r,
+                        now.as_nanos(),
+                        transport,
+                        destination,
+                    )
+                })
+            }
         };
         result
             .map_err(GuestError::Trap)?

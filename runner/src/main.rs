@@ -10,6 +10,8 @@ mod host;
 mod metrics;
 mod node;
 mod replay;
+mod streams;
+mod tls;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -126,6 +128,20 @@ fn check(file: &PathBuf) -> ExitCode {
     let Ok(config) = load(Some(file)) else {
         return ExitCode::FAILURE;
     };
+    // The files TLS listeners name: readable, PEM, key matching certificate, not expired.
+    let mut problems = 0;
+    for (index, listener) in config.listeners().iter().enumerate() {
+        if let Some(plan) = &listener.tls {
+            for problem in tls::check(plan) {
+                eprintln!("{}: sip.listeners[{index}].tls: {problem}", file.display());
+                problems += 1;
+            }
+        }
+    }
+    if problems > 0 {
+        eprintln!("{}: {problems} problem(s)", file.display());
+        return ExitCode::FAILURE;
+    }
     println!(
         "{}: valid: {} listener(s), {} route(s), {} TURN address/port combination(s)",
         file.display(),

@@ -3,6 +3,13 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
+/// TCP and TLS connections, for metrics.
+pub(crate) struct ConnectionCounts {
+    pub(crate) open: usize,
+    pub(crate) refused: u64,
+    pub(crate) handshake_failures: u64,
+}
+
 /// What the runner counts (from the datagrams it moves and the events the engine reports, so
 /// the counts survive a trapped engine instance).
 #[derive(Debug, Default)]
@@ -12,6 +19,7 @@ pub(crate) struct Metrics {
     pub(crate) retransmissions: u64,
     pub(crate) parse_errors: u64,
     pub(crate) guest_traps: u64,
+    pub(crate) framing_errors: u64,
     ended_by_status: BTreeMap<u16, u64>,
 }
 
@@ -26,6 +34,7 @@ impl Metrics {
         active_calls: usize,
         engine: &twoleg_core::Counters,
         turn_up: &[(std::net::SocketAddr, bool)],
+        connections: &ConnectionCounts,
     ) -> String {
         let mut out = String::new();
         header(
@@ -73,6 +82,21 @@ impl Metrics {
                 "Engine instances that trapped and were replaced.",
                 self.guest_traps,
             ),
+            (
+                "twoleg_framing_errors_total",
+                "TCP/TLS connections closed because their bytes could not be framed.",
+                self.framing_errors,
+            ),
+            (
+                "twoleg_connections_refused_total",
+                "TCP/TLS connections refused at the connection limit.",
+                connections.refused,
+            ),
+            (
+                "twoleg_tls_handshake_failures_total",
+                "TLS handshakes that failed or timed out.",
+                connections.handshake_failures,
+            ),
         ] {
             header(&mut out, name, "counter", help);
             let _ = writeln!(out, "{name} {value}");
@@ -100,6 +124,13 @@ impl Metrics {
             header(&mut out, name, kind, help);
             let _ = writeln!(out, "{name} {value}");
         }
+        header(
+            &mut out,
+            "twoleg_connections_open",
+            "gauge",
+            "TCP/TLS connections open.",
+        );
+        let _ = writeln!(out, "twoleg_connections_open {}", connections.open);
         header(
             &mut out,
             "twoleg_turn_server_up",

@@ -9,7 +9,9 @@ use std::collections::{BTreeSet, VecDeque};
 use std::net::SocketAddr;
 
 use serde::{Deserialize, Serialize};
-use twoleg_core::{B2bua, Event, Input, Instant, Output, Receive, Transmit};
+use twoleg_core::{
+    B2bua, ConnectionId, Event, Input, Instant, Output, Receive, Transmit, Transport, Undeliverable,
+};
 
 /// What the driver needs of an engine: the sans-IO pair. The native [`B2bua`] is one; the
 /// runner's engine component in wasmtime is another.
@@ -115,6 +117,52 @@ impl<E: Engine> Driver<E> {
         let input = Input::Receive(self.now, Receive::datagram(source, destination, contents));
         self.engine
             .handle_input(input)
+            .map_err(DriveError::Engine)?;
+        self.drain()
+    }
+
+    /// Bytes arrive now on a stream connection (TCP or TLS).
+    pub fn receive_stream(
+        &mut self,
+        transport: Transport,
+        connection: ConnectionId,
+        source: SocketAddr,
+        destination: SocketAddr,
+        contents: &[u8],
+    ) -> Result<(), DriveError<E::Error>> {
+        let receive = Receive {
+            transport,
+            connection: Some(connection),
+            source,
+            destination,
+            contents,
+        };
+        self.engine
+            .handle_input(Input::Receive(self.now, receive))
+            .map_err(DriveError::Engine)?;
+        self.drain()
+    }
+
+    /// A stream connection closed now.
+    pub fn close(&mut self, connection: ConnectionId) -> Result<(), DriveError<E::Error>> {
+        self.engine
+            .handle_input(Input::Closed(self.now, connection))
+            .map_err(DriveError::Engine)?;
+        self.drain()
+    }
+
+    /// Nothing could be delivered to `destination` over `transport` (a connect refused).
+    pub fn undeliverable(
+        &mut self,
+        transport: Transport,
+        destination: SocketAddr,
+    ) -> Result<(), DriveError<E::Error>> {
+        let undeliverable = Undeliverable {
+            transport,
+            destination,
+        };
+        self.engine
+            .handle_input(Input::Undeliverable(self.now, undeliverable))
             .map_err(DriveError::Engine)?;
         self.drain()
     }

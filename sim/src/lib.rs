@@ -45,7 +45,7 @@ use self::network::Network;
 use twoleg_core::Event;
 use twoleg_core::Instant;
 use twoleg_core::config::ValidConfig;
-use twoleg_core::{B2bua, Transmit};
+use twoleg_core::{B2bua, ConnectionId, Transmit, Transport};
 
 /// What the simulation still holds besides the engine.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -74,6 +74,10 @@ pub struct SimConfig {
     pub link: LinkConditions,
     /// Where the scripted caller sends from.
     pub caller: SocketAddr,
+    /// How the scripted caller reaches the engine: UDP (default), TCP or TLS (a stream, to the
+    /// first listener of that transport).
+    #[serde(default)]
+    pub caller_transport: Transport,
     /// At most this many steps without time moving before the run counts as a livelock.
     pub livelock_steps: u64,
     /// Keep every datagram and event (turn off for long batches: then only `CallEnded` events
@@ -87,6 +91,7 @@ impl Default for SimConfig {
             seed: 1,
             link: LinkConditions::default(),
             caller: "127.0.0.1:5080".parse().expect("a literal address"),
+            caller_transport: Transport::Udp,
             livelock_steps: 1_000_000,
             keep_log: true,
         }
@@ -125,6 +130,39 @@ pub struct Sim {
     events: Vec<(Instant, Event)>,
     config: SimConfig,
     inspector: Option<Inspector>,
+    streams: Streams,
+}
+
+/// The simulated stream connections: one per (agent, engine listener) pair, numbered as they
+/// first carry something.
+#[derive(Debug, Default)]
+struct Streams {
+    by_pair: BTreeMap<(SocketAddr, SocketAddr), ConnectionId>,
+    next: u64,
+}
+
+impl Streams {
+    /// The connection between an agent and an engine listener, opened on first use.
+    fn connection(&mut self, agent: SocketAddr, listener: SocketAddr) -> ConnectionId {
+        let next = &mut self.next;
+        *self.by_pair.entry((agent, listener)).or_insert_with(|| {
+            *next += 1;
+            ConnectionId(*next)
+        })
+    }
+
+    /// How an agent's message to `to` travels.
+    fn how(
+        &mut self,
+        transport: Transport,
+        agent: SocketAddr,
+        to: SocketAddr,
+    ) -> (Transport, Option<ConnectionId>) {
+        match transport {
+            Transport::Udp => (Transport::Udp, None),
+            stream => (stream, Some(self.connection(agent, to))),
+        }
+    }
 }
 
 /// Sees every transmit of the engine (to check what it writes, in long runs that keep no log).
@@ -140,15 +178,20 @@ impl Sim {
     /// A simulation of this B2BUA config: one scripted caller, and one scripted callee at each
     /// route destination.
     pub fn new(config: ValidConfig, sim: SimConfig) -> Self {
-        let entry = config.listeners()[0].address;
+        let entry = config
+            .listeners()
+            .iter()
+            .find(|l| l.transport == sim.caller_transport)
+            .unwrap_or_else(|| &config.listeners()[0])
+            .address;
         let timers = config.timers();
         let mut callees = BTreeMap::new();
         for (i, route) in config.routes().iter().enumerate() {
-            let listener = config.listeners()[route.listener].address;
+            let listener = &config.listeners()[route.listener];
             callees.entry(route.destination).or_insert_with(|| {
                 Agent::new(
-                    route.destination,
-                    listener,
+                    (route.destination, listener.transport),
+                    listener.address,
                     timers.t1,
                     timers.t2,
                     sim.seed ^ (0x0ca1_1ee0 + i as u64),
@@ -173,7 +216,7 @@ impl Sim {
                 .expect("a new engine takes no input"),
             network: Network::new(sim.link, sim.seed ^ 0x6e65_7477, sim.keep_log),
             caller: Agent::new(
-                sim.caller,
+                (sim.caller, sim.caller_transport),
                 entry,
                 timers.t1,
                 timers.t2,
@@ -185,6 +228,7 @@ impl Sim {
             events: Vec::new(),
             config: sim,
             inspector: None,
+            streams: Streams::default(),
         }
     }
 
@@ -298,10 +342,16 @@ impl Sim {
             let (from, to, contents) = (datagram.from, datagram.to, datagram.contents);
             if let Some(server) = self.turn_servers.get_mut(&to) {
                 if let Some(answer) = server.handle(from, &contents) {
-                    self.network.send(now, to, from, answer);
+                    self.network
+                        .send(now, (to, from), (Transport::Udp, None), answer);
                 }
             } else if engine_addresses.contains(&to) || self.driver.is_media_port(to) {
-                self.driver.receive(from, to, &contents)?;
+                match (datagram.transport, datagram.connection) {
+                    (Transport::Udp, _) | (_, None) => self.driver.receive(from, to, &contents)?,
+                    (transport, Some(connection)) => self
+                        .driver
+                        .receive_stream(transport, connection, from, to, &contents)?,
+                }
                 self.drain_engine();
             } else if to == self.config.caller {
                 self.caller.handle_datagram(now, from, &contents);
@@ -315,13 +365,15 @@ impl Sim {
         for callee in self.callees.values_mut() {
             callee.handle_timeout(now);
         }
-        let caller_address = self.config.caller;
+        let caller = (self.config.caller, self.config.caller_transport);
         for (to, bytes) in self.caller.take_outbox() {
-            self.network.send(now, caller_address, to, bytes);
+            let how = self.streams.how(caller.1, caller.0, to);
+            self.network.send(now, (caller.0, to), how, bytes);
         }
         for (address, callee) in &mut self.callees {
             for (to, bytes) in callee.take_outbox() {
-                self.network.send(now, *address, to, bytes);
+                let how = self.streams.how(callee.transport(), *address, to);
+                self.network.send(now, (*address, to), how, bytes);
             }
         }
         Ok(())
@@ -338,8 +390,22 @@ impl Sim {
             if let Some(Inspector(inspect)) = &mut self.inspector {
                 inspect(&transmit);
             }
-            self.network
-                .send(at, transmit.source, transmit.destination, transmit.contents);
+            let how = match transmit.transport {
+                Transport::Udp => (Transport::Udp, None),
+                transport => (
+                    transport,
+                    Some(transmit.connection.unwrap_or_else(|| {
+                        self.streams
+                            .connection(transmit.destination, transmit.source)
+                    })),
+                ),
+            };
+            self.network.send(
+                at,
+                (transmit.source, transmit.destination),
+                how,
+                transmit.contents,
+            );
         }
         let keep_log = self.config.keep_log;
         self.events.extend(

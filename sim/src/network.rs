@@ -9,7 +9,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
-use twoleg_core::Instant;
+use twoleg_core::{ConnectionId, Instant, Transport};
 
 /// How a link treats datagrams.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, serde::Deserialize)]
@@ -45,6 +45,10 @@ pub struct Datagram {
     pub from: SocketAddr,
     /// Receiver.
     pub to: SocketAddr,
+    /// How it travelled: UDP, or a stream (then never lost, never reordered).
+    pub transport: Transport,
+    /// The stream connection, for TCP and TLS.
+    pub connection: Option<ConnectionId>,
     /// Its bytes.
     pub contents: Vec<u8>,
 }
@@ -108,6 +112,8 @@ pub(crate) struct Network {
     keep_log: bool,
     log: Vec<Datagram>,
     next_id: u64,
+    /// The latest delivery time on each stream path, to keep streams in order.
+    stream_last: BTreeMap<(SocketAddr, SocketAddr), Instant>,
 }
 
 impl Network {
@@ -120,6 +126,7 @@ impl Network {
             keep_log,
             log: Vec::new(),
             next_id: 0,
+            stream_last: BTreeMap::new(),
         }
     }
 
@@ -136,8 +143,8 @@ impl Network {
     pub(crate) fn send(
         &mut self,
         now: Instant,
-        from: SocketAddr,
-        to: SocketAddr,
+        (from, to): (SocketAddr, SocketAddr),
+        (transport, connection): (Transport, Option<ConnectionId>),
         contents: Vec<u8>,
     ) {
         let conditions = self
@@ -145,7 +152,10 @@ impl Network {
             .get(&(from, to))
             .copied()
             .unwrap_or(self.conditions);
-        let lost = conditions.loss > 0.0 && self.rng.random_bool(conditions.loss.clamp(0.0, 1.0));
+        let stream = transport != Transport::Udp;
+        let lost = !stream
+            && conditions.loss > 0.0
+            && self.rng.random_bool(conditions.loss.clamp(0.0, 1.0));
         let jitter = if conditions.jitter.is_zero() {
             Duration::ZERO
         } else {
@@ -154,13 +164,22 @@ impl Network {
         };
         let id = self.next_id;
         self.next_id += 1;
-        let delivered_at = (!lost).then(|| now + conditions.latency + jitter);
+        let mut delivered_at = (!lost).then(|| now + conditions.latency + jitter);
+        if stream {
+            // In order: never before what was sent earlier on the same path.
+            let last = self.stream_last.entry((from, to)).or_insert(Instant::ZERO);
+            let at = delivered_at.unwrap_or(now).max(*last);
+            *last = at;
+            delivered_at = Some(at);
+        }
         let datagram = Datagram {
             id,
             sent_at: now,
             delivered_at,
             from,
             to,
+            transport,
+            connection,
             contents,
         };
         if self.keep_log {

@@ -72,7 +72,7 @@ fn every_kind_of_mistake_is_reported_with_its_path_all_at_once() {
     }"#;
     let found = problems(text);
     let expected = [
-        "sip.listeners[1].address: 127.0.0.1:5060 duplicates sip.listeners[0].address",
+        "sip.listeners[1].address: 127.0.0.1:5060 over UDP clashes with sip.listeners[0].address",
         "routes[0].destinaton: unknown key; did you mean destination?",
         "routes[0].destination: is empty; give where the call goes as ip:port, like 127.0.0.1:5070",
         "lync_b2bua.media_port_range.end: range end 56000 is below its start 57000",

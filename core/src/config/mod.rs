@@ -17,10 +17,14 @@ mod secret;
 mod valid;
 
 pub use model::{
-    Admin, CONFIG_VERSION, Config, Encryption, History, Listener, LyncB2bua, Pattern, PortRange,
-    Route, RouteMatch, SipSettings, Timers, TurnAddress, TurnHealth, TurnServer,
+    Admin, CONFIG_VERSION, Config, Connections, Encryption, History, Listener, LyncB2bua, Pattern,
+    PortRange, Route, RouteMatch, SipSettings, Timers, TlsFiles, TurnAddress, TurnHealth,
+    TurnServer,
 };
-pub use plans::{HealthPolicy, ListenerPlan, LyncPolicy, Matcher, RoutePlan, TimerValues};
+pub use plans::{
+    ConnectionLimits, HealthPolicy, ListenerPlan, LyncPolicy, Matcher, RoutePlan, TimerValues,
+    TlsPlan,
+};
 pub use problem::{FieldPath, Problem, Problems, Segment};
 pub use schema::json_schema;
 pub use secret::Password;

@@ -56,17 +56,45 @@ impl Default for Config {
 #[serde(default)]
 #[schemars(deny_unknown_fields)]
 pub struct SipSettings {
-    /// UDP listeners. The first one is where calls go out unless a route names another.
+    /// Listeners, each on one transport (UDP, TCP or TLS); one address may carry several. The
+    /// first one is where calls go out unless a route names another.
     pub listeners: Vec<Listener>,
     /// RFC 3261 transaction timer base values.
     pub timers: Timers,
     /// Max-Forwards put on requests the B2BUA originates (hop count); relayed requests carry the
     /// received value minus one.
     pub max_forwards: u64,
-    /// Largest datagram accepted, in bytes; a larger one is dropped with an event.
+    /// Largest message accepted, in bytes: a larger datagram is dropped with an event, a larger
+    /// message on a stream is a framing error that closes the connection.
     pub max_message_size: u64,
     /// How long the callee may ring before the B2BUA cancels the call (seconds; 0 = no limit).
     pub ring_timeout_s: u64,
+    /// Limits on TCP and TLS connections.
+    pub connections: Connections,
+}
+
+/// Limits on TCP and TLS connections, inbound and outbound together.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default)]
+#[schemars(deny_unknown_fields)]
+pub struct Connections {
+    /// Open connections at most; beyond it new inbound connections are refused (default 1,000).
+    pub max: u64,
+    /// A connection that carries nothing this long is closed (seconds; default 600).
+    pub idle_timeout_s: u64,
+    /// A TLS handshake (or an outbound connect) that takes longer fails (milliseconds; default
+    /// 5,000).
+    pub handshake_timeout_ms: u64,
+}
+
+impl Default for Connections {
+    fn default() -> Self {
+        Self {
+            max: 1_000,
+            idle_timeout_s: 600,
+            handshake_timeout_ms: 5_000,
+        }
+    }
 }
 
 impl Default for SipSettings {
@@ -77,11 +105,12 @@ impl Default for SipSettings {
             max_forwards: 70,
             max_message_size: 65_535,
             ring_timeout_s: 180,
+            connections: Connections::default(),
         }
     }
 }
 
-/// One UDP listener.
+/// One listener.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default)]
 #[schemars(deny_unknown_fields)]
@@ -90,6 +119,11 @@ pub struct Listener {
     pub name: String,
     /// `ip:port` to bind, for example `127.0.0.1:5060`.
     pub address: String,
+    /// `udp` (default), `tcp` or `tls`.
+    pub transport: String,
+    /// For a `tls` listener: its certificate, key and the peers it trusts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsFiles>,
 }
 
 impl Default for Listener {
@@ -97,8 +131,29 @@ impl Default for Listener {
         Self {
             name: "default".to_owned(),
             address: "127.0.0.1:5060".to_owned(),
+            transport: "udp".to_owned(),
+            tls: None,
         }
     }
+}
+
+/// What a TLS listener presents and trusts. The files are the runner's to read (PEM); the
+/// browser keeps their names as text.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default)]
+#[schemars(deny_unknown_fields)]
+pub struct TlsFiles {
+    /// The certificate chain it presents, leaf first: to clients, and as a client on
+    /// connections it opens (mutual TLS toward Lync).
+    pub certificate_chain: String,
+    /// Its private key.
+    pub private_key: String,
+    /// CA certificates it trusts for peers: servers it connects to, and clients when
+    /// `require_client_certificate` is on. Empty: servers are checked against the public web
+    /// PKI roots built into TwoLeg.
+    pub ca: String,
+    /// Clients must present a certificate signed by `ca` (mutual TLS).
+    pub require_client_certificate: bool,
 }
 
 /// RFC 3261 §17 timer base values, in milliseconds.
@@ -138,8 +193,17 @@ pub struct Route {
     pub destination: String,
     /// Whether the call goes through the Microsoft Lync B2BUA (and may be offered TURN).
     pub lync: bool,
-    /// The listener the B leg is sent from (by name); empty means the first listener.
+    /// The listener the B leg is sent from (by name); empty means the first listener. Its
+    /// transport is the B leg's.
     pub listener: String,
+    /// On a UDP route: a request larger than 1,300 bytes goes over TCP instead (RFC 3261
+    /// §18.1.1), for destinations that also take TCP on the same address; needs a TCP
+    /// listener on the route listener's IP.
+    pub large_requests_over_tcp: bool,
+    /// On a TLS route: the name the destination's certificate must carry (and the SNI sent);
+    /// empty: its IP address.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub tls_server_name: String,
 }
 
 /// A Request-URI match: both parts that are given must match.

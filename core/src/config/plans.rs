@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use super::model::Encryption;
+use crate::Transport;
 
 /// A UDP listener.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -13,6 +14,35 @@ pub struct ListenerPlan {
     pub name: String,
     /// Where it listens.
     pub address: SocketAddr,
+    /// Its transport.
+    pub transport: Transport,
+    /// For a TLS listener: its files.
+    pub tls: Option<TlsPlan>,
+}
+
+/// The files of a TLS listener (paths, read by the runner), and whether clients must show a
+/// certificate.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TlsPlan {
+    /// PEM certificate chain, leaf first.
+    pub certificate_chain: String,
+    /// PEM private key.
+    pub private_key: String,
+    /// PEM CA certificates trusted for peers; `None`: the public web PKI roots (servers only).
+    pub ca: Option<String>,
+    /// Mutual TLS: clients must present a certificate signed by `ca`.
+    pub require_client_certificate: bool,
+}
+
+/// Limits on TCP and TLS connections.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConnectionLimits {
+    /// Open connections at most.
+    pub max: usize,
+    /// A connection idle this long is closed.
+    pub idle_timeout: Duration,
+    /// A TLS handshake or outbound connect that takes longer fails.
+    pub handshake_timeout: Duration,
 }
 
 /// The RFC 3261 timer base values.
@@ -49,9 +79,16 @@ pub struct RoutePlan {
     pub destination: SocketAddr,
     /// Whether the call goes through the Microsoft Lync B2BUA.
     pub lync: bool,
-    /// Index into [`ValidConfig::listeners`](super::ValidConfig::listeners) of the listener the B
-    /// leg uses.
+    /// Index into [`ValidConfig::listeners`] of the listener the B leg uses; its transport is
+    /// the B leg's.
+    ///
+    /// [`ValidConfig::listeners`]: super::ValidConfig::listeners
     pub listener: usize,
+    /// On a UDP route whose destination also takes TCP: the TCP listener (on the same IP) that
+    /// a request over 1,300 bytes goes from instead (RFC 3261 §18.1.1).
+    pub large_requests_over: Option<usize>,
+    /// On a TLS route: the name the destination's certificate must carry.
+    pub tls_server_name: Option<String>,
 }
 
 impl RoutePlan {

@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use super::check::Checker;
 use super::model::{self, Config};
-use super::plans::{HealthPolicy, ListenerPlan, LyncPolicy, RoutePlan, TimerValues};
+use super::plans::{
+    ConnectionLimits, HealthPolicy, ListenerPlan, LyncPolicy, RoutePlan, TimerValues,
+};
 use super::problem::Problems;
 use crate::turn::TurnServerTable;
 
@@ -21,6 +23,7 @@ pub struct ValidConfig {
     pub(super) max_forwards: u8,
     pub(super) max_message_size: usize,
     pub(super) ring_timeout: Option<Duration>,
+    pub(super) connections: ConnectionLimits,
     pub(super) routes: Vec<RoutePlan>,
     pub(super) lync: LyncPolicy,
     pub(super) turn_servers: TurnServerTable,
@@ -82,6 +85,22 @@ impl ValidConfig {
     /// How long a callee may ring, if limited.
     pub fn ring_timeout(&self) -> Option<Duration> {
         self.ring_timeout
+    }
+
+    /// Limits on TCP and TLS connections.
+    pub fn connections(&self) -> ConnectionLimits {
+        self.connections
+    }
+
+    /// The listener at `address` for `transport`, if there is one.
+    pub fn listener(
+        &self,
+        address: SocketAddr,
+        transport: crate::Transport,
+    ) -> Option<&ListenerPlan> {
+        self.listeners
+            .iter()
+            .find(|l| l.address == address && l.transport == transport)
     }
 
     /// Routes in order.

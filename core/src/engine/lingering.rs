@@ -11,9 +11,9 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
-use std::net::SocketAddr;
 
 use super::Owner;
+use crate::hop::Hop;
 use crate::sip::StatusCode;
 use crate::time::Instant;
 use crate::transaction::{MergeKey, TxKey};
@@ -41,8 +41,7 @@ pub(crate) enum Linger {
 /// The final response of a lingering non-INVITE server transaction, and where it goes.
 #[derive(Debug)]
 pub(crate) struct Answered {
-    pub(crate) local: SocketAddr,
-    pub(crate) peer: SocketAddr,
+    pub(crate) hop: Hop,
     pub(crate) response: Kept,
 }
 
@@ -66,8 +65,7 @@ pub(crate) enum Kept {
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct AcceptedInvite {
     pub(crate) owner: Owner,
-    pub(crate) local: SocketAddr,
-    pub(crate) peer: SocketAddr,
+    pub(crate) hop: Hop,
 }
 
 #[derive(Debug)]

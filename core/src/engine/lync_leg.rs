@@ -11,6 +11,7 @@ use super::call::{Call, CallId};
 use super::timers::CallTimer;
 use super::{B2bua, Owner};
 use crate::event::Event;
+use crate::hop::Hop;
 use crate::ids;
 use crate::status::{RelayState, Side, TurnAttempt, TurnDecision, TurnError};
 use crate::turn::{self, AllocId, AllocationState, Candidates, EndpointId};
@@ -154,7 +155,10 @@ impl B2bua {
             if transmit.retransmission {
                 self.counters.retransmissions += 1;
             }
-            self.transmit(transmit.local, transmit.server, transmit.contents);
+            self.transmit(
+                &Hop::udp(transmit.local, transmit.server),
+                transmit.contents,
+            );
         }
         while let Some(rtp) = self.allocations.poll_freed() {
             self.media_ports.release(rtp.port());
@@ -405,7 +409,6 @@ impl B2bua {
             .as_ref()
             .filter(|m| m.side == Side::B)
             .and_then(|m| m.candidates.clone());
-        let local = call.leg(Side::B).local;
         let id = call.id;
         let relay = call
             .relays
@@ -416,10 +419,14 @@ impl B2bua {
         {
             relay.client_request.body = body;
         }
-        let (request, peer) = (relay.client_request.clone(), relay.client_peer);
-        let client_tx = self.send_request(Owner::Relay(id, relay_id), &request, local, peer);
+        let (mut request, hop) = (relay.client_request.clone(), relay.client_hop);
+        let large_over = call.leg(Side::B).large_over;
+        let (client_tx, hop) =
+            self.send_fitting(Owner::Relay(id, relay_id), &mut request, hop, large_over);
         if let Some(relay) = call.relays.get_mut(&relay_id) {
             relay.client_tx = client_tx;
+            relay.client_hop = hop;
+            relay.client_request = request;
         }
     }
 

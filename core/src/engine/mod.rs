@@ -17,7 +17,7 @@ mod timers;
 mod transactions;
 
 use std::collections::{BTreeMap, VecDeque};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -29,13 +29,14 @@ use self::timers::TimerKey;
 use self::transactions::TxEntry;
 use crate::config::ValidConfig;
 use crate::event::Event;
+use crate::hop::Hop;
 use crate::scheduler::Scheduler;
 use crate::sip::Method;
 use crate::status::{CallStatus, History, Side};
 use crate::time::Instant;
 use crate::transaction::{DialogKey, MergeKey, Timing, TxId, TxKey};
 use crate::turn::{Allocations, HealthProbes, TurnServerTable};
-use crate::{Input, Output, Transmit, Transport};
+use crate::{ConnectionId, Input, Output, Transmit, Transport};
 
 /// Methods TwoLeg handles (the `Allow` header of its 405 and OPTIONS answers).
 pub(crate) const ALLOWED: &[Method] = &[
@@ -147,6 +148,8 @@ pub struct B2bua {
     merge_index: BTreeMap<MergeKey, TxId>,
     /// Transactions past their last message, kept only to absorb retransmissions.
     lingering: Lingering,
+    /// Stream connections with bytes of a message not yet whole.
+    streams: BTreeMap<ConnectionId, Vec<u8>>,
     // Calls.
     dialogs: BTreeMap<DialogKey, (CallId, Side)>,
     calls: BTreeMap<CallId, Call>,
@@ -188,6 +191,7 @@ impl B2bua {
             tx_index: BTreeMap::new(),
             merge_index: BTreeMap::new(),
             lingering: Lingering::new(seed),
+            streams: BTreeMap::new(),
             dialogs: BTreeMap::new(),
             calls: BTreeMap::new(),
             history: History::new(config.history_max_calls()),
@@ -212,6 +216,14 @@ impl B2bua {
             Input::Timeout(now) => {
                 self.advance(now)?;
                 self.handle_timeout();
+            }
+            Input::Closed(now, connection) => {
+                self.advance(now)?;
+                self.streams.remove(&connection);
+            }
+            Input::Undeliverable(now, undeliverable) => {
+                self.advance(now)?;
+                self.on_undeliverable(undeliverable.transport, undeliverable.destination);
             }
         }
         Ok(())
@@ -333,25 +345,34 @@ impl B2bua {
         self.outputs.push_back(Output::Event(event));
     }
 
-    fn transmit(&mut self, source: SocketAddr, destination: SocketAddr, contents: Vec<u8>) {
+    fn transmit(&mut self, hop: &Hop, contents: Vec<u8>) {
         self.counters.datagrams_out += 1;
         self.outputs.push_back(Output::Transmit(Transmit {
-            transport: Transport::Udp,
-            connection: None,
-            source,
-            destination,
+            transport: hop.transport,
+            connection: hop.connection,
+            source: hop.local,
+            destination: hop.peer,
             contents,
         }));
     }
 
-    fn retransmit(&mut self, source: SocketAddr, destination: SocketAddr, contents: Vec<u8>) {
+    fn retransmit(&mut self, hop: &Hop, contents: Vec<u8>) {
         self.counters.retransmissions += 1;
         let start_line = first_line(&contents);
         self.emit(Event::Retransmitted {
-            destination,
+            destination: hop.peer,
             start_line,
         });
-        self.transmit(source, destination, contents);
+        self.transmit(hop, contents);
+    }
+
+    /// TwoLeg's listener for `transport` on `ip`, if it has one.
+    fn listener_on(&self, ip: IpAddr, transport: Transport) -> Option<SocketAddr> {
+        self.config
+            .listeners()
+            .iter()
+            .find(|l| l.address.ip() == ip && l.transport == transport)
+            .map(|l| l.address)
     }
 }
 

@@ -4,6 +4,7 @@
 
 use crate::Receive;
 use crate::event::{DropReason, Event};
+use crate::hop::Hop;
 use crate::turn::stun::Message;
 use crate::turn::{EndpointId, Health, ProbeAnswer};
 
@@ -45,7 +46,7 @@ impl B2bua {
         let local = self.config.listeners()[0].address;
         for (destination, bytes) in work.requests {
             self.counters.turn_probes_sent += 1;
-            self.transmit(local, destination, bytes);
+            self.transmit(&Hop::udp(local, destination), bytes);
         }
         self.timers.set(TimerKey::Probe, self.now + interval);
     }

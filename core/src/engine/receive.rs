@@ -7,10 +7,12 @@ use super::lingering::{Kept, Linger};
 use super::transactions::News;
 use super::{B2bua, Owner, SHUTDOWN_RETRY_AFTER_S, allow_header};
 use crate::event::{DropReason, Event, Refusal};
+use crate::hop::Hop;
+use crate::sip::{Frame, FramingError};
 use crate::sip::{HeaderName, Message, Method, Parsed, Rejected, ReplyTo, Response, StatusCode};
 use crate::transaction::{DialogKey, MergeKey, TuNews, TxId, TxKey, TxState};
 use crate::turn::Arrival;
-use crate::{Receive, Transport, ids};
+use crate::{ConnectionId, Receive, Transport, ids};
 
 /// Option tags TwoLeg supports in `Require` (none yet: it answers 420 to any).
 const SUPPORTED: &[&str] = &[];
@@ -25,36 +27,131 @@ const ACCEPTED_BODIES: &[&str] = &[
 impl B2bua {
     pub(crate) fn handle_receive(&mut self, receive: Receive<'_>) {
         self.counters.datagrams_in += 1;
-        if receive.transport != Transport::Udp {
-            self.emit(Event::Dropped {
-                source: receive.source,
-                reason: DropReason::UnsupportedTransport(receive.transport),
-            });
-            return;
-        }
-        if crate::turn::looks_like_stun(receive.contents) {
+        if receive.transport == Transport::Udp && crate::turn::looks_like_stun(receive.contents) {
             self.on_stun(&receive);
             return;
         }
-        let Some(local) = self
-            .config
-            .listeners()
-            .iter()
-            .map(|l| l.address)
-            .find(|address| *address == receive.destination)
-        else {
+        let Some(listener) = self.config.listener(receive.destination, receive.transport) else {
             self.emit(Event::Dropped {
                 source: receive.source,
                 reason: DropReason::UnknownListener(receive.destination),
             });
             return;
         };
-        match crate::sip::parse(receive.contents, self.config.max_message_size()) {
-            Err(rejected) => self.on_malformed(receive.source, local, rejected),
-            Ok(parsed) if matches!(parsed.message, Message::Request(_)) => {
-                self.on_request(receive.source, local, parsed)
+        let arrival = Hop {
+            transport: receive.transport,
+            local: listener.address,
+            peer: receive.source,
+            connection: receive.connection,
+        };
+        if receive.transport == Transport::Udp {
+            self.on_message(arrival, receive.contents);
+            return;
+        }
+        let Some(connection) = receive.connection else {
+            self.emit(Event::Dropped {
+                source: receive.source,
+                reason: DropReason::NoConnection,
+            });
+            return;
+        };
+        self.on_stream(arrival, connection, receive.contents);
+    }
+
+    /// Bytes read from a stream connection: every whole message in them (with what earlier
+    /// reads left), keep-alives answered (RFC 5626 §3.5.1), the rest kept for the next read.
+    fn on_stream(&mut self, arrival: Hop, connection: ConnectionId, contents: &[u8]) {
+        let limit = self.config.max_message_size();
+        let mut stream = self.streams.remove(&connection).unwrap_or_default();
+        stream.extend_from_slice(contents);
+        let mut at = 0;
+        loop {
+            match crate::sip::frame(&stream[at..], limit) {
+                Frame::Incomplete => break,
+                Frame::Skip(n) => at += n,
+                Frame::Ping(n) => {
+                    at += n;
+                    self.transmit(&arrival, b"\r\n".to_vec());
+                }
+                Frame::Message(n) => {
+                    let message = stream[at..at + n].to_vec();
+                    at += n;
+                    self.on_message(arrival, &message);
+                }
+                Frame::Error(error) => {
+                    self.on_framing_error(arrival, connection, &stream[at..], error);
+                    return;
+                }
             }
-            Ok(parsed) => self.on_response(receive.source, parsed),
+        }
+        stream.drain(..at);
+        if !stream.is_empty() {
+            self.streams.insert(connection, stream);
+        }
+    }
+
+    /// A stream that cannot be framed: 400 to its request if one can be read from what came,
+    /// then the connection is closed (RFC 3261 §18.3).
+    fn on_framing_error(
+        &mut self,
+        arrival: Hop,
+        connection: ConnectionId,
+        bytes: &[u8],
+        error: FramingError,
+    ) {
+        self.counters.parse_errors += 1;
+        let head = bytes
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .map_or(bytes, |end| &bytes[..end + 4]);
+        // The headers alone, with a Content-Length of zero, to read what a 400 must echo.
+        let salvage = match crate::sip::parse(head, usize::MAX) {
+            Ok(parsed) => match &parsed.message {
+                Message::Request(request) if request.method != Method::ACK => {
+                    Some((request.method.clone(), ReplyTo::new(&parsed, arrival.peer)))
+                }
+                _ => None,
+            },
+            Err(rejected) => rejected
+                .salvage
+                .filter(|s| s.method != Method::ACK)
+                .and_then(|s| {
+                    ReplyTo::salvaged(&s.headers, &s.top_via, arrival.peer)
+                        .map(|reply| (s.method.clone(), reply))
+                }),
+        };
+        match salvage {
+            Some((method, reply)) => {
+                let status = StatusCode::BAD_REQUEST;
+                let tag = ids::tag(&mut self.rng);
+                let response = reply.response(status, &error.to_string(), Some(&tag));
+                self.transmit(&arrival, response.to_bytes());
+                self.emit(Event::Refused {
+                    source: arrival.peer,
+                    method,
+                    status,
+                    reason: Refusal::Framing(error),
+                });
+            }
+            None => self.emit(Event::Dropped {
+                source: arrival.peer,
+                reason: DropReason::Framing(error),
+            }),
+        }
+        self.emit(Event::CloseConnection {
+            connection,
+            reason: error,
+        });
+    }
+
+    /// One whole message: a datagram, or one framed from a stream.
+    fn on_message(&mut self, arrival: Hop, bytes: &[u8]) {
+        match crate::sip::parse(bytes, self.config.max_message_size()) {
+            Err(rejected) => self.on_malformed(arrival, rejected),
+            Ok(parsed) if matches!(parsed.message, Message::Request(_)) => {
+                self.on_request(arrival, parsed)
+            }
+            Ok(parsed) => self.on_response(arrival.peer, parsed),
         }
     }
 
@@ -84,8 +181,9 @@ impl B2bua {
 
     /// A datagram that did not parse: an error response if it was a request that can be
     /// answered (never to an ACK), otherwise dropped with the reason.
-    fn on_malformed(&mut self, source: SocketAddr, local: SocketAddr, rejected: Rejected) {
+    fn on_malformed(&mut self, arrival: Hop, rejected: Rejected) {
         self.counters.parse_errors += 1;
+        let source = arrival.peer;
         let salvage = rejected.salvage.filter(|s| s.method != Method::ACK);
         let reply = salvage
             .as_ref()
@@ -100,7 +198,7 @@ impl B2bua {
         let status = rejected.error.status();
         let tag = ids::tag(&mut self.rng);
         let response = reply.response(status, &rejected.error.to_string(), Some(&tag));
-        self.transmit(local, reply.address, response.to_bytes());
+        self.transmit(&arrival.answering(reply.address), response.to_bytes());
         self.emit(Event::Refused {
             source,
             method: salvage.method.clone(),
@@ -109,7 +207,8 @@ impl B2bua {
         });
     }
 
-    fn on_request(&mut self, source: SocketAddr, local: SocketAddr, parsed: Parsed) {
+    fn on_request(&mut self, arrival: Hop, parsed: Parsed) {
+        let source = arrival.peer;
         let Message::Request(request) = &parsed.message else {
             unreachable!("handle_receive sends only requests here");
         };
@@ -146,21 +245,26 @@ impl B2bua {
                 return;
             }
             Some(Linger::Answered(answered)) => {
-                let (local, peer) = (answered.local, answered.peer);
+                let hop = answered.hop;
                 let response = match &answered.response {
                     Kept::Bytes(bytes) => bytes.to_vec(),
                     Kept::Plain { status, to_tag } => ReplyTo::new(&parsed, source)
                         .response(*status, status.reason(), to_tag.as_deref())
                         .to_bytes(),
                 };
-                self.retransmit(local, peer, response);
+                self.retransmit(&hop, response);
                 return;
             }
             None => {}
         }
 
         let reply = ReplyTo::new(&parsed, source);
-        let tx = self.open_server_tx(Owner::Engine, &method, key, reply.address, local);
+        let tx = self.open_server_tx(
+            Owner::Engine,
+            &method,
+            key,
+            arrival.answering(reply.address),
+        );
 
         if method == Method::CANCEL {
             let invite = TxKey::of_request(&parsed, Method::INVITE);
@@ -214,7 +318,7 @@ impl B2bua {
             return;
         }
         match method {
-            Method::INVITE => self.on_new_invite(source, local, tx, reply, parsed),
+            Method::INVITE => self.on_new_invite(arrival, tx, reply, parsed),
             Method::OPTIONS => {
                 let mut response =
                     reply.response(StatusCode::OK, "OK", Some(&ids::tag(&mut self.rng)));
@@ -335,8 +439,7 @@ impl B2bua {
                 let news = News {
                     news: TuNews::Response,
                     owner: accepted.owner,
-                    local: accepted.local,
-                    peer: accepted.peer,
+                    hop: accepted.hop,
                 };
                 self.on_tx_news(news, Some(&parsed));
             }
@@ -366,13 +469,18 @@ impl B2bua {
                 let is_2xx =
                     matches!(&parsed.message, Message::Response(r) if r.status.is_success());
                 if is_2xx && parsed.cseq.method == Method::INVITE {
-                    self.ack_and_bye_orphan(news.local, news.peer, parsed);
+                    self.ack_and_bye_orphan(news.hop, parsed);
                 }
             }
             (Owner::Relay(call, relay), TuNews::Response, Some(parsed)) => {
                 self.on_relay_response(call, relay, parsed)
             }
-            (Owner::Relay(call, relay), TuNews::Timeout, _) => self.on_relay_timeout(call, relay),
+            (Owner::Relay(call, relay), TuNews::Timeout, _) => {
+                self.on_relay_lost(call, relay, StatusCode::REQUEST_TIMEOUT)
+            }
+            (Owner::Relay(call, relay), TuNews::TransportError, _) => {
+                self.on_relay_lost(call, relay, StatusCode::SERVICE_UNAVAILABLE)
+            }
             _ => {}
         }
     }
@@ -382,6 +490,7 @@ impl B2bua {
 fn refusal_status(refusal: &Refusal) -> StatusCode {
     match refusal {
         Refusal::Malformed(error) => error.status(),
+        Refusal::Framing(_) => StatusCode::BAD_REQUEST,
         Refusal::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         Refusal::UnsupportedUriScheme => StatusCode::UNSUPPORTED_URI_SCHEME,
         Refusal::TooManyHops => StatusCode::TOO_MANY_HOPS,

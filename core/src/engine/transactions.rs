@@ -4,6 +4,9 @@
 
 use std::net::SocketAddr;
 
+use crate::Transport;
+use crate::hop::Hop;
+
 use super::lingering::{AcceptedInvite, Answered, Kept, Linger};
 use super::{B2bua, Owner, TimerKey};
 use crate::sip::{HeaderName, Headers, Method, NameAddr, Parsed, Request, Response};
@@ -11,14 +14,17 @@ use crate::transaction::{
     Effect, MergeKey, Role, Timer, Transaction, TuNews, TxId, TxKey, TxState,
 };
 
-/// What a transaction tells its TU, with where the transaction talks from and to.
+/// What a transaction tells its TU, with how the transaction talks to its peer.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct News {
     pub(crate) news: TuNews,
     pub(crate) owner: Owner,
-    pub(crate) local: SocketAddr,
-    pub(crate) peer: SocketAddr,
+    pub(crate) hop: Hop,
 }
+
+/// A request larger than this goes over TCP rather than UDP when the destination takes both
+/// (RFC 3261 §18.1.1: 200 bytes below a 1,500-byte path MTU, when the MTU is not known).
+const LARGE_REQUEST: usize = 1_300;
 
 /// One transaction and what the engine keeps beside it.
 #[derive(Debug)]
@@ -38,13 +44,7 @@ pub(crate) struct TxEntry {
 
 impl B2bua {
     /// Sends a request in a new client transaction.
-    pub(crate) fn send_request(
-        &mut self,
-        owner: Owner,
-        request: &Request,
-        local: SocketAddr,
-        peer: SocketAddr,
-    ) -> TxId {
+    pub(crate) fn send_request(&mut self, owner: Owner, request: &Request, hop: Hop) -> TxId {
         let (role, ack_without_to) = if request.method == Method::INVITE {
             (Role::InviteClient, Some(Box::new(ack_without_to(request))))
         } else {
@@ -56,7 +56,7 @@ impl B2bua {
             .and_then(|via| crate::sip::Via::parse(via).ok())
             .and_then(|via| via.branch().map(str::to_owned))
             .expect("TwoLeg's own requests carry a Via with a branch");
-        let mut tx = Transaction::new(role, peer, local, self.timing);
+        let mut tx = Transaction::new(role, hop, self.timing);
         tx.last = request.to_bytes();
         tx.last.shrink_to_fit();
         let id = TxId(self.next_id());
@@ -65,7 +65,7 @@ impl B2bua {
             method: request.method.clone(),
         };
         let effects = tx.start();
-        self.transmit(local, peer, tx.last.clone());
+        self.transmit(&hop, tx.last.clone());
         self.tx_index.insert(key.clone(), id);
         self.txs.insert(
             id,
@@ -82,21 +82,57 @@ impl B2bua {
         id
     }
 
+    /// Sends a request on a leg: over TCP instead of UDP when it is larger than 1,300 bytes and
+    /// the leg's destination also takes TCP (RFC 3261 §18.1.1), with its top Via rewritten to
+    /// say so. Returns the transaction and the hop the request took.
+    pub(crate) fn send_fitting(
+        &mut self,
+        owner: Owner,
+        request: &mut Request,
+        hop: Hop,
+        large_over: Option<SocketAddr>,
+    ) -> (TxId, Hop) {
+        let mut hop = hop;
+        if hop.transport == Transport::Udp
+            && let Some(tcp) = large_over
+            && request.to_bytes().len() > LARGE_REQUEST
+        {
+            hop = Hop {
+                transport: Transport::Tcp,
+                local: tcp,
+                peer: hop.peer,
+                connection: None,
+            };
+            let via = request
+                .headers
+                .get(&HeaderName::VIA)
+                .and_then(|via| crate::sip::Via::parse(via).ok())
+                .expect("TwoLeg's own requests carry a Via");
+            let moved = crate::sip::Via {
+                transport: "TCP".to_owned(),
+                host: tcp.ip().to_string(),
+                port: Some(tcp.port()),
+                ..via
+            };
+            request.headers.set(HeaderName::VIA, moved.to_string());
+        }
+        (self.send_request(owner, request, hop), hop)
+    }
+
     /// Opens a server transaction for a request that just arrived.
     pub(crate) fn open_server_tx(
         &mut self,
         owner: Owner,
         method: &Method,
         key: TxKey,
-        peer: SocketAddr,
-        local: SocketAddr,
+        hop: Hop,
     ) -> TxId {
         let role = if *method == Method::INVITE {
             Role::InviteServer
         } else {
             Role::NonInviteServer
         };
-        let tx = Transaction::new(role, peer, local, self.timing);
+        let tx = Transaction::new(role, hop, self.timing);
         let id = TxId(self.next_id());
         self.tx_index.insert(key.clone(), id);
         self.txs.insert(
@@ -150,6 +186,27 @@ impl B2bua {
         }
     }
 
+    /// The host could not deliver to `peer` over `transport` (a connect refused or reset):
+    /// every client transaction waiting on that hop ends at once (RFC 3261 §17.1.4).
+    pub(crate) fn on_undeliverable(&mut self, transport: Transport, peer: SocketAddr) {
+        let hit: Vec<TxId> = self
+            .txs
+            .iter()
+            .filter(|(_, entry)| entry.tx.hop.transport == transport && entry.tx.hop.peer == peer)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in hit {
+            let Some(entry) = self.txs.get_mut(&id) else {
+                continue;
+            };
+            let effects = entry.tx.on_transport_error();
+            let news = self.apply(id, effects, false);
+            for news in news {
+                self.on_tx_news(news, None);
+            }
+        }
+    }
+
     /// A timer of a transaction fired.
     pub(crate) fn on_tx_timer(&mut self, id: TxId, timer: Timer) {
         let Some(entry) = self.txs.get_mut(&id) else {
@@ -192,11 +249,11 @@ impl B2bua {
                     } else {
                         tx.last.clone()
                     };
-                    let (local, peer) = (tx.local, tx.peer);
+                    let hop = tx.hop;
                     if retransmission && effect == Effect::SendLast {
-                        self.retransmit(local, peer, bytes);
+                        self.retransmit(&hop, bytes);
                     } else {
-                        self.transmit(local, peer, bytes);
+                        self.transmit(&hop, bytes);
                     }
                 }
                 Effect::Arm(timer, after) => {
@@ -208,8 +265,7 @@ impl B2bua {
                         news.push(News {
                             news: tell,
                             owner: entry.owner,
-                            local: entry.tx.local,
-                            peer: entry.tx.peer,
+                            hop: entry.tx.hop,
                         });
                     }
                 }
@@ -241,16 +297,14 @@ impl B2bua {
                 merge_key: entry.merge_key.map(Box::new),
             },
             Role::NonInviteServer => Linger::Answered(Box::new(Answered {
-                local: tx.local,
-                peer: tx.peer,
+                hop: tx.hop,
                 response: entry
                     .plain_final
                     .unwrap_or_else(|| Kept::Bytes(tx.last.into_boxed_slice())),
             })),
             Role::InviteClient => Linger::AcceptedInvite(Box::new(AcceptedInvite {
                 owner: entry.owner,
-                local: tx.local,
-                peer: tx.peer,
+                hop: tx.hop,
             })),
             Role::NonInviteClient => Linger::Absorbed,
         };

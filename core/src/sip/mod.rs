@@ -13,6 +13,7 @@
 //! of the headers a B2BUA reads (Via, From/To, CSeq, Contact, Route) and raw pass-through for
 //! every other header.
 
+mod frame;
 mod header;
 mod message;
 mod method;
@@ -26,6 +27,7 @@ mod status;
 mod uri;
 mod via;
 
+pub use frame::{Frame, FramingError, frame};
 pub use header::{HeaderName, Headers};
 pub use message::{Message, Request, Response};
 pub use method::Method;

@@ -34,10 +34,11 @@ pub enum ViaError {
 }
 
 impl Via {
-    /// A Via for a request TwoLeg sends from `local` with this branch, asking for `rport`.
-    pub fn new(local: SocketAddr, branch: &str) -> Self {
+    /// A Via for a request TwoLeg sends over `transport` (`UDP`, `TCP`, `TLS`) from `local`
+    /// with this branch, asking for `rport`.
+    pub fn new(transport: &str, local: SocketAddr, branch: &str) -> Self {
         Self {
-            transport: "UDP".to_owned(),
+            transport: transport.to_ascii_uppercase(),
             host: local.ip().to_string(),
             port: Some(local.port()),
             params: vec![
@@ -132,12 +133,16 @@ impl Via {
         }
     }
 
-    /// Where a response to this Via goes over UDP (RFC 3261 §18.2.2, RFC 3581 §4): the source
-    /// IP, and the `rport` port if present, else the sent-by port (5060 by default).
+    /// Where a response to this Via goes (RFC 3261 §18.2.2, RFC 3581 §4). Over UDP: the source
+    /// IP, and the `rport` port if present, else the sent-by port (5060 by default). Over a
+    /// stream the response goes back on the request's connection; this is where a new
+    /// connection goes should that one be gone: the source IP and the sent-by port (5060, or
+    /// 5061 for TLS, by default).
     pub fn response_address(&self, source: SocketAddr) -> SocketAddr {
-        let port = match self.param("rport") {
-            Some(_) => source.port(),
-            None => self.port.unwrap_or(5060),
+        let port = match (self.transport.as_str(), self.param("rport")) {
+            ("UDP", Some(_)) => source.port(),
+            ("TLS", _) => self.port.unwrap_or(5061),
+            _ => self.port.unwrap_or(5060),
         };
         SocketAddr::new(source.ip(), port)
     }

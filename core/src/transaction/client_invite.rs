@@ -1,18 +1,14 @@
 //! The INVITE client transaction (RFC 3261 §17.1.1, RFC 6026 §8.4).
 
-use std::time::Duration;
-
 use super::{Effect, Timer, Transaction, TuNews, TxState};
 use crate::sip::StatusCode;
 
-/// How long Timer D absorbs retransmitted non-2xx finals on UDP.
-const TIMER_D: Duration = Duration::from_secs(32);
-
 pub(super) fn start(tx: &Transaction) -> Vec<Effect> {
-    vec![
-        Effect::Arm(Timer::A, tx.interval),
-        Effect::Arm(Timer::B, tx.timing.t1x64()),
-    ]
+    let mut effects = vec![Effect::Arm(Timer::B, tx.timing.t1x64())];
+    if tx.retransmits() {
+        effects.push(Effect::Arm(Timer::A, tx.interval));
+    }
+    effects
 }
 
 pub(super) fn on_response(tx: &mut Transaction, status: StatusCode) -> Vec<Effect> {
@@ -40,7 +36,7 @@ pub(super) fn on_response(tx: &mut Transaction, status: StatusCode) -> Vec<Effec
                 Effect::Disarm(Timer::A),
                 Effect::Disarm(Timer::B),
                 Effect::SendAck,
-                Effect::Arm(Timer::D, TIMER_D),
+                Effect::Arm(Timer::D, tx.timer_d()),
                 Effect::Tell(TuNews::Response),
             ]
         }

@@ -4,10 +4,11 @@ use super::{Effect, Timer, Transaction, TuNews, TxState};
 use crate::sip::StatusCode;
 
 pub(super) fn start(tx: &Transaction) -> Vec<Effect> {
-    vec![
-        Effect::Arm(Timer::E, tx.interval),
-        Effect::Arm(Timer::F, tx.timing.t1x64()),
-    ]
+    let mut effects = vec![Effect::Arm(Timer::F, tx.timing.t1x64())];
+    if tx.retransmits() {
+        effects.push(Effect::Arm(Timer::E, tx.interval));
+    }
+    effects
 }
 
 pub(super) fn on_response(tx: &mut Transaction, status: StatusCode) -> Vec<Effect> {
@@ -21,7 +22,7 @@ pub(super) fn on_response(tx: &mut Transaction, status: StatusCode) -> Vec<Effec
             vec![
                 Effect::Disarm(Timer::E),
                 Effect::Disarm(Timer::F),
-                Effect::Arm(Timer::K, tx.timing.t4),
+                Effect::Arm(Timer::K, tx.timer_k()),
                 Effect::Tell(TuNews::Response),
             ]
         }

@@ -13,9 +13,9 @@ pub(crate) mod server_invite;
 pub(crate) mod server_non_invite;
 mod timer;
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
+use crate::hop::Hop;
 use crate::sip::StatusCode;
 
 pub(crate) use key::{DialogKey, MergeKey, TxKey};
@@ -60,6 +60,8 @@ pub(crate) enum TuNews {
     Response,
     /// The request got no final response in time (Timer B or F).
     Timeout,
+    /// The request could not be delivered (RFC 3261 §17.1.4): a connect refused or reset.
+    TransportError,
 }
 
 /// What the engine does for a transaction.
@@ -99,11 +101,10 @@ impl Timing {
 pub(crate) struct Transaction {
     pub(crate) role: Role,
     pub(crate) state: TxState,
-    /// Where this transaction's messages go: the request's next hop (client) or the response
-    /// address of the request's top Via (server).
-    pub(crate) peer: SocketAddr,
-    /// The listener it uses.
-    pub(crate) local: SocketAddr,
+    /// How this transaction's messages travel: to the request's next hop (client), or back to
+    /// where the request came from (server: its connection, or the response address of its top
+    /// Via).
+    pub(crate) hop: Hop,
     /// The last message sent (the request for a client, the last response for a server).
     pub(crate) last: Vec<u8>,
     /// The ACK for a non-2xx final (INVITE client).
@@ -114,7 +115,7 @@ pub(crate) struct Transaction {
 }
 
 impl Transaction {
-    pub(crate) fn new(role: Role, peer: SocketAddr, local: SocketAddr, timing: Timing) -> Self {
+    pub(crate) fn new(role: Role, hop: Hop, timing: Timing) -> Self {
         Self {
             role,
             state: match role {
@@ -122,8 +123,7 @@ impl Transaction {
                 Role::InviteServer => TxState::Proceeding,
                 Role::NonInviteClient | Role::NonInviteServer => TxState::Trying,
             },
-            peer,
-            local,
+            hop,
             last: Vec::new(),
             ack: Vec::new(),
             interval: timing.t1,
@@ -177,6 +177,21 @@ impl Transaction {
         }
     }
 
+    /// The host could not deliver this (client) transaction's request (RFC 3261 §17.1.4): it
+    /// ends at once, as if every timer had run out.
+    pub(crate) fn on_transport_error(&mut self) -> Vec<Effect> {
+        let waiting = matches!(
+            (self.role, self.state),
+            (Role::InviteClient, TxState::Calling | TxState::Proceeding)
+                | (Role::NonInviteClient, TxState::Trying | TxState::Proceeding)
+        );
+        if !waiting {
+            return Vec::new();
+        }
+        self.state = TxState::Terminated;
+        vec![Effect::Tell(TuNews::TransportError), Effect::Terminate]
+    }
+
     /// A timer of this transaction fired.
     pub(crate) fn on_timer(&mut self, timer: Timer) -> Vec<Effect> {
         match self.role {
@@ -209,8 +224,42 @@ impl Transaction {
             (Role::InviteServer, TxState::Accepted)
             | (Role::NonInviteServer, TxState::Completed)
             | (Role::InviteClient, TxState::Accepted) => Some(self.timing.t1x64()),
-            (Role::NonInviteClient, TxState::Completed) => Some(self.timing.t4),
+            (Role::NonInviteClient, TxState::Completed) => Some(self.timer_k()),
             _ => None,
+        }
+        .filter(|duration| !duration.is_zero())
+    }
+
+    /// Whether this transaction retransmits (Timers A, E, G): only over UDP (RFC 3261 §17).
+    pub(crate) fn retransmits(&self) -> bool {
+        !self.hop.is_reliable()
+    }
+
+    /// Timer D: 32 s over UDP, zero over a reliable transport.
+    pub(crate) fn timer_d(&self) -> Duration {
+        self.unless_reliable(Duration::from_secs(32))
+    }
+
+    /// Timer I: T4 over UDP, zero over a reliable transport.
+    pub(crate) fn timer_i(&self) -> Duration {
+        self.unless_reliable(self.timing.t4)
+    }
+
+    /// Timer J: 64·T1 over UDP, zero over a reliable transport.
+    pub(crate) fn timer_j(&self) -> Duration {
+        self.unless_reliable(self.timing.t1x64())
+    }
+
+    /// Timer K: T4 over UDP, zero over a reliable transport.
+    pub(crate) fn timer_k(&self) -> Duration {
+        self.unless_reliable(self.timing.t4)
+    }
+
+    fn unless_reliable(&self, duration: Duration) -> Duration {
+        if self.hop.is_reliable() {
+            Duration::ZERO
+        } else {
+            duration
         }
     }
 

@@ -25,11 +25,11 @@ pub(super) fn on_respond(tx: &mut Transaction, status: StatusCode, bytes: Vec<u8
         return vec![Effect::SendLast, Effect::Arm(Timer::L, tx.timing.t1x64())];
     }
     tx.state = TxState::Completed;
-    vec![
-        Effect::SendLast,
-        Effect::Arm(Timer::G, tx.interval),
-        Effect::Arm(Timer::H, tx.timing.t1x64()),
-    ]
+    let mut effects = vec![Effect::SendLast, Effect::Arm(Timer::H, tx.timing.t1x64())];
+    if tx.retransmits() {
+        effects.push(Effect::Arm(Timer::G, tx.interval));
+    }
+    effects
 }
 
 pub(super) fn on_ack(tx: &mut Transaction) -> Vec<Effect> {
@@ -40,7 +40,7 @@ pub(super) fn on_ack(tx: &mut Transaction) -> Vec<Effect> {
     vec![
         Effect::Disarm(Timer::G),
         Effect::Disarm(Timer::H),
-        Effect::Arm(Timer::I, tx.timing.t4),
+        Effect::Arm(Timer::I, tx.timer_i()),
     ]
 }
 

@@ -20,7 +20,7 @@ pub(super) fn on_respond(tx: &mut Transaction, status: StatusCode, bytes: Vec<u8
         return vec![Effect::SendLast];
     }
     tx.state = TxState::Completed;
-    vec![Effect::SendLast, Effect::Arm(Timer::J, tx.timing.t1x64())]
+    vec![Effect::SendLast, Effect::Arm(Timer::J, tx.timer_j())]
 }
 
 pub(super) fn on_timer(tx: &mut Transaction, timer: Timer) -> Vec<Effect> {

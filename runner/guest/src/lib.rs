@@ -10,7 +10,7 @@
 use std::cell::RefCell;
 
 use twoleg_core::config::{Problems, ValidConfig};
-use twoleg_core::{B2bua, Input, Instant, Output, Receive};
+use twoleg_core::{B2bua, ConnectionId, Input, Instant, Output, Receive, Undeliverable};
 
 mod bindings {
     //! Generated from `core/wit/twoleg.wit`.
@@ -75,12 +75,37 @@ impl GuestB2bua for Engine {
             Instant::from_nanos(now),
             Receive {
                 transport: packet.transport.convert(),
-                connection: packet.connection.map(twoleg_core::ConnectionId),
+                connection: packet.connection.map(ConnectionId),
                 source: packet.source.convert(),
                 destination: packet.destination.convert(),
                 contents: &packet.contents,
             },
         );
+        self.0
+            .borrow_mut()
+            .handle_input(input)
+            .map_err(Convert::convert)
+    }
+
+    fn handle_closed(&self, now: u64, connection: u64) -> Result<(), wit::EngineError> {
+        let input = Input::Closed(Instant::from_nanos(now), ConnectionId(connection));
+        self.0
+            .borrow_mut()
+            .handle_input(input)
+            .map_err(Convert::convert)
+    }
+
+    fn handle_undeliverable(
+        &self,
+        now: u64,
+        transport: wit::Transport,
+        destination: wit::SocketAddress,
+    ) -> Result<(), wit::EngineError> {
+        let undeliverable = Undeliverable {
+            transport: transport.convert(),
+            destination: destination.convert(),
+        };
+        let input = Input::Undeliverable(Instant::from_nanos(now), undeliverable);
         self.0
             .borrow_mut()
             .handle_input(input)

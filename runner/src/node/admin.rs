@@ -17,6 +17,7 @@ pub(crate) enum AdminRequest {
     Metrics(tokio::sync::oneshot::Sender<String>),
     InjectFault(tokio::sync::oneshot::Sender<()>),
     Turn(tokio::sync::oneshot::Sender<String>),
+    Connections(tokio::sync::oneshot::Sender<String>),
 }
 
 /// `GET /api/turn`.
@@ -63,7 +64,19 @@ impl Node {
                     .iter()
                     .map(|v| (v.address, v.health == Health::Up))
                     .collect();
-                let _ = reply.send(self.metrics.render(self.live.len(), &counters, &up));
+                let streams = self.streams.counters();
+                let connections = crate::metrics::ConnectionCounts {
+                    open: self.streams.open(),
+                    refused: streams.refused.load(std::sync::atomic::Ordering::Relaxed),
+                    handshake_failures: streams
+                        .handshake_failures
+                        .load(std::sync::atomic::Ordering::Relaxed),
+                };
+                let _ =
+                    reply.send(
+                        self.metrics
+                            .render(self.live.len(), &counters, &up, &connections),
+                    );
             }
             AdminRequest::Turn(reply) => {
                 let counters = self.counters();
@@ -76,6 +89,10 @@ impl Node {
                     probes_answered: counters.turn_probes_answered,
                 };
                 let _ = reply.send(serde_json::to_string(&report).unwrap_or_default());
+            }
+            AdminRequest::Connections(reply) => {
+                let views = self.streams.views();
+                let _ = reply.send(serde_json::to_string(&views).unwrap_or_default());
             }
             AdminRequest::InjectFault(reply) => {
                 if self.fault_injection {

@@ -17,12 +17,15 @@ use anyhow::Context;
 use twoleg_core::config::ValidConfig;
 use twoleg_core::status::LiveCalls;
 use twoleg_core::turn::Health;
-use twoleg_core::{Counters, DropReason, Event, Input, Instant, Output, Receive};
+use twoleg_core::{
+    Counters, DropReason, Event, Input, Instant, Output, Receive, Transport, Undeliverable,
+};
 use twoleg_sim::Engine as _;
 
 use crate::history::HistoryStore;
 use crate::host::{Guest, GuestError, Host, Trap};
 use crate::metrics::Metrics;
+use crate::streams::{Arrived, StreamEvent, Streams};
 
 /// How long a graceful shutdown waits for live calls to end.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -55,6 +58,8 @@ pub(crate) enum Message {
     },
     /// A request from the admin API.
     Admin(AdminRequest),
+    /// Something happened on a TCP or TLS connection.
+    Stream(StreamEvent),
     /// SIGINT or SIGTERM.
     Shutdown,
 }
@@ -63,6 +68,8 @@ pub(crate) enum Message {
 pub(crate) struct Node {
     host: Host,
     guest: Guest,
+    /// TCP and TLS connections.
+    streams: Streams,
     config: ValidConfig,
     seed: u64,
     sockets: BTreeMap<SocketAddr, UdpSocket>,
@@ -94,14 +101,19 @@ impl Node {
         let guest = host.instantiate(&config, 0, seed)?;
         let mut sockets = BTreeMap::new();
         for listener in config.listeners() {
+            if listener.transport != Transport::Udp {
+                continue;
+            }
             let socket = UdpSocket::bind(listener.address)
                 .with_context(|| format!("binding SIP listener udp:{}", listener.address))?;
             tracing::info!(listener = %listener.address, name = %listener.name, "listening for SIP over UDP");
             sockets.insert(listener.address, socket);
         }
+        let streams = Streams::bind(&config)?;
         Ok(Self {
             host,
             guest,
+            streams,
             config,
             seed,
             sockets,
@@ -120,6 +132,7 @@ impl Node {
     /// Starts one reader thread per listener, feeding `tx` (and later one per media socket).
     pub(crate) fn spawn_readers(&mut self, tx: &SyncSender<Message>) -> anyhow::Result<()> {
         self.loop_tx = Some(tx.clone());
+        self.streams.start(tx);
         for (&listener, socket) in &self.sockets {
             spawn_reader(listener, socket, tx.clone(), None)?;
         }
@@ -175,6 +188,43 @@ impl Node {
                     self.check(result);
                 }
                 Ok(Message::Admin(request)) => self.admin(request),
+                Ok(Message::Stream(event)) => {
+                    let now = self.now();
+                    let result = match self.streams.on_event(event) {
+                        Some(Arrived::Bytes {
+                            transport,
+                            connection,
+                            source,
+                            local,
+                            bytes,
+                        }) => {
+                            self.metrics.datagrams_in += 1;
+                            let receive = Receive {
+                                transport,
+                                connection: Some(connection),
+                                source,
+                                destination: local,
+                                contents: &bytes,
+                            };
+                            self.guest.handle_input(Input::Receive(now, receive))
+                        }
+                        Some(Arrived::Closed(connection)) => {
+                            self.guest.handle_input(Input::Closed(now, connection))
+                        }
+                        Some(Arrived::Unreachable {
+                            transport,
+                            destination,
+                        }) => self.guest.handle_input(Input::Undeliverable(
+                            now,
+                            Undeliverable {
+                                transport,
+                                destination,
+                            },
+                        )),
+                        None => Ok(()),
+                    };
+                    self.check(result);
+                }
                 Ok(Message::Shutdown) => {
                     if shutdown_at.is_none() {
                         tracing::info!(
@@ -201,6 +251,10 @@ impl Node {
     fn drain_outputs(&mut self) -> Instant {
         loop {
             match self.guest.poll_output() {
+                Ok(Output::Transmit(transmit)) if transmit.transport != Transport::Udp => {
+                    self.metrics.datagrams_out += 1;
+                    self.streams.send(transmit);
+                }
                 Ok(Output::Transmit(transmit)) => {
                     let Some(socket) = self.sockets.get(&transmit.source) else {
                         tracing::error!(source = %transmit.source, "the engine sent from a port it has not opened");
@@ -267,6 +321,11 @@ impl Node {
                         self.sockets.remove(&port);
                     }
                 }
+            }
+            Event::CloseConnection { connection, reason } => {
+                self.metrics.framing_errors += 1;
+                tracing::debug!(connection = connection.0, %reason, "closing a connection that cannot be framed");
+                self.streams.close(connection);
             }
             Event::TurnHealth {
                 address, health, ..

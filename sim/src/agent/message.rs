@@ -23,7 +23,10 @@ impl Agent {
             session.remote_target.clone()
         };
         let mut headers = Headers::new();
-        headers.push(HeaderName::VIA, Via::new(self.address, &branch).to_string());
+        headers.push(
+            HeaderName::VIA,
+            Via::new(&self.transport.to_string(), self.address, &branch).to_string(),
+        );
         headers.push(HeaderName::MAX_FORWARDS, "70");
         let mut from = NameAddr::new(session.local_uri.clone());
         let mut to = NameAddr::new(session.remote_uri.clone());

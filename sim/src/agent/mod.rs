@@ -15,10 +15,10 @@ use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
 use crate::script::{CalleeScript, CallerScript};
-use twoleg_core::Instant;
 use twoleg_core::scheduler::Scheduler;
 use twoleg_core::sip::ReplyTo;
 use twoleg_core::sip::{Message, Method, Parsed};
+use twoleg_core::{Instant, Transport};
 
 /// The header that carries the callee's script through the B2BUA.
 pub const SCRIPT_HEADER: &str = "X-Sim-Callee";
@@ -123,6 +123,8 @@ struct Session {
 #[derive(Debug)]
 pub(crate) struct Agent {
     address: SocketAddr,
+    /// UDP, or a stream (no retransmissions).
+    transport: Transport,
     /// Where callers send their INVITEs: the B2BUA's listener.
     proxy: SocketAddr,
     t1: Duration,
@@ -140,7 +142,7 @@ pub(crate) struct Agent {
 
 impl Agent {
     pub(crate) fn new(
-        address: SocketAddr,
+        (address, transport): (SocketAddr, Transport),
         proxy: SocketAddr,
         t1: Duration,
         t2: Duration,
@@ -148,6 +150,7 @@ impl Agent {
     ) -> Self {
         Self {
             address,
+            transport,
             proxy,
             t1,
             t2,
@@ -160,6 +163,11 @@ impl Agent {
             next_session: 0,
             now: Instant::ZERO,
         }
+    }
+
+    /// How this agent talks to the engine.
+    pub(crate) fn transport(&self) -> Transport {
+        self.transport
     }
 
     pub(crate) fn next_timeout(&self) -> Option<Instant> {
@@ -230,6 +238,12 @@ impl Agent {
     /// and the 2xx/G retransmissions), giving up after 64·T1.
     fn send_reliably(&mut self, id: u64, kind: Kind, bytes: Vec<u8>, cap: Duration) {
         self.send(self.proxy, bytes.clone());
+        if self.transport != Transport::Udp {
+            // A reliable transport retransmits for us (RFC 3261 §17): only the give-up timer.
+            self.timers
+                .set((id, Timer::GiveUp(kind)), self.now + self.t1 * 64);
+            return;
+        }
         if let Some(session) = self.sessions.get_mut(&id) {
             session.pending.insert(
                 kind,

@@ -15,6 +15,7 @@ use twoleg_core::config::ValidConfig;
 use twoleg_core::sip::{HeaderName, Message, Parsed, parse};
 use twoleg_core::status::CallRecord;
 use twoleg_core::{B2bua, Event, Instant};
+pub use twoleg_core::{ConnectionId, Transport};
 use twoleg_sim::{Driver, SimTurnServer};
 
 pub const B2BUA: &str = "127.0.0.1:5060";
@@ -34,6 +35,8 @@ pub fn addr(text: &str) -> SocketAddr {
 #[derive(Clone, Debug)]
 pub struct Msg {
     pub at: Instant,
+    pub transport: Transport,
+    pub connection: Option<ConnectionId>,
     pub from: SocketAddr,
     pub to: SocketAddr,
     pub text: String,
@@ -151,6 +154,8 @@ pub struct Net {
     peer_text_rsip_refuses: bool,
     /// Messages TwoLeg wrote that rsip could not read, tolerated as above.
     pub rsip_unreadable: usize,
+    /// Keep-alive pongs (CRLF) the engine sent: to where, on which connection.
+    pub pongs: Vec<(SocketAddr, Option<ConnectionId>)>,
     cursor: usize,
 }
 
@@ -182,6 +187,7 @@ impl Net {
             turn_servers,
             peer_text_rsip_refuses: false,
             rsip_unreadable: 0,
+            pongs: Vec::new(),
             cursor: 0,
         };
         net.drain();
@@ -214,6 +220,43 @@ impl Net {
         }
         self.driver
             .receive(addr(from), addr(listener), contents)
+            .expect("time moves forward");
+        self.drain();
+    }
+
+    /// The engine reads `text` from a stream connection (TCP unless `tls`) to `listener`.
+    pub fn send_stream(
+        &mut self,
+        transport: Transport,
+        connection: u64,
+        from: &str,
+        listener: &str,
+        bytes: &[u8],
+    ) {
+        self.driver
+            .receive_stream(
+                transport,
+                ConnectionId(connection),
+                addr(from),
+                addr(listener),
+                bytes,
+            )
+            .expect("time moves forward");
+        self.drain();
+    }
+
+    /// A stream connection closed.
+    pub fn close(&mut self, connection: u64) {
+        self.driver
+            .close(ConnectionId(connection))
+            .expect("time moves forward");
+        self.drain();
+    }
+
+    /// The host could not deliver to `to` over `transport`.
+    pub fn undeliverable(&mut self, transport: Transport, to: &str) {
+        self.driver
+            .undeliverable(transport, addr(to))
             .expect("time moves forward");
         self.drain();
     }
@@ -265,6 +308,10 @@ impl Net {
                 }
                 continue;
             }
+            if t.contents == b"\r\n" {
+                self.pongs.push((t.destination, t.connection));
+                continue;
+            }
             let text = String::from_utf8(t.contents.clone()).expect("the engine writes UTF-8");
             let parsed = match parse(&t.contents, 65_535) {
                 Ok(parsed) => parsed,
@@ -285,6 +332,8 @@ impl Net {
             }
             self.sent.push(Msg {
                 at,
+                transport: t.transport,
+                connection: t.connection,
                 from: t.source,
                 to: t.destination,
                 text,

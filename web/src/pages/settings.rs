@@ -6,6 +6,7 @@ use yew::prelude::*;
 
 use crate::app::Ctx;
 use crate::components::field_errors::FieldErrors;
+use crate::components::listener_editor::ListenerEditor;
 use crate::components::number_input::NumberInput;
 use crate::components::pattern_input::PatternInput;
 use crate::components::text_input::TextInput;
@@ -26,18 +27,20 @@ pub(crate) fn settings() -> Html {
         })
     };
     let listeners = sip.listeners.iter().enumerate().map(|(i, listener)| {
-        let on_address = {
+        let onchange = {
             let ctx = ctx.clone();
             let sip = sip.clone();
-            Callback::from(move |value: String| {
+            Callback::from(move |listener: Listener| {
                 let mut next = sip.clone();
-                next.listeners[i].address = value;
+                if let Some(slot) = next.listeners.get_mut(i) {
+                    *slot = listener;
+                }
                 ctx.config.dispatch(Action::SetSip(next));
             })
         };
         html! {
             <div class="row">
-                <TextInput id={format!("listener-{i}")} label={format!("Listener \"{}\" (UDP ip:port)", listener.name)} value={listener.address.clone()} oninput={on_address} />
+                <ListenerEditor index={i} listener={listener.clone()} {onchange} />
                 <FieldErrors errors={ctx.config.problems_at(&format!("sip.listeners[{i}]"))} />
             </div>
         }
@@ -50,6 +53,7 @@ pub(crate) fn settings() -> Html {
             next.listeners.push(Listener {
                 name: format!("listener{}", next.listeners.len()),
                 address: String::new(),
+                ..Listener::default()
             });
             ctx.config.dispatch(Action::SetSip(next));
         })
@@ -77,6 +81,16 @@ pub(crate) fn settings() -> Html {
                 ctx.config.dispatch(Action::SetRoutes(next));
             })
         };
+        let on_large = {
+            let ctx = ctx.clone();
+            let routes = routes.clone();
+            Callback::from(move |e: Event| {
+                let mut next = routes.clone();
+                next[i].large_requests_over_tcp =
+                    e.target_unchecked_into::<HtmlInputElement>().checked();
+                ctx.config.dispatch(Action::SetRoutes(next));
+            })
+        };
         let on_lync = {
             let ctx = ctx.clone();
             let routes = routes.clone();
@@ -101,6 +115,10 @@ pub(crate) fn settings() -> Html {
                 <PatternInput id={format!("route-{i}-user")} label="Request-URI user" pattern={route.matcher.user.clone()} onchange={set_pattern(true)} />
                 <PatternInput id={format!("route-{i}-host")} label="Request-URI host" pattern={route.matcher.host.clone()} onchange={set_pattern(false)} />
                 <TextInput id={format!("route-{i}-destination")} label="Destination (ip:port)" value={route.destination.clone()} oninput={update(|r, v| r.destination = v)} />
+                <TextInput id={format!("route-{i}-listener")} label="Listener (name; its transport is the B leg's; empty: the first)" value={route.listener.clone()} oninput={update(|r, v| r.listener = v)} />
+                <label class="field"><span>{ "Requests over 1,300 bytes go over TCP (UDP routes)" }</span>
+                    <input id={format!("route-{i}-large")} type="checkbox" checked={route.large_requests_over_tcp} onchange={on_large} /></label>
+                <TextInput id={format!("route-{i}-tls-name")} label="TLS server name (TLS routes; empty: the IP)" value={route.tls_server_name.clone()} oninput={update(|r, v| r.tls_server_name = v)} />
                 <label class="field"><span>{ "Through the Microsoft Lync B2BUA" }</span>
                     <input type="checkbox" checked={route.lync} onchange={on_lync} /></label>
                 <button onclick={delete}>{ "Delete route" }</button>

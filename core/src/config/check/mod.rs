@@ -69,6 +69,7 @@ impl Checker {
         );
         let ring_timeout =
             (config.sip.ring_timeout_s > 0).then(|| Duration::from_secs(config.sip.ring_timeout_s));
+        let connections = self.connections(&config.sip.connections, &sip.key("connections"));
         let lync = self.lync(&config.lync_b2bua, &root.key("lync_b2bua"));
         let routes = self.routes(&config, &listeners, &root.key("routes"));
         let turn_servers = self.turn_servers(&config.turn_servers, &root.key("turn_servers"));
@@ -87,6 +88,7 @@ impl Checker {
             max_forwards: max_forwards?,
             max_message_size: max_message_size? as usize,
             ring_timeout,
+            connections: connections?,
             routes: routes?,
             lync: lync?,
             turn_servers: turn_servers?,

@@ -1,6 +1,7 @@
 //! Routes and how they match the Request-URI.
 
 use super::Checker;
+use crate::Transport;
 use crate::config::model::{self, Config};
 use crate::config::plans::{ListenerPlan, Matcher, RoutePlan};
 use crate::config::problem::FieldPath;
@@ -55,6 +56,47 @@ impl Checker {
                 ok = false;
                 continue;
             };
+            let Some(listeners) = listeners else {
+                ok = false;
+                continue;
+            };
+            let transport = listeners[listener].transport;
+            let large_requests_over = if route.large_requests_over_tcp {
+                let tcp = listeners.iter().position(|l| {
+                    l.transport == Transport::Tcp
+                        && l.address.ip() == listeners[listener].address.ip()
+                });
+                if transport != Transport::Udp {
+                    self.report(
+                        at.key("large_requests_over_tcp"),
+                        format!("is for UDP routes; this one goes over {transport}"),
+                    );
+                    ok = false;
+                    continue;
+                }
+                if tcp.is_none() {
+                    self.report(
+                        at.key("large_requests_over_tcp"),
+                        format!(
+                            "needs a tcp listener on {} (the route listener's IP) to send from",
+                            listeners[listener].address.ip()
+                        ),
+                    );
+                    ok = false;
+                    continue;
+                }
+                tcp
+            } else {
+                None
+            };
+            if !route.tls_server_name.is_empty() && transport != Transport::Tls {
+                self.report(
+                    at.key("tls_server_name"),
+                    format!("is for TLS routes; this one goes over {transport}"),
+                );
+                ok = false;
+                continue;
+            }
             out.push(RoutePlan {
                 name: if route.name.is_empty() {
                     format!("route {i}")
@@ -66,6 +108,9 @@ impl Checker {
                 destination,
                 lync: route.lync,
                 listener,
+                large_requests_over,
+                tls_server_name: (!route.tls_server_name.is_empty())
+                    .then(|| route.tls_server_name.clone()),
             });
         }
         ok.then_some(out)

@@ -3,8 +3,9 @@
 use std::time::Duration;
 
 use super::Checker;
+use crate::Transport;
 use crate::config::model::{self};
-use crate::config::plans::{ListenerPlan, TimerValues};
+use crate::config::plans::{ConnectionLimits, ListenerPlan, TimerValues, TlsPlan};
 use crate::config::problem::FieldPath;
 
 impl Checker {
@@ -14,24 +15,55 @@ impl Checker {
         path: &FieldPath,
     ) -> Option<Vec<ListenerPlan>> {
         if listeners.is_empty() {
-            self.report(path.clone(), "is empty; give at least one UDP listener");
+            self.report(path.clone(), "is empty; give at least one listener");
             return None;
         }
         let mut out = Vec::new();
         let mut ok = true;
         for (i, listener) in listeners.iter().enumerate() {
             let at = path.index(i);
-            let Some(address) = self.socket_addr(&listener.address, &at.key("address")) else {
+            let address = self.socket_addr(&listener.address, &at.key("address"));
+            let transport = self.transport(&listener.transport, &at.key("transport"));
+            let (Some(address), Some(transport)) = (address, transport) else {
                 ok = false;
                 continue;
             };
-            if let Some(first) = out.iter().position(|l: &ListenerPlan| l.address == address) {
+            // UDP and TCP may share an address; two listeners of one kind may not, nor TCP and
+            // TLS (both are TCP ports).
+            let clash = |l: &ListenerPlan| {
+                l.address == address
+                    && (l.transport == transport
+                        || l.transport != Transport::Udp && transport != Transport::Udp)
+            };
+            if let Some(first) = out.iter().position(clash) {
                 self.report(
                     at.key("address"),
-                    format!("{address} duplicates {}", path.index(first).key("address")),
+                    format!(
+                        "{address} over {transport} clashes with {}",
+                        path.index(first).key("address")
+                    ),
                 );
                 ok = false;
             }
+            let tls = match (transport, &listener.tls) {
+                (Transport::Tls, Some(files)) => self.tls_files(files, &at.key("tls")),
+                (Transport::Tls, None) => {
+                    self.report(
+                        at.key("tls"),
+                        "is missing; a tls listener needs its certificate_chain and private_key",
+                    );
+                    None
+                }
+                (_, Some(_)) => {
+                    self.report(at.key("tls"), "is only for listeners with transport tls");
+                    None
+                }
+                (_, None) => Some(None),
+            };
+            let Some(tls) = tls else {
+                ok = false;
+                continue;
+            };
             if !listener.name.is_empty()
                 && let Some(first) = out.iter().position(|l| l.name == listener.name)
             {
@@ -48,6 +80,8 @@ impl Checker {
             out.push(ListenerPlan {
                 name: listener.name.clone(),
                 address,
+                transport,
+                tls,
             });
         }
         ok.then_some(out)
@@ -73,6 +107,86 @@ impl Checker {
             t1: Duration::from_millis(t1),
             t2: Duration::from_millis(t2),
             t4: Duration::from_millis(t4),
+        })
+    }
+}
+
+impl Checker {
+    /// `udp`, `tcp` or `tls`.
+    pub(super) fn transport(&mut self, text: &str, path: &FieldPath) -> Option<Transport> {
+        match text.to_ascii_lowercase().as_str() {
+            "" | "udp" => Some(Transport::Udp),
+            "tcp" => Some(Transport::Tcp),
+            "tls" => Some(Transport::Tls),
+            _ => {
+                self.report(
+                    path.clone(),
+                    format!("\"{text}\" is not a transport; give udp, tcp or tls"),
+                );
+                None
+            }
+        }
+    }
+
+    /// The files of a TLS listener: named (the runner reads them; `twoleg check` opens them).
+    fn tls_files(&mut self, files: &model::TlsFiles, path: &FieldPath) -> Option<Option<TlsPlan>> {
+        let mut ok = true;
+        for (key, value) in [
+            ("certificate_chain", &files.certificate_chain),
+            ("private_key", &files.private_key),
+        ] {
+            if value.trim().is_empty() {
+                self.report(path.key(key), "is empty; give the path of a PEM file");
+                ok = false;
+            }
+        }
+        if files.require_client_certificate && files.ca.trim().is_empty() {
+            self.report(
+                path.key("ca"),
+                "is empty, but require_client_certificate is on: give the CA that signs the clients' certificates",
+            );
+            ok = false;
+        }
+        ok.then(|| {
+            Some(TlsPlan {
+                certificate_chain: files.certificate_chain.clone(),
+                private_key: files.private_key.clone(),
+                ca: (!files.ca.trim().is_empty()).then(|| files.ca.clone()),
+                require_client_certificate: files.require_client_certificate,
+            })
+        })
+    }
+
+    pub(super) fn connections(
+        &mut self,
+        connections: &model::Connections,
+        path: &FieldPath,
+    ) -> Option<ConnectionLimits> {
+        let max = self.bounded(
+            connections.max,
+            1,
+            1_000_000,
+            &path.key("max"),
+            "connections",
+        );
+        let idle = self.bounded(
+            connections.idle_timeout_s,
+            1,
+            86_400,
+            &path.key("idle_timeout_s"),
+            "s",
+        );
+        let handshake = self.bounded(
+            connections.handshake_timeout_ms,
+            100,
+            600_000,
+            &path.key("handshake_timeout_ms"),
+            "ms",
+        );
+        Some(ConnectionLimits {
+            max: max? as usize,
+            idle_timeout: Duration::from_secs(idle?),
+            handshake_timeout: Duration::from_millis(handshake?),
         })
     }
 }

@@ -9,6 +9,7 @@ use crate::engine::pass_through::copy_payload;
 use crate::engine::timers::CallTimer;
 use crate::engine::{B2bua, Owner};
 use crate::event::{DropReason, Event};
+use crate::hop::{Hop, contact_uri};
 use crate::sip::{Method, Parsed};
 use crate::status::Side;
 use crate::transaction::DialogKey;
@@ -51,14 +52,11 @@ impl B2bua {
         answer: Option<&Parsed>,
     ) {
         let max_forwards = self.config.max_forwards();
+        let hop = call.leg(side).next_hop(&self.config);
         let leg = call.leg_mut(side);
-        let mut ack = leg.dialog.request(
-            Method::ACK,
-            Some(cseq),
-            leg.local,
-            max_forwards,
-            &mut self.rng,
-        );
+        let mut ack =
+            leg.dialog
+                .request(Method::ACK, Some(cseq), &hop, max_forwards, &mut self.rng);
         if let Some(answer) = answer {
             copy_payload(
                 answer.message.headers(),
@@ -70,20 +68,17 @@ impl B2bua {
         call.offer_candidates(side, &mut ack.body);
         let leg = call.leg_mut(side);
         let bytes = ack.to_bytes();
-        let destination = leg.next_hop();
         leg.last_ack = Some(SentAck {
             cseq,
             bytes: bytes.clone(),
-            destination,
+            hop,
         });
-        let local = leg.local;
-        self.transmit(local, destination, bytes);
+        self.transmit(&hop, bytes);
     }
 
     /// A 2xx for an INVITE whose relay is done: re-send the ACK for a retransmission of the
     /// answered dialog; ACK and hang up any other fork.
     pub(crate) fn on_late_2xx(&mut self, call: &mut Call, parsed: &Parsed) {
-        let _id = call.id;
         let side = call
             .legs
             .iter()
@@ -97,36 +92,21 @@ impl B2bua {
             if let Some(ack) = &leg.last_ack
                 && ack.cseq == parsed.cseq.number
             {
-                let (local, destination, bytes) = (leg.local, ack.destination, ack.bytes.clone());
-                self.retransmit(local, destination, bytes);
+                let (hop, bytes) = (ack.hop, ack.bytes.clone());
+                self.retransmit(&hop, bytes);
             }
             return;
         }
         // Another fork answered: ACK it and hang it up (RFC 3261 §13.2.2.4).
         let mut fork = leg.dialog.clone();
         learn_dialog(&mut fork, parsed, true);
-        let (local, peer) = (leg.local, leg.peer);
-        let max_forwards = self.config.max_forwards();
-        let ack = fork.request(
-            Method::ACK,
-            Some(parsed.cseq.number),
-            local,
-            max_forwards,
-            &mut self.rng,
-        );
-        self.transmit(local, fork.next_hop(peer), ack.to_bytes());
-        let bye = fork.request(Method::BYE, None, local, max_forwards, &mut self.rng);
-        self.send_request(Owner::Engine, &bye, local, fork.next_hop(peer));
+        let leg_hop = leg.hop;
+        self.ack_and_bye(fork, leg_hop, parsed.cseq.number);
     }
 
     /// ACKs a 2xx to an INVITE of a call that is over, then hangs up the dialog it made, from
     /// the response alone.
-    pub(crate) fn ack_and_bye_orphan(
-        &mut self,
-        local: SocketAddr,
-        peer: SocketAddr,
-        parsed: &Parsed,
-    ) {
+    pub(crate) fn ack_and_bye_orphan(&mut self, hop: Hop, parsed: &Parsed) {
         let without_tag = |party: &crate::sip::NameAddr| {
             let mut party = party.clone();
             party.params.retain(|(n, _)| !n.eq_ignore_ascii_case("tag"));
@@ -142,20 +122,21 @@ impl B2bua {
             remote_cseq: None,
             route_set: Vec::new(),
             remote_target: parsed.to.uri.clone(),
-            contact: format!("sip:twoleg@{local}"),
+            contact: contact_uri(hop.transport, hop.local),
         };
         learn_dialog(&mut dialog, parsed, true);
+        self.ack_and_bye(dialog, hop, parsed.cseq.number);
+    }
+
+    /// ACKs a 2xx that made `dialog`, then hangs it up with BYE.
+    fn ack_and_bye(&mut self, mut dialog: Dialog, fallback: Hop, cseq: u32) {
         let max_forwards = self.config.max_forwards();
-        let ack = dialog.request(
-            Method::ACK,
-            Some(parsed.cseq.number),
-            local,
-            max_forwards,
-            &mut self.rng,
-        );
-        let hop = dialog.next_hop(peer);
-        self.transmit(local, hop, ack.to_bytes());
-        let bye = dialog.request(Method::BYE, None, local, max_forwards, &mut self.rng);
-        self.send_request(Owner::Engine, &bye, local, hop);
+        let hop = dialog.next_hop(&fallback, |transport| {
+            self.listener_on(fallback.local.ip(), transport)
+        });
+        let ack = dialog.request(Method::ACK, Some(cseq), &hop, max_forwards, &mut self.rng);
+        self.transmit(&hop, ack.to_bytes());
+        let bye = dialog.request(Method::BYE, None, &hop, max_forwards, &mut self.rng);
+        self.send_request(Owner::Engine, &bye, hop);
     }
 }

@@ -42,9 +42,8 @@ impl B2bua {
             relay.cancel = CancelState::Sent;
         } else if relay.got_provisional {
             relay.cancel = CancelState::Sent;
-            let (cancel, peer) = (cancel_for(&relay.client_request), relay.client_peer);
-            let local = call.leg(client_side).local;
-            self.send_request(Owner::Call(id), &cancel, local, peer);
+            let (cancel, hop) = (cancel_for(&relay.client_request), relay.client_hop);
+            self.send_request(Owner::Call(id), &cancel, hop);
             self.set_call_timer(id, CallTimer::CancelTimeout(relay_id), self.timing.t1x64());
         } else {
             relay.cancel = CancelState::Pending;

@@ -110,17 +110,18 @@ impl B2bua {
     pub(crate) fn send_bye(&mut self, call: &mut Call, side: Side, reason: Option<&str>) {
         let id = call.id;
         let max_forwards = self.config.max_forwards();
+        let hop = call.leg(side).next_hop(&self.config);
         let leg = call.leg_mut(side);
         leg.bye_sent = true;
         leg.bye_held = false;
         let mut bye = leg
             .dialog
-            .request(Method::BYE, None, leg.local, max_forwards, &mut self.rng);
+            .request(Method::BYE, None, &hop, max_forwards, &mut self.rng);
         if let Some(reason) = reason {
             bye.headers.push(HeaderName::REASON, reason);
         }
-        let (local, hop) = (leg.local, leg.next_hop());
-        self.send_request(Owner::Bye(id, side), &bye, local, hop);
+        let large_over = leg.large_over;
+        let _ = self.send_fitting(Owner::Bye(id, side), &mut bye, hop, large_over);
         self.set_leg_state(call, side, LegState::Terminated);
     }
 

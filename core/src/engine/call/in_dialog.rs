@@ -95,11 +95,12 @@ impl B2bua {
         let max_forwards = parsed
             .max_forwards
             .map_or_else(|| self.config.max_forwards(), |mf| mf.saturating_sub(1));
+        let leg_hop = call.leg(other).next_hop(&self.config);
         let leg = call.leg_mut(other);
         let mut out = leg.dialog.request(
             request.method.clone(),
             None,
-            leg.local,
+            &leg_hop,
             max_forwards,
             &mut self.rng,
         );
@@ -109,12 +110,13 @@ impl B2bua {
             &mut out.headers,
             &mut out.body,
         );
-        let (local, hop) = (leg.local, leg.next_hop());
+        let (hop, large_over) = (leg_hop, leg.large_over);
         call.offer_candidates(other, &mut out.body);
         self.learn_lync_peers(call, side, &request.body);
         let relay_id = RelayId(call.next_relay);
         call.next_relay += 1;
-        let client_tx = self.send_request(Owner::Relay(id, relay_id), &out, local, hop);
+        let (client_tx, hop) =
+            self.send_fitting(Owner::Relay(id, relay_id), &mut out, hop, large_over);
         self.set_owner(tx, Owner::Relay(id, relay_id));
         call.relays.insert(
             relay_id,
@@ -128,7 +130,7 @@ impl B2bua {
                 server_had_body: !request.body.is_empty(),
                 client_request: out,
                 client_tx,
-                client_peer: hop,
+                client_hop: hop,
                 got_provisional: false,
                 no_answer_armed: false,
                 cancel: CancelState::None,

@@ -19,8 +19,10 @@ use std::time::Duration;
 
 use super::B2bua;
 use super::lync_leg::LyncMedia;
+use crate::config::ValidConfig;
 use crate::dialog::Dialog;
 use crate::event::Event;
+use crate::hop::Hop;
 use crate::sip::{HeaderName, Method, Parsed, ReplyTo, Request, StatusCode};
 use crate::status::{CallStatus, EndedBy, LegState, LegStatus, Outcome, Side, TurnDecision};
 use crate::time::Instant;
@@ -41,9 +43,12 @@ pub(crate) struct Leg {
     pub(crate) serial: u64,
     pub(crate) state: LegState,
     pub(crate) dialog: Dialog,
-    /// Where the leg's INVITE came from (A) or went to (B): the fallback next hop.
-    pub(crate) peer: SocketAddr,
-    pub(crate) local: SocketAddr,
+    /// How the leg's INVITE came (A) or went (B): the fallback next hop of in-dialog
+    /// requests.
+    pub(crate) hop: Hop,
+    /// On a UDP leg whose destination also takes TCP: the TCP listener a request over 1,300
+    /// bytes goes from (RFC 3261 §18.1.1).
+    pub(crate) large_over: Option<SocketAddr>,
     pub(crate) source: String,
     pub(crate) destination: String,
     pub(crate) final_status: Option<u16>,
@@ -68,14 +73,22 @@ impl Leg {
             remote_tag: self.dialog.remote_tag.clone(),
             source: self.source.clone(),
             destination: self.destination.clone(),
-            peer: self.peer,
-            local: self.local,
+            transport: self.hop.transport,
+            peer: self.hop.peer,
+            local: self.hop.local,
             final_status: self.final_status,
         }
     }
 
-    pub(crate) fn next_hop(&self) -> SocketAddr {
-        self.dialog.next_hop(self.peer)
+    /// Where this leg's next in-dialog request goes, and how.
+    pub(crate) fn next_hop(&self, config: &ValidConfig) -> Hop {
+        self.dialog.next_hop(&self.hop, |transport| {
+            config
+                .listeners()
+                .iter()
+                .find(|l| l.transport == transport && l.address.ip() == self.hop.local.ip())
+                .map(|l| l.address)
+        })
     }
 }
 
@@ -84,7 +97,7 @@ impl Leg {
 pub(crate) struct AwaitAck {
     pub(crate) cseq: u32,
     pub(crate) bytes: Vec<u8>,
-    pub(crate) destination: SocketAddr,
+    pub(crate) hop: Hop,
     pub(crate) interval: Duration,
     /// The ACK for the other leg's 2xx, held until this ACK brings the SDP answer (late offer).
     pub(crate) held_ack: Option<HeldAck>,
@@ -102,7 +115,7 @@ pub(crate) struct HeldAck {
 pub(crate) struct SentAck {
     pub(crate) cseq: u32,
     pub(crate) bytes: Vec<u8>,
-    pub(crate) destination: SocketAddr,
+    pub(crate) hop: Hop,
 }
 
 /// Where a CANCEL of a relayed INVITE stands (RFC 3261 §9.1: not before a provisional).
@@ -131,7 +144,7 @@ pub(crate) struct Relay {
     pub(crate) client_request: Request,
     /// The client transaction of the relayed request.
     pub(crate) client_tx: TxId,
-    pub(crate) client_peer: SocketAddr,
+    pub(crate) client_hop: Hop,
     pub(crate) got_provisional: bool,
     /// The re-INVITE no-answer timer is armed.
     pub(crate) no_answer_armed: bool,

@@ -54,9 +54,8 @@ impl B2bua {
         let initial = relay.initial;
         if relay.cancel == CancelState::Pending {
             relay.cancel = CancelState::Sent;
-            let (cancel, peer) = (cancel_for(&relay.client_request), relay.client_peer);
-            let local = call.leg(client_side).local;
-            self.send_request(Owner::Call(id), &cancel, local, peer);
+            let (cancel, hop) = (cancel_for(&relay.client_request), relay.client_hop);
+            self.send_request(Owner::Call(id), &cancel, hop);
             self.set_call_timer(id, CallTimer::CancelTimeout(relay_id), self.timing.t1x64());
             return;
         }
@@ -141,7 +140,10 @@ impl B2bua {
         call.leg_mut(server_side).awaiting_ack = Some(AwaitAck {
             cseq: relay.server_cseq,
             bytes,
-            destination: relay.reply.address,
+            hop: self
+                .txs
+                .get(&relay.server_tx)
+                .map_or_else(|| call.leg(server_side).hop, |entry| entry.tx.hop),
             interval: self.timing.t1,
             held_ack: late_offer.then_some(HeldAck {
                 side: client_side,
@@ -228,30 +230,39 @@ impl B2bua {
         out
     }
 
-    /// Timer B or F on the client side of a relay.
-    pub(crate) fn on_relay_timeout(&mut self, id: CallId, relay_id: RelayId) {
+    /// The client side of a relay failed: Timer B or F (`status` 408), or the transport could
+    /// not carry the request (503).
+    pub(crate) fn on_relay_lost(&mut self, id: CallId, relay_id: RelayId, status: StatusCode) {
+        let (outcome, reason) = if status == StatusCode::REQUEST_TIMEOUT {
+            (Outcome::TimedOut, "no response from the callee (Timer B)")
+        } else {
+            (
+                Outcome::Rejected,
+                "the callee cannot be reached (transport error)",
+            )
+        };
         self.with_call(id, |this, call| {
             let Some(relay) = call.relays.remove(&relay_id) else {
                 return;
             };
             let client_side = relay.server_side.other();
             let tag = call.leg(relay.server_side).dialog.local_tag.clone();
-            this.terminate_server_side(&relay, StatusCode::REQUEST_TIMEOUT, &tag);
+            this.terminate_server_side(&relay, status, &tag);
             if relay.initial {
-                call.leg_mut(client_side).final_status = Some(408);
+                call.leg_mut(client_side).final_status = Some(status.code());
                 if call.leg(relay.server_side).final_status.is_none() {
-                    call.leg_mut(relay.server_side).final_status = Some(408);
+                    call.leg_mut(relay.server_side).final_status = Some(status.code());
                 }
-                call.end_with(Ending::new(
-                    StatusCode::REQUEST_TIMEOUT,
-                    Outcome::TimedOut,
-                    EndedBy::B2bua,
-                    "no response from the callee (Timer B)",
-                ));
+                call.end_with(Ending::new(status, outcome, EndedBy::B2bua, reason));
                 this.set_leg_state(call, Side::A, LegState::Terminated);
                 this.set_leg_state(call, Side::B, LegState::Terminated);
             } else if relay.method == Method::INVITE || relay.method == Method::UPDATE {
-                this.tear_down(call, 408, format!("{} timed out", relay.method));
+                let what = if status == StatusCode::REQUEST_TIMEOUT {
+                    "timed out"
+                } else {
+                    "could not be sent"
+                };
+                this.tear_down(call, status.code(), format!("{} {what}", relay.method));
             }
         });
     }

@@ -1,7 +1,5 @@
 //! A new INVITE: routing, both legs and the B leg's INVITE.
 
-use std::net::SocketAddr;
-
 use super::{Call, CallId, CancelState, Leg, Relay, RelayId};
 use crate::dialog::Dialog;
 use crate::engine::pass_through::copy_payload;
@@ -9,6 +7,7 @@ use crate::engine::timers::CallTimer;
 use crate::engine::{B2bua, Owner};
 use crate::event::Event;
 use crate::event::Refusal;
+use crate::hop::{Hop, contact_uri};
 use crate::ids;
 use crate::sip::{Message, Method, Parsed, ReplyTo, StatusCode};
 use crate::status::{LegState, Side, TurnDecision};
@@ -16,14 +15,8 @@ use crate::transaction::{MergeKey, TxId};
 
 impl B2bua {
     /// A new INVITE: 100 Trying, route, then the B leg's INVITE.
-    pub(crate) fn on_new_invite(
-        &mut self,
-        source: SocketAddr,
-        local: SocketAddr,
-        tx: TxId,
-        reply: ReplyTo,
-        parsed: Parsed,
-    ) {
+    pub(crate) fn on_new_invite(&mut self, arrival: Hop, tx: TxId, reply: ReplyTo, parsed: Parsed) {
+        let (source, local) = (arrival.peer, arrival.local);
         let Message::Request(request) = &parsed.message else {
             unreachable!("only requests open calls");
         };
@@ -51,7 +44,17 @@ impl B2bua {
 
         let id = CallId(self.next_id());
         let tag = ids::call_tag(&mut self.rng);
-        let b_local = self.config.listeners()[route.listener].address;
+        let b_listener = &self.config.listeners()[route.listener];
+        let b_hop = Hop {
+            transport: b_listener.transport,
+            local: b_listener.address,
+            peer: route.destination,
+            connection: None,
+        };
+        let b_local = b_hop.local;
+        let large_over = route
+            .large_requests_over
+            .map(|index| self.config.listeners()[index].address);
         let mut a_party = parsed.to.clone();
         a_party
             .params
@@ -73,7 +76,7 @@ impl B2bua {
                 .contacts
                 .first()
                 .map_or_else(|| parsed.from.uri.clone(), |c| c.uri.clone()),
-            contact: format!("sip:twoleg@{local}"),
+            contact: contact_uri(arrival.transport, local),
         };
         let b_host = b_local.ip().to_string();
         let mut b_dialog = Dialog {
@@ -86,7 +89,7 @@ impl B2bua {
             remote_cseq: None,
             route_set: Vec::new(),
             remote_target: request.uri.clone(),
-            contact: format!("sip:twoleg@{b_local}"),
+            contact: contact_uri(b_hop.transport, b_hop.local),
         };
         let mut max_forwards = parsed
             .max_forwards
@@ -95,7 +98,7 @@ impl B2bua {
             max_forwards = max_forwards.min(self.config.lync().hop_count);
         }
         let mut b_invite =
-            b_dialog.request(Method::INVITE, None, b_local, max_forwards, &mut self.rng);
+            b_dialog.request(Method::INVITE, None, &b_hop, max_forwards, &mut self.rng);
         copy_payload(
             &request.headers,
             &request.body,
@@ -116,13 +119,13 @@ impl B2bua {
         let source_uri = parsed.from.uri.clone();
         let serial_a = self.next_id();
         let serial_b = self.next_id();
-        let leg = |side, serial, dialog, peer, local| Leg {
+        let leg = |side, serial, dialog, hop, large_over| Leg {
             side,
             serial,
             state: LegState::Trying,
             dialog,
-            peer,
-            local,
+            hop,
+            large_over,
             source: source_uri.clone(),
             destination: destination_uri.clone(),
             final_status: None,
@@ -131,22 +134,21 @@ impl B2bua {
             bye_held: false,
             bye_sent: false,
         };
-        let a_leg = leg(Side::A, serial_a, a_dialog, source, local);
-        let b_leg = leg(Side::B, serial_b, b_dialog, route.destination, b_local);
+        let a_leg = leg(Side::A, serial_a, a_dialog, arrival, None);
+        let b_leg = leg(Side::B, serial_b, b_dialog, b_hop, large_over);
         self.dialogs.insert(a_leg.dialog.key(), (id, Side::A));
         self.dialogs.insert(b_leg.dialog.key(), (id, Side::B));
         let relay_id = RelayId(0);
         // With TURN relays being allocated, the Lync leg's INVITE waits for them; until then
         // its client transaction id names no transaction.
+        let mut client_hop = b_hop;
         let client_tx = if media.is_some() {
             TxId(self.next_id())
         } else {
-            self.send_request(
-                Owner::Relay(id, relay_id),
-                &b_invite,
-                b_local,
-                route.destination,
-            )
+            let (client_tx, hop) =
+                self.send_fitting(Owner::Relay(id, relay_id), &mut b_invite, b_hop, large_over);
+            client_hop = hop;
+            client_tx
         };
         self.set_owner(tx, Owner::Relay(id, relay_id));
         let mut call = Call {
@@ -174,7 +176,7 @@ impl B2bua {
                 server_had_body: !request.body.is_empty(),
                 client_request: b_invite,
                 client_tx,
-                client_peer: route.destination,
+                client_hop,
                 got_provisional: false,
                 no_answer_armed: false,
                 cancel: CancelState::None,

@@ -16,13 +16,9 @@ impl B2bua {
                     return;
                 };
                 awaiting.interval = (awaiting.interval * 2).min(t2);
-                let (local, destination, bytes, interval) = (
-                    leg.local,
-                    awaiting.destination,
-                    awaiting.bytes.clone(),
-                    awaiting.interval,
-                );
-                this.retransmit(local, destination, bytes);
+                let (hop, bytes, interval) =
+                    (awaiting.hop, awaiting.bytes.clone(), awaiting.interval);
+                this.retransmit(&hop, bytes);
                 this.set_call_timer(id, CallTimer::Retransmit2xx(side), interval);
             }
             CallTimer::AckTimeout(side) => {
