@@ -1,5 +1,5 @@
-//! SIP over TCP through the real runner: SIPp callers and callees over TCP (`-t t1`), a UDP
-//! caller with a TCP callee, stream framing on a raw socket (a message byte by byte, several in
+//! SIP over TCP through the real runner: SIPp callers and callees over TCP (`-t t1`), CANCEL
+//! with a connection per call (`-t tn`), a UDP caller with a TCP callee, stream framing on a raw socket (a message byte by byte, several in
 //! one write, keep-alives, a missing Content-Length, a length over the limit, a connection
 //! that stops mid-message), the connection limit under 2,000 idle connections, and a large
 //! INVITE moved to TCP.
@@ -135,6 +135,61 @@ fn sipp_calls_over_tcp_both_legs_and_a_udp_caller_with_a_tcp_callee() {
     );
     assert!(history.iter().all(|r| r["final_status"] == 200));
     drop(callee.child.kill());
+}
+
+#[test]
+fn sipp_cancels_over_tcp_with_a_connection_per_call() {
+    require_sipp();
+    let ip = ip(115);
+    let dir = tempfile::tempdir().unwrap();
+    let runner = Runner::start(
+        &ip,
+        &stream_config(&ip, "tcp", 1000, false),
+        dir.path(),
+        &[],
+    );
+    let _callee = uas_scenario(dir.path(), &ip, "uas_ring", &["-t", "t1"]);
+    // `-t tn`: SIPp opens a connection of its own for each call.
+    let mut caller = uac_scenario(
+        dir.path(),
+        &ip,
+        "uac_cancel",
+        10,
+        &["-t", "tn", "-max_socket", "100"],
+    );
+    assert_eq!(
+        caller.wait(Duration::from_secs(60)),
+        0,
+        "{}\n{}",
+        caller.screen(),
+        runner.log_text()
+    );
+    assert!(
+        eventually(Duration::from_secs(10), || runner.history().len() == 10),
+        "{}",
+        runner.log_text()
+    );
+    for record in runner.history() {
+        assert_eq!(record["final_status"], 487, "{record}");
+        assert_eq!(record["outcome"], "cancelled", "{record}");
+        assert_eq!(record["legs"][0]["transport"], "tcp");
+        assert_eq!(record["legs"][1]["transport"], "tcp");
+        assert_eq!(
+            record["legs"][1]["final_status"], 487,
+            "leg B was cancelled"
+        );
+    }
+    let peers: std::collections::BTreeSet<u64> = runner
+        .history()
+        .iter()
+        .map(|record| record["legs"][0]["peer"].as_str().unwrap().to_owned())
+        .map(|peer| peer.rsplit(':').next().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(
+        peers.len(),
+        10,
+        "one connection (source port) per call: {peers:?}"
+    );
 }
 
 #[test]

@@ -10,7 +10,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
+pub mod baresip;
 pub mod coturn;
+pub mod pki;
 
 pub const TWOLEG: &str = env!("CARGO_BIN_EXE_twoleg");
 

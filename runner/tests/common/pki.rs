@@ -43,7 +43,14 @@ impl Ca {
 
     /// A leaf for `common_name`, valid for these IP addresses, written as `dir/<stem>.pem`,
     /// `dir/<stem>.key` and `dir/<stem>.both.pem`; `expired` makes it valid only in 2020.
-    pub fn leaf(&self, dir: &Path, stem: &str, common_name: &str, ips: &[&str], expired: bool) -> Leaf {
+    pub fn leaf(
+        &self,
+        dir: &Path,
+        stem: &str,
+        common_name: &str,
+        ips: &[&str],
+        expired: bool,
+    ) -> Leaf {
         let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
         params
             .distinguished_name

@@ -1,0 +1,136 @@
+//! Real baresip (Debian `baresip-core`) as a SIP-over-TLS caller or callee: a config directory
+//! per instance (its certificate and key, the CA it trusts, one account), commands given on the
+//! command line, its output in a file. baresip listens for SIP on `ip:5090` and for TLS on
+//! the next port, `ip:5091`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use super::pki::Leaf;
+
+/// `baresip` must be installed: the TLS tests use a real SIP peer.
+pub fn require_baresip() {
+    let found = Command::new("baresip")
+        .arg("-h")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok();
+    assert!(
+        found,
+        "baresip is not installed: apt-get install baresip-core (.ci/run does this)"
+    );
+}
+
+/// One running baresip.
+pub struct Baresip {
+    child: Child,
+    pub output: PathBuf,
+}
+
+impl Baresip {
+    /// A callee on `ip` answering every call at once, for `seconds`.
+    pub fn callee(dir: &Path, ip: &str, leaf: &Leaf, ca: &Path, seconds: u32) -> Self {
+        let home = configure(dir, "callee", ip, leaf, ca);
+        std::fs::write(
+            home.join("accounts"),
+            format!("<sip:callee@{ip};transport=tls>;answermode=auto;catchall=yes;regint=0\n"),
+        )
+        .unwrap();
+        Self::spawn(&home, &[], seconds)
+    }
+
+    /// A caller on `ip` that dials `target` over TLS at once and hangs up when `seconds` are
+    /// over.
+    pub fn caller(
+        dir: &Path,
+        ip: &str,
+        leaf: &Leaf,
+        ca: &Path,
+        target: &str,
+        seconds: u32,
+    ) -> Self {
+        let home = configure(dir, "caller", ip, leaf, ca);
+        std::fs::write(
+            home.join("accounts"),
+            format!("<sip:caller@{ip};transport=tls>;regint=0\n"),
+        )
+        .unwrap();
+        let dial = format!("/dial {target}");
+        Self::spawn(&home, &["-e", &dial], seconds)
+    }
+
+    fn spawn(home: &Path, extra: &[&str], seconds: u32) -> Self {
+        let output = home.join("output.txt");
+        let child = Command::new("baresip")
+            .arg("-f")
+            .arg(home)
+            .args(extra)
+            .args(["-t", &seconds.to_string()])
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(&output).unwrap())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("baresip starts");
+        Self { child, output }
+    }
+
+    /// What baresip printed so far.
+    pub fn text(&self) -> String {
+        std::fs::read_to_string(&self.output).unwrap_or_default()
+    }
+
+    /// Waits for baresip to quit.
+    pub fn wait(&mut self, limit: Duration) -> ExitStatus {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "baresip did not quit:\n{}",
+                self.text()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Baresip {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Writes `dir/<name>/config`: SIP and media on `ip`, the leaf as SIP certificate, a sine
+/// tone as the microphone and nothing as the speaker.
+fn configure(dir: &Path, name: &str, ip: &str, leaf: &Leaf, ca: &Path) -> PathBuf {
+    let home = dir.join(name);
+    std::fs::create_dir_all(&home).unwrap();
+    let config = format!(
+        "poll_method epoll\n\
+         sip_listen {ip}:5090\n\
+         sip_certificate {certificate}\n\
+         sip_cafile {ca}\n\
+         net_interface {ip}\n\
+         audio_player aufile,/dev/null\n\
+         audio_source ausine,440\n\
+         audio_alert aufile,/dev/null\n\
+         ausrc_srate 48000\n\
+         auplay_srate 48000\n\
+         ausrc_channels 2\n\
+         module_path /usr/lib/baresip/modules\n\
+         module g711.so\n\
+         module ausine.so\n\
+         module aufile.so\n\
+         module_app account.so\n\
+         module_app menu.so\n",
+        certificate = leaf.combined.display(),
+        ca = ca.display(),
+    );
+    std::fs::write(home.join("config"), config).unwrap();
+    home
+}
