@@ -32,12 +32,14 @@ if ! wasm-bindgen --version 2>/dev/null | grep -q '0.2.130'; then
 fi
 
 # Debian packages the end-to-end tests drive: SIPp (sip-tester), Chromium for the browser test,
-# coturn for the TURN client.
+# coturn for the TURN client, baresip and openssl (s_client) for SIP over TLS.
 missing=()
 command -v sipp >/dev/null 2>&1 || missing+=(sip-tester)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v turnserver >/dev/null 2>&1 || missing+=(coturn)
 command -v node >/dev/null 2>&1 || missing+=(nodejs npm)
+command -v baresip >/dev/null 2>&1 || missing+=(baresip-core)
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 if [ ${#missing[@]} -gt 0 ]; then
   log "apt-get install ${missing[*]}"
   if [ "$(id -u)" -ne 0 ]; then sudo=sudo; else sudo=; fi

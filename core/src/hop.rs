@@ -40,10 +40,9 @@ impl Hop {
         }
     }
 
-    /// Whether the transport delivers reliably (TCP, TLS): no retransmissions, Timers D, I, J
-    /// and K zero (RFC 3261 §17).
+    /// Whether the transport delivers reliably (see [`Transport::is_reliable`]).
     pub(crate) fn is_reliable(&self) -> bool {
-        self.transport != Transport::Udp
+        self.transport.is_reliable()
     }
 }
 

@@ -193,6 +193,14 @@ pub enum Transport {
     Tls,
 }
 
+impl Transport {
+    /// Whether it delivers reliably and in order (TCP, TLS): no retransmissions, Timers D, I,
+    /// J and K zero (RFC 3261 §17), messages framed by Content-Length (§18.3).
+    pub fn is_reliable(self) -> bool {
+        self != Self::Udp
+    }
+}
+
 impl std::fmt::Display for Transport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {

@@ -1,5 +1,6 @@
 //! The engine inside wasmtime sends exactly what the native engine sends: the same seed and the
-//! same datagrams at the same times give byte-identical transmits.
+//! same datagrams and stream reads at the same times give byte-identical transmits, over UDP
+//! and over a TCP caller leg alike.
 
 mod common;
 
@@ -7,7 +8,7 @@ use std::process::Command;
 
 use common::TWOLEG;
 use twoleg_core::config::ValidConfig;
-use twoleg_core::{B2bua, Instant};
+use twoleg_core::{B2bua, ConnectionId, Instant, Transport};
 use twoleg_sim::{ReplayIn, ReplayOut, header_value as header, replay, response_text};
 
 const SEED: u64 = 9;
@@ -15,6 +16,9 @@ const UNTIL_MS: u64 = 70_000;
 const CALLER: &str = "127.0.0.1:5080";
 const CALLEE: &str = "127.0.0.1:5070";
 const LISTENER: &str = "127.0.0.1:5060";
+/// A caller over TCP, on connection 1 to the default config's TCP listener.
+const TCP_CALLER: &str = "127.0.0.1:5081";
+const CONNECTION: ConnectionId = ConnectionId(1);
 
 #[derive(Clone)]
 struct In {
@@ -25,13 +29,32 @@ struct In {
 
 impl In {
     fn replay(&self) -> ReplayIn {
+        let over_tcp = self.source == TCP_CALLER;
         ReplayIn {
             at_ms: self.at_ms,
+            transport: if over_tcp {
+                Transport::Tcp
+            } else {
+                Transport::Udp
+            },
+            connection: over_tcp.then_some(CONNECTION),
             source: self.source.parse().unwrap(),
             destination: LISTENER.parse().unwrap(),
             text: self.text.clone(),
         }
     }
+}
+
+/// `text` as the TCP caller sends it: its Via and Contact name TCP.
+fn over_tcp(text: &str) -> String {
+    text.replace(
+        &format!("Via: SIP/2.0/UDP {CALLER}"),
+        &format!("Via: SIP/2.0/TCP {TCP_CALLER}"),
+    )
+    .replace(
+        &format!("Contact: <sip:alice@{CALLER}>"),
+        &format!("Contact: <sip:alice@{TCP_CALLER};transport=tcp>"),
+    )
 }
 
 /// The native engine under the same replay loop as `twoleg replay`.
@@ -72,6 +95,15 @@ fn request(
 
 const SDP: &str = "v=0\r\no=a 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n";
 
+/// The To tag of a response.
+fn to_tag(response: &ReplayOut) -> String {
+    header(&response.text, "To")
+        .split("tag=")
+        .nth(1)
+        .unwrap()
+        .to_owned()
+}
+
 fn find<'a>(out: &'a [ReplayOut], to: &str, start: &str) -> &'a ReplayOut {
     out.iter()
         .find(|o| o.destination.to_string() == to && o.text.starts_with(start))
@@ -79,7 +111,8 @@ fn find<'a>(out: &'a [ReplayOut], to: &str, start: &str) -> &'a ReplayOut {
 }
 
 /// A call answered and hung up, a call cancelled before the callee answers, an unanswered call
-/// that times out, OPTIONS and a few malformed datagrams: the callee's answers are built from
+/// that times out, OPTIONS and a few malformed datagrams, and a caller over TCP whose INVITE
+/// comes in two reads (its callee on UDP): the callee's answers are built from
 /// what the engine sent, which the seed fixes.
 fn inputs() -> Vec<In> {
     let mut inputs = vec![
@@ -122,6 +155,19 @@ fn inputs() -> Vec<In> {
             text: request("INVITE", "p4", "z9hG4bKp4", 1, None, SDP),
         },
     ];
+    // The TCP caller's INVITE arrives in two reads.
+    let tcp_invite = over_tcp(&request("INVITE", "t1", "z9hG4bKt1", 1, None, SDP));
+    let (head, tail) = tcp_invite.split_at(100);
+    inputs.push(In {
+        at_ms: 2_000,
+        source: TCP_CALLER,
+        text: head.to_owned(),
+    });
+    inputs.push(In {
+        at_ms: 2_001,
+        source: TCP_CALLER,
+        text: tail.to_owned(),
+    });
     let out = native(&inputs);
     let b_invite = find(&out, CALLEE, "INVITE").text.clone();
     inputs.push(In {
@@ -144,20 +190,15 @@ fn inputs() -> Vec<In> {
                 && header(&o.text, "CSeq") == "1 INVITE"
         })
         .unwrap();
-    let a_tag = header(&a_ok.text, "To")
-        .split("tag=")
-        .nth(1)
-        .unwrap()
-        .to_owned();
     inputs.push(In {
         at_ms: 60,
         source: CALLER,
-        text: request("ACK", "p1", "z9hG4bKp1ack", 1, Some(&a_tag), ""),
+        text: request("ACK", "p1", "z9hG4bKp1ack", 1, Some(&to_tag(a_ok)), ""),
     });
     inputs.push(In {
         at_ms: 1_000,
         source: CALLER,
-        text: request("BYE", "p1", "z9hG4bKp1bye", 2, Some(&a_tag), ""),
+        text: request("BYE", "p1", "z9hG4bKp1bye", 2, Some(&to_tag(a_ok)), ""),
     });
     inputs.sort_by_key(|i| i.at_ms);
     let out = native(&inputs);
@@ -168,6 +209,65 @@ fn inputs() -> Vec<In> {
         text: reply(&b_bye, "200 OK", "bob", ""),
     });
     inputs.sort_by_key(|i| i.at_ms);
+
+    // Everything before 2 s is settled: the TCP call's answers are built from what the engine
+    // sends after that.
+    let out = native(&inputs);
+    let b_tcp_invite = out
+        .iter()
+        .find(|o| {
+            o.destination.to_string() == CALLEE
+                && o.text.starts_with("INVITE")
+                && !out.iter().any(|earlier| {
+                    earlier.at_ns < 2_000_000_000
+                        && header(&earlier.text, "Call-ID") == header(&o.text, "Call-ID")
+                })
+        })
+        .expect("the TCP caller's INVITE reaches the callee")
+        .text
+        .clone();
+    inputs.push(In {
+        at_ms: 2_020,
+        source: CALLEE,
+        text: reply(&b_tcp_invite, "200 OK", "bob-t", SDP),
+    });
+    let out = native(&inputs);
+    let tcp_ok = out
+        .iter()
+        .find(|o| o.destination.to_string() == TCP_CALLER && o.text.starts_with("SIP/2.0 200"))
+        .expect("the TCP caller is answered");
+    for (at_ms, method, branch, cseq) in [
+        (2_040, "ACK", "z9hG4bKt1ack", 1),
+        (3_000, "BYE", "z9hG4bKt1bye", 2),
+    ] {
+        inputs.push(In {
+            at_ms,
+            source: TCP_CALLER,
+            text: over_tcp(&request(
+                method,
+                "t1",
+                branch,
+                cseq,
+                Some(&to_tag(tcp_ok)),
+                "",
+            )),
+        });
+    }
+    let out = native(&inputs);
+    let b_tcp_bye = out
+        .iter()
+        .find(|o| {
+            o.text.starts_with("BYE")
+                && header(&o.text, "Call-ID") == header(&b_tcp_invite, "Call-ID")
+        })
+        .expect("the TCP caller's BYE reaches the callee")
+        .text
+        .clone();
+    inputs.push(In {
+        at_ms: 3_020,
+        source: CALLEE,
+        text: reply(&b_tcp_bye, "200 OK", "bob-t", ""),
+    });
     inputs
 }
 
@@ -215,6 +315,29 @@ fn the_component_in_wasmtime_sends_what_the_native_engine_sends() {
     assert!(
         native.iter().any(|o| o.text.starts_with("SIP/2.0 408")),
         "an unanswered call timed out"
+    );
+    let to_tcp_caller: Vec<&ReplayOut> = native
+        .iter()
+        .filter(|o| o.destination.to_string() == TCP_CALLER)
+        .collect();
+    assert!(
+        to_tcp_caller
+            .iter()
+            .all(|o| o.transport == Transport::Tcp && o.connection == Some(CONNECTION)),
+        "the TCP caller is answered on its connection: {to_tcp_caller:#?}"
+    );
+    let statuses: Vec<&str> = to_tcp_caller.iter().map(|o| &o.text[8..11]).collect();
+    assert_eq!(
+        statuses,
+        ["100", "200", "200"],
+        "INVITE and BYE answered once each, nothing retransmitted over TCP"
+    );
+    assert!(
+        native
+            .iter()
+            .filter(|o| o.destination.to_string() == CALLEE)
+            .all(|o| o.transport == Transport::Udp),
+        "the callee's leg stays on UDP"
     );
     assert_eq!(wasm.len(), native.len());
     for (w, n) in wasm.iter().zip(&native) {

@@ -263,11 +263,18 @@ fn rtcp_of(rtp: SocketAddr) -> SocketAddr {
     SocketAddr::new(rtp.ip(), rtp.port().saturating_add(1))
 }
 
-/// One datagram of a replay script (`twoleg replay`'s input, one JSON object per line).
+/// One datagram, or bytes read on a connection, of a replay script (`twoleg replay`'s input,
+/// one JSON object per line).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReplayIn {
     /// When it arrives, in milliseconds of virtual time.
     pub at_ms: u64,
+    /// Over what; UDP when left out.
+    #[serde(default)]
+    pub transport: Transport,
+    /// For TCP and TLS: the connection the bytes were read on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connection: Option<ConnectionId>,
     /// Who sends it.
     pub source: SocketAddr,
     /// The listener it arrives on.
@@ -276,11 +283,17 @@ pub struct ReplayIn {
     pub text: String,
 }
 
-/// One datagram the engine sent during a replay (`twoleg replay`'s output).
+/// One message the engine sent during a replay (`twoleg replay`'s output).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReplayOut {
     /// When, in nanoseconds of virtual time.
     pub at_ns: u64,
+    /// Over what.
+    #[serde(default)]
+    pub transport: Transport,
+    /// For TCP and TLS: the connection the engine named, if it named one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connection: Option<ConnectionId>,
     /// From where.
     pub source: SocketAddr,
     /// To where.
@@ -307,6 +320,8 @@ pub fn replay<E: Engine>(
                 .into_iter()
                 .map(|(at, t)| ReplayOut {
                     at_ns: at.as_nanos(),
+                    transport: t.transport,
+                    connection: t.connection,
                     source: t.source,
                     destination: t.destination,
                     text: String::from_utf8_lossy(&t.contents).into_owned(),
@@ -316,7 +331,16 @@ pub fn replay<E: Engine>(
     for input in inputs {
         driver.advance_to(Instant::from_millis(input.at_ms))?;
         collect(&mut driver);
-        driver.receive(input.source, input.destination, input.text.as_bytes())?;
+        match input.connection {
+            Some(connection) if input.transport.is_reliable() => driver.receive_stream(
+                input.transport,
+                connection,
+                input.source,
+                input.destination,
+                input.text.as_bytes(),
+            )?,
+            _ => driver.receive(input.source, input.destination, input.text.as_bytes())?,
+        }
         collect(&mut driver);
     }
     driver.advance_to(until)?;
