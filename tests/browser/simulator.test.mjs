@@ -1,13 +1,14 @@
 // The browser simulator in real headless Chromium (Debian's), against the built dist/ served on
-// loopback: config editing with inline errors, a simulated call seen on both legs, a batch with
-// loss, export checked by the real `twoleg check`, import of a broken file. Screenshots of the
+// loopback: config editing with inline errors, a simulated call seen on both legs, a caller over
+// TCP in the ladder, a batch with loss, export checked by the real `twoleg check`, import of a
+// broken file. Screenshots of the
 // main pages go to artifacts/screenshots/.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import { readFile, mkdir, writeFile } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { join, extname, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,13 +25,16 @@ let browser;
 let page;
 let base;
 
-/// The twoleg binary the cargo tests built.
+/// The twoleg binary the cargo tests built: the newer of the debug and release builds.
 function twoleg() {
-  for (const profile of ['debug', 'release']) {
-    const path = join(root, 'target', profile, 'twoleg');
-    if (existsSync(path)) return path;
+  const built = ['debug', 'release']
+    .map((profile) => join(root, 'target', profile, 'twoleg'))
+    .filter((path) => existsSync(path))
+    .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs);
+  if (built.length === 0) {
+    throw new Error('target/{debug,release}/twoleg not found: run cargo build -p twoleg-runner first');
   }
-  throw new Error('target/{debug,release}/twoleg not found: run cargo build -p twoleg-runner first');
+  return built[0];
 }
 
 before(async () => {
@@ -128,6 +132,35 @@ test('an answered call shows two legs under one tag, then goes to history', asyn
   assert.ok(ladder.some((t) => t.includes('INVITE')) && ladder.some((t) => t.includes('BYE')), ladder.join('\n'));
   assert.ok(ladder.some((t) => t.includes('A')) && ladder.some((t) => t.includes('B')));
   await shot('ladder');
+});
+
+test('a caller over TCP: the ladder shows leg A on its connection and leg B on UDP, nothing retransmitted', async () => {
+  await go('/simulator');
+  await page.click('#sim-reset');
+  await page.selectOption('#sim-caller-transport', 'tcp');
+  await page.selectOption('#sim-caller', 'hangup');
+  await page.fill('#sim-caller-ms', '1000');
+  await page.selectOption('#sim-callee', 'answer');
+  await page.fill('#sim-calls', '1');
+  await page.fill('#sim-loss', '0');
+  await page.selectOption('#sim-speed', 'max');
+  await page.click('#sim-place');
+  assert.equal(await page.isDisabled('#sim-caller-transport'), true, 'fixed while the simulator runs');
+  await go('/history');
+  await page.waitForSelector('#call-history tr.history-leg-row a');
+  await page.click('#call-history tr.history-leg-row a');
+  await page.waitForSelector('#ladder tr.ladder-row');
+  const rows = await page.$$eval('#ladder tr.ladder-row', (trs) => trs.map((r) => ({
+    leg: r.querySelector('td.leg').textContent, transport: r.querySelector('td.transport').textContent, text: r.textContent })));
+  const texts = rows.map((r) => `${r.leg} ${r.transport} ${r.text}`).join('\n');
+  assert.ok(rows.filter((r) => r.leg === 'A').every((r) => /^TCP #\d+$/.test(r.transport)), texts);
+  assert.ok(rows.filter((r) => r.leg === 'B').every((r) => r.transport === 'UDP'), texts);
+  assert.equal(rows.filter((r) => r.leg === 'A' && r.text.includes('INVITE')).length, 1, texts);
+  assert.ok(rows.some((r) => r.leg === 'A' && r.text.includes('BYE')), texts);
+  assert.ok(!texts.includes('retransmission'), texts);
+  await shot('ladder-tcp');
+  await go('/simulator');
+  await page.click('#sim-reset');
 });
 
 test('a batch of 200 calls with 5% loss all reach history', async () => {

@@ -6,10 +6,10 @@ use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::Duration;
 
-use twoleg_core::Instant;
 use twoleg_core::config::ValidConfig;
 use twoleg_core::status::{CallRecord, CallStatus};
 use twoleg_core::turn::Health;
+use twoleg_core::{Instant, Transport};
 use twoleg_sim::{CalleeScript, CallerScript, Datagram, LinkConditions, Sim, SimConfig};
 use yew::Reducible;
 
@@ -52,6 +52,8 @@ pub(crate) struct Plan {
     pub(crate) spacing_ms: u64,
     pub(crate) link: LinkConditions,
     pub(crate) seed: u64,
+    /// How the caller reaches TwoLeg (fixed for the life of a simulator).
+    pub(crate) caller_transport: Transport,
 }
 
 impl SimHandle {
@@ -64,6 +66,7 @@ impl SimHandle {
                     seed: plan.seed,
                     link: plan.link,
                     keep_log: plan.calls <= 50,
+                    caller_transport: plan.caller_transport,
                     ..SimConfig::default()
                 },
             )

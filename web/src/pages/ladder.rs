@@ -1,6 +1,7 @@
-//! The SIP ladder diagram of one call: every datagram on both legs in time order, and the TURN
-//! exchanges of its Lync leg (Allocate, Refresh, CreatePermission) in their own column; losses
-//! and retransmissions marked, the full text a click away.
+//! The SIP ladder diagram of one call: every message on both legs in time order with the
+//! transport it took (UDP, or TCP/TLS and its connection), and the TURN exchanges of its Lync
+//! leg (Allocate, Refresh, CreatePermission) in their own column; losses and retransmissions
+//! marked, the full text a click away.
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
@@ -82,6 +83,10 @@ pub(crate) fn ladder(props: &LadderProps) -> Html {
                 classes.push("retransmission");
             }
             let summary = d.summary();
+            let transport = match d.connection {
+                Some(connection) => format!("{} #{}", d.transport, connection.0),
+                None => d.transport.to_string(),
+            };
             let text = match twoleg_core::turn::describe(&d.contents) {
                 Some(what) => format!("{what} ({} bytes of binary STUN)", d.contents.len()),
                 None => String::from_utf8_lossy(&d.contents).into_owned(),
@@ -105,6 +110,7 @@ pub(crate) fn ladder(props: &LadderProps) -> Html {
                     <tr class={classes} {onclick}>
                         <td class="time">{ format!("{}", d.sent_at) }</td>
                         <td class="leg">{ leg }</td>
+                        <td class="transport">{ transport }</td>
                         { for cells }
                         <td class="marks">
                             { if d.delivered_at.is_none() { "✗ lost " } else { "" } }
@@ -112,7 +118,7 @@ pub(crate) fn ladder(props: &LadderProps) -> Html {
                         </td>
                     </tr>
                     if *open == Some(d.id) {
-                        <tr class="message-text"><td colspan="7"><pre>{ text.clone() }</pre></td></tr>
+                        <tr class="message-text"><td colspan="8"><pre>{ text.clone() }</pre></td></tr>
                     }
                 </>
             }
@@ -126,7 +132,7 @@ pub(crate) fn ladder(props: &LadderProps) -> Html {
                 <p>{ "No datagrams kept for this call (batches of more than 50 calls keep none)." }</p>
             }
             <table id="ladder">
-                <thead><tr><th>{ "Time" }</th><th>{ "Leg" }</th><th>{ format!("Caller {}", columns[0]) }</th><th>{ format!("TwoLeg {}", columns[1]) }</th><th>{ format!("Callee {}", columns[2]) }</th>
+                <thead><tr><th>{ "Time" }</th><th>{ "Leg" }</th><th>{ "Transport" }</th><th>{ format!("Caller {}", columns[0]) }</th><th>{ format!("TwoLeg {}", columns[1]) }</th><th>{ format!("Callee {}", columns[2]) }</th>
                     if width == 4 { <th>{ "TURN server" }</th> }
                     <th></th></tr></thead>
                 <tbody>{ for rows }</tbody>

@@ -1,8 +1,10 @@
 //! The simulator: place calls through the real engine, with chosen caller and callee behaviour,
-//! link loss and latency, seed and speed; one call or a batch.
+//! the caller's transport (UDP, or a TCP or TLS stream to a listener of that transport), link
+//! loss and latency, seed and speed; one call or a batch.
 
 use std::time::Duration;
 
+use twoleg_core::Transport;
 use twoleg_sim::{CalleeScript, CallerScript, LinkConditions};
 use web_sys::{HtmlInputElement, HtmlSelectElement};
 use yew::prelude::*;
@@ -15,6 +17,7 @@ use crate::sim_state::{Plan, SimHandle, Speed};
 struct Form {
     caller: String,
     caller_ms: u64,
+    caller_transport: Transport,
     callee: String,
     callee_ms: u64,
     hang_up_ms: u64,
@@ -31,6 +34,7 @@ impl Default for Form {
         Self {
             caller: "never".to_owned(),
             caller_ms: 3_000,
+            caller_transport: Transport::Udp,
             callee: "answer".to_owned(),
             callee_ms: 500,
             hang_up_ms: 3_000,
@@ -81,6 +85,7 @@ impl Form {
                 loss: (self.loss_percent.min(100) as f64) / 100.0,
             },
             seed: self.seed,
+            caller_transport: self.caller_transport,
         }
     }
 }
@@ -135,6 +140,16 @@ pub(crate) fn simulator() -> Html {
         })
     };
     let view = &ctx.view;
+    let running = ctx.sim.borrow().sim.is_some();
+    // The caller can reach TwoLeg over the transports it has listeners for.
+    let transports: Vec<Transport> = [Transport::Udp, Transport::Tcp, Transport::Tls]
+        .into_iter()
+        .filter(|t| {
+            valid
+                .as_ref()
+                .is_some_and(|config| config.listeners().iter().any(|l| l.transport == *t))
+        })
+        .collect();
     let needs_ms = |kind: &str| kind != "never" && kind != "noanswer" && kind != "silent";
     html! {
         <section>
@@ -156,6 +171,15 @@ pub(crate) fn simulator() -> Html {
                     <label class="field"><span>{ "Caller N (ms)" }</span>
                         <input id="sim-caller-ms" type="number" value={form.caller_ms.to_string()} onchange={text(|f, v| f.caller_ms = v.trim().parse().unwrap_or(0))} /></label>
                 }
+                <label class="field"><span>{ "Caller's transport" }</span>
+                    <select id="sim-caller-transport" disabled={running} onchange={select(|f, v| f.caller_transport = match v.as_str() { "tcp" => Transport::Tcp, "tls" => Transport::Tls, _ => Transport::Udp })}>
+                        { for transports.iter().map(|t| {
+                            let value = t.to_string().to_lowercase();
+                            html! { <option value={value} selected={form.caller_transport == *t}>{ t.to_string() }</option> }
+                        }) }
+                    </select>
+                    if running { <span class="hint">{ " (reset the simulator to change it)" }</span> }
+                </label>
                 <label class="field"><span>{ "Callee" }</span>
                     <select id="sim-callee" onchange={select(|f, v| f.callee = v)}>
                         <option value="answer" selected={form.callee == "answer"}>{ "answers after N ms" }</option>
