@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use common::*;
 use twoleg_core::config::ValidConfig;
-use twoleg_core::{B2bua, Instant};
+use twoleg_core::{B2bua, Instant, Transport};
 use twoleg_sim::{
     CalleeScript, CallerScript, LinkConditions, ReplayIn, ReplayOut, Sim, SimConfig, replay,
 };
@@ -27,6 +27,8 @@ fn script() -> Vec<ReplayIn> {
     .into_iter()
     .map(|(at_ms, text)| ReplayIn {
         at_ms,
+        transport: Transport::Udp,
+        connection: None,
         source: addr(CALLER),
         destination: addr(B2BUA),
         text,
