@@ -6,6 +6,7 @@ use std::fmt::Write;
 /// TCP and TLS connections, for metrics.
 pub(crate) struct ConnectionCounts {
     pub(crate) open: usize,
+    pub(crate) opened: u64,
     pub(crate) refused: u64,
     pub(crate) handshake_failures: u64,
 }
@@ -86,6 +87,11 @@ impl Metrics {
                 "twoleg_framing_errors_total",
                 "TCP/TLS connections closed because their bytes could not be framed.",
                 self.framing_errors,
+            ),
+            (
+                "twoleg_connections_opened_total",
+                "TCP/TLS connections that came up (accepted with any TLS handshake done, or opened).",
+                connections.opened,
             ),
             (
                 "twoleg_connections_refused_total",

@@ -101,6 +101,8 @@ pub(crate) struct ConnectionView {
 #[derive(Default)]
 pub(crate) struct StreamCounters {
     pub(crate) open: AtomicUsize,
+    /// Connections that came up (accepted, TLS handshake done; or opened by TwoLeg).
+    pub(crate) opened: AtomicU64,
     pub(crate) refused: AtomicU64,
     pub(crate) handshake_failures: AtomicU64,
     next_id: AtomicU64,
@@ -598,6 +600,7 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(
     shared: Shared,
 ) {
     let (commands_tx, commands) = unbounded_channel();
+    shared.counters.opened.fetch_add(1, Ordering::Relaxed);
     shared.tell(StreamEvent::Opened {
         id,
         transport,

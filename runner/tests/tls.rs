@@ -211,6 +211,11 @@ fn tls_1_3_and_1_2_are_spoken_and_nothing_older() {
         "{}",
         runner.log_text()
     );
+    assert_eq!(
+        metric(&runner, "twoleg_connections_opened_total"),
+        2,
+        "the two good handshakes came up, the old versions did not"
+    );
 }
 
 #[test]

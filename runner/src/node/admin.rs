@@ -67,6 +67,7 @@ impl Node {
                 let streams = self.streams.counters();
                 let connections = crate::metrics::ConnectionCounts {
                     open: self.streams.open(),
+                    opened: streams.opened.load(std::sync::atomic::Ordering::Relaxed),
                     refused: streams.refused.load(std::sync::atomic::Ordering::Relaxed),
                     handshake_failures: streams
                         .handshake_failures

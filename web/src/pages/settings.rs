@@ -1,4 +1,5 @@
-//! B2BUA settings: the SIP listeners, transaction timers and the routes.
+//! B2BUA settings: the SIP listeners (with their transports), transaction timers, TCP and TLS
+//! connection limits, and the routes.
 
 use twoleg_core::config::{Listener, Pattern, Route, SipSettings};
 use web_sys::HtmlInputElement;
@@ -38,9 +39,21 @@ pub(crate) fn settings() -> Html {
                 ctx.config.dispatch(Action::SetSip(next));
             })
         };
+        let delete = {
+            let ctx = ctx.clone();
+            let sip = sip.clone();
+            Callback::from(move |_: MouseEvent| {
+                let mut next = sip.clone();
+                if i < next.listeners.len() {
+                    next.listeners.remove(i);
+                }
+                ctx.config.dispatch(Action::SetSip(next));
+            })
+        };
         html! {
-            <div class="row">
+            <div class="route">
                 <ListenerEditor index={i} listener={listener.clone()} {onchange} />
+                <button id={format!("listener-{i}-delete")} onclick={delete}>{ "Delete listener" }</button>
                 <FieldErrors errors={ctx.config.problems_at(&format!("sip.listeners[{i}]"))} />
             </div>
         }
@@ -154,6 +167,13 @@ pub(crate) fn settings() -> Html {
                 <NumberInput id="max-forwards" label="Hop count (Max-Forwards)" value={sip.max_forwards} onchange={set_sip(|s, v| s.max_forwards = v)} />
                 <NumberInput id="ring-timeout" label="Ring timeout (s, 0 = none)" value={sip.ring_timeout_s} onchange={set_sip(|s, v| s.ring_timeout_s = v)} />
                 <FieldErrors errors={ctx.config.problems_at("sip.max_forwards")} />
+            </div>
+            <h2>{ "TCP and TLS connections" }</h2>
+            <div class="form">
+                <NumberInput id="connections-max" label="Open connections at most" value={sip.connections.max} onchange={set_sip(|s, v| s.connections.max = v)} />
+                <NumberInput id="connections-idle" label="Idle timeout (s)" value={sip.connections.idle_timeout_s} onchange={set_sip(|s, v| s.connections.idle_timeout_s = v)} />
+                <NumberInput id="connections-handshake" label="Handshake timeout (ms)" value={sip.connections.handshake_timeout_ms} onchange={set_sip(|s, v| s.connections.handshake_timeout_ms = v)} />
+                <FieldErrors errors={ctx.config.problems_at("sip.connections")} />
             </div>
             <h2>{ "Routes (first match wins)" }</h2>
             { for route_rows }
