@@ -39,13 +39,33 @@ fn tls_config(ip: &str, leaf: &Leaf, ca: &Path, mutual: bool, callee: &str) -> S
 }
 
 /// `openssl s_client` toward `target` with these arguments; its output, both streams.
+///
+/// Its input stays open for up to three seconds, so that a refusal sent after the client's
+/// side of a TLS 1.3 handshake (a client certificate the server rejects) is read, not raced by
+/// the client's own close; a client that is not refused is then closed.
 fn s_client(target: &str, args: &[&str]) -> (bool, String) {
-    let output: Output = Command::new("openssl")
+    let mut child = Command::new("openssl")
         .args(["s_client", "-connect", target, "-brief"])
         .args(args)
-        .stdin(Stdio::null())
-        .output()
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .expect("openssl runs (apt-get install openssl; .ci/run does this)");
+    let stdin = child.stdin.take();
+    let deadline = std::time::Instant::now() + Duration::from_secs(3);
+    while std::time::Instant::now() < deadline {
+        if child
+            .try_wait()
+            .expect("openssl can be waited for")
+            .is_some()
+        {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    drop(stdin);
+    let output: Output = child.wait_with_output().expect("openssl's output");
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&output.stdout),
