@@ -132,7 +132,7 @@ fn check(file: &PathBuf) -> ExitCode {
     let mut problems = 0;
     for (index, listener) in config.listeners().iter().enumerate() {
         if let Some(plan) = &listener.tls {
-            for problem in tls::check(plan) {
+            for problem in tls::check(plan, &config_dir(Some(file))) {
                 eprintln!("{}: sip.listeners[{index}].tls: {problem}", file.display());
                 problems += 1;
             }
@@ -186,7 +186,13 @@ fn serve(config: ValidConfig, args: &RunArgs) -> anyhow::Result<()> {
         tracing::info!(route = %route.name, destination = %route.destination, lync = route.lync, "route");
     }
     let history = HistoryStore::open(&args.data_dir, config.history_max_calls())?;
-    let mut node = Node::new(config, history, seed, args.fault_injection)?;
+    let mut node = Node::new(
+        config,
+        &config_dir(args.config.as_ref()),
+        history,
+        seed,
+        args.fault_injection,
+    )?;
     let (tx, rx) = std::sync::mpsc::sync_channel(node::INPUT_QUEUE);
     node.spawn_readers(&tx)?;
     let redacted = serde_json::to_string_pretty(&node.config().config().redacted())?;
@@ -221,6 +227,14 @@ fn random_seed() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as u64);
     nanos ^ (u64::from(std::process::id()) << 32)
+}
+
+/// Where the relative file names in a config file start: its directory (the working directory
+/// for the embedded default).
+fn config_dir(file: Option<&PathBuf>) -> PathBuf {
+    file.and_then(|file| file.parent())
+        .map(PathBuf::from)
+        .unwrap_or_default()
 }
 
 /// Reads and validates a config file (or the embedded default), printing every problem.

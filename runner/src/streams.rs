@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::SyncSender;
@@ -148,8 +149,9 @@ pub(crate) struct Streams {
 }
 
 impl Streams {
-    /// Binds the TCP and TLS listeners of `config` and loads their TLS files.
-    pub(crate) fn bind(config: &ValidConfig) -> anyhow::Result<Self> {
+    /// Binds the TCP and TLS listeners of `config` and loads their TLS files (relative names
+    /// from `config_dir`).
+    pub(crate) fn bind(config: &ValidConfig, config_dir: &Path) -> anyhow::Result<Self> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("sip streams")
@@ -164,7 +166,7 @@ impl Streams {
                 continue;
             }
             if let Some(plan) = &listener.tls {
-                let context = tls::context(plan)
+                let context = tls::context(plan, config_dir)
                     .with_context(|| format!("TLS files of listener {}", listener.name))?;
                 contexts.insert(listener.address, context);
             }

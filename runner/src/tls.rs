@@ -4,6 +4,7 @@
 //! same certificate, verifying the server against the listener's CA or the web PKI), and the
 //! file checks `twoleg check` reports.
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
@@ -28,11 +29,31 @@ fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
-/// Reads a listener's files and builds its contexts; every error names the file.
-pub(crate) fn context(plan: &TlsPlan) -> anyhow::Result<TlsContext> {
-    let chain = certificates(&plan.certificate_chain)?;
-    let key = private_key(&plan.private_key)?;
-    let ca = plan.ca.as_deref().map(roots).transpose()?;
+/// A listener's files, relative ones taken from the directory of the config file that names
+/// them (so a config exported next to its certificates runs from anywhere).
+struct Files {
+    certificate_chain: PathBuf,
+    private_key: PathBuf,
+    ca: Option<PathBuf>,
+}
+
+impl Files {
+    fn new(plan: &TlsPlan, config_dir: &Path) -> Self {
+        Self {
+            certificate_chain: config_dir.join(&plan.certificate_chain),
+            private_key: config_dir.join(&plan.private_key),
+            ca: plan.ca.as_ref().map(|ca| config_dir.join(ca)),
+        }
+    }
+}
+
+/// Reads a listener's files (relative to `config_dir`) and builds its contexts; every error
+/// names the file.
+pub(crate) fn context(plan: &TlsPlan, config_dir: &Path) -> anyhow::Result<TlsContext> {
+    let files = Files::new(plan, config_dir);
+    let chain = certificates(&files.certificate_chain)?;
+    let key = private_key(&files.private_key)?;
+    let ca = files.ca.as_deref().map(roots).transpose()?;
     let server = ServerConfig::builder_with_provider(provider())
         .with_protocol_versions(VERSIONS)
         .context("TLS protocol versions")?;
@@ -50,7 +71,8 @@ pub(crate) fn context(plan: &TlsPlan) -> anyhow::Result<TlsContext> {
     .with_context(|| {
         format!(
             "{} and {} do not make a certificate and its key",
-            plan.certificate_chain, plan.private_key
+            files.certificate_chain.display(),
+            files.private_key.display()
         )
     })?;
     let roots = match ca {
@@ -71,58 +93,64 @@ pub(crate) fn context(plan: &TlsPlan) -> anyhow::Result<TlsContext> {
     })
 }
 
-fn certificates(path: &str) -> anyhow::Result<Vec<CertificateDer<'static>>> {
+fn certificates(path: &Path) -> anyhow::Result<Vec<CertificateDer<'static>>> {
+    let name = path.display();
     let chain = CertificateDer::pem_file_iter(path)
-        .with_context(|| format!("{path}: cannot read"))?
+        .with_context(|| format!("{name}: cannot read"))?
         .collect::<Result<Vec<_>, _>>()
-        .with_context(|| format!("{path}: not a PEM certificate file"))?;
+        .with_context(|| format!("{name}: not a PEM certificate file"))?;
     if chain.is_empty() {
-        bail!("{path}: holds no certificate");
+        bail!("{name}: holds no certificate");
     }
     Ok(chain)
 }
 
-fn private_key(path: &str) -> anyhow::Result<PrivateKeyDer<'static>> {
-    PrivateKeyDer::from_pem_file(path).with_context(|| format!("{path}: no readable private key"))
+fn private_key(path: &Path) -> anyhow::Result<PrivateKeyDer<'static>> {
+    PrivateKeyDer::from_pem_file(path)
+        .with_context(|| format!("{}: no readable private key", path.display()))
 }
 
-fn roots(path: &str) -> anyhow::Result<RootCertStore> {
+fn roots(path: &Path) -> anyhow::Result<RootCertStore> {
     let mut store = RootCertStore::empty();
     for certificate in certificates(path)? {
-        store
-            .add(certificate)
-            .with_context(|| format!("{path}: a certificate rustls cannot use as a CA"))?;
+        store.add(certificate).with_context(|| {
+            format!(
+                "{}: a certificate rustls cannot use as a CA",
+                path.display()
+            )
+        })?;
     }
     Ok(store)
 }
 
 /// Every problem with a listener's files, as `twoleg check` reports them: unreadable, not PEM,
 /// a key that does not match the certificate, a certificate expired or not yet valid.
-pub(crate) fn check(plan: &TlsPlan) -> Vec<String> {
+pub(crate) fn check(plan: &TlsPlan, config_dir: &Path) -> Vec<String> {
+    let files = Files::new(plan, config_dir);
     let mut problems = Vec::new();
-    match certificates(&plan.certificate_chain) {
+    match certificates(&files.certificate_chain) {
         Ok(chain) => {
             for (index, certificate) in chain.iter().enumerate() {
                 if let Some(problem) = validity(certificate) {
                     problems.push(format!(
                         "{}: certificate {index} {problem}",
-                        plan.certificate_chain
+                        files.certificate_chain.display()
                     ));
                 }
             }
         }
         Err(e) => problems.push(format!("{e:#}")),
     }
-    if let Err(e) = private_key(&plan.private_key) {
+    if let Err(e) = private_key(&files.private_key) {
         problems.push(format!("{e:#}"));
     }
-    if let Some(ca) = &plan.ca
+    if let Some(ca) = &files.ca
         && let Err(e) = roots(ca)
     {
         problems.push(format!("{e:#}"));
     }
     if problems.is_empty()
-        && let Err(e) = context(plan)
+        && let Err(e) = context(plan, config_dir)
     {
         problems.push(format!("{e:#}"));
     }

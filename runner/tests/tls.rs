@@ -309,3 +309,41 @@ fn check_names_the_file_of_each_certificate_problem() {
     );
     assert!(errors.contains("3 problem(s)"), "{errors}");
 }
+
+#[test]
+fn relative_tls_file_names_are_read_next_to_the_config_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = Ca::new("TwoLeg test CA");
+    ca.write(dir.path(), "ca.pem");
+    ca.leaf(dir.path(), "good", "good", &["127.0.0.1"], false);
+    let config = r#"{ "sip": { "listeners": [ { "name": "tls", "address": "127.0.0.1:5061",
+        "transport": "tls", "tls": { "certificate_chain": "good.pem", "private_key": "good.key",
+        "ca": "ca.pem" } } ] } }"#;
+    let file = dir.path().join("twoleg.json");
+    std::fs::write(&file, config).unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let check = |file: &Path| {
+        Command::new(TWOLEG)
+            .arg("check")
+            .arg(file)
+            .current_dir(elsewhere.path())
+            .output()
+            .unwrap()
+    };
+    let output = check(&file);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    // The same names in a config file elsewhere name files that are not there.
+    let moved = elsewhere.path().join("twoleg.json");
+    std::fs::write(&moved, config).unwrap();
+    let output = check(&moved);
+    let errors = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{errors}");
+    assert!(
+        errors.contains(&elsewhere.path().join("good.pem").display().to_string()),
+        "{errors}"
+    );
+}

@@ -8,6 +8,7 @@ mod sockets;
 
 use std::collections::BTreeMap;
 use std::net::{SocketAddr, UdpSocket};
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
@@ -92,6 +93,7 @@ pub(crate) struct Node {
 impl Node {
     pub(crate) fn new(
         config: ValidConfig,
+        config_dir: &Path,
         history: HistoryStore,
         seed: u64,
         fault_injection: bool,
@@ -109,7 +111,7 @@ impl Node {
             tracing::info!(listener = %listener.address, name = %listener.name, "listening for SIP over UDP");
             sockets.insert(listener.address, socket);
         }
-        let streams = Streams::bind(&config)?;
+        let streams = Streams::bind(&config, config_dir)?;
         Ok(Self {
             host,
             guest,
