@@ -131,3 +131,91 @@ impl Dialog {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ConnectionId;
+
+    const UDP_LOCAL: &str = "192.0.2.1:5060";
+    const TLS_LOCAL: &str = "192.0.2.1:5061";
+
+    fn dialog(route_set: &[&str], remote_target: &str) -> Dialog {
+        Dialog {
+            call_id: "c".to_owned(),
+            local_tag: "l".to_owned(),
+            remote_tag: Some("r".to_owned()),
+            local_party: NameAddr::parse("<sip:twoleg@192.0.2.1>").unwrap(),
+            remote_party: NameAddr::parse("<sip:peer@198.51.100.2>").unwrap(),
+            local_cseq: 1,
+            remote_cseq: None,
+            route_set: route_set.iter().map(|route| (*route).to_owned()).collect(),
+            remote_target: remote_target.to_owned(),
+            contact: "sip:twoleg@192.0.2.1:5060".to_owned(),
+        }
+    }
+
+    fn fallback() -> Hop {
+        Hop::udp(
+            UDP_LOCAL.parse().unwrap(),
+            "198.51.100.2:5060".parse().unwrap(),
+        )
+    }
+
+    /// TwoLeg listens on UDP and TLS, not on TCP.
+    fn local_for(transport: Transport) -> Option<SocketAddr> {
+        match transport {
+            Transport::Udp => Some(UDP_LOCAL.parse().unwrap()),
+            Transport::Tls => Some(TLS_LOCAL.parse().unwrap()),
+            Transport::Tcp => None,
+        }
+    }
+
+    #[test]
+    fn a_contact_asking_for_tls_moves_the_dialog_to_tls() {
+        for target in [
+            "sip:peer@198.51.100.2:5061;transport=tls",
+            "sip:peer@198.51.100.2:5061;TRANSPORT=TLS",
+            "sips:peer@198.51.100.2:5061",
+        ] {
+            let hop = dialog(&[], target).next_hop(&fallback(), local_for);
+            assert_eq!(hop.transport, Transport::Tls, "{target}");
+            assert_eq!(hop.local, TLS_LOCAL.parse().unwrap(), "{target}");
+            assert_eq!(hop.peer, "198.51.100.2:5061".parse().unwrap(), "{target}");
+            assert_eq!(
+                hop.connection, None,
+                "{target}: a connection is found or opened"
+            );
+        }
+    }
+
+    #[test]
+    fn the_first_route_decides_over_the_contact() {
+        let hop = dialog(
+            &["<sip:198.51.100.9:5061;transport=tls;lr>"],
+            "sip:peer@198.51.100.2:5060",
+        )
+        .next_hop(&fallback(), local_for);
+        assert_eq!(hop.transport, Transport::Tls);
+        assert_eq!(hop.peer, "198.51.100.9:5061".parse().unwrap());
+    }
+
+    #[test]
+    fn a_transport_without_a_listener_keeps_the_leg_s_own() {
+        let hop = dialog(&[], "sip:peer@198.51.100.2:5070;transport=tcp")
+            .next_hop(&fallback(), local_for);
+        assert_eq!(hop.transport, Transport::Udp);
+        assert_eq!(hop.local, UDP_LOCAL.parse().unwrap());
+        assert_eq!(hop.peer, "198.51.100.2:5070".parse().unwrap());
+    }
+
+    #[test]
+    fn the_same_hop_keeps_its_connection() {
+        let mut over_tcp = fallback();
+        over_tcp.transport = Transport::Tcp;
+        over_tcp.connection = Some(ConnectionId(7));
+        let hop =
+            dialog(&[], "sip:peer@198.51.100.2:5060;transport=tcp").next_hop(&over_tcp, |_| None);
+        assert_eq!(hop, over_tcp);
+    }
+}

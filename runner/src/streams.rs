@@ -18,6 +18,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 use twoleg_core::config::{ConnectionLimits, ValidConfig};
+use twoleg_core::sip::Frame;
 use twoleg_core::{ConnectionId, Transmit, Transport};
 
 use crate::node::Message;
@@ -39,8 +40,12 @@ pub(crate) enum StreamEvent {
         commands: UnboundedSender<Command>,
         tls: Option<TlsInfo>,
     },
-    /// Bytes read.
-    Data { id: ConnectionId, bytes: Vec<u8> },
+    /// Bytes read, and how many whole messages they completed.
+    Data {
+        id: ConnectionId,
+        bytes: Vec<u8>,
+        messages: u64,
+    },
     /// The connection is gone.
     Closed { id: ConnectionId, reason: String },
     /// A connection toward `destination` could not be opened.
@@ -75,7 +80,7 @@ struct Conn {
     commands: UnboundedSender<Command>,
     opened: std::time::Instant,
     tls: Option<TlsInfo>,
-    reads_in: u64,
+    messages_in: u64,
     bytes_in: u64,
     messages_out: u64,
     bytes_out: u64,
@@ -90,7 +95,7 @@ pub(crate) struct ConnectionView {
     peer: SocketAddr,
     direction: &'static str,
     age_s: u64,
-    reads_in: u64,
+    messages_in: u64,
     bytes_in: u64,
     messages_out: u64,
     bytes_out: u64,
@@ -308,7 +313,7 @@ impl Streams {
                         commands,
                         opened: std::time::Instant::now(),
                         tls,
-                        reads_in: 0,
+                        messages_in: 0,
                         bytes_in: 0,
                         messages_out: 0,
                         bytes_out: 0,
@@ -316,9 +321,13 @@ impl Streams {
                 );
                 None
             }
-            StreamEvent::Data { id, bytes } => {
+            StreamEvent::Data {
+                id,
+                bytes,
+                messages,
+            } => {
                 let conn = self.conns.get_mut(&id)?;
-                conn.reads_in += 1;
+                conn.messages_in += messages;
                 conn.bytes_in += bytes.len() as u64;
                 Some(Arrived::Bytes {
                     transport: conn.transport,
@@ -369,7 +378,7 @@ impl Streams {
                 peer: conn.peer,
                 direction: if conn.outbound { "outbound" } else { "inbound" },
                 age_s: conn.opened.elapsed().as_secs(),
-                reads_in: conn.reads_in,
+                messages_in: conn.messages_in,
                 bytes_in: conn.bytes_in,
                 messages_out: conn.messages_out,
                 bytes_out: conn.bytes_out,
@@ -617,6 +626,44 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(
     shared.tell(StreamEvent::Closed { id, reason });
 }
 
+/// Counts the whole SIP messages a connection's reads complete, for `/api/connections` (the
+/// engine does the real framing; this one only counts, with the core's framer, on the
+/// connection's own task). After a framing error it stops: the engine closes the connection.
+#[derive(Default)]
+struct MessageCount {
+    /// The start of a message still arriving.
+    pending: Vec<u8>,
+    broken: bool,
+}
+
+impl MessageCount {
+    fn read(&mut self, bytes: &[u8]) -> u64 {
+        if self.broken {
+            return 0;
+        }
+        self.pending.extend_from_slice(bytes);
+        let mut at = 0;
+        let mut messages = 0;
+        loop {
+            match twoleg_core::sip::frame(&self.pending[at..], usize::MAX) {
+                Frame::Incomplete => break,
+                Frame::Ping(n) | Frame::Skip(n) => at += n,
+                Frame::Message(n) => {
+                    at += n;
+                    messages += 1;
+                }
+                _ => {
+                    self.broken = true;
+                    self.pending = Vec::new();
+                    return messages;
+                }
+            }
+        }
+        self.pending.drain(..at);
+        messages
+    }
+}
+
 async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
     stream: S,
     id: ConnectionId,
@@ -627,13 +674,15 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
     let mut buffer = vec![0; READ_BUFFER];
     let idle = shared.limits.idle_timeout;
     let mut deadline = tokio::time::Instant::now() + idle;
+    let mut count = MessageCount::default();
     loop {
         tokio::select! {
             read = reader.read(&mut buffer) => match read {
                 Ok(0) => return "closed by the peer".to_owned(),
                 Ok(n) => {
                     deadline = tokio::time::Instant::now() + idle;
-                    shared.tell(StreamEvent::Data { id, bytes: buffer[..n].to_vec() });
+                    let messages = count.read(&buffer[..n]);
+                    shared.tell(StreamEvent::Data { id, bytes: buffer[..n].to_vec(), messages });
                 }
                 Err(e) => return format!("read: {e}"),
             },

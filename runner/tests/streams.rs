@@ -264,11 +264,20 @@ fn a_stream_is_framed_whatever_the_reads_and_bad_framing_closes_it() {
     );
     let (_, connections) = runner.get("/api/connections");
     let connections: Vec<serde_json::Value> = serde_json::from_str(&connections).unwrap();
-    assert!(
-        connections.iter().any(|c| c["transport"] == "tcp"
-            && c["direction"] == "inbound"
-            && c["bytes_in"].as_u64() > Some(0)),
-        "{connections:?}"
+    let first = connections
+        .iter()
+        .find(|c| c["peer"] == stream.local_addr().unwrap().to_string())
+        .unwrap_or_else(|| panic!("the first connection is open: {connections:?}"));
+    assert_eq!(first["transport"], "tcp", "{first}");
+    assert_eq!(first["direction"], "inbound", "{first}");
+    assert_eq!(
+        first["messages_in"], 3,
+        "one message in 500-odd reads, two in one read: {first}"
+    );
+    assert_eq!(
+        first["bytes_in"].as_u64(),
+        Some((options(&ip, 1).len() + batch.len()) as u64),
+        "{first}"
     );
 }
 
