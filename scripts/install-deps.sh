@@ -40,11 +40,19 @@ command -v turnserver >/dev/null 2>&1 || missing+=(coturn)
 command -v node >/dev/null 2>&1 || missing+=(nodejs npm)
 command -v baresip >/dev/null 2>&1 || missing+=(baresip-core)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+python3 -m pip --version >/dev/null 2>&1 || missing+=(python3 python3-pip)
 if [ ${#missing[@]} -gt 0 ]; then
   log "apt-get install ${missing[*]}"
   if [ "$(id -u)" -ne 0 ]; then sudo=sudo; else sudo=; fi
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}"
+fi
+
+# libsrtp for the SRTP differential test, as bundled by the PyPI package pylibsrtp.
+if ! python3 -c 'import pylibsrtp' 2>/dev/null; then
+  log "pip install pylibsrtp"
+  python3 -m pip install --quiet pylibsrtp 2>/dev/null \
+    || python3 -m pip install --quiet --break-system-packages pylibsrtp
 fi
 
 # The browser test's driver: playwright-core (it uses Debian's Chromium; it downloads no browser).

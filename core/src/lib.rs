@@ -102,6 +102,7 @@ mod engine;
 mod event;
 mod hop;
 pub mod ids;
+pub mod media;
 pub mod scheduler;
 pub mod sip;
 pub mod status;

@@ -17,13 +17,13 @@ mod secret;
 mod valid;
 
 pub use model::{
-    Admin, CONFIG_VERSION, Config, Connections, Encryption, History, Listener, LyncB2bua, Pattern,
-    PortRange, Route, RouteMatch, SipSettings, Timers, TlsFiles, TurnAddress, TurnHealth,
-    TurnServer,
+    Admin, CONFIG_VERSION, Config, Connections, DefaultZone, Encryption, EncryptionB2bua, History,
+    Listener, LyncB2bua, MediaEncryptionMode, Pattern, PortRange, Route, RouteMatch, SipSettings,
+    Timers, TlsFiles, TurnAddress, TurnHealth, TurnServer, Zone,
 };
 pub use plans::{
-    ConnectionLimits, HealthPolicy, ListenerPlan, LyncPolicy, Matcher, RoutePlan, TimerValues,
-    TlsPlan,
+    ConnectionLimits, EncryptionPolicy, HealthPolicy, IpBlock, ListenerPlan, LyncPolicy, Matcher,
+    RoutePlan, TimerValues, TlsPlan, ZonePlan, ZoneTable,
 };
 pub use problem::{FieldPath, Problem, Problems, Segment};
 pub use schema::json_schema;

@@ -24,6 +24,13 @@ pub struct Config {
     pub sip: SipSettings,
     /// Routes, tried in order: the first whose match fits the Request-URI wins.
     pub routes: Vec<Route>,
+    /// Zones: who a call comes from or goes to, and the media encryption mode of each, as
+    /// Expressway sets it per zone. The first zone whose peers hold an address is its zone.
+    pub zones: Vec<Zone>,
+    /// The zone of every address no zone lists.
+    pub default_zone: DefaultZone,
+    /// The B2BUA that applies media encryption policy.
+    pub encryption_b2bua: EncryptionB2bua,
     /// The Microsoft Lync B2BUA, as on Expressway's Applications > B2BUA > Microsoft Lync page.
     pub lync_b2bua: LyncB2bua,
     /// The B2BUA TURN servers, as on Expressway's Applications > B2BUA > B2BUA TURN servers page.
@@ -42,6 +49,9 @@ impl Default for Config {
             version: CONFIG_VERSION,
             sip: SipSettings::default(),
             routes: Vec::new(),
+            zones: Vec::new(),
+            default_zone: DefaultZone::default(),
+            encryption_b2bua: EncryptionB2bua::default(),
             lync_b2bua: LyncB2bua::default(),
             turn_servers: Vec::new(),
             turn_health: TurnHealth::default(),
@@ -275,6 +285,73 @@ impl Default for LyncB2bua {
             signalling_destination: String::new(),
             turn_failover: false,
             turn_allocation_timeout_ms: 3_000,
+        }
+    }
+}
+
+/// A zone: the peers it holds and the encryption mode of the media to and from them.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default)]
+#[schemars(deny_unknown_fields)]
+pub struct Zone {
+    /// Its name, shown in call status and history.
+    pub name: String,
+    /// Its peers: IP addresses or CIDR blocks (`192.0.2.10`, `10.1.0.0/16`, `2001:db8::/32`).
+    pub peers: Vec<String>,
+    /// Media encryption mode.
+    pub media_encryption_mode: MediaEncryptionMode,
+}
+
+/// The zone of every address no zone lists (Expressway's Default Zone).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default)]
+#[schemars(deny_unknown_fields)]
+pub struct DefaultZone {
+    /// Media encryption mode.
+    pub media_encryption_mode: MediaEncryptionMode,
+}
+
+/// A zone's media encryption mode, as Expressway names them. It applies to the leg toward
+/// that zone only.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MediaEncryptionMode {
+    /// Force encrypted: all media to and from the zone is encrypted (SRTP); a peer that cannot
+    /// encrypt has its call refused or ended.
+    ForceEncrypted,
+    /// Force unencrypted: all media is clear (RTP); a peer that insists on SRTP has its call
+    /// refused or ended.
+    ForceUnencrypted,
+    /// Best effort: encrypted if the peer can, clear otherwise.
+    BestEffort,
+    /// Auto: no policy; whatever the endpoints negotiate. The B2BUA takes the media only when
+    /// the other leg's zone has a policy.
+    #[default]
+    Auto,
+}
+
+/// The B2BUA that applies media encryption policy: engaged for every call where either leg's
+/// zone is not Auto.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default)]
+#[schemars(deny_unknown_fields)]
+pub struct EncryptionB2bua {
+    /// Calls it takes at once (Expressway: 100, 500 on Large); beyond, a call that needs it is
+    /// refused with 503 and Retry-After.
+    pub max_calls: u64,
+    /// Ports for anchored media: an even RTP and the odd RTCP port above it per leg and media
+    /// line (default 36000-59999, Expressway's media range; the Lync B2BUA's range is left out).
+    pub media_port_range: PortRange,
+}
+
+impl Default for EncryptionB2bua {
+    fn default() -> Self {
+        Self {
+            max_calls: 100,
+            media_port_range: PortRange {
+                start: 36_000,
+                end: 59_999,
+            },
         }
     }
 }

@@ -1,10 +1,10 @@
-//! The typed parts of a valid config: listeners, timers, routes and their matchers, the Lync
-//! B2BUA's policy and TURN health probing.
+//! The typed parts of a valid config: listeners, timers, routes and their matchers, zones, the
+//! encryption and Lync B2BUAs' policies and TURN health probing.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use super::model::Encryption;
+use super::model::{Encryption, MediaEncryptionMode};
 use crate::Transport;
 
 /// A UDP listener.
@@ -162,4 +162,75 @@ pub struct HealthPolicy {
     pub interval: Duration,
     /// Probes missed in a row before the combination is marked down.
     pub failures_before_down: u32,
+}
+
+/// An IP address block: an address and how many leading bits must match.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IpBlock {
+    /// The block's address.
+    pub address: IpAddr,
+    /// Leading bits that must match (32 or 128 for one address).
+    pub prefix: u8,
+}
+
+impl IpBlock {
+    /// Whether `ip` lies in the block (IPv4 and IPv6 never match each other).
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        match (self.address, ip) {
+            (IpAddr::V4(block), IpAddr::V4(ip)) => {
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u32::from(block) & mask == u32::from(ip) & mask
+            }
+            (IpAddr::V6(block), IpAddr::V6(ip)) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u128::from(block) & mask == u128::from(ip) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+/// A zone, typed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ZonePlan {
+    /// Its name.
+    pub name: String,
+    /// The blocks its peers are in.
+    pub peers: Vec<IpBlock>,
+    /// Its media encryption mode.
+    pub mode: MediaEncryptionMode,
+}
+
+/// The zones in order, and the default zone's mode.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ZoneTable {
+    /// The zones, first match wins.
+    pub zones: Vec<ZonePlan>,
+    /// The mode of addresses no zone holds.
+    pub default_mode: MediaEncryptionMode,
+}
+
+impl ZoneTable {
+    /// The zone `ip` is in: its name (`Default Zone` when none lists it) and mode.
+    pub fn zone_of(&self, ip: IpAddr) -> (&str, MediaEncryptionMode) {
+        self.zones
+            .iter()
+            .find(|zone| zone.peers.iter().any(|block| block.contains(ip)))
+            .map_or(("Default Zone", self.default_mode), |zone| {
+                (zone.name.as_str(), zone.mode)
+            })
+    }
+}
+
+/// The encryption B2BUA's limits, typed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EncryptionPolicy {
+    /// Calls it takes at once.
+    pub max_calls: usize,
+    /// Its media ports, inclusive.
+    pub media_ports: (u16, u16),
 }

@@ -6,7 +6,8 @@ use std::time::Duration;
 use super::check::Checker;
 use super::model::{self, Config};
 use super::plans::{
-    ConnectionLimits, HealthPolicy, ListenerPlan, LyncPolicy, RoutePlan, TimerValues,
+    ConnectionLimits, EncryptionPolicy, HealthPolicy, ListenerPlan, LyncPolicy, RoutePlan,
+    TimerValues, ZoneTable,
 };
 use super::problem::Problems;
 use crate::turn::TurnServerTable;
@@ -25,6 +26,8 @@ pub struct ValidConfig {
     pub(super) ring_timeout: Option<Duration>,
     pub(super) connections: ConnectionLimits,
     pub(super) routes: Vec<RoutePlan>,
+    pub(super) zones: ZoneTable,
+    pub(super) encryption: EncryptionPolicy,
     pub(super) lync: LyncPolicy,
     pub(super) turn_servers: TurnServerTable,
     pub(super) turn_health: Option<HealthPolicy>,
@@ -106,6 +109,16 @@ impl ValidConfig {
     /// Routes in order.
     pub fn routes(&self) -> &[RoutePlan] {
         &self.routes
+    }
+
+    /// The zones and their media encryption modes.
+    pub fn zones(&self) -> &ZoneTable {
+        &self.zones
+    }
+
+    /// The encryption B2BUA's limits.
+    pub fn encryption(&self) -> EncryptionPolicy {
+        self.encryption
     }
 
     /// The Microsoft Lync B2BUA settings.

@@ -5,6 +5,7 @@ mod lync;
 mod routes;
 mod sip;
 mod turn;
+mod zones;
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
@@ -70,6 +71,9 @@ impl Checker {
         let ring_timeout =
             (config.sip.ring_timeout_s > 0).then(|| Duration::from_secs(config.sip.ring_timeout_s));
         let connections = self.connections(&config.sip.connections, &sip.key("connections"));
+        let zones = self.zones(&config.zones, &config.default_zone, &root.key("zones"));
+        let encryption =
+            self.encryption_b2bua(&config.encryption_b2bua, &root.key("encryption_b2bua"));
         let lync = self.lync(&config.lync_b2bua, &root.key("lync_b2bua"));
         let routes = self.routes(&config, &listeners, &root.key("routes"));
         let turn_servers = self.turn_servers(&config.turn_servers, &root.key("turn_servers"));
@@ -90,6 +94,8 @@ impl Checker {
             ring_timeout,
             connections: connections?,
             routes: routes?,
+            zones: zones?,
+            encryption: encryption?,
             lync: lync?,
             turn_servers: turn_servers?,
             turn_health: turn_health?,

@@ -1,0 +1,194 @@
+//! Zones and the encryption B2BUA.
+
+use std::collections::BTreeSet;
+use std::net::IpAddr;
+
+use super::Checker;
+use crate::config::model::{self};
+use crate::config::plans::{EncryptionPolicy, IpBlock, ZonePlan, ZoneTable};
+use crate::config::problem::FieldPath;
+
+impl Checker {
+    pub(super) fn zones(
+        &mut self,
+        zones: &[model::Zone],
+        default_zone: &model::DefaultZone,
+        path: &FieldPath,
+    ) -> Option<ZoneTable> {
+        let mut names = BTreeSet::new();
+        let mut plans = Some(Vec::new());
+        for (index, zone) in zones.iter().enumerate() {
+            let path = path.index(index);
+            let name = zone.name.trim();
+            if name.is_empty() {
+                self.report(path.key("name"), "is empty; give the zone a name");
+            } else if name.eq_ignore_ascii_case("Default Zone") {
+                self.report(
+                    path.key("name"),
+                    "\"Default Zone\" is the zone of every address no zone lists; set its mode in default_zone",
+                );
+            } else if !names.insert(name.to_ascii_lowercase()) {
+                self.report(
+                    path.key("name"),
+                    format!("a zone named \"{name}\" comes earlier"),
+                );
+            }
+            if zone.peers.is_empty() {
+                self.report(
+                    path.key("peers"),
+                    "is empty; list the IP addresses or CIDR blocks of the zone's peers",
+                );
+            }
+            // Every peer is checked, so that every mistake is reported at once.
+            let peers: Vec<Option<IpBlock>> = zone
+                .peers
+                .iter()
+                .enumerate()
+                .map(|(i, text)| self.ip_block(text, &path.key("peers").index(i)))
+                .collect();
+            let peers: Option<Vec<IpBlock>> = peers.into_iter().collect();
+            match (&mut plans, peers) {
+                (Some(plans), Some(peers)) if !name.is_empty() => plans.push(ZonePlan {
+                    name: name.to_owned(),
+                    peers,
+                    mode: zone.media_encryption_mode,
+                }),
+                _ => plans = None,
+            }
+        }
+        Some(ZoneTable {
+            zones: plans?,
+            default_mode: default_zone.media_encryption_mode,
+        })
+    }
+
+    fn ip_block(&mut self, text: &str, path: &FieldPath) -> Option<IpBlock> {
+        let text = text.trim();
+        let (address, prefix) = match text.split_once('/') {
+            Some((address, prefix)) => (address, Some(prefix)),
+            None => (text, None),
+        };
+        let Ok(address) = address.parse::<IpAddr>() else {
+            self.report(
+                path.clone(),
+                format!("\"{text}\" is not an IP address or CIDR block like 10.1.0.0/16"),
+            );
+            return None;
+        };
+        let bits = if address.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            None => bits,
+            Some(prefix) => match prefix.parse::<u8>() {
+                Ok(prefix) if prefix <= bits => prefix,
+                _ => {
+                    self.report(
+                        path.clone(),
+                        format!("\"{text}\": the prefix length must be 0 to {bits}"),
+                    );
+                    return None;
+                }
+            },
+        };
+        Some(IpBlock { address, prefix })
+    }
+
+    pub(super) fn encryption_b2bua(
+        &mut self,
+        b2bua: &model::EncryptionB2bua,
+        path: &FieldPath,
+    ) -> Option<EncryptionPolicy> {
+        let max_calls = self.bounded(b2bua.max_calls, 1, 10_000, &path.key("max_calls"), "calls");
+        let range = path.key("media_port_range");
+        let start = self.port(b2bua.media_port_range.start, &range.key("start"));
+        let end = self.port(b2bua.media_port_range.end, &range.key("end"));
+        let media_ports = match (start, end) {
+            (Some(start), Some(end)) if u32::from(end) < u32::from(start) + 3 => {
+                self.report(
+                    range.key("end"),
+                    format!(
+                        "{start}-{end} holds fewer than two RTP/RTCP port pairs (one call's two legs)"
+                    ),
+                );
+                None
+            }
+            (Some(start), Some(end)) => Some((start, end)),
+            _ => None,
+        };
+        Some(EncryptionPolicy {
+            max_calls: max_calls? as usize,
+            media_ports: media_ports?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::{MediaEncryptionMode, ValidConfig};
+
+    #[test]
+    fn zones_map_addresses_to_modes_and_the_default_takes_the_rest() {
+        let config = ValidConfig::from_json(
+            r#"{ "zones": [
+                { "name": "pbx", "peers": ["192.0.2.10", "10.1.0.0/16"],
+                  "media_encryption_mode": "force_encrypted" },
+                { "name": "v6", "peers": ["2001:db8::/32"], "media_encryption_mode": "best_effort" }
+              ],
+              "default_zone": { "media_encryption_mode": "force_unencrypted" } }"#,
+        )
+        .unwrap();
+        let zones = config.zones();
+        let zone = |ip: &str| zones.zone_of(ip.parse().unwrap());
+        assert_eq!(
+            zone("192.0.2.10"),
+            ("pbx", MediaEncryptionMode::ForceEncrypted)
+        );
+        assert_eq!(
+            zone("10.1.255.3"),
+            ("pbx", MediaEncryptionMode::ForceEncrypted)
+        );
+        assert_eq!(zone("10.2.0.1").1, MediaEncryptionMode::ForceUnencrypted);
+        assert_eq!(zone("2001:db8::7"), ("v6", MediaEncryptionMode::BestEffort));
+        assert_eq!(
+            zone("192.0.2.11"),
+            ("Default Zone", MediaEncryptionMode::ForceUnencrypted)
+        );
+        assert_eq!(config.encryption().max_calls, 100);
+        assert_eq!(config.encryption().media_ports, (36_000, 59_999));
+    }
+
+    #[test]
+    fn every_zone_mistake_is_named_with_its_path() {
+        let problems = ValidConfig::from_json(
+            r#"{ "zones": [
+                { "name": "a", "peers": ["10.0.0.0/33", "pbx.example.com"] },
+                { "name": "A", "peers": [] },
+                { "name": "", "peers": ["::1"] }
+              ],
+              "encryption_b2bua": { "max_calls": 0, "media_port_range": { "start": 40000, "end": 40001 } } }"#,
+        )
+        .unwrap_err()
+        .to_string();
+        for expected in [
+            "zones[0].peers[0]: \"10.0.0.0/33\": the prefix length must be 0 to 32",
+            "zones[0].peers[1]: \"pbx.example.com\" is not an IP address or CIDR block",
+            "zones[1].name: a zone named \"A\" comes earlier",
+            "zones[1].peers: is empty",
+            "zones[2].name: is empty",
+            "encryption_b2bua.max_calls: 0 calls is out of range",
+            "encryption_b2bua.media_port_range.end: 40000-40001 holds fewer than two",
+        ] {
+            assert!(problems.contains(expected), "{expected}\nin\n{problems}");
+        }
+        let problems = ValidConfig::from_json(
+            r#"{ "zones": [ { "name": "a", "peers": ["::1"], "media_encryption_mode": "sometimes" } ] }"#,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            problems.contains("zones[0].media_encryption_mode")
+                && problems.contains("force_encrypted, force_unencrypted")
+                || problems.contains("`force_encrypted`"),
+            "{problems}"
+        );
+    }
+}

@@ -1,0 +1,201 @@
+//! Writing a leg's SDP when TwoLeg anchors the media: the other leg's description with
+//! TwoLeg's origin, address, ports, profiles and keys in place of the peer's; lines that only
+//! mean something between the peer and TwoLeg (ICE, DTLS, `a=rtcp`, `a=rtcp-mux`, bundling) are
+//! dropped, every other line is kept in order.
+
+use std::fmt::Write;
+use std::net::IpAddr;
+
+use twoleg_srtp::Crypto;
+
+use super::sdp::{MediaSection, SessionDescription};
+
+/// TwoLeg's `o=` line on one leg (RFC 8866 §5.2): one session id per leg, the version bumped
+/// with every description written.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Origin {
+    pub(crate) session_id: u64,
+    pub(crate) version: u64,
+}
+
+/// One media section as TwoLeg writes it on a leg.
+#[derive(Debug)]
+pub(crate) struct SectionOut<'a> {
+    /// Where its formats and attributes come from: the other leg's section, or (rejected) the
+    /// offered section itself.
+    pub(crate) source: &'a MediaSection,
+    /// TwoLeg's RTP port on the leg; 0 rejects the section.
+    pub(crate) port: u16,
+    /// `RTP/SAVP(F)` rather than `RTP/AVP(F)`.
+    pub(crate) secure_profile: bool,
+    /// TwoLeg's own crypto lines (keys for what it sends on the leg).
+    pub(crate) cryptos: Vec<Crypto>,
+}
+
+/// Attributes TwoLeg never relays from one leg to the other.
+fn dropped(line: &str) -> bool {
+    const ATTRIBUTES: &[&str] = &[
+        "crypto",
+        "rtcp",
+        "rtcp-mux",
+        "rtcp-rsize",
+        "candidate",
+        "remote-candidates",
+        "end-of-candidates",
+        "ice-ufrag",
+        "ice-pwd",
+        "ice-options",
+        "ice-lite",
+        "fingerprint",
+        "setup",
+        "encryption",
+        "group",
+        "x-candidate",
+        "x-candidate-ipv6",
+    ];
+    if line.starts_with("c=") {
+        return true;
+    }
+    let Some(attribute) = line.strip_prefix("a=") else {
+        return false;
+    };
+    let name = attribute.split(':').next().unwrap_or_default();
+    ATTRIBUTES.iter().any(|a| a.eq_ignore_ascii_case(name))
+}
+
+/// The description for a leg: session lines of `template` (origin and connection TwoLeg's),
+/// then `sections` in order.
+pub(crate) fn write(
+    template: &SessionDescription,
+    origin: &Origin,
+    address: IpAddr,
+    sections: &[SectionOut<'_>],
+) -> Vec<u8> {
+    let family = if address.is_ipv4() { "IP4" } else { "IP6" };
+    let mut out = SessionDescription {
+        session: Vec::with_capacity(template.session.len() + 2),
+        media: Vec::with_capacity(sections.len()),
+    };
+    let mut connection_written = false;
+    let connection = format!("c=IN {family} {address}");
+    for line in &template.session {
+        if line.starts_with("o=") {
+            out.session.push(format!(
+                "o=twoleg {} {} IN {family} {address}",
+                origin.session_id, origin.version
+            ));
+        } else if line.starts_with("t=") && !connection_written {
+            out.session.push(connection.clone());
+            out.session.push(line.clone());
+            connection_written = true;
+        } else if !dropped(line) {
+            out.session.push(line.clone());
+        }
+    }
+    if !connection_written {
+        out.session.push(connection);
+    }
+    for section in sections {
+        let source = section.source;
+        let mut lines = Vec::new();
+        if section.port != 0 {
+            lines.extend(source.lines.iter().filter(|line| !dropped(line)).cloned());
+            for crypto in &section.cryptos {
+                let mut line = String::from("a=crypto:");
+                // Writing to a String cannot fail.
+                let _ = write!(line, "{crypto}");
+                lines.push(line);
+            }
+        }
+        out.media.push(MediaSection {
+            kind: source.kind.clone(),
+            port: section.port,
+            proto: if source.is_rtp() {
+                source.profile(section.secure_profile)
+            } else {
+                source.proto.clone()
+            },
+            formats: source.formats.clone(),
+            lines,
+        });
+    }
+    out.to_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use twoleg_srtp::{MasterKey, Suite};
+
+    use super::*;
+
+    const OFFER: &str = "v=0\r\no=alice 77 1 IN IP4 10.0.0.1\r\ns=call\r\nc=IN IP4 10.0.0.1\r\n\
+        t=0 0\r\na=ice-ufrag:x\r\na=group:BUNDLE 0 1\r\n\
+        m=audio 4000 RTP/SAVP 0 101\r\nc=IN IP4 10.0.0.9\r\na=rtpmap:0 PCMU/8000\r\n\
+        a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz\r\n\
+        a=rtcp:4001\r\na=rtcp-mux\r\na=candidate:1 1 UDP 1 10.0.0.1 4000 typ host\r\n\
+        a=x-custom:kept\r\na=sendonly\r\nm=video 4002 RTP/AVPF 96\r\na=rtpmap:96 H264/90000\r\n";
+
+    #[test]
+    fn the_other_leg_s_description_is_rewritten_line_by_line() {
+        let offer = SessionDescription::parse(OFFER.as_bytes()).unwrap();
+        let key = MasterKey::new(Suite::AesCm128HmacSha1_32, vec![3; 30], None).unwrap();
+        let own = Crypto {
+            tag: 1,
+            key,
+            session_params: Vec::new(),
+        };
+        let sections = [
+            SectionOut {
+                source: &offer.media[0],
+                port: 36_000,
+                secure_profile: false,
+                cryptos: vec![own.clone()],
+            },
+            SectionOut {
+                source: &offer.media[1],
+                port: 0,
+                secure_profile: false,
+                cryptos: Vec::new(),
+            },
+        ];
+        let origin = Origin {
+            session_id: 42,
+            version: 3,
+        };
+        let out = write(&offer, &origin, "192.0.2.1".parse().unwrap(), &sections);
+        let out = String::from_utf8(out).unwrap();
+        let expected = format!(
+            "v=0\r\no=twoleg 42 3 IN IP4 192.0.2.1\r\ns=call\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\n\
+             m=audio 36000 RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=x-custom:kept\r\n\
+             a=sendonly\r\na=crypto:{own}\r\nm=video 0 RTP/AVPF 96\r\n"
+        );
+        assert_eq!(out, expected);
+        assert!(
+            !out.contains("WVNf"),
+            "the peer's key never crosses to the other leg"
+        );
+    }
+
+    #[test]
+    fn a_description_without_connection_or_timing_gets_one_connection() {
+        let offer =
+            SessionDescription::parse(b"v=0\r\no=- 1 1 IN IP4 ::1\r\nm=audio 1 RTP/AVP 0\r\n")
+                .unwrap();
+        let sections = [SectionOut {
+            source: &offer.media[0],
+            port: 36_002,
+            secure_profile: true,
+            cryptos: Vec::new(),
+        }];
+        let origin = Origin {
+            session_id: 1,
+            version: 1,
+        };
+        let out = write(&offer, &origin, "2001:db8::1".parse().unwrap(), &sections);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "v=0\r\no=twoleg 1 1 IN IP6 2001:db8::1\r\nc=IN IP6 2001:db8::1\r\n\
+             m=audio 36002 RTP/SAVP 0\r\n"
+        );
+    }
+}
