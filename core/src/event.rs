@@ -2,8 +2,8 @@
 //! TURN server health, and why a datagram was refused or dropped.
 //!
 //! What a host does with each: persist [`Event::CallEnded`]; bind the ports of
-//! [`Event::MediaPortsOpened`] and close those of [`Event::MediaPortsFreed`]; show or count
-//! the rest.
+//! [`Event::MediaPortsOpened`] and close those of [`Event::MediaPortsFreed`]; relay anchored
+//! media per [`Event::MediaStream`] until [`Event::MediaStreamClosed`]; show or count the rest.
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -11,6 +11,7 @@ use std::net::SocketAddr;
 use serde::Serialize;
 
 use crate::ConnectionId;
+use crate::media::{MediaStream, PolicyViolation};
 use crate::sip::{FramingError, Method, ParseError, StatusCode};
 use crate::status::{CallRecord, CallStatus, LegState, Side, TurnDecision};
 use crate::turn::{EndpointId, Health};
@@ -56,6 +57,23 @@ pub enum Event {
     MediaPortsFreed {
         /// The RTP port's address.
         rtp: SocketAddr,
+    },
+
+    // Anchored media.
+    /// An anchored media stream of one leg opened or changed: the host's media plane binds
+    /// `local_rtp` (and the RTCP port after it) if it has not, and relays between it and the
+    /// peer stream on the other leg, with SRTP per the keys.
+    MediaStream(Box<MediaStream>),
+    /// An anchored media stream of one leg is over: the host closes its ports.
+    MediaStreamClosed {
+        /// The call's tag.
+        tag: String,
+        /// Which leg.
+        side: Side,
+        /// The media section's index.
+        stream: u32,
+        /// TwoLeg's RTP address it used.
+        local_rtp: SocketAddr,
     },
 
     // Stream connections.
@@ -134,6 +152,11 @@ pub enum Refusal {
     /// A request with a To tag that names no dialog, or a request outside a dialog that only
     /// makes sense inside one (§12.2.2, 481).
     NoSuchDialog,
+    /// Its SDP offer cannot meet the media encryption policy of its zone (488 with a Warning).
+    MediaPolicy(PolicyViolation),
+    /// The call needs the encryption B2BUA, which has as many calls as it takes (503 with
+    /// Retry-After).
+    EncryptionB2buaBusy,
 }
 
 impl fmt::Display for Refusal {
@@ -152,6 +175,8 @@ impl fmt::Display for Refusal {
             Self::UnsupportedMediaType => f.write_str("unsupported body type"),
             Self::NoRoute => f.write_str("no route"),
             Self::NoSuchDialog => f.write_str("no such dialog"),
+            Self::MediaPolicy(violation) => violation.fmt(f),
+            Self::EncryptionB2buaBusy => f.write_str("the encryption B2BUA is at its call limit"),
         }
     }
 }

@@ -103,6 +103,8 @@ mod event;
 mod hop;
 pub mod ids;
 pub mod media;
+/// SRTP and SDES, as the engine uses them (the `twoleg-srtp` crate).
+pub use twoleg_srtp as srtp;
 pub mod scheduler;
 pub mod sip;
 pub mod status;

@@ -203,6 +203,50 @@ pub struct CallStatus {
     pub turn: TurnDecision,
     /// Leg A then leg B.
     pub legs: [LegStatus; 2],
+    /// The encryption B2BUA's part, when it took the call's media.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media: Option<MediaStatus>,
+}
+
+/// What the encryption B2BUA did with a call's media (component type `B2BUA` in call status
+/// and history).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MediaStatus {
+    /// The component that took the media, as Expressway names it: `B2BUA`.
+    pub component: String,
+    /// Per leg (A then B): its zone and that zone's media encryption mode.
+    pub zones: [ZoneStatus; 2],
+    /// The anchored streams, one per media line.
+    pub streams: Vec<StreamStatus>,
+}
+
+/// A leg's zone.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ZoneStatus {
+    /// The zone's name.
+    pub name: String,
+    /// Its media encryption mode.
+    pub mode: crate::config::MediaEncryptionMode,
+}
+
+/// One anchored media line, both legs.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StreamStatus {
+    /// Its index in the SDP.
+    pub index: u32,
+    /// Leg A then leg B.
+    pub legs: [StreamLegStatus; 2],
+}
+
+/// One leg of an anchored media line.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StreamLegStatus {
+    /// TwoLeg's RTP address on the leg.
+    pub local: SocketAddr,
+    /// The peer's RTP address, once known.
+    pub remote: Option<SocketAddr>,
+    /// The SRTP suite, when the leg is encrypted; `None`: clear RTP.
+    pub suite: Option<String>,
 }
 
 /// How a call ended.
@@ -260,6 +304,9 @@ pub struct CallRecord {
     pub turn: TurnDecision,
     /// Leg A then leg B, as they ended.
     pub legs: [LegStatus; 2],
+    /// The encryption B2BUA's part, when it took the call's media.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media: Option<MediaStatus>,
 }
 
 impl CallStatus {
@@ -279,6 +326,7 @@ impl CallStatus {
             answered_at,
             turn,
             mut legs,
+            media,
         } = self;
         for leg in &mut legs {
             leg.state = LegState::Terminated;
@@ -295,6 +343,7 @@ impl CallStatus {
             reason,
             turn,
             legs,
+            media,
         }
     }
 

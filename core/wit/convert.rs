@@ -180,6 +180,9 @@ macro_rules! enums {
 }
 
 enums! {
+    twoleg_core::config::MediaEncryptionMode, wit::MediaEncryptionMode {
+        ForceEncrypted, ForceUnencrypted, BestEffort, Auto
+    };
     twoleg_core::Transport, wit::Transport { Udp, Tcp, Tls };
     twoleg_core::status::Side, wit::Side { A, B };
     twoleg_core::status::LegState, wit::LegState { Trying, Early, Confirmed, Terminated };
@@ -221,12 +224,20 @@ same_fields! {
     twoleg_core::status::TurnError, TurnError { code, reason };
     twoleg_core::status::TurnAttempt, TurnAttempt { server, address, media, error };
     twoleg_core::status::CallStatus, CallStatus {
-        tag, route, started_at, answered_at, turn, legs,
+        tag, route, started_at, answered_at, turn, legs, media,
     };
     twoleg_core::status::CallRecord, CallRecord {
         tag, route, started_at, answered_at, ended_at, final_status, outcome, ended_by, reason,
-        turn, legs,
+        turn, legs, media,
     };
+    twoleg_core::status::MediaStatus, MediaStatus { component, zones, streams };
+    twoleg_core::status::ZoneStatus, ZoneStatus { name, mode };
+    twoleg_core::status::StreamStatus, StreamStatus { index, legs };
+    twoleg_core::status::StreamLegStatus, StreamLegStatus { local, remote, suite };
+    twoleg_core::media::MediaStream, MediaStream {
+        tag, side, stream, local_rtp, remote_rtp, remote_rtcp, peer_stream, srtp,
+    };
+    twoleg_core::media::SrtpKeys, SrtpKeys { send, receive };
     twoleg_core::Counters, Counters {
         datagrams_in, datagrams_out, retransmissions, parse_errors, calls_started,
         turn_relays_granted, turn_failures, turn_allocations_open, turn_probes_sent,
@@ -411,6 +422,85 @@ impl Convert<twoleg_core::sip::FramingError> for wit::FramingError {
     }
 }
 
+impl Convert<wit::PolicyViolation> for twoleg_core::media::PolicyViolation {
+    fn convert(self) -> wit::PolicyViolation {
+        use twoleg_core::media::PolicyViolation as C;
+        use wit::PolicyViolation as W;
+        match self {
+            C::EncryptionRequired => W::EncryptionRequired,
+            C::EncryptionForbidden => W::EncryptionForbidden,
+            C::NoCommonSuite => W::NoCommonSuite,
+            C::EncryptionLevelsIncompatible => W::EncryptionLevelsIncompatible,
+            C::NoMedia => W::NoMedia,
+            C::AnswerWithoutCrypto => W::AnswerWithoutCrypto,
+            C::AnswerCryptoMismatch => W::AnswerCryptoMismatch,
+            C::AnswerMismatch => W::AnswerMismatch,
+            C::AnswerWithoutOffer => W::AnswerWithoutOffer,
+            C::UnreadableSdp => W::UnreadableSdp,
+            C::NoMediaPorts => W::NoMediaPorts,
+            other => unreachable!("a policy violation the WIT does not name yet: {other}"),
+        }
+    }
+}
+
+impl Convert<twoleg_core::media::PolicyViolation> for wit::PolicyViolation {
+    fn convert(self) -> twoleg_core::media::PolicyViolation {
+        use twoleg_core::media::PolicyViolation as C;
+        use wit::PolicyViolation as W;
+        match self {
+            W::EncryptionRequired => C::EncryptionRequired,
+            W::EncryptionForbidden => C::EncryptionForbidden,
+            W::NoCommonSuite => C::NoCommonSuite,
+            W::EncryptionLevelsIncompatible => C::EncryptionLevelsIncompatible,
+            W::NoMedia => C::NoMedia,
+            W::AnswerWithoutCrypto => C::AnswerWithoutCrypto,
+            W::AnswerCryptoMismatch => C::AnswerCryptoMismatch,
+            W::AnswerMismatch => C::AnswerMismatch,
+            W::AnswerWithoutOffer => C::AnswerWithoutOffer,
+            W::UnreadableSdp => C::UnreadableSdp,
+            W::NoMediaPorts => C::NoMediaPorts,
+        }
+    }
+}
+
+impl Convert<wit::SrtpSuite> for twoleg_core::srtp::Suite {
+    fn convert(self) -> wit::SrtpSuite {
+        match self {
+            Self::AesCm128HmacSha1_80 => wit::SrtpSuite::AesCm128HmacSha180,
+            Self::AesCm128HmacSha1_32 => wit::SrtpSuite::AesCm128HmacSha132,
+            Self::AeadAes128Gcm => wit::SrtpSuite::AeadAes128Gcm,
+        }
+    }
+}
+
+impl Convert<twoleg_core::srtp::Suite> for wit::SrtpSuite {
+    fn convert(self) -> twoleg_core::srtp::Suite {
+        use twoleg_core::srtp::Suite;
+        match self {
+            Self::AesCm128HmacSha180 => Suite::AesCm128HmacSha1_80,
+            Self::AesCm128HmacSha132 => Suite::AesCm128HmacSha1_32,
+            Self::AeadAes128Gcm => Suite::AeadAes128Gcm,
+        }
+    }
+}
+
+impl Convert<wit::SrtpKey> for twoleg_core::srtp::MasterKey {
+    fn convert(self) -> wit::SrtpKey {
+        wit::SrtpKey {
+            suite: self.suite().convert(),
+            material: self.material().to_vec(),
+            mki: self.mki().map(<[u8]>::to_vec),
+        }
+    }
+}
+
+impl Convert<twoleg_core::srtp::MasterKey> for wit::SrtpKey {
+    fn convert(self) -> twoleg_core::srtp::MasterKey {
+        twoleg_core::srtp::MasterKey::new(self.suite.convert(), self.material, self.mki)
+            .expect("the engine writes keys of their suite's length")
+    }
+}
+
 impl Convert<wit::Refusal> for twoleg_core::Refusal {
     fn convert(self) -> wit::Refusal {
         use twoleg_core::Refusal as C;
@@ -427,6 +517,8 @@ impl Convert<wit::Refusal> for twoleg_core::Refusal {
             C::UnsupportedMediaType => W::UnsupportedMediaType,
             C::NoRoute => W::NoRoute,
             C::NoSuchDialog => W::NoSuchDialog,
+            C::MediaPolicy(violation) => W::MediaPolicy(violation.convert()),
+            C::EncryptionB2buaBusy => W::EncryptionB2buaBusy,
             other => unreachable!("a refusal the WIT does not name yet: {other}"),
         }
     }
@@ -448,6 +540,8 @@ impl Convert<twoleg_core::Refusal> for wit::Refusal {
             W::UnsupportedMediaType => C::UnsupportedMediaType,
             W::NoRoute => C::NoRoute,
             W::NoSuchDialog => C::NoSuchDialog,
+            W::MediaPolicy(violation) => C::MediaPolicy(violation.convert()),
+            W::EncryptionB2buaBusy => C::EncryptionB2buaBusy,
         }
     }
 }
@@ -509,6 +603,18 @@ impl Convert<wit::Event> for twoleg_core::Event {
             }),
             C::MediaPortsOpened { rtp } => W::MediaPortsOpened(rtp.convert()),
             C::MediaPortsFreed { rtp } => W::MediaPortsFreed(rtp.convert()),
+            C::MediaStream(stream) => W::MediaStream((*stream).convert()),
+            C::MediaStreamClosed {
+                tag,
+                side,
+                stream,
+                local_rtp,
+            } => W::MediaStreamClosed(wit::MediaStreamClosed {
+                tag,
+                side: side.convert(),
+                stream,
+                local_rtp: local_rtp.convert(),
+            }),
             C::CloseConnection { connection, reason } => {
                 W::CloseConnection(wit::CloseConnection {
                     connection: connection.0,
@@ -569,6 +675,13 @@ impl Convert<twoleg_core::Event> for wit::Event {
             },
             W::MediaPortsOpened(rtp) => C::MediaPortsOpened { rtp: rtp.convert() },
             W::MediaPortsFreed(rtp) => C::MediaPortsFreed { rtp: rtp.convert() },
+            W::MediaStream(stream) => C::MediaStream(Box::new(stream.convert())),
+            W::MediaStreamClosed(closed) => C::MediaStreamClosed {
+                tag: closed.tag,
+                side: closed.side.convert(),
+                stream: closed.stream,
+                local_rtp: closed.local_rtp.convert(),
+            },
             W::CloseConnection(close) => C::CloseConnection {
                 connection: twoleg_core::ConnectionId(close.connection),
                 reason: close.reason.convert(),

@@ -221,6 +221,16 @@ impl Host {
                     .collect();
                 anyhow::anyhow!("the config was refused: {}", problems.join("; "))
             })?;
+        // SRTP keys from the OS's CSPRNG, never from the engine's seed.
+        let mut key_seed = [0u8; 32];
+        getrandom::fill(&mut key_seed).context("drawing a key seed from the OS")?;
+        let word =
+            |i: usize| u64::from_le_bytes(key_seed[i * 8..i * 8 + 8].try_into().expect("8 bytes"));
+        bindings
+            .twoleg_engine_engine()
+            .b2bua()
+            .call_set_key_seed(&mut store, b2bua, (word(0), word(1), word(2), word(3)))
+            .context("calling set-key-seed")?;
         Ok(Guest {
             store,
             bindings,

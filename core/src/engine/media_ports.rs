@@ -34,6 +34,19 @@ impl MediaPorts {
         }
     }
 
+    /// The pairs of `range` outside `excluded` (another pool's range), as [`MediaPorts::new`].
+    pub(crate) fn excluding(range: (u16, u16), excluded: (u16, u16), seed: u64) -> Self {
+        let mut ports = Self::new(range, seed);
+        ports
+            .pairs
+            .retain(|port| *port + 1 < excluded.0 || *port > excluded.1);
+        ports.next = match ports.pairs.len() {
+            0 => 0,
+            len => ports.next % len,
+        };
+        ports
+    }
+
     /// A free RTP port whose RTCP port is free too.
     pub(crate) fn take(&mut self) -> Option<u16> {
         for _ in 0..self.pairs.len() {

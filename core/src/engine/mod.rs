@@ -5,6 +5,7 @@
 //! call), [`timers`] the deadline table, [`records`] moves finished calls to history,
 //! [`lync_leg`], [`probes`] and [`media_ports`] the TURN side.
 
+mod anchor;
 mod call;
 mod lingering;
 mod lync_leg;
@@ -20,7 +21,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 
 use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
+use rand_chacha::{ChaCha8Rng, ChaCha20Rng};
 
 use self::call::{Call, CallId, RelayId};
 use self::lingering::Lingering;
@@ -119,6 +120,10 @@ pub(crate) enum Owner {
     Call(CallId),
 }
 
+/// Mixed into the engine's seed for the key generator, so that keys and the other random
+/// choices (tags, branches) never come from the same stream.
+const KEY_SEED_SALT: u64 = 0x5a17_c0de_f00d_5eed;
+
 /// The B2BUA: feed it [`Input`]s, drain its [`Output`]s.
 ///
 /// Its methods come in four families (as quinn-proto's `Connection`):
@@ -158,6 +163,12 @@ pub struct B2bua {
     turn_servers: TurnServerTable,
     allocations: Allocations<CallId>,
     media_ports: MediaPorts,
+    // Anchored media.
+    /// The encryption B2BUA's port pairs.
+    anchor_ports: MediaPorts,
+    /// Where TwoLeg's SRTP keys come from: seeded from the engine's seed until the host hands
+    /// in OS randomness with [`B2bua::set_key_seed`].
+    key_rng: ChaCha20Rng,
     probes: Option<HealthProbes>,
     next_id: u64,
     counters: Counters,
@@ -198,12 +209,25 @@ impl B2bua {
             turn_servers: config.turn_servers().clone(),
             allocations: Allocations::new(),
             media_ports: MediaPorts::new(config.lync().media_ports, seed),
+            anchor_ports: MediaPorts::excluding(
+                config.encryption().media_ports,
+                config.lync().media_ports,
+                seed,
+            ),
+            key_rng: ChaCha20Rng::seed_from_u64(seed ^ KEY_SEED_SALT),
             probes,
             next_id: 1,
             counters: Counters::default(),
             shutting_down: false,
             config,
         }
+    }
+
+    /// Reseeds where TwoLeg's SRTP keys come from. A host that runs live calls hands in 32
+    /// bytes from the OS's CSPRNG once, before the first call; without it keys follow the
+    /// engine's seed, which keeps a simulation reproducible and its keys predictable.
+    pub fn set_key_seed(&mut self, seed: [u8; 32]) {
+        self.key_rng = ChaCha20Rng::from_seed(seed);
     }
 
     /// Hands in a datagram or the passing of time. Drain [`B2bua::poll_output`] afterwards.

@@ -500,6 +500,10 @@ fn refusal_status(refusal: &Refusal) -> StatusCode {
         Refusal::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         Refusal::NoRoute => StatusCode::NOT_FOUND,
         Refusal::NoSuchDialog => StatusCode::CALL_DOES_NOT_EXIST,
+        Refusal::MediaPolicy(violation) => {
+            StatusCode::new(violation.status()).unwrap_or(StatusCode::NOT_ACCEPTABLE_HERE)
+        }
+        Refusal::EncryptionB2buaBusy => StatusCode::SERVICE_UNAVAILABLE,
     }
 }
 

@@ -47,6 +47,9 @@ impl B2bua {
             ending.ended_by,
             ending.reason,
         );
+        if let Some(anchor) = call.anchor.take() {
+            self.close_anchor(&call.tag, &anchor);
+        }
         self.history.push(record.clone());
         self.emit(Event::CallEnded(Box::new(record)));
     }

@@ -21,7 +21,8 @@ pub enum OfferForm {
 /// A media encryption policy a leg's offer or answer cannot meet: the call is refused (488) or
 /// ended, and this is recorded as why.
 #[non_exhaustive]
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, thiserror::Error)]
+#[serde(rename_all = "snake_case")]
 pub enum PolicyViolation {
     /// A Force encrypted leg offered no crypto TwoLeg can use.
     #[error("media encryption is required on this leg and the offer has no usable a=crypto")]
@@ -45,6 +46,29 @@ pub enum PolicyViolation {
     /// offered clear RTP.
     #[error("the answer's crypto does not match the offer")]
     AnswerCryptoMismatch,
+    /// The answer's media lines are not the offer's, one for one.
+    #[error("the answer's media lines do not match the offer's")]
+    AnswerMismatch,
+    /// An answer came when no offer was waiting for one.
+    #[error("an SDP answer without an offer")]
+    AnswerWithoutOffer,
+    /// The body is not an SDP TwoLeg can read.
+    #[error("the SDP cannot be read")]
+    UnreadableSdp,
+    /// The media port range has no free pair left.
+    #[error("no free port pair in the media port range")]
+    NoMediaPorts,
+}
+
+impl PolicyViolation {
+    /// The status a request gets when its offer breaks the policy: 503 when ports ran out,
+    /// else 488 Not Acceptable Here.
+    pub fn status(&self) -> u16 {
+        match self {
+            Self::NoMediaPorts => 503,
+            _ => 488,
+        }
+    }
 }
 
 /// What TwoLeg does with one media section of an offer it received.

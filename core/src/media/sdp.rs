@@ -163,14 +163,6 @@ impl MediaSection {
             .collect()
     }
 
-    /// Its direction attribute (`sendrecv` when none is written).
-    pub(crate) fn direction(&self) -> &str {
-        ["sendrecv", "sendonly", "recvonly", "inactive"]
-            .into_iter()
-            .find(|direction| self.attribute(direction).is_some())
-            .unwrap_or("sendrecv")
-    }
-
     /// The profile with the `S` of SRTP put in or taken out: `RTP/AVP` and `RTP/SAVP`,
     /// `RTP/AVPF` and `RTP/SAVPF`.
     pub(crate) fn profile(&self, secure: bool) -> String {
@@ -232,8 +224,7 @@ mod tests {
         let sdp = SessionDescription::parse(OFFER.as_bytes()).unwrap();
         let (audio, video) = (&sdp.media[0], &sdp.media[1]);
         assert!(audio.is_savp() && !video.is_savp());
-        assert_eq!(audio.direction(), "sendonly");
-        assert_eq!(video.direction(), "sendrecv");
+        assert_eq!(audio.attribute("sendonly"), Some(""));
         assert_eq!(video.attribute("rtcp-mux"), Some(""));
         assert_eq!(audio.attribute("rtpmap"), Some("0 PCMU/8000"));
         assert_eq!(sdp.connection_of(audio), "10.0.0.1".parse().ok());

@@ -70,6 +70,17 @@ impl GuestB2bua for Engine {
         Ok(exports::B2bua::new(Self(RefCell::new(engine))))
     }
 
+    fn set_key_seed(&self, seed: (u64, u64, u64, u64)) {
+        let mut bytes = [0u8; 32];
+        for (chunk, word) in bytes
+            .chunks_exact_mut(8)
+            .zip([seed.0, seed.1, seed.2, seed.3])
+        {
+            chunk.copy_from_slice(&word.to_le_bytes());
+        }
+        self.0.borrow_mut().set_key_seed(bytes);
+    }
+
     fn handle_receive(&self, now: u64, packet: wit::Packet) -> Result<(), wit::EngineError> {
         let input = Input::Receive(
             Instant::from_nanos(now),

@@ -334,6 +334,24 @@ impl Node {
             } => {
                 tracing::warn!(%address, ?health, "TURN server health changed");
             }
+            // The media plane that relays anchored streams is not in the runner yet: the
+            // streams are logged (suites only, never keys).
+            Event::MediaStream(stream) => {
+                tracing::info!(
+                    tag = %stream.tag,
+                    side = ?stream.side,
+                    stream = stream.stream,
+                    local = %stream.local_rtp,
+                    remote = ?stream.remote_rtp,
+                    srtp = ?stream.srtp.as_ref().map(|keys| keys.suite()),
+                    "anchored media stream (not relayed by this runner yet)"
+                );
+            }
+            Event::MediaStreamClosed {
+                tag, side, stream, ..
+            } => {
+                tracing::debug!(%tag, ?side, stream, "anchored media stream closed");
+            }
             _ => {}
         }
     }

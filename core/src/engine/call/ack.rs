@@ -5,11 +5,13 @@ use std::net::SocketAddr;
 
 use super::{Call, SentAck, learn_dialog};
 use crate::dialog::Dialog;
+use crate::engine::anchor::{SdpRole, is_sdp};
 use crate::engine::pass_through::copy_payload;
 use crate::engine::timers::CallTimer;
 use crate::engine::{B2bua, Owner};
 use crate::event::{DropReason, Event};
 use crate::hop::{Hop, contact_uri};
+use crate::media::PolicyViolation;
 use crate::sip::{Method, Parsed};
 use crate::status::Side;
 use crate::transaction::DialogKey;
@@ -34,8 +36,11 @@ impl B2bua {
             this.cancel_call_timer(id, CallTimer::Retransmit2xx(side));
             this.cancel_call_timer(id, CallTimer::AckTimeout(side));
             this.learn_lync_peers(call, side, parsed.message.body());
-            if let Some(held) = awaiting.held_ack {
-                this.send_ack(call, held.side, held.cseq, Some(&parsed));
+            if let Some(held) = awaiting.held_ack
+                && let Some(violation) = this.send_ack(call, held.side, held.cseq, Some(&parsed))
+            {
+                this.end_for_media_policy(call, &violation);
+                return;
             }
             if call.leg(side).bye_held {
                 this.send_bye(call, side, None);
@@ -44,13 +49,16 @@ impl B2bua {
     }
 
     /// Sends the ACK for a 2xx on a leg (RFC 3261 §13.2.2.4), with the SDP answer of `answer`.
+    /// When the call's media is anchored and that answer breaks the policy, the ACK goes
+    /// without it and the violation is returned: the caller ends the call.
     pub(crate) fn send_ack(
         &mut self,
         call: &mut Call,
         side: Side,
         cseq: u32,
         answer: Option<&Parsed>,
-    ) {
+    ) -> Option<PolicyViolation> {
+        let mut violation = None;
         let max_forwards = self.config.max_forwards();
         let hop = call.leg(side).next_hop(&self.config);
         let leg = call.leg_mut(side);
@@ -64,6 +72,18 @@ impl B2bua {
                 &mut ack.headers,
                 &mut ack.body,
             );
+            if is_sdp(&ack.headers, &ack.body)
+                && let Some(anchor) = call.anchor.as_mut()
+            {
+                match self.anchor_body(&call.tag, anchor, side.other(), SdpRole::Answer, &ack.body)
+                {
+                    Ok(body) => ack.body = body,
+                    Err(failed) => {
+                        ack.body.clear();
+                        violation = Some(failed);
+                    }
+                }
+            }
         }
         call.offer_candidates(side, &mut ack.body);
         let leg = call.leg_mut(side);
@@ -74,6 +94,7 @@ impl B2bua {
             hop,
         });
         self.transmit(&hop, bytes);
+        violation
     }
 
     /// A 2xx for an INVITE whose relay is done: re-send the ACK for a retransmission of the

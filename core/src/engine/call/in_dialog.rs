@@ -2,6 +2,7 @@
 //! CSeq, glare and pending-request rules.
 
 use super::{Call, CallId, CancelState, Relay, RelayId};
+use crate::engine::anchor::{SdpRole, is_sdp, warning};
 use crate::engine::pass_through::copy_payload;
 use crate::engine::{B2bua, Owner};
 use crate::sip::{HeaderName, Message, Method, Parsed, ReplyTo, StatusCode};
@@ -111,6 +112,24 @@ impl B2bua {
             &mut out.body,
         );
         let (hop, large_over) = (leg_hop, leg.large_over);
+        if matches!(request.method, Method::INVITE | Method::UPDATE)
+            && is_sdp(&request.headers, &request.body)
+            && let Some(anchor) = call.anchor.as_mut()
+        {
+            match self.anchor_body(&call.tag, anchor, side, SdpRole::Offer, &request.body) {
+                Ok(body) => out.body = body,
+                Err(violation) => {
+                    let status = StatusCode::new(violation.status())
+                        .unwrap_or(StatusCode::NOT_ACCEPTABLE_HERE);
+                    let mut response = reply.response(status, status.reason(), None);
+                    response
+                        .headers
+                        .push(HeaderName::WARNING, warning(&violation));
+                    self.respond(tx, &response);
+                    return;
+                }
+            }
+        }
         call.offer_candidates(other, &mut out.body);
         self.learn_lync_peers(call, side, &request.body);
         let relay_id = RelayId(call.next_relay);

@@ -18,6 +18,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use super::B2bua;
+use super::anchor::Anchor;
 use super::lync_leg::LyncMedia;
 use crate::config::ValidConfig;
 use crate::dialog::Dialog;
@@ -186,6 +187,8 @@ pub(crate) struct Call {
     pub(crate) turn: TurnDecision,
     /// The Lync leg's TURN relays, while they are being allocated or in use.
     pub(crate) media: Option<LyncMedia>,
+    /// The call's media, when the encryption B2BUA took it.
+    pub(crate) anchor: Option<Anchor>,
     pub(crate) legs: [Leg; 2],
     pub(crate) started_at: Instant,
     pub(crate) answered_at: Option<Instant>,
@@ -233,6 +236,7 @@ impl Call {
             answered_at: self.answered_at,
             turn: self.turn.clone(),
             legs: [self.legs[0].status(), self.legs[1].status()],
+            media: self.anchor.as_ref().map(Anchor::status),
         }
     }
 }

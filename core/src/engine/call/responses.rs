@@ -3,9 +3,11 @@
 
 use super::cancel::cancel_for;
 use super::{AwaitAck, Call, CallId, CancelState, Ending, HeldAck, Relay, RelayId, learn_dialog};
+use crate::engine::anchor::{SdpRole, is_sdp, warning};
 use crate::engine::pass_through::copy_payload;
 use crate::engine::timers::CallTimer;
 use crate::engine::{B2bua, Owner};
+use crate::media::PolicyViolation;
 use crate::sip::{HeaderName, Message, Method, Parsed, Response, StatusCode};
 use crate::status::{EndedBy, LegState, Outcome, Side};
 
@@ -75,8 +77,26 @@ impl B2bua {
             return;
         };
         let server_side = relay.server_side;
-        let out = self.relayed_response(call, relay, response);
+        let (method, had_body) = (relay.method.clone(), relay.server_had_body);
+        let mut out = self.relayed_response(call, relay, response);
         let server_tx = relay.server_tx;
+        match self.anchor_response(call, server_side, &method, had_body, response) {
+            Ok(Some(body)) => out.body = body,
+            Ok(None) => {}
+            Err(violation) if initial => {
+                let reason = format!("media encryption policy: {violation}");
+                let ending = Ending::new(
+                    StatusCode::NOT_ACCEPTABLE_HERE,
+                    Outcome::Rejected,
+                    EndedBy::B2bua,
+                    reason,
+                );
+                self.cancel_relay_in(call, relay_id, ending);
+                return;
+            }
+            // A provisional to a re-INVITE: relayed without its SDP; the final answer decides.
+            Err(_) => out.body.clear(),
+        }
         self.respond(server_tx, &out);
         if initial {
             self.set_leg_state(call, server_side, LegState::Early);
@@ -125,6 +145,19 @@ impl B2bua {
             );
             return;
         }
+        let anchored = match self.anchor_response(
+            call,
+            server_side,
+            &relay.method,
+            relay.server_had_body,
+            response,
+        ) {
+            Ok(body) => body,
+            Err(violation) => {
+                self.refuse_answered(call, &relay, parsed, &violation);
+                return;
+            }
+        };
         if relay.initial {
             call.answered_at = Some(self.now);
             self.cancel_call_timer(id, CallTimer::RingTimeout);
@@ -134,7 +167,10 @@ impl B2bua {
             self.set_leg_state(call, server_side, LegState::Confirmed);
         }
         let late_offer = !relay.server_had_body && !response.body.is_empty();
-        let out = self.relayed_response(call, &relay, response);
+        let mut out = self.relayed_response(call, &relay, response);
+        if let Some(body) = anchored {
+            out.body = body;
+        }
         let bytes = out.to_bytes();
         self.respond(relay.server_tx, &out);
         call.leg_mut(server_side).awaiting_ack = Some(AwaitAck {
@@ -191,6 +227,85 @@ impl B2bua {
         } else if relay.method == Method::INVITE && (code == 481 || code == 408) {
             // RFC 6141: 481 or 408 to a re-INVITE ends the dialog.
             self.tear_down(call, code, format!("{code} to a re-INVITE"));
+        }
+    }
+
+    /// The SDP of a response as it goes on to the server side, when the call's media is
+    /// anchored: an answer to the request's offer, or (the request had none) an offer.
+    fn anchor_response(
+        &mut self,
+        call: &mut Call,
+        server_side: Side,
+        method: &Method,
+        server_had_body: bool,
+        response: &Response,
+    ) -> Result<Option<Vec<u8>>, PolicyViolation> {
+        let Some(anchor) = call.anchor.as_mut() else {
+            return Ok(None);
+        };
+        let code = response.status.code();
+        if !matches!(method, &Method::INVITE | &Method::UPDATE)
+            || !(101..300).contains(&code)
+            || !is_sdp(&response.headers, &response.body)
+        {
+            return Ok(None);
+        }
+        let role = if server_had_body {
+            SdpRole::Answer
+        } else {
+            SdpRole::Offer
+        };
+        self.anchor_body(&call.tag, anchor, server_side.other(), role, &response.body)
+            .map(Some)
+    }
+
+    /// A 2xx whose SDP breaks the media encryption policy: ACK and BYE on its leg, 488 (with a
+    /// Warning) on the other; a call not yet answered ends there, an answered one is hung up.
+    fn refuse_answered(
+        &mut self,
+        call: &mut Call,
+        relay: &Relay,
+        parsed: &Parsed,
+        violation: &PolicyViolation,
+    ) {
+        let (server_side, client_side) = (relay.server_side, relay.server_side.other());
+        let _ = self.send_ack(call, client_side, parsed.cseq.number, None);
+        let cause = format!("SIP;cause=488;text=\"{violation}\"");
+        let mut out = relay.reply.response(
+            StatusCode::NOT_ACCEPTABLE_HERE,
+            StatusCode::NOT_ACCEPTABLE_HERE.reason(),
+            Some(&call.leg(server_side).dialog.local_tag),
+        );
+        out.headers.push(HeaderName::WARNING, warning(violation));
+        self.respond(relay.server_tx, &out);
+        if relay.initial {
+            self.cancel_call_timer(call.id, CallTimer::RingTimeout);
+            call.leg_mut(client_side).final_status = Some(200);
+            call.leg_mut(server_side).final_status = Some(488);
+            call.end_with(Ending::new(
+                StatusCode::NOT_ACCEPTABLE_HERE,
+                Outcome::Rejected,
+                EndedBy::B2bua,
+                format!("media encryption policy: {violation}"),
+            ));
+            self.send_bye(call, client_side, Some(&cause));
+            self.set_leg_state(call, server_side, LegState::Terminated);
+            return;
+        }
+        self.end_for_media_policy(call, violation);
+    }
+
+    /// Ends an answered call whose SDP broke the media encryption policy: BYE on both legs.
+    pub(crate) fn end_for_media_policy(&mut self, call: &mut Call, violation: &PolicyViolation) {
+        call.end_with(Ending::new(
+            StatusCode::OK,
+            Outcome::Rejected,
+            EndedBy::B2bua,
+            format!("media encryption policy: {violation}"),
+        ));
+        let cause = format!("SIP;cause=488;text=\"{violation}\"");
+        for side in [Side::A, Side::B] {
+            self.hang_up(call, side, Some(&cause));
         }
     }
 

@@ -2,6 +2,7 @@
 
 use super::{Call, CallId, CancelState, Leg, Relay, RelayId};
 use crate::dialog::Dialog;
+use crate::engine::anchor::{BUSY_RETRY_AFTER_S, SdpRole, warning};
 use crate::engine::pass_through::copy_payload;
 use crate::engine::timers::CallTimer;
 use crate::engine::{B2bua, Owner};
@@ -9,7 +10,7 @@ use crate::event::Event;
 use crate::event::Refusal;
 use crate::hop::{Hop, contact_uri};
 use crate::ids;
-use crate::sip::{Message, Method, Parsed, ReplyTo, StatusCode};
+use crate::sip::{HeaderName, Message, Method, Parsed, ReplyTo, StatusCode};
 use crate::status::{LegState, Side, TurnDecision};
 use crate::transaction::{MergeKey, TxId};
 
@@ -51,6 +52,62 @@ impl B2bua {
             peer: route.destination,
             connection: None,
         };
+
+        // The encryption B2BUA, when either zone has a policy (Lync calls keep their own path).
+        let lync_call = route.lync || self.comes_from_lync(source);
+        let mut anchor = if lync_call {
+            None
+        } else {
+            self.anchor_for(
+                source.ip(),
+                route.destination.ip(),
+                [local.ip(), b_hop.local.ip()],
+            )
+        };
+        let mut b_body = None;
+        if let Some(anchor) = anchor.as_mut() {
+            if self.anchored_calls() >= self.config.encryption().max_calls {
+                let mut response = reply.response(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Encryption B2BUA Busy",
+                    Some(&ids::tag(&mut self.rng)),
+                );
+                response
+                    .headers
+                    .push(HeaderName::RETRY_AFTER, BUSY_RETRY_AFTER_S.to_string());
+                self.refuse(
+                    tx,
+                    &response,
+                    source,
+                    &Method::INVITE,
+                    Refusal::EncryptionB2buaBusy,
+                );
+                return;
+            }
+            if !request.body.is_empty() {
+                match self.anchor_body(&tag, anchor, Side::A, SdpRole::Offer, &request.body) {
+                    Ok(body) => b_body = Some(body),
+                    Err(violation) => {
+                        self.close_anchor(&tag, anchor);
+                        let status = StatusCode::new(violation.status())
+                            .unwrap_or(StatusCode::NOT_ACCEPTABLE_HERE);
+                        let mut response =
+                            reply.response(status, status.reason(), Some(&ids::tag(&mut self.rng)));
+                        response
+                            .headers
+                            .push(HeaderName::WARNING, warning(&violation));
+                        self.refuse(
+                            tx,
+                            &response,
+                            source,
+                            &Method::INVITE,
+                            Refusal::MediaPolicy(violation),
+                        );
+                        return;
+                    }
+                }
+            }
+        }
         let b_local = b_hop.local;
         let large_over = route
             .large_requests_over
@@ -105,6 +162,9 @@ impl B2bua {
             &mut b_invite.headers,
             &mut b_invite.body,
         );
+        if let Some(body) = b_body {
+            b_invite.body = body;
+        }
 
         // The Lync leg: B toward Lync on a Lync route, else A for a call from Lync.
         let (turn, media) = if route.lync {
@@ -157,6 +217,7 @@ impl B2bua {
             route: route.name.clone(),
             turn,
             media,
+            anchor,
             legs: [a_leg, b_leg],
             started_at: self.now,
             answered_at: None,

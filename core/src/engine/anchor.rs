@@ -1,0 +1,478 @@
+//! Anchored media (the encryption B2BUA): when either leg's zone has a media encryption mode
+//! other than Auto, TwoLeg takes the call's media. Every SDP crossing between the legs is
+//! checked against the policy of the leg it came from and rewritten for the other leg with
+//! TwoLeg's address, ports, profile and keys ([`crate::media`]); each stream's ports, peer
+//! addresses and SRTP keys go to the host as [`Event::MediaStream`], and the ports are freed
+//! with [`Event::MediaStreamClosed`] when the call ends.
+
+use std::net::{IpAddr, SocketAddr};
+
+use rand::RngCore;
+use twoleg_srtp::{Crypto, MasterKey, Suite};
+
+use super::B2bua;
+use crate::config::MediaEncryptionMode;
+use crate::event::Event;
+use crate::media::policy::{self, OfferForm, SectionChoice};
+use crate::media::rewrite::{self, Origin, SectionOut};
+use crate::media::sdp::{MediaSection, SessionDescription};
+use crate::media::{MediaStream, PolicyViolation, SrtpKeys};
+use crate::sip::{HeaderName, Headers};
+use crate::status::{MediaStatus, Side, StreamLegStatus, StreamStatus, ZoneStatus};
+
+/// How long a call refused because the encryption B2BUA is full is asked to wait.
+pub(crate) const BUSY_RETRY_AFTER_S: u32 = 30;
+
+/// The `Warning` of a response refusing an offer (RFC 3261 §20.43: 399, miscellaneous).
+pub(crate) fn warning(violation: &PolicyViolation) -> String {
+    format!("399 twoleg \"{violation}\"")
+}
+
+/// Whether a body is SDP (its Content-Type, `application/sdp` when it has none).
+pub(crate) fn is_sdp(headers: &Headers, body: &[u8]) -> bool {
+    !body.is_empty()
+        && headers
+            .get(&HeaderName::CONTENT_TYPE)
+            .unwrap_or("application/sdp")
+            .split(';')
+            .next()
+            .is_some_and(|kind| kind.trim().eq_ignore_ascii_case("application/sdp"))
+}
+
+/// Whether an SDP body TwoLeg relays is an offer or an answer (RFC 3264).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SdpRole {
+    Offer,
+    Answer,
+}
+
+/// The anchored media of one call.
+#[derive(Debug)]
+pub(crate) struct Anchor {
+    zones: [String; 2],
+    modes: [MediaEncryptionMode; 2],
+    /// TwoLeg's media address on each leg: the IP of the leg's listener.
+    ips: [IpAddr; 2],
+    origins: [Origin; 2],
+    streams: Vec<Stream>,
+    /// The last offer relayed, until the next one.
+    pending: Option<PendingOffer>,
+    /// Streams were announced to the host (so their closing is too).
+    announced: bool,
+}
+
+#[derive(Debug, Default)]
+struct Stream {
+    /// TwoLeg's RTP port on each leg (RTCP on the next).
+    ports: [Option<u16>; 2],
+    legs: [StreamLeg; 2],
+}
+
+#[derive(Clone, Debug, Default)]
+struct StreamLeg {
+    remote_rtp: Option<SocketAddr>,
+    remote_rtcp: Option<SocketAddr>,
+    /// TwoLeg's crypto line on the leg (its key for what it sends).
+    own: Option<Crypto>,
+    /// The peer's crypto line (its key for what it sends).
+    peer: Option<Crypto>,
+}
+
+#[derive(Debug)]
+struct PendingOffer {
+    offerer: Side,
+    offer: SessionDescription,
+    choices: Vec<SectionChoice>,
+    /// Per section: the form TwoLeg offered on the other leg, and its crypto lines there.
+    sent: Vec<(OfferForm, Vec<Crypto>)>,
+    /// The offer as received and as sent on, so that a repeated offer is sent on unchanged.
+    received: Vec<u8>,
+    translated: Vec<u8>,
+    /// The answer as received and as sent on, likewise.
+    answered: Option<(Vec<u8>, Vec<u8>)>,
+}
+
+impl Anchor {
+    /// What call status and history show of it.
+    pub(crate) fn status(&self) -> MediaStatus {
+        let zone = |side: Side| ZoneStatus {
+            name: self.zones[side.index()].clone(),
+            mode: self.modes[side.index()],
+        };
+        let streams = self
+            .streams
+            .iter()
+            .enumerate()
+            .filter_map(|(index, stream)| {
+                let leg = |side: Side| {
+                    let leg = &stream.legs[side.index()];
+                    Some(StreamLegStatus {
+                        local: SocketAddr::new(self.ips[side.index()], stream.ports[side.index()]?),
+                        remote: leg.remote_rtp,
+                        suite: leg
+                            .own
+                            .as_ref()
+                            .zip(leg.peer.as_ref())
+                            .map(|(own, _)| own.suite().name().to_owned()),
+                    })
+                };
+                Some(StreamStatus {
+                    index: index as u32,
+                    legs: [leg(Side::A)?, leg(Side::B)?],
+                })
+            })
+            .collect();
+        MediaStatus {
+            component: "B2BUA".to_owned(),
+            zones: [zone(Side::A), zone(Side::B)],
+            streams,
+        }
+    }
+}
+
+/// Where the peer of a section receives RTCP: its `a=rtcp` port (and address), the RTP port
+/// when it muxes (RFC 5761), else the RTP port + 1.
+fn rtcp_address(sdp: &SessionDescription, section: &MediaSection) -> Option<SocketAddr> {
+    let ip = sdp.connection_of(section)?;
+    if section.attribute("rtcp-mux").is_some() {
+        return Some(SocketAddr::new(ip, section.port));
+    }
+    if let Some(value) = section.attribute("rtcp") {
+        let mut fields = value.split_whitespace();
+        let port = fields.next().and_then(|port| port.parse().ok());
+        let address = fields.nth(2).and_then(|address| address.parse().ok());
+        if let Some(port) = port {
+            return Some(SocketAddr::new(address.unwrap_or(ip), port));
+        }
+    }
+    Some(SocketAddr::new(ip, section.port.wrapping_add(1)))
+}
+
+impl B2bua {
+    /// Calls whose media the encryption B2BUA holds.
+    pub(crate) fn anchored_calls(&self) -> usize {
+        self.calls
+            .values()
+            .filter(|call| call.anchor.is_some())
+            .count()
+    }
+
+    /// The anchor of a new call from `source` toward `destination`, when either zone asks for
+    /// the encryption B2BUA; `ips` are TwoLeg's addresses on leg A and leg B.
+    pub(crate) fn anchor_for(
+        &mut self,
+        source: IpAddr,
+        destination: IpAddr,
+        ips: [IpAddr; 2],
+    ) -> Option<Anchor> {
+        let zones = self.config.zones();
+        let (a_zone, a_mode) = zones.zone_of(source);
+        let (b_zone, b_mode) = zones.zone_of(destination);
+        if a_mode == MediaEncryptionMode::Auto && b_mode == MediaEncryptionMode::Auto {
+            return None;
+        }
+        let (a_zone, b_zone) = (a_zone.to_owned(), b_zone.to_owned());
+        let origin = |rng: &mut rand_chacha::ChaCha8Rng| Origin {
+            session_id: rng.next_u64() >> 2,
+            version: 0,
+        };
+        let origins = [origin(&mut self.rng), origin(&mut self.rng)];
+        Some(Anchor {
+            zones: [a_zone, b_zone],
+            modes: [a_mode, b_mode],
+            ips,
+            origins,
+            streams: Vec::new(),
+            pending: None,
+            announced: false,
+        })
+    }
+
+    /// An SDP `body` from leg `from` as it goes on to the other leg, or why it cannot.
+    pub(crate) fn anchor_body(
+        &mut self,
+        tag: &str,
+        anchor: &mut Anchor,
+        from: Side,
+        role: SdpRole,
+        body: &[u8],
+    ) -> Result<Vec<u8>, PolicyViolation> {
+        match role {
+            SdpRole::Offer => self.anchor_offer(anchor, from, body),
+            SdpRole::Answer => self.anchor_answer(tag, anchor, from, body),
+        }
+    }
+
+    fn anchor_offer(
+        &mut self,
+        anchor: &mut Anchor,
+        from: Side,
+        body: &[u8],
+    ) -> Result<Vec<u8>, PolicyViolation> {
+        if let Some(pending) = &anchor.pending
+            && pending.offerer == from
+            && pending.received == body
+        {
+            return Ok(pending.translated.clone());
+        }
+        let offer = SessionDescription::parse(body).map_err(|_| PolicyViolation::UnreadableSdp)?;
+        let to = from.other();
+        let choices = policy::choose_in_offer(anchor.modes[from.index()], &offer)?;
+        if anchor.streams.len() < offer.media.len() {
+            anchor
+                .streams
+                .resize_with(offer.media.len(), Stream::default);
+        }
+        let mut sent = Vec::with_capacity(choices.len());
+        let mut ports = Vec::with_capacity(choices.len());
+        for (index, (section, choice)) in offer.media.iter().zip(&choices).enumerate() {
+            let SectionChoice::Use { crypto, form } = choice else {
+                sent.push((OfferForm::Plain, Vec::new()));
+                ports.push(0);
+                continue;
+            };
+            for side in [Side::A, Side::B] {
+                if anchor.streams[index].ports[side.index()].is_none() {
+                    let port = self
+                        .anchor_ports
+                        .take()
+                        .ok_or(PolicyViolation::NoMediaPorts)?;
+                    anchor.streams[index].ports[side.index()] = Some(port);
+                }
+            }
+            let stream = &mut anchor.streams[index];
+            let leg = &mut stream.legs[from.index()];
+            leg.remote_rtp = offer
+                .connection_of(section)
+                .map(|ip| SocketAddr::new(ip, section.port));
+            leg.remote_rtcp = rtcp_address(&offer, section);
+            leg.peer = crypto.clone();
+            let form_out = policy::offer_form(anchor.modes[to.index()], *form);
+            let cryptos = match form_out {
+                OfferForm::Plain => Vec::new(),
+                OfferForm::Savp | OfferForm::Osrtp => Suite::ALL
+                    .into_iter()
+                    .zip(1..)
+                    .map(|(suite, tag)| self.own_crypto(suite, tag))
+                    .collect(),
+            };
+            ports.push(stream.ports[to.index()].unwrap_or(0));
+            sent.push((form_out, cryptos));
+        }
+        let sections: Vec<SectionOut<'_>> = offer
+            .media
+            .iter()
+            .zip(&sent)
+            .zip(&ports)
+            .map(|((section, (form, cryptos)), port)| SectionOut {
+                source: section,
+                port: *port,
+                secure_profile: if *port == 0 {
+                    section.is_savp()
+                } else {
+                    *form == OfferForm::Savp
+                },
+                cryptos: cryptos.clone(),
+            })
+            .collect();
+        anchor.origins[to.index()].version += 1;
+        let translated = rewrite::write(
+            &offer,
+            &anchor.origins[to.index()],
+            anchor.ips[to.index()],
+            &sections,
+        );
+        anchor.pending = Some(PendingOffer {
+            offerer: from,
+            offer,
+            choices,
+            sent,
+            received: body.to_vec(),
+            translated: translated.clone(),
+            answered: None,
+        });
+        Ok(translated)
+    }
+
+    fn anchor_answer(
+        &mut self,
+        tag: &str,
+        anchor: &mut Anchor,
+        from: Side,
+        body: &[u8],
+    ) -> Result<Vec<u8>, PolicyViolation> {
+        let Some(pending) = anchor.pending.take() else {
+            return Err(PolicyViolation::AnswerWithoutOffer);
+        };
+        if let Some((received, translated)) = &pending.answered
+            && received == body
+        {
+            let translated = translated.clone();
+            anchor.pending = Some(pending);
+            return Ok(translated);
+        }
+        let result = self.answer_for(anchor, &pending, from, body);
+        let translated = match result {
+            Ok(translated) => translated,
+            Err(violation) => {
+                anchor.pending = Some(pending);
+                return Err(violation);
+            }
+        };
+        anchor.pending = Some(PendingOffer {
+            answered: Some((body.to_vec(), translated.clone())),
+            ..pending
+        });
+        self.announce_streams(tag, anchor);
+        Ok(translated)
+    }
+
+    fn answer_for(
+        &mut self,
+        anchor: &mut Anchor,
+        pending: &PendingOffer,
+        from: Side,
+        body: &[u8],
+    ) -> Result<Vec<u8>, PolicyViolation> {
+        let to = pending.offerer;
+        if from == to {
+            return Err(PolicyViolation::AnswerWithoutOffer);
+        }
+        let answer = SessionDescription::parse(body).map_err(|_| PolicyViolation::UnreadableSdp)?;
+        if answer.media.len() != pending.offer.media.len() {
+            return Err(PolicyViolation::AnswerMismatch);
+        }
+        // Check every section before changing anything.
+        let mut settled = Vec::with_capacity(answer.media.len());
+        for ((choice, (form, cryptos)), section) in
+            pending.choices.iter().zip(&pending.sent).zip(&answer.media)
+        {
+            settled.push(match choice {
+                SectionChoice::Reject => None,
+                SectionChoice::Use { .. } => {
+                    let tags: Vec<u32> = cryptos.iter().map(|crypto| crypto.tag).collect();
+                    policy::check_answer(*form, &tags, section)?
+                }
+            });
+        }
+        let mut sections = Vec::with_capacity(answer.media.len());
+        for (index, ((section, offered), outcome)) in answer
+            .media
+            .iter()
+            .zip(&pending.offer.media)
+            .zip(settled)
+            .enumerate()
+        {
+            let rejected = SectionOut {
+                source: offered,
+                port: 0,
+                secure_profile: offered.is_savp(),
+                cryptos: Vec::new(),
+            };
+            let (Some(peer), SectionChoice::Use { crypto, .. }) =
+                (outcome, &pending.choices[index])
+            else {
+                sections.push(rejected);
+                continue;
+            };
+            let own_there = peer.as_ref().and_then(|peer| {
+                pending.sent[index]
+                    .1
+                    .iter()
+                    .find(|own| own.tag == peer.tag)
+                    .cloned()
+            });
+            let own_here = crypto
+                .as_ref()
+                .map(|theirs| self.own_crypto(theirs.suite(), theirs.tag));
+            let stream = &mut anchor.streams[index];
+            let there = &mut stream.legs[from.index()];
+            there.remote_rtp = answer
+                .connection_of(section)
+                .map(|ip| SocketAddr::new(ip, section.port));
+            there.remote_rtcp = rtcp_address(&answer, section);
+            there.peer = peer;
+            there.own = own_there;
+            stream.legs[to.index()].own = own_here.clone();
+            let Some(port) = stream.ports[to.index()] else {
+                sections.push(rejected);
+                continue;
+            };
+            sections.push(SectionOut {
+                source: section,
+                port,
+                secure_profile: offered.is_savp(),
+                cryptos: own_here.into_iter().collect(),
+            });
+        }
+        anchor.origins[to.index()].version += 1;
+        Ok(rewrite::write(
+            &answer,
+            &anchor.origins[to.index()],
+            anchor.ips[to.index()],
+            &sections,
+        ))
+    }
+
+    /// Tells the host about every stream both legs have settled.
+    fn announce_streams(&mut self, tag: &str, anchor: &mut Anchor) {
+        anchor.announced = true;
+        for (index, stream) in anchor.streams.iter().enumerate() {
+            for side in [Side::A, Side::B] {
+                let Some(port) = stream.ports[side.index()] else {
+                    continue;
+                };
+                let leg = &stream.legs[side.index()];
+                let srtp = match (&leg.own, &leg.peer) {
+                    (Some(own), Some(peer)) => Some(SrtpKeys {
+                        send: own.key.clone(),
+                        receive: peer.key.clone(),
+                    }),
+                    _ => None,
+                };
+                self.emit(Event::MediaStream(Box::new(MediaStream {
+                    tag: tag.to_owned(),
+                    side,
+                    stream: index as u32,
+                    local_rtp: SocketAddr::new(anchor.ips[side.index()], port),
+                    remote_rtp: leg.remote_rtp,
+                    remote_rtcp: leg.remote_rtcp,
+                    peer_stream: index as u32,
+                    srtp,
+                })));
+            }
+        }
+    }
+
+    /// Frees a call's media ports and tells the host.
+    pub(crate) fn close_anchor(&mut self, tag: &str, anchor: &Anchor) {
+        for (index, stream) in anchor.streams.iter().enumerate() {
+            for side in [Side::A, Side::B] {
+                let Some(port) = stream.ports[side.index()] else {
+                    continue;
+                };
+                self.anchor_ports.release(port);
+                if !anchor.announced {
+                    continue;
+                }
+                self.emit(Event::MediaStreamClosed {
+                    tag: tag.to_owned(),
+                    side,
+                    stream: index as u32,
+                    local_rtp: SocketAddr::new(anchor.ips[side.index()], port),
+                });
+            }
+        }
+    }
+
+    /// A crypto line with a fresh key of TwoLeg's for `suite`.
+    fn own_crypto(&mut self, suite: Suite, tag: u32) -> Crypto {
+        let mut material = vec![0; suite.key_len() + suite.salt_len()];
+        self.key_rng.fill_bytes(&mut material);
+        Crypto {
+            tag,
+            key: MasterKey::new(suite, material, None).expect("the suite's own length"),
+            session_params: Vec::new(),
+        }
+    }
+}
