@@ -134,6 +134,37 @@ test('an answered call shows two legs under one tag, then goes to history', asyn
   await shot('ladder');
 });
 
+test('a Best effort zone: the B2BUA takes the media and call history says so', async () => {
+  await go('/zones');
+  await page.click('#zone-add');
+  await page.fill('#zone-0-peers', '127.0.0.1');
+  await page.selectOption('#zone-0-mode', 'best_effort');
+  await page.fill('#encryption-max-calls', '50');
+  await page.dispatchEvent('#encryption-max-calls', 'change');
+  await shot('zones');
+  const problems = await page.$$eval('#config-problem-count', (els) => els.map((e) => e.textContent));
+  assert.deepEqual(problems, [], 'the zone validates');
+  await go('/simulator');
+  await page.click('#sim-reset');
+  await page.selectOption('#sim-caller', 'hangup');
+  await page.selectOption('#sim-callee', 'answer');
+  await page.fill('#sim-calls', '1');
+  await page.fill('#sim-loss', '0');
+  await page.selectOption('#sim-speed', 'max');
+  await page.click('#sim-place');
+  await go('/history');
+  await page.waitForSelector('#call-history tr.history-leg-row td.media');
+  const media = await page.$$eval('#call-history tr.history-leg-row td.media', (cells) => cells.map((c) => c.textContent));
+  assert.ok(media.length >= 2, media.join('\n'));
+  for (const text of media.slice(0, 2)) {
+    assert.ok(text.startsWith('B2BUA: zone 1 (BestEffort)') && text.includes('clear RTP'), media.join('\n'));
+  }
+  await shot('history-media');
+  await go('/zones');
+  await page.click('#zone-0-delete');
+  await page.waitForFunction(() => !document.querySelector('#zone-0-name'));
+});
+
 test('a caller over TCP: the ladder shows leg A on its connection and leg B on UDP, nothing retransmitted', async () => {
   await go('/simulator');
   await page.click('#sim-reset');

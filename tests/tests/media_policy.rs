@@ -382,3 +382,87 @@ fn both_legs_in_auto_leave_the_sdp_untouched() {
     assert_eq!(b_invite.body(), offer.as_bytes());
     assert!(media_streams(&net).is_empty());
 }
+
+#[test]
+fn a_re_invite_keeps_keys_that_did_not_change_and_takes_new_ones() {
+    let mut net = Net::new(zones_config("auto", "force_encrypted", 100));
+    let offer = sdp("127.0.0.1", 40_000, "RTP/AVP", &[]);
+    net.send(CALLER, &invite("ri1", "z9hG4bKri1", 1, 70, "", &offer));
+    let b_invite = net.expect_one(FAR_CALLEE, "INVITE");
+    let callee_key = format!("2 AES_CM_128_HMAC_SHA1_80 inline:{KEY}");
+    let answer = sdp("127.0.0.2", 50_000, "RTP/SAVP", &[&callee_key]);
+    net.send(FAR_CALLEE, &callee_reply(&b_invite, 200, &answer));
+    let a_ok = net.expect_one(CALLER, "200");
+    let tag = a_ok.to_tag().unwrap().to_owned();
+    net.send(CALLER, &caller_ack("ri1", 1, &tag, ""));
+    net.take();
+    let first = media_streams(&net);
+    let b_before = first
+        .iter()
+        .rev()
+        .find(|s| s.side == Side::B)
+        .unwrap()
+        .clone();
+    let b_keys = b_before.srtp.clone().unwrap();
+
+    // Hold from the caller: the same media, sendonly.
+    let hold = offer.clone() + "a=sendonly\r\n";
+    net.send(
+        CALLER,
+        &caller_request("INVITE", "ri1", "z9hG4bKri2", 2, &tag, "", &hold),
+    );
+    let re_invite = net.expect_one(FAR_CALLEE, "INVITE");
+    let text = String::from_utf8_lossy(re_invite.body()).into_owned();
+    assert!(text.contains("a=sendonly"), "hold is relayed: {text}");
+    assert_eq!(
+        port_of(&media_line(re_invite.body())),
+        b_before.local_rtp.port(),
+        "same ports"
+    );
+    let offered = crypto_lines(re_invite.body());
+    assert_eq!(
+        offered[0].key, b_keys.send,
+        "TwoLeg's key on leg B is offered again first"
+    );
+
+    // The callee answers with its key unchanged: nothing changes on leg B.
+    let far_contact = format!("Contact: <sip:bob@{FAR_CALLEE}>\r\n");
+    let held = answer.clone() + "a=recvonly\r\n";
+    net.send(
+        FAR_CALLEE,
+        &re_invite.reply(200, "OK", None, &far_contact, &held),
+    );
+    let ok = net.expect_one(CALLER, "200");
+    assert!(String::from_utf8_lossy(ok.body()).contains("a=recvonly"));
+    let b_after = media_streams(&net)
+        .into_iter()
+        .rev()
+        .find(|s| s.side == Side::B)
+        .unwrap();
+    assert_eq!(b_after.srtp.as_ref().unwrap().send, b_keys.send);
+    assert_eq!(b_after.srtp.as_ref().unwrap().receive, b_keys.receive);
+    net.send(CALLER, &caller_ack("ri1", 2, &tag, ""));
+    net.take();
+
+    // Off hold, and the callee answers with a new key: a new receive context on leg B.
+    net.send(
+        CALLER,
+        &caller_request("INVITE", "ri1", "z9hG4bKri3", 3, &tag, "", &offer),
+    );
+    let re_invite = net.expect_one(FAR_CALLEE, "INVITE");
+    let new_key = format!("2 AES_CM_128_HMAC_SHA1_80 inline:{}", "Q".repeat(40));
+    let renewed = sdp("127.0.0.2", 50_000, "RTP/SAVP", &[&new_key]);
+    net.send(
+        FAR_CALLEE,
+        &re_invite.reply(200, "OK", None, &far_contact, &renewed),
+    );
+    net.expect_one(CALLER, "200");
+    let b_new = media_streams(&net)
+        .into_iter()
+        .rev()
+        .find(|s| s.side == Side::B)
+        .unwrap();
+    let keys = b_new.srtp.unwrap();
+    assert_eq!(keys.receive, Crypto::parse(&new_key).unwrap().key);
+    assert_ne!(keys.receive, b_keys.receive);
+}

@@ -198,6 +198,51 @@ fn batch(sim: &mut Sim, first: usize, count: usize) {
     );
 }
 
+/// The same behaviours with every call's media anchored (both legs Best effort): offers go
+/// out as opportunistic SRTP, the agents answer in the clear, retransmitted answers are
+/// rewritten the same; every port pair comes back.
+#[test]
+fn two_thousand_anchored_calls_with_five_percent_loss() {
+    let mut config = ValidConfig::default_config().config().clone();
+    config.zones.push(twoleg_core::config::Zone {
+        name: "local".to_owned(),
+        peers: vec!["127.0.0.1".to_owned()],
+        media_encryption_mode: twoleg_core::config::MediaEncryptionMode::BestEffort,
+    });
+    config.encryption_b2bua.max_calls = 1_000;
+    let mut sim = Sim::new(
+        ValidConfig::validate(config).expect("a valid config"),
+        SimConfig {
+            seed: 3711,
+            link: LinkConditions {
+                latency: Duration::from_millis(20),
+                jitter: Duration::from_millis(10),
+                loss: 0.05,
+            },
+            keep_log: false,
+            ..SimConfig::default()
+        },
+    );
+    batch(&mut sim, 0, 1_000);
+    batch(&mut sim, 1_000, 1_000);
+    let anchored = sim
+        .engine()
+        .history()
+        .iter()
+        .filter(|record| {
+            record
+                .media
+                .as_ref()
+                .is_some_and(|m| m.component == "B2BUA")
+        })
+        .count();
+    assert_eq!(
+        anchored,
+        sim.engine().history().len(),
+        "every call was anchored"
+    );
+}
+
 #[test]
 fn ten_thousand_calls_with_five_percent_loss() {
     let config = ValidConfig::default_config();

@@ -88,6 +88,7 @@ fn switch(route: Route) -> Html {
         Route::TurnServers => html! { <pages::turn_servers::TurnServers /> },
         Route::Lync => html! { <pages::lync::Lync /> },
         Route::Settings => html! { <pages::settings::Settings /> },
+        Route::Zones => html! { <pages::zones::Zones /> },
         Route::CallStatus => html! { <pages::call_status::CallStatusPage /> },
         Route::CallHistory => html! { <pages::call_history::CallHistoryPage /> },
         Route::Ladder { tag } => html! { <pages::ladder::LadderPage {tag} /> },

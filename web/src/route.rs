@@ -13,6 +13,8 @@ pub(crate) enum Route {
     Lync,
     #[at("/settings")]
     Settings,
+    #[at("/zones")]
+    Zones,
     #[at("/simulator")]
     Simulator,
     #[at("/calls")]

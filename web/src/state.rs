@@ -3,7 +3,8 @@
 use std::rc::Rc;
 
 use twoleg_core::config::{
-    Config, LyncB2bua, Problem, Route, SipSettings, TurnHealth, TurnServer, ValidConfig,
+    Config, DefaultZone, EncryptionB2bua, LyncB2bua, Problem, Route, SipSettings, TurnHealth,
+    TurnServer, ValidConfig, Zone,
 };
 use yew::Reducible;
 
@@ -34,6 +35,12 @@ pub(crate) enum Action {
     SetSip(SipSettings),
     /// Replace the routes.
     SetRoutes(Vec<Route>),
+    /// Replace the zones, the default zone and the encryption B2BUA's limits.
+    SetMediaPolicy {
+        zones: Vec<Zone>,
+        default_zone: DefaultZone,
+        encryption_b2bua: EncryptionB2bua,
+    },
     /// Back to the embedded default.
     Reset,
 }
@@ -99,6 +106,15 @@ impl Reducible for ConfigState {
             Action::SetTurnHealth(health) => config.turn_health = health,
             Action::SetSip(sip) => config.sip = sip,
             Action::SetRoutes(routes) => config.routes = routes,
+            Action::SetMediaPolicy {
+                zones,
+                default_zone,
+                encryption_b2bua,
+            } => {
+                config.zones = zones;
+                config.default_zone = default_zone;
+                config.encryption_b2bua = encryption_b2bua;
+            }
             Action::Reset => {
                 config =
                     serde_json::from_str(twoleg_core::config::DEFAULT_CONFIG).unwrap_or_default();

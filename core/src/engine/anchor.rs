@@ -85,6 +85,8 @@ struct PendingOffer {
     choices: Vec<SectionChoice>,
     /// Per section: the form TwoLeg offered on the other leg, and its crypto lines there.
     sent: Vec<(OfferForm, Vec<Crypto>)>,
+    /// Per section: the offerer repeated its crypto, so TwoLeg's own key on its leg stays.
+    keep: Vec<bool>,
     /// The offer as received and as sent on, so that a repeated offer is sent on unchanged.
     received: Vec<u8>,
     translated: Vec<u8>,
@@ -225,10 +227,12 @@ impl B2bua {
         }
         let mut sent = Vec::with_capacity(choices.len());
         let mut ports = Vec::with_capacity(choices.len());
+        let mut keep = Vec::with_capacity(choices.len());
         for (index, (section, choice)) in offer.media.iter().zip(&choices).enumerate() {
             let SectionChoice::Use { crypto, form } = choice else {
                 sent.push((OfferForm::Plain, Vec::new()));
                 ports.push(0);
+                keep.push(false);
                 continue;
             };
             for side in [Side::A, Side::B] {
@@ -246,15 +250,29 @@ impl B2bua {
                 .connection_of(section)
                 .map(|ip| SocketAddr::new(ip, section.port));
             leg.remote_rtcp = rtcp_address(&offer, section);
+            // RFC 4568 §7.1.4: the same crypto again keeps the contexts, so TwoLeg keeps its
+            // own key on this leg too; a new one gets a new key in the answer.
+            keep.push(leg.peer.is_some() && leg.peer == *crypto);
             leg.peer = crypto.clone();
             let form_out = policy::offer_form(anchor.modes[to.index()], *form);
+            // A re-offer keeps TwoLeg's key on the other leg (its line first, with its tag);
+            // the other suites get fresh keys.
+            let current = stream.legs[to.index()].own.clone();
             let cryptos = match form_out {
                 OfferForm::Plain => Vec::new(),
-                OfferForm::Savp | OfferForm::Osrtp => Suite::ALL
-                    .into_iter()
-                    .zip(1..)
-                    .map(|(suite, tag)| self.own_crypto(suite, tag))
-                    .collect(),
+                OfferForm::Savp | OfferForm::Osrtp => {
+                    let mut lines: Vec<Crypto> = current.into_iter().collect();
+                    for suite in Suite::ALL {
+                        if lines.iter().any(|line| line.suite() == suite) {
+                            continue;
+                        }
+                        let tag = (1..)
+                            .find(|tag| lines.iter().all(|line| line.tag != *tag))
+                            .unwrap_or(1);
+                        lines.push(self.own_crypto(suite, tag));
+                    }
+                    lines
+                }
             };
             ports.push(stream.ports[to.index()].unwrap_or(0));
             sent.push((form_out, cryptos));
@@ -287,6 +305,7 @@ impl B2bua {
             offer,
             choices,
             sent,
+            keep,
             received: body.to_vec(),
             translated: translated.clone(),
             answered: None,
@@ -382,9 +401,21 @@ impl B2bua {
                     .find(|own| own.tag == peer.tag)
                     .cloned()
             });
-            let own_here = crypto
-                .as_ref()
-                .map(|theirs| self.own_crypto(theirs.suite(), theirs.tag));
+            let kept = anchor.streams[index].legs[to.index()]
+                .own
+                .clone()
+                .filter(|own| {
+                    pending.keep[index] && crypto.as_ref().is_some_and(|c| c.suite() == own.suite())
+                });
+            let own_here = match kept {
+                Some(own) => Some(Crypto {
+                    tag: crypto.as_ref().map_or(own.tag, |theirs| theirs.tag),
+                    ..own
+                }),
+                None => crypto
+                    .as_ref()
+                    .map(|theirs| self.own_crypto(theirs.suite(), theirs.tag)),
+            };
             let stream = &mut anchor.streams[index];
             let there = &mut stream.legs[from.index()];
             there.remote_rtp = answer

@@ -47,6 +47,11 @@ impl MediaPorts {
         ports
     }
 
+    /// Pairs handed out and not yet released.
+    pub(crate) fn in_use(&self) -> usize {
+        self.used.len()
+    }
+
     /// A free RTP port whose RTCP port is free too.
     pub(crate) fn take(&mut self) -> Option<u16> {
         for _ in 0..self.pairs.len() {

@@ -105,6 +105,8 @@ pub struct PendingWork {
     pub transactions: usize,
     /// Deadlines in the timer table.
     pub deadlines: usize,
+    /// Media port pairs in use (anchored streams and TURN relays).
+    pub media_ports: usize,
 }
 
 /// What a transaction belongs to.
@@ -325,6 +327,7 @@ impl B2bua {
         PendingWork {
             transactions: self.txs.len() + self.lingering.len(),
             deadlines: self.timers.len() + self.lingering.len(),
+            media_ports: self.anchor_ports.in_use() + self.media_ports.in_use(),
         }
     }
 

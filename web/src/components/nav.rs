@@ -22,6 +22,7 @@ pub(crate) fn nav() -> Html {
             { link(Route::TurnServers, "B2BUA TURN servers", "nav-turn") }
             { link(Route::Lync, "Microsoft Lync B2BUA", "nav-lync") }
             { link(Route::Settings, "B2BUA settings", "nav-settings") }
+            { link(Route::Zones, "Zones", "nav-zones") }
             { link(Route::ConfigFile, "Config file", "nav-config") }
             if problems > 0 {
                 <span class="badge error" id="config-problem-count">{ format!("{problems} config problem(s)") }</span>

@@ -1,6 +1,6 @@
 //! Call status: live calls, one row per leg, the legs of a call grouped under its tag.
 
-use twoleg_core::status::{RelayState, Side, TurnDecision};
+use twoleg_core::status::{MediaStatus, RelayState, Side, TurnDecision};
 use yew::prelude::*;
 use yew_router::prelude::*;
 
@@ -36,13 +36,14 @@ pub(crate) fn call_status() -> Html {
                     <td class="state">{ format!("{:?}", leg.state) }</td>
                     <td>{ format!("{:.1} s", now.saturating_since(call.started_at).as_secs_f64()) }</td>
                     <td class="turn">{ turn_text(&call.turn, leg.side) }</td>
+                    <td class="media">{ media_text(call.media.as_ref(), leg.side) }</td>
                 </tr>
             }
         });
         html! {
             <tbody class="call" data-tag={call.tag.clone()}>
                 { for legs }
-                <tr><td colspan="9">
+                <tr><td colspan="10">
                     <button class="disconnect" onclick={disconnect}>{ "Disconnect" }</button>
                     <Link<Route> to={Route::Ladder { tag: call.tag.clone() }}>{ " ladder diagram" }</Link<Route>>
                 </td></tr>
@@ -53,7 +54,7 @@ pub(crate) fn call_status() -> Html {
         <section>
             <h1>{ "Call status" }</h1>
             <table id="call-status">
-                <thead><tr><th>{ "Start time" }</th><th>{ "Source" }</th><th>{ "Destination" }</th><th>{ "Tag" }</th><th>{ "Serial number" }</th><th>{ "Leg" }</th><th>{ "State" }</th><th>{ "Duration" }</th><th>{ "TURN" }</th></tr></thead>
+                <thead><tr><th>{ "Start time" }</th><th>{ "Source" }</th><th>{ "Destination" }</th><th>{ "Tag" }</th><th>{ "Serial number" }</th><th>{ "Leg" }</th><th>{ "State" }</th><th>{ "Duration" }</th><th>{ "TURN" }</th><th>{ "Media" }</th></tr></thead>
                 { for rows }
             </table>
             if ctx.view.calls.is_empty() {
@@ -61,6 +62,24 @@ pub(crate) fn call_status() -> Html {
             }
         </section>
     }
+}
+
+/// What the encryption B2BUA did with a leg's media, in words: its zone and mode, then per
+/// media line SRTP with its suite or clear RTP; "-" when the B2BUA did not take the media.
+pub(crate) fn media_text(media: Option<&MediaStatus>, side: Side) -> String {
+    let Some(media) = media else {
+        return "-".to_owned();
+    };
+    let zone = &media.zones[side.index()];
+    let mut text = format!("{}: {} ({:?})", media.component, zone.name, zone.mode);
+    for stream in &media.streams {
+        let leg = &stream.legs[side.index()];
+        match &leg.suite {
+            Some(suite) => text.push_str(&format!("; SRTP {suite}")),
+            None => text.push_str("; clear RTP"),
+        }
+    }
+    text
 }
 
 /// The TURN decision in words, on the Lync leg's row; "-" on the other leg.

@@ -8,3 +8,4 @@ pub(crate) mod lync;
 pub(crate) mod settings;
 pub(crate) mod simulator;
 pub(crate) mod turn_servers;
+pub(crate) mod zones;
