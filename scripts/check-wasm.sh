@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Builds twoleg-core for both wasm targets and checks that what the hosts load imports nothing
-# they do not provide:
+# Builds twoleg-core for both wasm targets, inside what each host loads, and checks that those
+# import nothing the hosts do not provide:
 # - the browser build (wasm32-unknown-unknown) may import only wasm-bindgen's shims;
 # - the runner's component (wasm32-wasip2) may import only the WASI interfaces the runner links.
 set -euo pipefail
@@ -31,12 +31,10 @@ check_component_imports() { # file, allowed-interface regex
   echo "check-wasm: $file imports: ${imports:-nothing}"
 }
 
-cargo build --locked -p twoleg-core --release --target wasm32-unknown-unknown
-cargo build --locked -p twoleg-core --release --target wasm32-wasip2
-
-# The browser: the web crate as built for the page.
-cargo build --locked -p twoleg-web --release --target wasm32-unknown-unknown
-check_module_imports target/wasm32-unknown-unknown/release/twoleg-web.wasm '^__wbindgen_'
+# The browser: the web crate (and the core in it) as Trunk builds it for the page, in the same
+# profile, so that the test step's `trunk build` reuses this build.
+cargo build --locked -p twoleg-web --profile web-release --target wasm32-unknown-unknown
+check_module_imports target/wasm32-unknown-unknown/web-release/twoleg-web.wasm '^__wbindgen_'
 
 # The runner: the engine component it embeds (as runner/build.rs builds it). It may import only
 # what wasmtime_wasi::p2::add_to_linker_sync provides (and the types-only interface of the WIT,
