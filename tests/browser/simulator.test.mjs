@@ -81,6 +81,21 @@ async function go(hash) {
   await page.waitForSelector('main h1');
 }
 
+/** Resets the simulator and places `calls` calls with these behaviours; `setup` runs after the reset. */
+async function placeCalls({ caller = 'hangup', callerMs, callee = 'answer', calleeMs, calls = 1, loss = 0, speed = 'max', setup } = {}) {
+  await go('/simulator');
+  await page.click('#sim-reset');
+  if (setup) await setup();
+  await page.selectOption('#sim-caller', caller);
+  if (callerMs !== undefined) await page.fill('#sim-caller-ms', String(callerMs));
+  await page.selectOption('#sim-callee', callee);
+  if (calleeMs !== undefined) await page.fill('#sim-callee-ms', String(calleeMs));
+  await page.fill('#sim-calls', String(calls));
+  await page.fill('#sim-loss', String(loss));
+  await page.selectOption('#sim-speed', speed);
+  await page.click('#sim-place');
+}
+
 test('a TURN server with a bad port shows the error as you type, and saves once fixed', async () => {
   await go('/turn-servers');
   await page.fill('#turn-address', '127.0.0.2');
@@ -103,14 +118,7 @@ test('a TURN server with a bad port shows the error as you type, and saves once 
 });
 
 test('an answered call shows two legs under one tag, then goes to history', async () => {
-  await go('/simulator');
-  await page.click('#sim-reset');
-  await page.selectOption('#sim-caller', 'never');
-  await page.selectOption('#sim-callee', 'answer');
-  await page.fill('#sim-calls', '1');
-  await page.fill('#sim-loss', '0');
-  await page.selectOption('#sim-speed', 'ten');
-  await page.click('#sim-place');
+  await placeCalls({ caller: 'never', speed: 'ten' });
   await shot('simulator');
   await go('/calls');
   await page.waitForFunction(() => document.querySelectorAll('#call-status tr.leg-row td.state').length === 2
@@ -144,14 +152,7 @@ test('a Best effort zone: the B2BUA takes the media and call history says so', a
   await shot('zones');
   const problems = await page.$$eval('#config-problem-count', (els) => els.map((e) => e.textContent));
   assert.deepEqual(problems, [], 'the zone validates');
-  await go('/simulator');
-  await page.click('#sim-reset');
-  await page.selectOption('#sim-caller', 'hangup');
-  await page.selectOption('#sim-callee', 'answer');
-  await page.fill('#sim-calls', '1');
-  await page.fill('#sim-loss', '0');
-  await page.selectOption('#sim-speed', 'max');
-  await page.click('#sim-place');
+  await placeCalls();
   await go('/history');
   await page.waitForSelector('#call-history tr.history-leg-row td.media');
   const media = await page.$$eval('#call-history tr.history-leg-row td.media', (cells) => cells.map((c) => c.textContent));
@@ -166,16 +167,7 @@ test('a Best effort zone: the B2BUA takes the media and call history says so', a
 });
 
 test('a caller over TCP: the ladder shows leg A on its connection and leg B on UDP, nothing retransmitted', async () => {
-  await go('/simulator');
-  await page.click('#sim-reset');
-  await page.selectOption('#sim-caller-transport', 'tcp');
-  await page.selectOption('#sim-caller', 'hangup');
-  await page.fill('#sim-caller-ms', '1000');
-  await page.selectOption('#sim-callee', 'answer');
-  await page.fill('#sim-calls', '1');
-  await page.fill('#sim-loss', '0');
-  await page.selectOption('#sim-speed', 'max');
-  await page.click('#sim-place');
+  await placeCalls({ callerMs: 1000, setup: () => page.selectOption('#sim-caller-transport', 'tcp') });
   assert.equal(await page.isDisabled('#sim-caller-transport'), true, 'fixed while the simulator runs');
   await go('/history');
   await page.waitForSelector('#call-history tr.history-leg-row a');
@@ -195,31 +187,14 @@ test('a caller over TCP: the ladder shows leg A on its connection and leg B on U
 });
 
 test('a batch of 200 calls with 5% loss all reach history', async () => {
-  await go('/simulator');
-  await page.click('#sim-reset');
-  await page.selectOption('#sim-caller', 'hangup');
-  await page.fill('#sim-caller-ms', '1000');
-  await page.selectOption('#sim-callee', 'answer');
-  await page.fill('#sim-callee-ms', '100');
-  await page.fill('#sim-calls', '200');
-  await page.fill('#sim-loss', '5');
-  await page.selectOption('#sim-speed', 'max');
-  await page.click('#sim-place');
+  await placeCalls({ callerMs: 1000, calleeMs: 100, calls: 200, loss: 5 });
   await page.waitForFunction(() => /finished calls 200\b/.test(document.querySelector('#sim-status')?.textContent ?? ''), null, { timeout: 120000 });
   await go('/history');
   assert.match(await page.textContent('#history-count'), /^200 calls ended/);
 });
 
 test('the simulator runs 1,000 calls as fast as possible', async () => {
-  await go('/simulator');
-  await page.click('#sim-reset');
-  await page.selectOption('#sim-caller', 'hangup');
-  await page.fill('#sim-caller-ms', '1000');
-  await page.selectOption('#sim-callee', 'answer');
-  await page.fill('#sim-calls', '1000');
-  await page.fill('#sim-loss', '0');
-  await page.selectOption('#sim-speed', 'max');
-  await page.click('#sim-place');
+  await placeCalls({ callerMs: 1000, calls: 1000 });
   await page.waitForFunction(() => /finished calls 1000\b/.test(document.querySelector('#sim-status')?.textContent ?? ''), null, { timeout: 120000 });
   const rate = await page.textContent('#sim-rate');
   console.log(`simulated calls in the page: ${rate.trim()}`);
@@ -270,17 +245,13 @@ test('a simulated Lync call shows the TURN allocation in its ladder and relay ca
   await page.waitForSelector('text=10 ms is out of range; allowed are 50 to 3600000 ms');
   await page.fill('#turn-probe-interval', '1000');
   await page.waitForSelector('text=10 ms is out of range', { state: 'detached' });
-  await go('/simulator');
-  await page.click('#sim-reset');
-  await page.fill('#sim-uri', 'sip:bob@lync.example.com');
-  await page.dispatchEvent('#sim-uri', 'change');
-  await page.selectOption('#sim-caller', 'hangup');
-  await page.fill('#sim-caller-ms', '1000');
-  await page.selectOption('#sim-callee', 'answer');
-  await page.fill('#sim-calls', '1');
-  await page.fill('#sim-loss', '0');
-  await page.selectOption('#sim-speed', 'max');
-  await page.click('#sim-place');
+  await placeCalls({
+    callerMs: 1000,
+    setup: async () => {
+      await page.fill('#sim-uri', 'sip:bob@lync.example.com');
+      await page.dispatchEvent('#sim-uri', 'change');
+    },
+  });
   await go('/history');
   await page.waitForSelector('#call-history tr.history-leg-row');
   const turn = await page.$$eval('#call-history tr.history-leg-row td.turn', (cells) => cells.map((c) => c.textContent));
