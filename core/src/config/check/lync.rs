@@ -9,20 +9,7 @@ use crate::config::problem::FieldPath;
 
 impl Checker {
     pub(super) fn lync(&mut self, lync: &model::LyncB2bua, path: &FieldPath) -> Option<LyncPolicy> {
-        let range = path.key("media_port_range");
-        let start = self.port(lync.media_port_range.start, &range.key("start"));
-        let end = self.port(lync.media_port_range.end, &range.key("end"));
-        let media_ports = match (start, end) {
-            (Some(start), Some(end)) if end < start => {
-                self.report(
-                    range.key("end"),
-                    format!("range end {end} is below its start {start}"),
-                );
-                None
-            }
-            (Some(start), Some(end)) => Some((start, end)),
-            _ => None,
-        };
+        let media_ports = self.port_range(&lync.media_port_range, &path.key("media_port_range"));
         let hop_count = self.hop_count(lync.hop_count, &path.key("hop_count"));
         let min_se = self.bounded(
             lync.min_session_refresh_interval_s,

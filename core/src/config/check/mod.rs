@@ -164,6 +164,27 @@ impl Checker {
         }
     }
 
+    /// An inclusive port range: both ends ports, the end not below the start.
+    pub(super) fn port_range(
+        &mut self,
+        range: &model::PortRange,
+        path: &FieldPath,
+    ) -> Option<(u16, u16)> {
+        let start = self.port(range.start, &path.key("start"));
+        let end = self.port(range.end, &path.key("end"));
+        match (start, end) {
+            (Some(start), Some(end)) if end < start => {
+                self.report(
+                    path.key("end"),
+                    format!("range end {end} is below its start {start}"),
+                );
+                None
+            }
+            (Some(start), Some(end)) => Some((start, end)),
+            _ => None,
+        }
+    }
+
     pub(super) fn hop_count(&mut self, hops: u64, path: &FieldPath) -> Option<u8> {
         self.bounded(hops, 1, 255, path, "hops").map(|h| h as u8)
     }

@@ -99,10 +99,8 @@ impl Checker {
     ) -> Option<EncryptionPolicy> {
         let max_calls = self.bounded(b2bua.max_calls, 1, 10_000, &path.key("max_calls"), "calls");
         let range = path.key("media_port_range");
-        let start = self.port(b2bua.media_port_range.start, &range.key("start"));
-        let end = self.port(b2bua.media_port_range.end, &range.key("end"));
-        let media_ports = match (start, end) {
-            (Some(start), Some(end)) if u32::from(end) < u32::from(start) + 3 => {
+        let media_ports = match self.port_range(&b2bua.media_port_range, &range) {
+            Some((start, end)) if u32::from(end) < u32::from(start) + 3 => {
                 self.report(
                     range.key("end"),
                     format!(
@@ -111,8 +109,7 @@ impl Checker {
                 );
                 None
             }
-            (Some(start), Some(end)) => Some((start, end)),
-            _ => None,
+            range => range,
         };
         Some(EncryptionPolicy {
             max_calls: max_calls? as usize,
