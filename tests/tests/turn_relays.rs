@@ -1,7 +1,8 @@
 //! TURN relays on the Lync leg, in virtual time against simulated TURN servers: the INVITE
 //! waits for an RTP and an RTCP relay, carries host and relay candidates, permissions follow the
 //! far side's SDP, allocations are refreshed and deleted; wrong passwords, unreachable servers,
-//! failover and health probes.
+//! failover and health probes. The Lync B2BUA anchors the media: the Lync leg's first stream is
+//! on the port pair of its relays, wherever failover takes them.
 
 mod common;
 
@@ -33,6 +34,15 @@ fn relay_candidates(body: &[u8]) -> Vec<String> {
         .filter(|l| l.starts_with("a=candidate:") && l.contains(" typ relay "))
         .map(str::to_owned)
         .collect()
+}
+
+/// The port of the first `m=` line.
+fn media_port(body: &[u8]) -> u16 {
+    String::from_utf8_lossy(body)
+        .lines()
+        .find_map(|line| line.strip_prefix("m=audio "))
+        .and_then(|rest| rest.split(' ').next()?.parse().ok())
+        .expect("an audio line")
 }
 
 fn turn_of(net: &Net) -> TurnDecision {
@@ -92,7 +102,16 @@ fn the_lync_invite_carries_relay_candidates_from_the_chosen_server() {
         media.port()
     )));
     assert!(body.contains("a=ice-ufrag:") && body.contains("a=ice-pwd:"));
-    assert!(body.contains("m=audio 40000"), "the offer itself is kept");
+    assert!(
+        body.contains(&format!("c=IN IP4 {}", media.ip()))
+            && body.contains(&format!("m=audio {} RTP/AVP 0", media.port())),
+        "the Lync B2BUA anchors the media on the relays' port pair: {body}"
+    );
+    assert!(!body.contains("40000"), "{body}");
+    assert!(
+        body.contains("a=encryption:rejected"),
+        "a clear offer (lync_b2bua.encryption auto) says so to Lync: {body}"
+    );
     // The Lync side answers from 192.0.2.7: permissions on both relays.
     let answer = SDP_ANSWER.replace("c=IN IP4 127.0.0.1", "c=IN IP4 192.0.2.7");
     let contact = format!("Contact: <sip:bob@{LYNC}>\r\n");
@@ -157,19 +176,20 @@ fn a_wrong_password_is_recorded_with_401_and_the_invite_goes_without_relays() {
     net.send(CALLER, &lync_invite("t2"));
     let b_invite = net.expect_one(LYNC, "INVITE");
     assert!(relay_candidates(b_invite.body()).is_empty());
-    assert_eq!(
-        b_invite.body(),
-        SDP.as_bytes(),
-        "the SDP passes through untouched"
-    );
     let TurnDecision::Offered {
         relay: RelayState::Failed(error),
         failed_over,
+        media: Some(relay_pair),
         ..
     } = turn_of(&net)
     else {
         panic!("{:?}", turn_of(&net));
     };
+    // Without relays the media is still anchored, on a pair of the Lync range of its own (the
+    // failed allocations' pair is freed once they are forgotten).
+    let port = media_port(b_invite.body());
+    assert!((56_000..=57_000).contains(&port), "{port}");
+    assert_ne!(port, relay_pair.port());
     assert_eq!(error.code, Some(401));
     assert!(failed_over.is_empty(), "failover is off by default");
     assert!(
@@ -211,6 +231,18 @@ fn with_failover_a_call_gets_relays_from_another_server() {
             panic!("{:?}", turn_of(&net));
         };
         assert_eq!(address.ip().to_string(), good);
+        let TurnDecision::Offered {
+            media: Some(relay_pair),
+            ..
+        } = turn_of(&net)
+        else {
+            unreachable!("matched above");
+        };
+        assert_eq!(
+            media_port(b_invite.body()),
+            relay_pair.port(),
+            "the offer follows the relays to the server that granted them"
+        );
         assert!(relay_candidates(b_invite.body())[0].contains(&format!(
             " {} {} typ relay",
             rtp.ip(),
@@ -469,10 +501,16 @@ fn a_call_from_lync_gets_relay_candidates_in_the_answer_toward_lync() {
     let b_invite = net.expect_one(CALLEE, "INVITE");
     assert!(
         relay_candidates(b_invite.body()).is_empty(),
-        "the leg away from Lync gets the offer untouched"
+        "the leg away from Lync gets no candidates"
+    );
+    let b_offer = String::from_utf8_lossy(b_invite.body()).into_owned();
+    assert!(
+        !b_offer.contains("192.0.2.44") && !b_offer.contains("a=encryption"),
+        "the callee sees TwoLeg's address, not Lync's: {b_offer}"
     );
     let TurnDecision::Offered {
         leg,
+        media: Some(relay_pair),
         relay: RelayState::Allocated { rtp, .. },
         ..
     } = turn_of(&net)
@@ -500,7 +538,16 @@ fn a_call_from_lync_gets_relay_candidates_in_the_answer_toward_lync() {
         String::from_utf8_lossy(answer.body())
     );
     assert!(relays[0].contains(&format!(" {} {} typ relay", rtp.ip(), rtp.port())));
-    assert!(String::from_utf8_lossy(answer.body()).contains("m=audio 40002"));
+    assert_eq!(
+        media_port(answer.body()),
+        relay_pair.port(),
+        "the answer toward Lync names the relays' port pair"
+    );
+    let record = net.engine().calls().next().unwrap();
+    assert_eq!(
+        record.media.map(|media| media.component).as_deref(),
+        Some("Microsoft Lync B2BUA")
+    );
 }
 
 /// One Lync call in the simulator (1 s, answered after 200 ms), run until idle.

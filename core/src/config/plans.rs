@@ -135,8 +135,7 @@ pub struct LyncPolicy {
     pub enabled: bool,
     /// Whether TURN relay candidates are offered toward Lync.
     pub offer_turn_services: bool,
-    /// Media encryption policy. Validated and carried; nothing acts on it yet (media
-    /// encryption policy is not built: TwoLeg does not anchor media).
+    /// Media encryption policy: `Required` makes both legs of a Lync call Force encrypted.
     pub encryption: Encryption,
     /// First and last media port.
     pub media_ports: (u16, u16),

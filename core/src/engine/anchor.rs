@@ -1,5 +1,6 @@
-//! Anchored media (the encryption B2BUA): when either leg's zone has a media encryption mode
-//! other than Auto, TwoLeg takes the call's media. Every SDP crossing between the legs is
+//! Anchored media: when either leg's zone has a media encryption mode other than Auto (the
+//! encryption B2BUA), or the call goes through the Microsoft Lync B2BUA, TwoLeg takes the
+//! call's media. Every SDP crossing between the legs is
 //! checked against the policy of the leg it came from and rewritten for the other leg with
 //! TwoLeg's address, ports, profile and keys ([`crate::media`]); each stream's ports, peer
 //! addresses and SRTP keys go to the host as [`Event::MediaStream`], and the ports are freed
@@ -11,7 +12,7 @@ use rand::RngCore;
 use twoleg_srtp::{Crypto, MasterKey, Suite};
 
 use super::B2bua;
-use crate::config::MediaEncryptionMode;
+use crate::config::{Encryption, MediaEncryptionMode};
 use crate::event::Event;
 use crate::media::policy::{self, OfferForm, SectionChoice};
 use crate::media::rewrite::{self, Origin, SectionOut};
@@ -49,6 +50,11 @@ pub(crate) enum SdpRole {
 /// The anchored media of one call.
 #[derive(Debug)]
 pub(crate) struct Anchor {
+    /// The Lync leg, when the call goes through the Lync B2BUA.
+    lync: Option<Side>,
+    /// The port pair of the Lync leg's TURN allocations: the first stream's port on that leg
+    /// (owned by the allocations, not by the anchor).
+    turn_port: Option<u16>,
     zones: [String; 2],
     modes: [MediaEncryptionMode; 2],
     /// TwoLeg's media address on each leg: the IP of the leg's listener.
@@ -65,7 +71,21 @@ pub(crate) struct Anchor {
 struct Stream {
     /// TwoLeg's RTP port on each leg (RTCP on the next).
     ports: [Option<u16>; 2],
+    /// Where each port came from, so it goes back there.
+    pools: [Pool; 2],
     legs: [StreamLeg; 2],
+}
+
+/// Where an anchored port pair comes from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum Pool {
+    /// The encryption B2BUA's media port range.
+    #[default]
+    Encryption,
+    /// The Lync B2BUA's media port range.
+    Lync,
+    /// The Lync leg's TURN allocations own it.
+    Turn,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -95,6 +115,16 @@ struct PendingOffer {
 }
 
 impl Anchor {
+    /// Whether the Lync B2BUA holds it (rather than the encryption B2BUA).
+    pub(crate) fn is_lync(&self) -> bool {
+        self.lync.is_some()
+    }
+
+    /// The port pair of the Lync leg's TURN allocations, before any SDP is anchored.
+    pub(crate) fn set_turn_port(&mut self, port: Option<u16>) {
+        self.turn_port = port;
+    }
+
     /// What call status and history show of it.
     pub(crate) fn status(&self) -> MediaStatus {
         let zone = |side: Side| ZoneStatus {
@@ -125,10 +155,62 @@ impl Anchor {
             })
             .collect();
         MediaStatus {
-            component: "B2BUA".to_owned(),
+            component: if self.lync.is_some() {
+                "Microsoft Lync B2BUA"
+            } else {
+                "B2BUA"
+            }
+            .to_owned(),
             zones: [zone(Side::A), zone(Side::B)],
             streams,
         }
+    }
+}
+
+impl Anchor {
+    /// `offer` as TwoLeg sends it on leg `to`: each section with the form and crypto lines in
+    /// `sent` and the stream's port on that leg.
+    fn write_offer(
+        &mut self,
+        offer: &SessionDescription,
+        choices: &[SectionChoice],
+        sent: &[(OfferForm, Vec<Crypto>)],
+        to: Side,
+    ) -> Vec<u8> {
+        let sections: Vec<SectionOut<'_>> = offer
+            .media
+            .iter()
+            .zip(choices.iter().zip(sent))
+            .enumerate()
+            .map(|(index, (section, (choice, (form, cryptos))))| {
+                let port = match choice {
+                    SectionChoice::Reject => 0,
+                    SectionChoice::Use { .. } => self
+                        .streams
+                        .get(index)
+                        .and_then(|stream| stream.ports[to.index()])
+                        .unwrap_or(0),
+                };
+                SectionOut {
+                    source: section,
+                    port,
+                    secure_profile: if port == 0 {
+                        section.is_savp()
+                    } else {
+                        *form == OfferForm::Savp
+                    },
+                    cryptos: cryptos.clone(),
+                }
+            })
+            .collect();
+        self.origins[to.index()].version += 1;
+        rewrite::write(
+            offer,
+            &self.origins[to.index()],
+            self.ips[to.index()],
+            &sections,
+            self.lync == Some(to),
+        )
     }
 }
 
@@ -151,27 +233,39 @@ fn rtcp_address(sdp: &SessionDescription, section: &MediaSection) -> Option<Sock
 }
 
 impl B2bua {
-    /// Calls whose media the encryption B2BUA holds.
+    /// Calls whose media the encryption B2BUA holds (the Lync B2BUA's are not counted).
     pub(crate) fn anchored_calls(&self) -> usize {
         self.calls
             .values()
-            .filter(|call| call.anchor.is_some())
+            .filter(|call| call.anchor.as_ref().is_some_and(|a| a.lync.is_none()))
             .count()
     }
 
     /// The anchor of a new call from `source` toward `destination`, when either zone asks for
-    /// the encryption B2BUA; `ips` are TwoLeg's addresses on leg A and leg B.
+    /// the encryption B2BUA or `lync` names the call's Lync leg (the Lync B2BUA always takes
+    /// the media); `ips` are TwoLeg's addresses on leg A and leg B. With the Lync B2BUA's
+    /// encryption `required`, both legs are Force encrypted.
     pub(crate) fn anchor_for(
         &mut self,
         source: IpAddr,
         destination: IpAddr,
         ips: [IpAddr; 2],
+        lync: Option<Side>,
     ) -> Option<Anchor> {
         let zones = self.config.zones();
-        let (a_zone, a_mode) = zones.zone_of(source);
-        let (b_zone, b_mode) = zones.zone_of(destination);
-        if a_mode == MediaEncryptionMode::Auto && b_mode == MediaEncryptionMode::Auto {
+        let (a_zone, mut a_mode) = zones.zone_of(source);
+        let (b_zone, mut b_mode) = zones.zone_of(destination);
+        if lync.is_none()
+            && a_mode == MediaEncryptionMode::Auto
+            && b_mode == MediaEncryptionMode::Auto
+        {
             return None;
+        }
+        if lync.is_some() && self.config.lync().encryption == Encryption::Required {
+            (a_mode, b_mode) = (
+                MediaEncryptionMode::ForceEncrypted,
+                MediaEncryptionMode::ForceEncrypted,
+            );
         }
         let (a_zone, b_zone) = (a_zone.to_owned(), b_zone.to_owned());
         let origin = |rng: &mut rand_chacha::ChaCha8Rng| Origin {
@@ -180,6 +274,8 @@ impl B2bua {
         };
         let origins = [origin(&mut self.rng), origin(&mut self.rng)];
         Some(Anchor {
+            lync,
+            turn_port: None,
             zones: [a_zone, b_zone],
             modes: [a_mode, b_mode],
             ips,
@@ -226,22 +322,18 @@ impl B2bua {
                 .resize_with(offer.media.len(), Stream::default);
         }
         let mut sent = Vec::with_capacity(choices.len());
-        let mut ports = Vec::with_capacity(choices.len());
         let mut keep = Vec::with_capacity(choices.len());
         for (index, (section, choice)) in offer.media.iter().zip(&choices).enumerate() {
             let SectionChoice::Use { crypto, form } = choice else {
                 sent.push((OfferForm::Plain, Vec::new()));
-                ports.push(0);
                 keep.push(false);
                 continue;
             };
             for side in [Side::A, Side::B] {
                 if anchor.streams[index].ports[side.index()].is_none() {
-                    let port = self
-                        .anchor_ports
-                        .take()
-                        .ok_or(PolicyViolation::NoMediaPorts)?;
+                    let (port, pool) = self.anchor_port(anchor, index, side)?;
                     anchor.streams[index].ports[side.index()] = Some(port);
+                    anchor.streams[index].pools[side.index()] = pool;
                 }
             }
             let stream = &mut anchor.streams[index];
@@ -274,32 +366,9 @@ impl B2bua {
                     lines
                 }
             };
-            ports.push(stream.ports[to.index()].unwrap_or(0));
             sent.push((form_out, cryptos));
         }
-        let sections: Vec<SectionOut<'_>> = offer
-            .media
-            .iter()
-            .zip(&sent)
-            .zip(&ports)
-            .map(|((section, (form, cryptos)), port)| SectionOut {
-                source: section,
-                port: *port,
-                secure_profile: if *port == 0 {
-                    section.is_savp()
-                } else {
-                    *form == OfferForm::Savp
-                },
-                cryptos: cryptos.clone(),
-            })
-            .collect();
-        anchor.origins[to.index()].version += 1;
-        let translated = rewrite::write(
-            &offer,
-            &anchor.origins[to.index()],
-            anchor.ips[to.index()],
-            &sections,
-        );
+        let translated = anchor.write_offer(&offer, &choices, &sent, to);
         anchor.pending = Some(PendingOffer {
             offerer: from,
             offer,
@@ -369,8 +438,11 @@ impl B2bua {
             settled.push(match choice {
                 SectionChoice::Reject => None,
                 SectionChoice::Use { .. } => {
-                    let tags: Vec<u32> = cryptos.iter().map(|crypto| crypto.tag).collect();
-                    policy::check_answer(*form, &tags, section)?
+                    let lines: Vec<(u32, Suite)> = cryptos
+                        .iter()
+                        .map(|crypto| (crypto.tag, crypto.suite()))
+                        .collect();
+                    policy::check_answer(*form, &lines, section)?
                 }
             });
         }
@@ -442,6 +514,7 @@ impl B2bua {
             &anchor.origins[to.index()],
             anchor.ips[to.index()],
             &sections,
+            anchor.lync == Some(to),
         ))
     }
 
@@ -482,7 +555,11 @@ impl B2bua {
                 let Some(port) = stream.ports[side.index()] else {
                     continue;
                 };
-                self.anchor_ports.release(port);
+                match stream.pools[side.index()] {
+                    Pool::Encryption => self.anchor_ports.release(port),
+                    Pool::Lync => self.media_ports.release(port),
+                    Pool::Turn => {}
+                }
                 if !anchor.announced {
                     continue;
                 }
@@ -494,6 +571,65 @@ impl B2bua {
                 });
             }
         }
+    }
+
+    /// A port pair for stream `index` on leg `side`: the Lync leg's first stream uses the
+    /// pair of its TURN allocations, the Lync leg's others come from the Lync B2BUA's range,
+    /// every other from the encryption B2BUA's.
+    fn anchor_port(
+        &mut self,
+        anchor: &Anchor,
+        index: usize,
+        side: Side,
+    ) -> Result<(u16, Pool), PolicyViolation> {
+        let taken = if anchor.lync != Some(side) {
+            self.anchor_ports
+                .take()
+                .map(|port| (port, Pool::Encryption))
+        } else if let Some(port) = anchor.turn_port.filter(|_| index == 0) {
+            Some((port, Pool::Turn))
+        } else {
+            self.media_ports.take().map(|port| (port, Pool::Lync))
+        };
+        taken.ok_or(PolicyViolation::NoMediaPorts)
+    }
+
+    /// The Lync leg's TURN allocations moved to the port pair `port` (another server), or
+    /// were given up (`None`): the first stream on the Lync leg follows them, or takes a pair
+    /// of its own. Returns the offer pending toward the Lync leg, rewritten for the new port,
+    /// when there is one; only called while the Lync leg has seen no SDP of TwoLeg's.
+    pub(crate) fn repoint_turn_port(
+        &mut self,
+        anchor: &mut Anchor,
+        port: Option<u16>,
+    ) -> Option<Vec<u8>> {
+        let side = anchor.lync?;
+        let old = anchor.turn_port;
+        anchor.turn_port = port;
+        let stream = anchor.streams.first_mut()?;
+        if stream.ports[side.index()].is_none() || stream.ports[side.index()] == port {
+            return None;
+        }
+        if stream.pools[side.index()] != Pool::Turn || stream.ports[side.index()] != old {
+            return None;
+        }
+        stream.ports[side.index()] = None;
+        match self.anchor_port(anchor, 0, side) {
+            Ok((port, pool)) => {
+                anchor.streams[0].ports[side.index()] = Some(port);
+                anchor.streams[0].pools[side.index()] = pool;
+            }
+            // No pair left: the stream keeps the old number, as good as any on the wire.
+            Err(_) => anchor.streams[0].ports[side.index()] = old,
+        }
+        let pending = anchor.pending.take()?;
+        let rewritten = (pending.offerer != side && pending.answered.is_none())
+            .then(|| anchor.write_offer(&pending.offer, &pending.choices, &pending.sent, side));
+        anchor.pending = Some(PendingOffer {
+            translated: rewritten.clone().unwrap_or(pending.translated.clone()),
+            ..pending
+        });
+        rewritten
     }
 
     /// A crypto line with a fresh key of TwoLeg's for `suite`.

@@ -297,6 +297,7 @@ impl B2bua {
                 );
                 call.turn = decision;
                 call.media = next_media;
+                self.follow_turn_port(call);
                 self.emit_turn(call);
                 if call.media.is_none() {
                     self.release_invite(call);
@@ -306,6 +307,9 @@ impl B2bua {
         }
         if let TurnDecision::Offered { relay, .. } = &mut call.turn {
             *relay = RelayState::Failed(error);
+        }
+        if media.invite_held {
+            self.follow_turn_port(call);
         }
         self.emit_turn(call);
         self.cancel_call_timer(id, CallTimer::TurnGiveUp);
@@ -388,6 +392,29 @@ impl B2bua {
         }
     }
 
+    /// A call that never was (refused while its relays were starting): its allocations go.
+    pub(crate) fn drop_turn(&mut self, id: CallId, media: &LyncMedia) {
+        self.cancel_call_timer(id, CallTimer::TurnGiveUp);
+        self.abandon_relays(media);
+    }
+
+    /// The anchored media of the Lync leg follows its TURN allocations to another port pair
+    /// (failover) or to a pair of its own (no relays): the held INVITE's offer says so.
+    fn follow_turn_port(&mut self, call: &mut Call) {
+        let port = call.media.as_ref().map(LyncMedia::port);
+        let Some(anchor) = call.anchor.as_mut() else {
+            return;
+        };
+        let Some(body) = self.repoint_turn_port(anchor, port) else {
+            return;
+        };
+        if let Some(relay_id) = call.initial_relay()
+            && let Some(relay) = call.relays.get_mut(&relay_id)
+        {
+            relay.client_request.body = body;
+        }
+    }
+
     fn abandon_relays(&mut self, media: &LyncMedia) {
         for alloc in [media.rtp, media.rtcp] {
             self.allocations.abandon(alloc, self.now, &mut self.rng);
@@ -435,6 +462,13 @@ impl B2bua {
             tag: call.tag.clone(),
             turn: call.turn.clone(),
         });
+    }
+}
+
+impl LyncMedia {
+    /// The RTP port of the allocations' port pair.
+    pub(crate) fn port(&self) -> u16 {
+        self.host_rtp.port()
     }
 }
 

@@ -2,7 +2,7 @@
 //! writes on a leg, what it takes from an offer a leg sends, and whether a leg's answer meets
 //! the policy. The rules are the table of the README's "Media encryption policy" section.
 
-use twoleg_srtp::Crypto;
+use twoleg_srtp::{Crypto, Suite};
 
 use super::sdp::{MediaSection, SessionDescription};
 use crate::config::MediaEncryptionMode;
@@ -209,9 +209,11 @@ fn check_microsoft_level(
 /// What an answer to TwoLeg's offer settled for one section: the peer's crypto line (its key,
 /// and the tag of TwoLeg's line it accepted), or clear RTP; `None` when the peer rejected the
 /// section (port 0).
+///
+/// The accepted line must name one of `offered` (tag and suite, RFC 4568 §5.1.2).
 pub(crate) fn check_answer(
     offered: OfferForm,
-    offered_tags: &[u32],
+    offered_lines: &[(u32, Suite)],
     answer: &MediaSection,
 ) -> Result<Option<Option<Crypto>>, PolicyViolation> {
     if answer.port == 0 {
@@ -222,7 +224,7 @@ pub(crate) fn check_answer(
         (OfferForm::Plain, Some(_)) => Err(PolicyViolation::AnswerCryptoMismatch),
         (OfferForm::Plain, None) if answer.is_savp() => Err(PolicyViolation::AnswerCryptoMismatch),
         (OfferForm::Savp, None) => Err(PolicyViolation::AnswerWithoutCrypto),
-        (_, Some(crypto)) if !offered_tags.contains(&crypto.tag) => {
+        (_, Some(crypto)) if !offered_lines.contains(&(crypto.tag, crypto.suite())) => {
             Err(PolicyViolation::AnswerCryptoMismatch)
         }
         (_, crypto) => Ok(Some(crypto)),
@@ -386,28 +388,55 @@ mod tests {
             .unwrap()
             .media[0];
         assert!(matches!(
-            check_answer(OfferForm::Savp, &[1], with_crypto),
+            check_answer(
+                OfferForm::Savp,
+                &[(1, Suite::AesCm128HmacSha1_80)],
+                with_crypto
+            ),
             Ok(Some(Some(_)))
         ));
         assert_eq!(
-            check_answer(OfferForm::Savp, &[1], clear),
+            check_answer(OfferForm::Savp, &[(1, Suite::AesCm128HmacSha1_80)], clear),
             Err(PolicyViolation::AnswerWithoutCrypto)
         );
         assert!(matches!(
-            check_answer(OfferForm::Osrtp, &[1], osrtp_answer),
+            check_answer(
+                OfferForm::Osrtp,
+                &[(1, Suite::AesCm128HmacSha1_80)],
+                osrtp_answer
+            ),
             Ok(Some(Some(_)))
         ));
-        assert_eq!(check_answer(OfferForm::Osrtp, &[1], clear), Ok(Some(None)));
         assert_eq!(
-            check_answer(OfferForm::Osrtp, &[2, 3], osrtp_answer),
+            check_answer(OfferForm::Osrtp, &[(1, Suite::AesCm128HmacSha1_80)], clear),
+            Ok(Some(None))
+        );
+        assert_eq!(
+            check_answer(
+                OfferForm::Osrtp,
+                &[(2, Suite::AesCm128HmacSha1_80), (3, Suite::AeadAes128Gcm)],
+                osrtp_answer
+            ),
             Err(PolicyViolation::AnswerCryptoMismatch),
             "tag 1 was never offered"
+        );
+        assert_eq!(
+            check_answer(OfferForm::Savp, &[(1, Suite::AeadAes128Gcm)], with_crypto),
+            Err(PolicyViolation::AnswerCryptoMismatch),
+            "tag 1 was offered with another suite"
         );
         assert_eq!(
             check_answer(OfferForm::Plain, &[], with_crypto),
             Err(PolicyViolation::AnswerCryptoMismatch)
         );
         assert_eq!(check_answer(OfferForm::Plain, &[], clear), Ok(Some(None)));
-        assert_eq!(check_answer(OfferForm::Savp, &[1], rejected), Ok(None));
+        assert_eq!(
+            check_answer(
+                OfferForm::Savp,
+                &[(1, Suite::AesCm128HmacSha1_80)],
+                rejected
+            ),
+            Ok(None)
+        );
     }
 }

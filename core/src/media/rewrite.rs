@@ -64,12 +64,14 @@ fn dropped(line: &str) -> bool {
 }
 
 /// The description for a leg: session lines of `template` (origin and connection TwoLeg's),
-/// then `sections` in order.
+/// then `sections` in order. Toward Microsoft Lync (`microsoft`), each section used says its
+/// encryption level as Lync does (`a=encryption:required|optional|rejected`).
 pub(crate) fn write(
     template: &SessionDescription,
     origin: &Origin,
     address: IpAddr,
     sections: &[SectionOut<'_>],
+    microsoft: bool,
 ) -> Vec<u8> {
     let family = if address.is_ipv4() { "IP4" } else { "IP6" };
     let mut out = SessionDescription {
@@ -105,6 +107,14 @@ pub(crate) fn write(
                 // Writing to a String cannot fail.
                 let _ = write!(line, "{crypto}");
                 lines.push(line);
+            }
+            if microsoft && source.is_rtp() {
+                let level = match (section.cryptos.is_empty(), section.secure_profile) {
+                    (true, _) => "rejected",
+                    (false, true) => "required",
+                    (false, false) => "optional",
+                };
+                lines.push(format!("a=encryption:{level}"));
             }
         }
         out.media.push(MediaSection {
@@ -162,7 +172,13 @@ mod tests {
             session_id: 42,
             version: 3,
         };
-        let out = write(&offer, &origin, "192.0.2.1".parse().unwrap(), &sections);
+        let out = write(
+            &offer,
+            &origin,
+            "192.0.2.1".parse().unwrap(),
+            &sections,
+            false,
+        );
         let out = String::from_utf8(out).unwrap();
         let expected = format!(
             "v=0\r\no=twoleg 42 3 IN IP4 192.0.2.1\r\ns=call\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\n\
@@ -191,11 +207,55 @@ mod tests {
             session_id: 1,
             version: 1,
         };
-        let out = write(&offer, &origin, "2001:db8::1".parse().unwrap(), &sections);
+        let out = write(
+            &offer,
+            &origin,
+            "2001:db8::1".parse().unwrap(),
+            &sections,
+            false,
+        );
         assert_eq!(
             String::from_utf8(out).unwrap(),
             "v=0\r\no=twoleg 1 1 IN IP6 2001:db8::1\r\nc=IN IP6 2001:db8::1\r\n\
              m=audio 36002 RTP/SAVP 0\r\n"
         );
+    }
+
+    #[test]
+    fn toward_lync_each_section_says_its_encryption_level() {
+        let offer = SessionDescription::parse(OFFER.as_bytes()).unwrap();
+        let key = MasterKey::new(Suite::AesCm128HmacSha1_80, vec![5; 30], None).unwrap();
+        let own = Crypto {
+            tag: 1,
+            key,
+            session_params: Vec::new(),
+        };
+        let origin = Origin {
+            session_id: 7,
+            version: 1,
+        };
+        let level = |secure_profile, cryptos: Vec<Crypto>| {
+            let sections = [SectionOut {
+                source: &offer.media[0],
+                port: 56_000,
+                secure_profile,
+                cryptos,
+            }];
+            let out = write(
+                &offer,
+                &origin,
+                "192.0.2.1".parse().unwrap(),
+                &sections,
+                true,
+            );
+            let out = String::from_utf8(out).unwrap();
+            assert_eq!(out.matches("a=encryption:").count(), 1, "{out}");
+            out.lines()
+                .find_map(|line| line.strip_prefix("a=encryption:"))
+                .map(str::to_owned)
+        };
+        assert_eq!(level(true, vec![own.clone()]).as_deref(), Some("required"));
+        assert_eq!(level(false, vec![own]).as_deref(), Some("optional"));
+        assert_eq!(level(false, Vec::new()).as_deref(), Some("rejected"));
     }
 }

@@ -81,7 +81,10 @@ impl B2bua {
         let mut out = self.relayed_response(call, relay, response);
         let server_tx = relay.server_tx;
         match self.anchor_response(call, server_side, &method, had_body, response) {
-            Ok(Some(body)) => out.body = body,
+            Ok(Some(body)) => {
+                out.body = body;
+                call.offer_candidates(server_side, &mut out.body);
+            }
             Ok(None) => {}
             Err(violation) if initial => {
                 let reason = format!("media encryption policy: {violation}");
@@ -170,6 +173,7 @@ impl B2bua {
         let mut out = self.relayed_response(call, &relay, response);
         if let Some(body) = anchored {
             out.body = body;
+            call.offer_candidates(server_side, &mut out.body);
         }
         let bytes = out.to_bytes();
         self.respond(relay.server_tx, &out);

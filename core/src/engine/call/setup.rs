@@ -3,6 +3,7 @@
 use super::{Call, CallId, CancelState, Leg, Relay, RelayId};
 use crate::dialog::Dialog;
 use crate::engine::anchor::{BUSY_RETRY_AFTER_S, SdpRole, warning};
+use crate::engine::lync_leg::LyncMedia;
 use crate::engine::pass_through::copy_payload;
 use crate::engine::timers::CallTimer;
 use crate::engine::{B2bua, Owner};
@@ -53,20 +54,32 @@ impl B2bua {
             connection: None,
         };
 
-        // The encryption B2BUA, when either zone has a policy (Lync calls keep their own path).
-        let lync_call = route.lync || self.comes_from_lync(source);
-        let mut anchor = if lync_call {
-            None
+        // The Lync leg: B toward Lync on a Lync route, else A for a call from Lync. Its TURN
+        // relays start now: their port pair is the first stream's on that leg.
+        let lync_side = if route.lync {
+            Some(Side::B)
+        } else if self.comes_from_lync(source) {
+            Some(Side::A)
         } else {
-            self.anchor_for(
-                source.ip(),
-                route.destination.ip(),
-                [local.ip(), b_hop.local.ip()],
-            )
+            None
         };
+        let (turn, media) = match lync_side {
+            Some(Side::B) => self.begin_turn(id, Side::B, b_hop.local.ip()),
+            Some(Side::A) => self.begin_turn(id, Side::A, local.ip()),
+            None => (TurnDecision::NotApplicable, None),
+        };
+        // The media: anchored by the Lync B2BUA, or the encryption B2BUA when either zone has
+        // a policy.
+        let mut anchor = self.anchor_for(
+            source.ip(),
+            route.destination.ip(),
+            [local.ip(), b_hop.local.ip()],
+            lync_side,
+        );
         let mut b_body = None;
         if let Some(anchor) = anchor.as_mut() {
-            if self.anchored_calls() >= self.config.encryption().max_calls {
+            anchor.set_turn_port(media.as_ref().map(LyncMedia::port));
+            if !anchor.is_lync() && self.anchored_calls() >= self.config.encryption().max_calls {
                 let mut response = reply.response(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "Encryption B2BUA Busy",
@@ -89,6 +102,9 @@ impl B2bua {
                     Ok(body) => b_body = Some(body),
                     Err(violation) => {
                         self.close_anchor(&tag, anchor);
+                        if let Some(media) = media {
+                            self.drop_turn(id, &media);
+                        }
                         let status = StatusCode::new(violation.status())
                             .unwrap_or(StatusCode::NOT_ACCEPTABLE_HERE);
                         let mut response =
@@ -165,15 +181,6 @@ impl B2bua {
         if let Some(body) = b_body {
             b_invite.body = body;
         }
-
-        // The Lync leg: B toward Lync on a Lync route, else A for a call from Lync.
-        let (turn, media) = if route.lync {
-            self.begin_turn(id, Side::B, b_local.ip())
-        } else if self.comes_from_lync(source) {
-            self.begin_turn(id, Side::A, local.ip())
-        } else {
-            (TurnDecision::NotApplicable, None)
-        };
 
         let destination_uri = request.uri.clone();
         let source_uri = parsed.from.uri.clone();
