@@ -625,8 +625,11 @@ impl B2bua {
         let pending = anchor.pending.take()?;
         let rewritten = (pending.offerer != side && pending.answered.is_none())
             .then(|| anchor.write_offer(&pending.offer, &pending.choices, &pending.sent, side));
+        let translated = rewritten
+            .clone()
+            .unwrap_or_else(|| pending.translated.clone());
         anchor.pending = Some(PendingOffer {
-            translated: rewritten.clone().unwrap_or(pending.translated.clone()),
+            translated,
             ..pending
         });
         rewritten
