@@ -132,6 +132,9 @@ pub enum Input<'a> {
     /// reset. Requests waiting on that hop fail at once (503 toward the caller) instead of
     /// after Timer B or F.
     Undeliverable(Instant, Undeliverable),
+    /// The media plane's counters for one leg of an anchored stream (see
+    /// [`Event::MediaStream`]), shown in call status and history.
+    MediaReport(Instant, media::MediaReport),
 }
 
 /// Where a [`Transmit`] could not go.

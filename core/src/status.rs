@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 
 use serde::{Deserialize, Serialize};
 
+use crate::media::MediaCounters;
 use crate::time::Instant;
 
 impl Serialize for Instant {
@@ -247,6 +248,9 @@ pub struct StreamLegStatus {
     pub remote: Option<SocketAddr>,
     /// The SRTP suite, when the leg is encrypted; `None`: clear RTP.
     pub suite: Option<String>,
+    /// What the media plane last reported for the leg.
+    #[serde(default)]
+    pub counters: MediaCounters,
 }
 
 /// How a call ended.

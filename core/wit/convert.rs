@@ -233,7 +233,11 @@ same_fields! {
     twoleg_core::status::MediaStatus, MediaStatus { component, zones, streams };
     twoleg_core::status::ZoneStatus, ZoneStatus { name, mode };
     twoleg_core::status::StreamStatus, StreamStatus { index, legs };
-    twoleg_core::status::StreamLegStatus, StreamLegStatus { local, remote, suite };
+    twoleg_core::status::StreamLegStatus, StreamLegStatus { local, remote, suite, counters };
+    twoleg_core::media::MediaCounters, MediaCounters {
+        packets_received, bytes_received, packets_sent, bytes_sent, lost, auth_failures, replays,
+    };
+    twoleg_core::media::MediaReport, MediaReport { tag, side, stream, counters };
     twoleg_core::media::MediaStream, MediaStream {
         tag, side, stream, local_rtp, remote_rtp, remote_rtcp, peer_stream, srtp,
     };

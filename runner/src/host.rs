@@ -385,6 +385,17 @@ impl twoleg_sim::Engine for Guest {
                     )
                 })
             }
+            Input::MediaReport(now, report) => {
+                let report = report.convert();
+                self.call(|store, b, r| {
+                    b.twoleg_engine_engine().b2bua().call_handle_media_report(
+                        store,
+                        r,
+                        now.as_nanos(),
+                        &report,
+                    )
+                })
+            }
         };
         result
             .map_err(GuestError::Trap)?

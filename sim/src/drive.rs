@@ -9,6 +9,7 @@ use std::collections::{BTreeSet, VecDeque};
 use std::net::SocketAddr;
 
 use serde::{Deserialize, Serialize};
+use twoleg_core::media::MediaReport;
 use twoleg_core::{
     B2bua, ConnectionId, Event, Input, Instant, Output, Receive, Transmit, Transport, Undeliverable,
 };
@@ -163,6 +164,14 @@ impl<E: Engine> Driver<E> {
         };
         self.engine
             .handle_input(Input::Undeliverable(self.now, undeliverable))
+            .map_err(DriveError::Engine)?;
+        self.drain()
+    }
+
+    /// The media plane's counters for one leg of an anchored stream, now.
+    pub fn media_report(&mut self, report: MediaReport) -> Result<(), DriveError<E::Error>> {
+        self.engine
+            .handle_input(Input::MediaReport(self.now, report))
             .map_err(DriveError::Engine)?;
         self.drain()
     }

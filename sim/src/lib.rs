@@ -22,6 +22,7 @@
 
 mod agent;
 mod drive;
+mod media_relay;
 mod network;
 mod peer_text;
 mod script;
@@ -33,14 +34,15 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-pub use agent::{AgentCall, Role, SCRIPT_HEADER};
+pub use agent::{AgentCall, AgentMedia, MediaSecurity, Role, SCRIPT_HEADER};
 pub use drive::{DriveError, Driver, Engine, LIVELOCK_STEPS, ReplayIn, ReplayOut, replay};
 pub use network::{Datagram, LinkConditions};
 pub use peer_text::{header_value, response_text};
 pub use script::{CalleeScript, CallerScript};
 pub use turn_server::SimTurnServer;
 
-use self::agent::Agent;
+use self::agent::{Agent, MediaSetup, PORTS_PER_AGENT};
+use self::media_relay::MediaRelay;
 use self::network::Network;
 use twoleg_core::Event;
 use twoleg_core::Instant;
@@ -54,6 +56,8 @@ pub struct SimPending {
     pub agent_calls: usize,
     /// Datagrams in flight on the network.
     pub in_flight: usize,
+    /// Anchored stream legs the simulated media plane still serves.
+    pub media_legs: usize,
 }
 
 impl<E: std::fmt::Display> From<DriveError<E>> for SimError {
@@ -83,6 +87,12 @@ pub struct SimConfig {
     /// Keep every datagram and event (turn off for long batches: then only `CallEnded` events
     /// are kept, until taken).
     pub keep_log: bool,
+    /// RTP packets (20 ms apart) each end sends once a call is confirmed; 0: signalling only.
+    #[serde(default)]
+    pub media_packets: u32,
+    /// What media the scripted callees accept.
+    #[serde(default)]
+    pub callee_media: MediaSecurity,
 }
 
 impl Default for SimConfig {
@@ -94,6 +104,8 @@ impl Default for SimConfig {
             caller_transport: Transport::Udp,
             livelock_steps: 1_000_000,
             keep_log: true,
+            media_packets: 0,
+            callee_media: MediaSecurity::Rtp,
         }
     }
 }
@@ -131,6 +143,7 @@ pub struct Sim {
     config: SimConfig,
     inspector: Option<Inspector>,
     streams: Streams,
+    media: MediaRelay,
 }
 
 /// The simulated stream connections: one per (agent, engine listener) pair, numbered as they
@@ -165,6 +178,12 @@ impl Streams {
     }
 }
 
+/// Whether a datagram on a media port is STUN (RFC 8489 §5: the top two bits are zero), which
+/// goes to the engine's TURN client, not the media plane.
+fn is_stun(contents: &[u8]) -> bool {
+    contents.first().is_some_and(|first| first >> 6 == 0)
+}
+
 /// Sees every transmit of the engine (to check what it writes, in long runs that keep no log).
 struct Inspector(Box<dyn FnMut(&Transmit)>);
 
@@ -185,9 +204,17 @@ impl Sim {
             .unwrap_or_else(|| &config.listeners()[0])
             .address;
         let timers = config.timers();
+        // Agents' media ports: 2,000 each from 10000 (below the media port ranges TwoLeg's
+        // defaults use, as agents may share TwoLeg's IP).
+        let media = |index: usize| MediaSetup {
+            base: 10_000 + PORTS_PER_AGENT * (index % 12) as u16,
+            packets: sim.media_packets,
+            callee: sim.callee_media,
+        };
         let mut callees = BTreeMap::new();
         for (i, route) in config.routes().iter().enumerate() {
             let listener = &config.listeners()[route.listener];
+            let index = callees.len() + 1;
             callees.entry(route.destination).or_insert_with(|| {
                 Agent::new(
                     (route.destination, listener.transport),
@@ -195,6 +222,7 @@ impl Sim {
                     timers.t1,
                     timers.t2,
                     sim.seed ^ (0x0ca1_1ee0 + i as u64),
+                    media(index),
                 )
             });
         }
@@ -221,6 +249,7 @@ impl Sim {
                 timers.t1,
                 timers.t2,
                 sim.seed ^ 0xca11_e500,
+                media(0),
             ),
             callees,
             turn_servers,
@@ -229,6 +258,7 @@ impl Sim {
             config: sim,
             inspector: None,
             streams: Streams::default(),
+            media: MediaRelay::default(),
         }
     }
 
@@ -345,6 +375,20 @@ impl Sim {
                     self.network
                         .send(now, (to, from), (Transport::Udp, None), answer);
                 }
+            } else if self.media.owns(to) && !is_stun(&contents) {
+                let (forward, reports) = self.media.handle_packet(to, &contents);
+                for report in reports {
+                    self.driver.media_report(report)?;
+                }
+                if let Some(forward) = forward {
+                    self.network.send_media(
+                        now,
+                        (forward.from, forward.to),
+                        forward.contents,
+                        forward.note,
+                    );
+                }
+                self.drain_engine();
             } else if engine_addresses.contains(&to) || self.driver.is_media_port(to) {
                 match (datagram.transport, datagram.connection) {
                     (Transport::Udp, _) | (_, None) => self.driver.receive(from, to, &contents)?,
@@ -357,6 +401,10 @@ impl Sim {
                 self.caller.handle_datagram(now, from, &contents);
             } else if let Some(callee) = self.callees.get_mut(&to) {
                 callee.handle_datagram(now, from, &contents);
+            } else if self.caller.owns_media(to) {
+                self.caller.handle_media(to, &contents);
+            } else if let Some(callee) = self.callees.values_mut().find(|c| c.owns_media(to)) {
+                callee.handle_media(to, &contents);
             }
         }
         self.driver.advance_to(now)?;
@@ -375,6 +423,13 @@ impl Sim {
                 let how = self.streams.how(callee.transport(), *address, to);
                 self.network.send(now, (*address, to), how, bytes);
             }
+        }
+        let media = std::iter::once(&mut self.caller)
+            .chain(self.callees.values_mut())
+            .flat_map(Agent::take_media_outbox)
+            .collect::<Vec<_>>();
+        for (from, to, bytes, note) in media {
+            self.network.send_media(now, (from, to), bytes, note);
         }
         Ok(())
     }
@@ -408,9 +463,12 @@ impl Sim {
             );
         }
         let keep_log = self.config.keep_log;
+        let events = self.driver.take_events();
+        for (_, event) in &events {
+            self.media.handle_event(event);
+        }
         self.events.extend(
-            self.driver
-                .take_events()
+            events
                 .into_iter()
                 .filter(|(_, event)| keep_log || matches!(event, Event::CallEnded(_))),
         );
@@ -465,6 +523,7 @@ impl Sim {
         SimPending {
             agent_calls: self.caller.live() + self.callees.values().map(Agent::live).sum::<usize>(),
             in_flight: self.network.in_flight(),
+            media_legs: self.media.len(),
         }
     }
 

@@ -51,6 +51,10 @@ pub struct Datagram {
     pub connection: Option<ConnectionId>,
     /// Its bytes.
     pub contents: Vec<u8>,
+    /// What a media packet is (`RTP seq=3`, `SRTP seq=3 (AES_CM_128_HMAC_SHA1_80)`), as its
+    /// sender knows; `None` for signalling.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub media: Option<String>,
 }
 
 impl Datagram {
@@ -60,9 +64,12 @@ impl Datagram {
         text.split("\r\n").next().unwrap_or("")
     }
 
-    /// What the ladder diagram shows: the SIP start line, or what a STUN/TURN message is
-    /// ("Allocate request", "Allocate error 401", ...).
+    /// What the ladder diagram shows: the SIP start line, what a STUN/TURN message is
+    /// ("Allocate request", "Allocate error 401", ...), or what a media packet is.
     pub fn summary(&self) -> String {
+        if let Some(media) = &self.media {
+            return media.clone();
+        }
         twoleg_core::turn::describe(&self.contents).unwrap_or_else(|| self.start_line().to_owned())
     }
 
@@ -143,9 +150,31 @@ impl Network {
     pub(crate) fn send(
         &mut self,
         now: Instant,
+        path: (SocketAddr, SocketAddr),
+        how: (Transport, Option<ConnectionId>),
+        contents: Vec<u8>,
+    ) {
+        self.send_datagram(now, path, how, contents, None);
+    }
+
+    /// Sends a media packet (UDP), with what it is for the ladder.
+    pub(crate) fn send_media(
+        &mut self,
+        now: Instant,
+        path: (SocketAddr, SocketAddr),
+        contents: Vec<u8>,
+        note: String,
+    ) {
+        self.send_datagram(now, path, (Transport::Udp, None), contents, Some(note));
+    }
+
+    fn send_datagram(
+        &mut self,
+        now: Instant,
         (from, to): (SocketAddr, SocketAddr),
         (transport, connection): (Transport, Option<ConnectionId>),
         contents: Vec<u8>,
+        media: Option<String>,
     ) {
         let conditions = self
             .links
@@ -181,6 +210,7 @@ impl Network {
             transport,
             connection,
             contents,
+            media,
         };
         if self.keep_log {
             self.log.push(datagram.clone());

@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::agent::MediaSecurity;
+
 /// The caller's side of a scripted call.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CallerScript {
@@ -18,6 +20,9 @@ pub struct CallerScript {
     pub reinvite_after: Option<Duration>,
     /// Send the INVITE without SDP (late offer: the answer goes in the ACK).
     pub late_offer: bool,
+    /// What media the caller offers: clear RTP, SRTP or opportunistic SRTP.
+    #[serde(default)]
+    pub media: MediaSecurity,
 }
 
 /// The callee's side of a scripted call. It travels to the callee in an `X-Sim-Callee` header

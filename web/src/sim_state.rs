@@ -10,7 +10,9 @@ use twoleg_core::config::ValidConfig;
 use twoleg_core::status::{CallRecord, CallStatus};
 use twoleg_core::turn::Health;
 use twoleg_core::{Instant, Transport};
-use twoleg_sim::{CalleeScript, CallerScript, Datagram, LinkConditions, Sim, SimConfig};
+use twoleg_sim::{
+    CalleeScript, CallerScript, Datagram, LinkConditions, MediaSecurity, Sim, SimConfig,
+};
 use yew::Reducible;
 
 /// How fast virtual time runs.
@@ -54,6 +56,10 @@ pub(crate) struct Plan {
     pub(crate) seed: u64,
     /// How the caller reaches TwoLeg (fixed for the life of a simulator).
     pub(crate) caller_transport: Transport,
+    /// RTP packets each end sends once a call is confirmed (fixed for the life of a simulator).
+    pub(crate) media_packets: u32,
+    /// What media the callees accept (fixed for the life of a simulator).
+    pub(crate) callee_media: MediaSecurity,
 }
 
 impl SimHandle {
@@ -67,6 +73,8 @@ impl SimHandle {
                     link: plan.link,
                     keep_log: plan.calls <= 50,
                     caller_transport: plan.caller_transport,
+                    media_packets: plan.media_packets,
+                    callee_media: plan.callee_media,
                     ..SimConfig::default()
                 },
             )

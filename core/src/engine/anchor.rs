@@ -17,7 +17,7 @@ use crate::event::Event;
 use crate::media::policy::{self, OfferForm, SectionChoice};
 use crate::media::rewrite::{self, Origin, SectionOut};
 use crate::media::sdp::{MediaSection, SessionDescription};
-use crate::media::{MediaStream, PolicyViolation, SrtpKeys};
+use crate::media::{MediaCounters, MediaReport, MediaStream, PolicyViolation, SrtpKeys};
 use crate::sip::{HeaderName, Headers};
 use crate::status::{MediaStatus, Side, StreamLegStatus, StreamStatus, ZoneStatus};
 
@@ -96,6 +96,8 @@ struct StreamLeg {
     own: Option<Crypto>,
     /// The peer's crypto line (its key for what it sends).
     peer: Option<Crypto>,
+    /// What the host's media plane last reported.
+    counters: MediaCounters,
 }
 
 #[derive(Debug)]
@@ -146,6 +148,7 @@ impl Anchor {
                             .as_ref()
                             .zip(leg.peer.as_ref())
                             .map(|(own, _)| own.suite().name().to_owned()),
+                        counters: leg.counters,
                     })
                 };
                 Some(StreamStatus {
@@ -545,6 +548,21 @@ impl B2bua {
                     srtp,
                 })));
             }
+        }
+    }
+
+    /// The media plane's counters for one leg of a stream; a report for a call or stream
+    /// that is gone is dropped (the host may report after the close crossed it).
+    pub(crate) fn on_media_report(&mut self, report: &MediaReport) {
+        let leg = self
+            .calls
+            .values_mut()
+            .find(|call| call.tag == report.tag)
+            .and_then(|call| call.anchor.as_mut())
+            .and_then(|anchor| anchor.streams.get_mut(report.stream as usize))
+            .map(|stream| &mut stream.legs[report.side.index()]);
+        if let Some(leg) = leg {
+            leg.counters = report.counters;
         }
     }
 

@@ -251,6 +251,10 @@ impl B2bua {
                 self.advance(now)?;
                 self.on_undeliverable(undeliverable.transport, undeliverable.destination);
             }
+            Input::MediaReport(now, report) => {
+                self.advance(now)?;
+                self.on_media_report(&report);
+            }
         }
         Ok(())
     }

@@ -7,4 +7,4 @@ pub(crate) mod sdp;
 mod stream;
 
 pub use policy::{OfferForm, PolicyViolation};
-pub use stream::{MediaStream, SrtpKeys};
+pub use stream::{MediaCounters, MediaReport, MediaStream, SrtpKeys};

@@ -4,7 +4,7 @@
 use std::fmt;
 use std::net::SocketAddr;
 
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Serialize, Serializer};
 use twoleg_srtp::{MasterKey, Suite};
 
 use crate::status::Side;
@@ -60,4 +60,38 @@ impl Serialize for SrtpKeys {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(self.suite().name())
     }
+}
+
+/// What the host's media plane counted on one leg of one anchored stream since the stream
+/// opened (totals, RTP and RTCP together): what the peer sent TwoLeg and what TwoLeg sent it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MediaCounters {
+    /// Packets from the peer that were forwarded.
+    pub packets_received: u64,
+    /// Their bytes, as they arrived.
+    pub bytes_received: u64,
+    /// Packets TwoLeg sent the peer.
+    pub packets_sent: u64,
+    /// Their bytes, as sent.
+    pub bytes_sent: u64,
+    /// Packets from the peer missing by RTP sequence numbers.
+    pub lost: u64,
+    /// SRTP or SRTCP packets from the peer that failed authentication (dropped).
+    pub auth_failures: u64,
+    /// SRTP or SRTCP packets from the peer refused as replays (dropped).
+    pub replays: u64,
+}
+
+/// The host's report on one leg of one anchored stream (an input of the engine), so that call
+/// status and history show what the media plane saw.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MediaReport {
+    /// The call's tag, as in [`MediaStream::tag`].
+    pub tag: String,
+    /// Which leg.
+    pub side: Side,
+    /// The media section's index, as in [`MediaStream::stream`].
+    pub stream: u32,
+    /// The totals so far.
+    pub counters: MediaCounters,
 }

@@ -123,6 +123,18 @@ impl GuestB2bua for Engine {
             .map_err(Convert::convert)
     }
 
+    fn handle_media_report(
+        &self,
+        now: u64,
+        report: wit::MediaReport,
+    ) -> Result<(), wit::EngineError> {
+        let input = Input::MediaReport(Instant::from_nanos(now), report.convert());
+        self.0
+            .borrow_mut()
+            .handle_input(input)
+            .map_err(Convert::convert)
+    }
+
     fn handle_timeout(&self, now: u64) -> Result<(), wit::EngineError> {
         self.0
             .borrow_mut()

@@ -7,9 +7,7 @@ use twoleg_core::ids;
 use twoleg_core::sip::ReplyTo;
 use twoleg_core::sip::{HeaderName, Message, Method, Parsed, Response, StatusCode};
 
-use super::{
-    Agent, AgentCall, Kind, Role, SCRIPT_HEADER, SDP_ANSWER, SDP_OFFER, Session, State, Timer, key,
-};
+use super::{Agent, AgentCall, AgentMedia, Kind, Role, SCRIPT_HEADER, Session, State, Timer, key};
 use crate::script::{CalleeScript, CallerScript};
 
 impl Agent {
@@ -38,11 +36,14 @@ impl Agent {
                     return;
                 }
                 // A re-INVITE: accept it.
+                let answer = self
+                    .answer_sdp(id, &request.body)
+                    .unwrap_or_else(|| self.offer_sdp(id));
                 let mut ok = reply.response(StatusCode::OK, "OK", None);
                 ok.headers
                     .push(HeaderName::CONTACT, format!("<sip:agent@{}>", self.address));
                 ok.headers.push(HeaderName::CONTENT_TYPE, "application/sdp");
-                ok.body = SDP_ANSWER.as_bytes().to_vec();
+                ok.body = answer.into_bytes();
                 let bytes = ok.to_bytes();
                 self.answered.insert(key(&parsed), bytes.clone());
                 self.send_reliably(id, Kind::Success, bytes, self.t2);
@@ -62,6 +63,9 @@ impl Agent {
                 }
                 if session.pending.contains_key(&Kind::Success) {
                     self.stop(id, Kind::Success);
+                    if !request.body.is_empty() {
+                        self.take_answer(id, &request.body);
+                    }
                     let session = self.sessions.get_mut(&id).expect("checked above");
                     if session.state == State::Answered {
                         session.state = State::Confirmed;
@@ -72,6 +76,7 @@ impl Agent {
                         {
                             self.timers.set((id, Timer::HangUp), self.now + after);
                         }
+                        self.start_media(id);
                     }
                 }
             }
@@ -127,6 +132,7 @@ impl Agent {
                 answered_at: None,
                 ended_at: None,
                 how: String::new(),
+                media: AgentMedia::default(),
             },
             state: State::Calling,
             caller: CallerScript::default(),
@@ -143,14 +149,31 @@ impl Agent {
             invite_branch: String::new(),
             invite_cseq: parsed.cseq.number,
             reply: Some(reply),
-            invite_had_sdp: !request.body.is_empty(),
             last_response: Vec::new(),
             pending: BTreeMap::new(),
             last_ack: Vec::new(),
             cancel_wanted: false,
-        };
+            media: Default::default(),
+        }
+        .with_media(self.callee_media, self.media_port_for(id));
         self.by_call_id.insert(parsed.call_id.clone(), id);
         self.sessions.insert(id, session);
+        // An offer this callee cannot take: 488 at once (RFC 3264 §6).
+        if !request.body.is_empty() {
+            match self.answer_sdp(id, &request.body) {
+                Some(answer) => {
+                    self.sessions
+                        .get_mut(&id)
+                        .expect("just inserted")
+                        .media
+                        .prepared = Some(answer)
+                }
+                None => {
+                    self.final_response(id, StatusCode::NOT_ACCEPTABLE_HERE);
+                    return;
+                }
+            }
+        }
         match script {
             // A dead callee: forgets the call once any sender would have given up.
             CalleeScript::Silent => self
@@ -208,13 +231,15 @@ impl Agent {
                 let Some((_, mut response)) = self.response(id, StatusCode::OK) else {
                     return;
                 };
-                let had_sdp = self.sessions[&id].invite_had_sdp;
+                let prepared = self.sessions[&id].media.prepared.clone();
+                let body = match prepared {
+                    Some(answer) => answer,
+                    None => self.offer_sdp(id),
+                };
                 response
                     .headers
                     .push(HeaderName::CONTENT_TYPE, "application/sdp");
-                response.body = if had_sdp { SDP_ANSWER } else { SDP_OFFER }
-                    .as_bytes()
-                    .to_vec();
+                response.body = body.into_bytes();
                 let bytes = response.to_bytes();
                 if let Some(session) = self.sessions.get_mut(&id) {
                     session.last_response = bytes.clone();

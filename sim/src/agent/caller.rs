@@ -7,9 +7,7 @@ use twoleg_core::Instant;
 use twoleg_core::ids;
 use twoleg_core::sip::{HeaderName, Message, Method, Parsed};
 
-use super::{
-    Agent, AgentCall, Kind, Role, SCRIPT_HEADER, SDP_ANSWER, SDP_OFFER, Session, State, Timer,
-};
+use super::{Agent, AgentCall, AgentMedia, Kind, Role, SCRIPT_HEADER, Session, State, Timer};
 use crate::script::{CalleeScript, CallerScript};
 
 impl Agent {
@@ -23,6 +21,7 @@ impl Agent {
         let id = self.next_session;
         self.next_session += 1;
         let call_id = format!("sim{id}-{}", ids::tag(&mut self.rng));
+        let security = caller.media;
         let uri = caller
             .uri
             .clone()
@@ -35,6 +34,7 @@ impl Agent {
                 answered_at: None,
                 ended_at: None,
                 how: String::new(),
+                media: AgentMedia::default(),
             },
             state: State::Idle,
             caller,
@@ -48,12 +48,13 @@ impl Agent {
             invite_branch: ids::branch(&mut self.rng),
             invite_cseq: 1,
             reply: None,
-            invite_had_sdp: false,
             last_response: Vec::new(),
             pending: BTreeMap::new(),
             last_ack: Vec::new(),
             cancel_wanted: false,
-        };
+            media: Default::default(),
+        }
+        .with_media(security, self.media_port_for(id));
         self.by_call_id.insert(call_id.clone(), id);
         self.sessions.insert(id, session);
         self.timers.set((id, Timer::Start), at);
@@ -76,7 +77,7 @@ impl Agent {
             request
                 .headers
                 .push(HeaderName::CONTENT_TYPE, "application/sdp");
-            request.body = SDP_OFFER.as_bytes().to_vec();
+            request.body = self.offer_sdp(id).into_bytes();
         }
         let bytes = request.to_bytes();
         let caller = self.sessions[&id].caller.clone();
@@ -168,6 +169,11 @@ impl Agent {
                     self.stop(id, Kind::ReInvite);
                 }
                 if status.is_success() {
+                    if let Message::Response(response) = &parsed.message
+                        && !response.body.is_empty()
+                    {
+                        self.take_answer(id, &response.body);
+                    }
                     let ack = self.ack(id, cseq, None, None);
                     self.send(self.proxy, ack);
                 }
@@ -201,16 +207,32 @@ impl Agent {
         session.state = State::Confirmed;
         let late_offer = session.caller.late_offer;
         let caller = session.caller.clone();
-        let ack = self.ack(id, cseq, None, late_offer.then_some(SDP_ANSWER));
+        let body = match &parsed.message {
+            Message::Response(response) => response.body.clone(),
+            Message::Request(_) => Vec::new(),
+        };
+        // Late offer: the 200 carries the offer and the ACK the answer (none when this caller
+        // cannot take the offer: it hangs up at once).
+        let mut refused_offer = false;
+        let answer = if late_offer {
+            let answer = self.answer_sdp(id, &body);
+            refused_offer = answer.is_none();
+            answer
+        } else {
+            self.take_answer(id, &body);
+            None
+        };
+        let ack = self.ack(id, cseq, None, answer.as_deref());
         if let Some(session) = self.sessions.get_mut(&id) {
             session.last_ack = ack.clone();
         }
         self.send(self.proxy, ack);
         self.stop(id, Kind::Cancel);
-        if cancelled {
+        if cancelled || refused_offer {
             self.hang_up(id);
             return;
         }
+        self.start_media(id);
         if let Some(after) = caller.hang_up_after {
             self.timers.set((id, Timer::HangUp), self.now + after);
         }

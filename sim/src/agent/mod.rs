@@ -4,6 +4,7 @@
 
 mod callee;
 mod caller;
+mod media;
 mod message;
 
 use std::collections::BTreeMap;
@@ -23,8 +24,8 @@ use twoleg_core::{Instant, Transport};
 /// The header that carries the callee's script through the B2BUA.
 pub const SCRIPT_HEADER: &str = "X-Sim-Callee";
 
-const SDP_OFFER: &str = "v=0\r\no=sim 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0\r\n";
-const SDP_ANSWER: &str = "v=0\r\no=sim 2 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40002 RTP/AVP 0\r\n";
+pub(crate) use media::PORTS_PER_AGENT;
+pub use media::{AgentMedia, MediaSecurity};
 
 /// Which end of a call a scripted agent was.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -51,6 +52,8 @@ pub struct AgentCall {
     pub ended_at: Option<Instant>,
     /// How it ended, in words.
     pub how: String,
+    /// What it saw of the media.
+    pub media: AgentMedia,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -72,6 +75,8 @@ enum Timer {
     HangUp,
     ReInvite,
     Answer,
+    /// The next media packet.
+    Media,
     Retransmit(Kind),
     GiveUp(Kind),
 }
@@ -110,13 +115,13 @@ struct Session {
     invite_cseq: u32,
     /// For a callee: how to answer the INVITE.
     reply: Option<ReplyTo>,
-    invite_had_sdp: bool,
     last_response: Vec<u8>,
     pending: BTreeMap<Kind, Pending>,
     /// The last ACK sent for a 2xx (caller), re-sent on 2xx retransmissions.
     last_ack: Vec<u8>,
     /// The script wants to cancel, but no provisional response came yet.
     cancel_wanted: bool,
+    media: media::SessionMedia,
 }
 
 /// A scripted user agent at one address.
@@ -136,8 +141,27 @@ pub(crate) struct Agent {
     /// Responses to non-INVITE requests, re-sent when the request is retransmitted.
     answered: BTreeMap<(String, u32, String), Vec<u8>>,
     outbox: Vec<(SocketAddr, Vec<u8>)>,
+    /// Media packets sent: from, to, bytes, what they are.
+    media_outbox: Vec<(SocketAddr, SocketAddr, Vec<u8>, String)>,
+    /// The first of this agent's media ports.
+    media_base: u16,
+    /// Packets each side sends once a call is confirmed.
+    media_packets: u32,
+    /// What this agent accepts as a callee.
+    callee_media: MediaSecurity,
     next_session: u64,
     now: Instant,
+}
+
+/// How a scripted agent does media.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct MediaSetup {
+    /// The first of its media ports ([`PORTS_PER_AGENT`] of them).
+    pub(crate) base: u16,
+    /// Packets each side sends once a call is confirmed.
+    pub(crate) packets: u32,
+    /// What it accepts as a callee.
+    pub(crate) callee: MediaSecurity,
 }
 
 impl Agent {
@@ -147,6 +171,7 @@ impl Agent {
         t1: Duration,
         t2: Duration,
         seed: u64,
+        media: MediaSetup,
     ) -> Self {
         Self {
             address,
@@ -160,6 +185,10 @@ impl Agent {
             timers: Scheduler::new(),
             answered: BTreeMap::new(),
             outbox: Vec::new(),
+            media_outbox: Vec::new(),
+            media_base: media.base,
+            media_packets: media.packets,
+            callee_media: media.callee,
             next_session: 0,
             now: Instant::ZERO,
         }
@@ -278,7 +307,13 @@ impl Agent {
         session.state = State::Ended;
         session.record.ended_at = Some(self.now);
         session.record.how = how.to_owned();
-        for timer in [Timer::Cancel, Timer::HangUp, Timer::ReInvite, Timer::Answer] {
+        for timer in [
+            Timer::Cancel,
+            Timer::HangUp,
+            Timer::ReInvite,
+            Timer::Answer,
+            Timer::Media,
+        ] {
             self.timers.cancel((id, timer));
         }
         // Outstanding BYE, CANCEL and final-response retransmissions run to their end.
@@ -300,9 +335,11 @@ impl Agent {
             Timer::Cancel if state == State::Ringing => self.send_cancel(id),
             Timer::HangUp if state == State::Confirmed => self.hang_up(id),
             Timer::ReInvite if state == State::Confirmed => {
-                let bytes = self.in_dialog_request(id, Method::INVITE, Some(SDP_OFFER));
+                let offer = self.offer_sdp(id);
+                let bytes = self.in_dialog_request(id, Method::INVITE, Some(&offer));
                 self.send_reliably(id, Kind::ReInvite, bytes, self.t2 * 64);
             }
+            Timer::Media if state == State::Confirmed => self.send_media(id),
             Timer::Answer if state == State::Ringing => self.answer(id),
             Timer::Answer if state == State::Calling => self.end(id, "stayed silent"),
             Timer::Retransmit(kind) => {

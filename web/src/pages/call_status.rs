@@ -64,8 +64,9 @@ pub(crate) fn call_status() -> Html {
     }
 }
 
-/// What the encryption B2BUA did with a leg's media, in words: its zone and mode, then per
-/// media line SRTP with its suite or clear RTP; "-" when the B2BUA did not take the media.
+/// What the B2BUA did with a leg's media, in words: its zone and mode, then per media line
+/// SRTP with its suite or clear RTP and the packets the media plane counted; "-" when the
+/// B2BUA did not take the media.
 pub(crate) fn media_text(media: Option<&MediaStatus>, side: Side) -> String {
     let Some(media) = media else {
         return "-".to_owned();
@@ -77,6 +78,15 @@ pub(crate) fn media_text(media: Option<&MediaStatus>, side: Side) -> String {
         match &leg.suite {
             Some(suite) => text.push_str(&format!("; SRTP {suite}")),
             None => text.push_str("; clear RTP"),
+        }
+        let counters = &leg.counters;
+        text.push_str(&format!(
+            ", {} in / {} out",
+            counters.packets_received, counters.packets_sent
+        ));
+        let dropped = counters.auth_failures + counters.replays;
+        if counters.lost > 0 || dropped > 0 {
+            text.push_str(&format!(", {} lost, {dropped} refused", counters.lost));
         }
     }
     text

@@ -1,12 +1,13 @@
 //! The SIP ladder diagram of one call: every message on both legs in time order with the
 //! transport it took (UDP, or TCP/TLS and its connection), and the TURN exchanges of its Lync
-//! leg (Allocate, Refresh, CreatePermission) in their own column; losses and retransmissions
-//! marked, the full text a click away.
+//! leg (Allocate, Refresh, CreatePermission) in their own column; the media packets of anchored
+//! calls, as RTP or SRTP per leg; losses and retransmissions marked, the full text (each leg's
+//! SDP as TwoLeg wrote it) a click away.
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 
-use twoleg_core::status::TurnDecision;
+use twoleg_core::status::{MediaStatus, TurnDecision};
 use yew::prelude::*;
 
 use crate::app::Ctx;
@@ -25,14 +26,14 @@ pub(crate) fn ladder(props: &LadderProps) -> Html {
         .calls
         .iter()
         .find(|c| c.tag == props.tag.as_str())
-        .map(|c| (c.legs.clone(), c.turn.clone()))
+        .map(|c| (c.legs.clone(), c.turn.clone(), c.media.clone()))
         .or_else(|| {
             view.history
                 .iter()
                 .find(|r| r.tag == props.tag.as_str())
-                .map(|r| (r.legs.clone(), r.turn.clone()))
+                .map(|r| (r.legs.clone(), r.turn.clone(), r.media.clone()))
         });
-    let Some(([a, b], turn)) = call else {
+    let Some(([a, b], turn, anchored)) = call else {
         return html! { <p>{ "No such call (only calls still in view have a ladder)." }</p> };
     };
     let call_ids = [a.call_id.clone(), b.call_id.clone()];
@@ -40,11 +41,24 @@ pub(crate) fn ladder(props: &LadderProps) -> Html {
     // Columns: the caller, TwoLeg, the callee, and the TURN servers when relays were sought.
     let columns: [SocketAddr; 3] = [a.peer, a.local, b.peer];
     let width = if turn_servers.is_empty() { 3 } else { 4 };
+    let [a_media, b_media] = media_addresses(anchored.as_ref());
     let column = |address: SocketAddr| {
         if turn_servers.contains(&address) {
             return 3;
         }
+        if a_media.contains(&address) {
+            return 0;
+        }
+        if b_media.contains(&address) {
+            return 2;
+        }
         columns.iter().position(|c| *c == address).unwrap_or(1)
+    };
+    let is_media = |d: &twoleg_sim::Datagram| {
+        d.media.is_some()
+            && [d.from, d.to]
+                .iter()
+                .any(|address| a_media.contains(address) || b_media.contains(address))
     };
     let is_turn = |d: &twoleg_sim::Datagram| {
         media.contains(&d.from) && turn_servers.contains(&d.to)
@@ -58,6 +72,7 @@ pub(crate) fn ladder(props: &LadderProps) -> Html {
             d.header("Call-ID")
                 .is_some_and(|id| call_ids.iter().any(|c| c == id))
                 || is_turn(d)
+                || is_media(d)
         })
         .map(|d| {
             let retransmission = !seen.insert((d.from, d.contents.clone()));
@@ -76,6 +91,9 @@ pub(crate) fn ladder(props: &LadderProps) -> Html {
                 })
             };
             let mut classes = classes!("ladder-row", format!("leg-{leg}"));
+            if d.media.is_some() {
+                classes.push("media");
+            }
             if d.delivered_at.is_none() {
                 classes.push("lost");
             }
@@ -87,9 +105,10 @@ pub(crate) fn ladder(props: &LadderProps) -> Html {
                 Some(connection) => format!("{} #{}", d.transport, connection.0),
                 None => d.transport.to_string(),
             };
-            let text = match twoleg_core::turn::describe(&d.contents) {
-                Some(what) => format!("{what} ({} bytes of binary STUN)", d.contents.len()),
-                None => String::from_utf8_lossy(&d.contents).into_owned(),
+            let text = match (&d.media, twoleg_core::turn::describe(&d.contents)) {
+                (Some(what), _) => format!("{what}: {} bytes\n{}", d.contents.len(), hex(&d.contents)),
+                (None, Some(what)) => format!("{what} ({} bytes of binary STUN)", d.contents.len()),
+                (None, None) => String::from_utf8_lossy(&d.contents).into_owned(),
             };
             let cells = (0..width).map(|c| {
                 let inside = c >= from.min(to) && c < from.max(to);
@@ -165,4 +184,36 @@ fn turn_addresses(turn: &TurnDecision) -> (Vec<SocketAddr>, Vec<SocketAddr>) {
         }
     }
     (servers, ports)
+}
+
+/// The peers' media addresses of an anchored call per leg (RTP and RTCP), as TwoLeg's media
+/// streams know them: packets from and to them belong to the call.
+fn media_addresses(media: Option<&MediaStatus>) -> [Vec<SocketAddr>; 2] {
+    let mut sides = [Vec::new(), Vec::new()];
+    for stream in media.map(|m| m.streams.as_slice()).unwrap_or_default() {
+        for (side, leg) in stream.legs.iter().enumerate() {
+            for address in leg.remote.into_iter() {
+                sides[side].push(address);
+                sides[side].push(SocketAddr::new(
+                    address.ip(),
+                    address.port().wrapping_add(1),
+                ));
+            }
+        }
+    }
+    sides
+}
+
+/// Bytes as hex, 16 to a line.
+fn hex(bytes: &[u8]) -> String {
+    bytes
+        .chunks(16)
+        .map(|line| {
+            line.iter()
+                .map(|byte| format!("{byte:02x}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }

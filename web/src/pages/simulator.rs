@@ -1,11 +1,12 @@
 //! The simulator: place calls through the real engine, with chosen caller and callee behaviour,
-//! the caller's transport (UDP, or a TCP or TLS stream to a listener of that transport), link
-//! loss and latency, seed and speed; one call or a batch.
+//! the caller's transport (UDP, or a TCP or TLS stream to a listener of that transport), what
+//! media each end offers (clear RTP, SRTP, opportunistic SRTP) and how many packets it sends,
+//! link loss and latency, seed and speed; one call or a batch.
 
 use std::time::Duration;
 
 use twoleg_core::Transport;
-use twoleg_sim::{CalleeScript, CallerScript, LinkConditions};
+use twoleg_sim::{CalleeScript, CallerScript, LinkConditions, MediaSecurity};
 use web_sys::{HtmlInputElement, HtmlSelectElement};
 use yew::prelude::*;
 
@@ -27,6 +28,9 @@ struct Form {
     seed: u64,
     speed: Speed,
     uri: String,
+    caller_media: MediaSecurity,
+    callee_media: MediaSecurity,
+    media_packets: u32,
 }
 
 impl Default for Form {
@@ -44,6 +48,9 @@ impl Default for Form {
             seed: 1,
             speed: Speed::TenTimes,
             uri: "sip:bob@example.com".to_owned(),
+            caller_media: MediaSecurity::Rtp,
+            callee_media: MediaSecurity::Rtp,
+            media_packets: 5,
         }
     }
 }
@@ -57,6 +64,7 @@ impl Form {
             hang_up_after: (self.caller == "hangup").then(|| ms(self.caller_ms)),
             reinvite_after: None,
             late_offer: false,
+            media: self.caller_media,
         };
         let callee = match self.callee.as_str() {
             "busy" => CalleeScript::Reject {
@@ -86,6 +94,8 @@ impl Form {
             },
             seed: self.seed,
             caller_transport: self.caller_transport,
+            media_packets: self.media_packets.min(1_000),
+            callee_media: self.callee_media,
         }
     }
 }
@@ -180,6 +190,8 @@ pub(crate) fn simulator() -> Html {
                     </select>
                     if running { <span class="hint">{ " (reset the simulator to change it)" }</span> }
                 </label>
+                <label class="field"><span>{ "Caller's media" }</span>
+                    { media_select("sim-caller-media", form.caller_media, false, select(|f, v| f.caller_media = MediaSecurity::parse(&v))) }</label>
                 <label class="field"><span>{ "Callee" }</span>
                     <select id="sim-callee" onchange={select(|f, v| f.callee = v)}>
                         <option value="answer" selected={form.callee == "answer"}>{ "answers after N ms" }</option>
@@ -192,6 +204,12 @@ pub(crate) fn simulator() -> Html {
                     <input id="sim-callee-ms" type="number" value={form.callee_ms.to_string()} onchange={text(|f, v| f.callee_ms = v.trim().parse().unwrap_or(0))} /></label>
                 <label class="field"><span>{ "Callee hangs up after (ms)" }</span>
                     <input id="sim-hangup-ms" type="number" value={form.hang_up_ms.to_string()} onchange={text(|f, v| f.hang_up_ms = v.trim().parse().unwrap_or(0))} /></label>
+                <label class="field"><span>{ "Callees' media" }</span>
+                    { media_select("sim-callee-media", form.callee_media, running, select(|f, v| f.callee_media = MediaSecurity::parse(&v))) }</label>
+                <label class="field"><span>{ "Media packets per end" }</span>
+                    <input id="sim-media-packets" type="number" disabled={running} value={form.media_packets.to_string()} onchange={text(|f, v| f.media_packets = v.trim().parse().unwrap_or(0))} />
+                    if running { <span class="hint">{ " (reset the simulator to change the callees' media and packets)" }</span> }
+                </label>
                 <label class="field"><span>{ "Calls" }</span>
                     <input id="sim-calls" type="number" value={form.calls.to_string()} onchange={text(|f, v| f.calls = v.trim().parse().unwrap_or(1))} /></label>
                 <label class="field"><span>{ "Loss on every link (%)" }</span>
@@ -216,5 +234,29 @@ pub(crate) fn simulator() -> Html {
                 }
             </p>
         </section>
+    }
+}
+
+/// A choice of media offer, as Expressway's zones speak of it.
+fn media_select(
+    id: &'static str,
+    chosen: MediaSecurity,
+    disabled: bool,
+    onchange: Callback<Event>,
+) -> Html {
+    let options = [
+        (MediaSecurity::Rtp, "clear RTP (RTP/AVP)"),
+        (MediaSecurity::Srtp, "SRTP only (RTP/SAVP with a=crypto)"),
+        (
+            MediaSecurity::Osrtp,
+            "SRTP if possible (RTP/AVP with a=crypto, RFC 8643)",
+        ),
+    ];
+    html! {
+        <select {id} {disabled} {onchange}>
+            { for options.iter().map(|(security, label)| html! {
+                <option value={security.name()} selected={*security == chosen}>{ *label }</option>
+            }) }
+        </select>
     }
 }
