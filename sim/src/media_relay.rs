@@ -162,18 +162,20 @@ impl MediaRelay {
         };
         other.counters.packets_sent += 1;
         other.counters.bytes_sent += out.len() as u64;
-        let kind = match (rtcp, other.send.as_ref()) {
-            (false, Some(context)) => format!("SRTP ({})", context.suite().name()),
-            (true, Some(context)) => format!("SRTCP ({})", context.suite().name()),
-            (false, None) => "RTP".to_owned(),
-            (true, None) => "RTCP".to_owned(),
+        let kind = match (rtcp, other.send.is_some()) {
+            (false, true) => "SRTP",
+            (true, true) => "SRTCP",
+            (false, false) => "RTP",
+            (true, false) => "RTCP",
         };
-        let note = if rtcp || clear.len() < 4 {
-            kind
-        } else {
+        let mut note = kind.to_owned();
+        if !rtcp && clear.len() >= 4 {
             let seq = u16::from_be_bytes([clear[2], clear[3]]);
-            format!("{kind} seq={seq}")
-        };
+            note.push_str(&format!(" seq={seq}"));
+        }
+        if let Some(context) = other.send.as_ref() {
+            note.push_str(&format!(" ({})", context.suite().name()));
+        }
         reports.push(report(other));
         let from = if rtcp {
             SocketAddr::new(other_local.ip(), other_local.port() + 1)

@@ -1,6 +1,6 @@
 // The browser simulator in real headless Chromium (Debian's), against the built dist/ served on
-// loopback: config editing with inline errors, a simulated call seen on both legs, a caller over
-// TCP in the ladder, a batch with loss, export checked by the real `twoleg check`, import of a
+// loopback: config editing with inline errors, a simulated call seen on both legs, zones and
+// media encryption (SRTP on one leg, clear on the other, a 488), a caller over TCP in the ladder, a batch with loss, export checked by the real `twoleg check`, import of a
 // broken file. Screenshots of the
 // main pages go to artifacts/screenshots/.
 
@@ -164,6 +164,59 @@ test('a Best effort zone: the B2BUA takes the media and call history says so', a
   await go('/zones');
   await page.click('#zone-0-delete');
   await page.waitForFunction(() => !document.querySelector('#zone-0-name'));
+});
+
+test('a Force encrypted callee zone: SRTP on leg B, clear RTP on leg A, in history and the ladder; a Force encrypted caller zone refuses a clear caller with 488', async () => {
+  await go('/settings');
+  await page.fill('#route-0-destination', '127.0.0.2:5070');
+  await go('/zones');
+  await page.click('#zone-add');
+  await page.fill('#zone-0-peers', '127.0.0.2');
+  await page.selectOption('#zone-0-mode', 'force_encrypted');
+  const problems = await page.$$eval('#config-problem-count', (els) => els.map((e) => e.textContent));
+  assert.deepEqual(problems, [], 'the zone validates');
+  await placeCalls({ callerMs: 1000, setup: () => page.selectOption('#sim-callee-media', 'srtp') });
+  assert.equal(await page.isDisabled('#sim-callee-media'), true, 'fixed while the simulator runs');
+  await go('/history');
+  await page.waitForSelector('#call-history tr.history-leg-row td.media');
+  const media = await page.$$eval('#call-history tr.history-leg-row td.media', (cells) => cells.map((c) => c.textContent));
+  const all = media.join('\n');
+  assert.match(media[0], /^B2BUA: Default Zone \(Auto\); clear RTP, 5 in \/ 5 out$/, all);
+  assert.match(media[1], /^B2BUA: zone 1 \(ForceEncrypted\); SRTP [A-Z0-9_]+, 5 in \/ 5 out$/, all);
+  await page.click('#call-history tr.history-leg-row a');
+  await page.waitForSelector('#ladder tr.ladder-row.media');
+  const rows = await page.$$eval('#ladder tr.ladder-row', (trs) => trs.map((r) => ({
+    leg: r.querySelector('td.leg').textContent, media: r.classList.contains('media'), text: r.textContent })));
+  const texts = rows.map((r) => `${r.leg} ${r.text}`).join('\n');
+  const mediaRows = rows.filter((r) => r.media);
+  assert.equal(mediaRows.length, 20, `5 packets each way on each leg:\n${texts}`);
+  assert.ok(mediaRows.filter((r) => r.leg === 'A').every((r) => /RTP seq=\d+/.test(r.text) && !r.text.includes('SRTP')), texts);
+  assert.ok(mediaRows.filter((r) => r.leg === 'B').every((r) => /SRTP seq=\d+/.test(r.text)), texts);
+  // Each leg's SDP as TwoLeg wrote it: SAVP with TwoLeg's key toward the callee, clear toward the caller.
+  await page.click('#ladder tr.ladder-row.leg-B >> nth=0');
+  const offer = await page.textContent('#ladder tr.message-text pre');
+  assert.match(offer, /^INVITE /);
+  assert.match(offer, /m=audio \d+ RTP\/SAVP 0/);
+  assert.match(offer, /a=crypto:1 /);
+  assert.match(offer, /o=twoleg /);
+  await shot('ladder-media');
+
+  // The caller's own zone Force encrypted: a clear offer is refused with 488 and no call.
+  await go('/zones');
+  await page.fill('#zone-0-peers', '127.0.0.1');
+  await placeCalls({ callerMs: 1000 });
+  await page.waitForSelector('#sim-refused tr.refused-row');
+  const refused = await page.$$eval('#sim-refused tr.refused-row', (trs) => trs.map((r) => r.textContent));
+  assert.equal(refused.length, 1, refused.join('\n'));
+  assert.match(refused[0], /INVITE488media encryption is required/, refused.join('\n'));
+  assert.match(await page.textContent('#sim-status'), /finished calls 0\b/);
+  await shot('simulator-refused');
+  await page.click('#sim-reset');
+  await go('/zones');
+  await page.click('#zone-0-delete');
+  await page.waitForFunction(() => !document.querySelector('#zone-0-name'));
+  await go('/settings');
+  await page.fill('#route-0-destination', '127.0.0.1:5070');
 });
 
 test('a caller over TCP: the ladder shows leg A on its connection and leg B on UDP, nothing retransmitted', async () => {

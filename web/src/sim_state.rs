@@ -9,7 +9,7 @@ use std::time::Duration;
 use twoleg_core::config::ValidConfig;
 use twoleg_core::status::{CallRecord, CallStatus};
 use twoleg_core::turn::Health;
-use twoleg_core::{Instant, Transport};
+use twoleg_core::{Event, Instant, Transport};
 use twoleg_sim::{
     CalleeScript, CallerScript, Datagram, LinkConditions, MediaSecurity, Sim, SimConfig,
 };
@@ -135,6 +135,7 @@ impl SimHandle {
             ladder: self.ladder_snapshot(sim.ladder()),
             live_at_agents: sim.pending().agent_calls,
             calls_per_second: rate,
+            refused: refused(sim),
             turn_health: engine
                 .turn_servers()
                 .iter()
@@ -157,6 +158,43 @@ pub(crate) struct SimView {
     pub(crate) calls_per_second: Option<f64>,
     /// Every TURN address/port combination of the simulated engine, with its health.
     pub(crate) turn_health: Vec<(SocketAddr, Health)>,
+    /// The latest requests TwoLeg refused before a call existed, newest first.
+    pub(crate) refused: Vec<RefusedRequest>,
+}
+
+/// A request TwoLeg refused (a 488 for media policy, a 404 for no route, ...): no call, no
+/// history record, so the simulator lists them.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct RefusedRequest {
+    pub(crate) at: Instant,
+    pub(crate) source: SocketAddr,
+    pub(crate) method: String,
+    pub(crate) status: u16,
+    pub(crate) reason: String,
+}
+
+/// The last 20 refusals among the kept events, newest first.
+fn refused(sim: &Sim) -> Vec<RefusedRequest> {
+    sim.events()
+        .iter()
+        .rev()
+        .filter_map(|(at, event)| match event {
+            Event::Refused {
+                source,
+                method,
+                status,
+                reason,
+            } => Some(RefusedRequest {
+                at: *at,
+                source: *source,
+                method: method.to_string(),
+                status: status.code(),
+                reason: reason.to_string(),
+            }),
+            _ => None,
+        })
+        .take(20)
+        .collect()
 }
 
 /// The only thing that changes a `SimView`: a new snapshot.

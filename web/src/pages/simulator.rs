@@ -233,6 +233,21 @@ pub(crate) fn simulator() -> Html {
                     <span id="sim-rate">{ format!(" · {rate:.0} calls/s") }</span>
                 }
             </p>
+            if !view.refused.is_empty() {
+                <h2>{ "Refused requests" }</h2>
+                <p class="hint">{ "Refused before any call existed: no legs, no history record." }</p>
+                <table id="sim-refused">
+                    <thead><tr><th>{ "Time" }</th><th>{ "Source" }</th><th>{ "Request" }</th><th>{ "Status" }</th><th>{ "Why" }</th></tr></thead>
+                    <tbody>
+                        { for view.refused.iter().map(|r| html! {
+                            <tr class="refused-row">
+                                <td>{ r.at.to_string() }</td><td>{ r.source.to_string() }</td><td>{ r.method.clone() }</td>
+                                <td class="status">{ r.status }</td><td class="reason">{ r.reason.clone() }</td>
+                            </tr>
+                        }) }
+                    </tbody>
+                </table>
+            }
         </section>
     }
 }
