@@ -466,3 +466,73 @@ fn a_re_invite_keeps_keys_that_did_not_change_and_takes_new_ones() {
     assert_eq!(keys.receive, Crypto::parse(&new_key).unwrap().key);
     assert_ne!(keys.receive, b_keys.receive);
 }
+
+#[test]
+fn audio_and_video_each_get_their_own_ports_and_keys_and_a_non_rtp_line_is_declined() {
+    let mut net = Net::new(zones_config("auto", "force_encrypted", 100));
+    let offer = "v=0\r\no=peer 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+        m=audio 40000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n\
+        m=video 40002 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\n\
+        m=application 40004 UDP/BFCP *\r\n";
+    net.send(CALLER, &invite("av1", "z9hG4bKav1", 1, 70, "", offer));
+    let b_invite = net.expect_one(FAR_CALLEE, "INVITE");
+    let b_offer = String::from_utf8_lossy(b_invite.body()).into_owned();
+    let lines: Vec<&str> = b_offer.lines().filter(|l| l.starts_with("m=")).collect();
+    assert_eq!(lines.len(), 3, "{b_offer}");
+    assert!(lines[0].starts_with("m=audio ") && lines[0].ends_with(" RTP/SAVP 0"));
+    assert!(lines[1].starts_with("m=video ") && lines[1].ends_with(" RTP/SAVP 96"));
+    assert!(lines[2].starts_with("m=application 0 "), "{}", lines[2]);
+    let (audio, video) = (port_of(lines[0]), port_of(lines[1]));
+    assert_ne!(audio, video);
+    assert!(
+        audio % 2 == 0 && video % 2 == 0,
+        "even RTP ports, RTCP on the odd ones"
+    );
+    // Each section has its own crypto lines with their own keys.
+    let sections: Vec<&str> = b_offer.split("m=").skip(1).collect();
+    let keys = |section: &str| -> Vec<String> {
+        section
+            .lines()
+            .filter_map(|l| l.strip_prefix("a=crypto:"))
+            .map(|v| v.split("inline:").nth(1).unwrap().to_owned())
+            .collect()
+    };
+    let (audio_keys, video_keys) = (keys(sections[0]), keys(sections[1]));
+    assert_eq!((audio_keys.len(), video_keys.len()), (3, 3));
+    assert!(audio_keys.iter().all(|key| !video_keys.contains(key)));
+
+    // The callee takes both with AES_CM_128_HMAC_SHA1_80 (TwoLeg's tag 2) and declines BFCP.
+    let answer = format!(
+        "v=0\r\no=callee 1 1 IN IP4 127.0.0.2\r\ns=-\r\nc=IN IP4 127.0.0.2\r\nt=0 0\r\n\
+         m=audio 50000 RTP/SAVP 0\r\na=crypto:2 AES_CM_128_HMAC_SHA1_80 inline:{KEY}\r\n\
+         m=video 50002 RTP/SAVP 96\r\na=crypto:2 AES_CM_128_HMAC_SHA1_80 inline:{KEY}\r\n\
+         m=application 0 UDP/BFCP *\r\n"
+    );
+    net.send(FAR_CALLEE, &callee_reply(&b_invite, 200, &answer));
+    let a_ok = net.expect_one(CALLER, "200");
+    let a_answer = String::from_utf8_lossy(a_ok.body()).into_owned();
+    let a_lines: Vec<&str> = a_answer.lines().filter(|l| l.starts_with("m=")).collect();
+    assert_eq!(a_lines.len(), 3, "{a_answer}");
+    assert!(a_lines[0].ends_with(" RTP/AVP 0") && a_lines[1].ends_with(" RTP/AVP 96"));
+    assert!(a_lines[2].starts_with("m=application 0 "));
+    let (a_audio, a_video) = (port_of(a_lines[0]), port_of(a_lines[1]));
+    assert!(a_audio != a_video && ![audio, video].contains(&a_audio));
+
+    let streams = media_streams(&net);
+    assert_eq!(streams.len(), 4, "two streams, two legs each: {streams:?}");
+    let b_keys: Vec<_> = streams
+        .iter()
+        .filter(|s| s.side == Side::B)
+        .map(|s| (s.stream, s.srtp.clone().expect("SRTP on leg B").send))
+        .collect();
+    assert_eq!(b_keys.len(), 2);
+    assert_ne!(b_keys[0].0, b_keys[1].0);
+    assert_ne!(b_keys[0].1, b_keys[1].1, "TwoLeg's key differs per stream");
+    assert_eq!(
+        streams
+            .iter()
+            .find(|s| s.side == Side::A && s.stream == 1)
+            .and_then(|s| s.remote_rtp),
+        Some(addr("127.0.0.1:40002"))
+    );
+}
