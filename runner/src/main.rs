@@ -7,6 +7,7 @@
 mod admin;
 mod history;
 mod host;
+mod media;
 mod metrics;
 mod node;
 mod replay;

@@ -36,6 +36,7 @@ impl Metrics {
         engine: &twoleg_core::Counters,
         turn_up: &[(std::net::SocketAddr, bool)],
         connections: &ConnectionCounts,
+        media: &crate::media::MediaTotals,
     ) -> String {
         let mut out = String::new();
         header(
@@ -137,6 +138,42 @@ impl Metrics {
             "TCP/TLS connections open.",
         );
         let _ = writeln!(out, "twoleg_connections_open {}", connections.open);
+        let get = crate::media::MediaTotals::get;
+        for (name, kind, help, value) in [
+            (
+                "twoleg_media_packets_relayed_total",
+                "counter",
+                "RTP and RTCP packets of anchored calls forwarded from one leg to the other.",
+                get(&media.relayed),
+            ),
+            (
+                "twoleg_media_auth_failures_total",
+                "counter",
+                "SRTP and SRTCP packets that failed authentication (dropped).",
+                get(&media.auth_failures),
+            ),
+            (
+                "twoleg_media_replays_total",
+                "counter",
+                "SRTP and SRTCP packets refused as replays (dropped).",
+                get(&media.replays),
+            ),
+            (
+                "twoleg_media_dropped_total",
+                "counter",
+                "Media packets dropped otherwise: malformed, from an unlatched address, no peer yet.",
+                get(&media.dropped),
+            ),
+            (
+                "twoleg_media_streams_open",
+                "gauge",
+                "Anchored media lines being relayed.",
+                get(&media.streams_open),
+            ),
+        ] {
+            header(&mut out, name, kind, help);
+            let _ = writeln!(out, "{name} {value}");
+        }
         header(
             &mut out,
             "twoleg_turn_server_up",

@@ -15,6 +15,15 @@ use twoleg_sim::{
 const PACKETS: u32 = 5;
 
 fn sim(caller_zone: &str, callee_zone: &str, callee_media: MediaSecurity) -> Sim {
+    sim_with_timeout(caller_zone, callee_zone, callee_media, 60)
+}
+
+fn sim_with_timeout(
+    caller_zone: &str,
+    callee_zone: &str,
+    callee_media: MediaSecurity,
+    media_timeout_s: u64,
+) -> Sim {
     let config = ValidConfig::from_json(&format!(
         r#"{{
   "sip": {{ "listeners": [ {{ "name": "udp", "address": "127.0.0.1:5060" }} ] }},
@@ -22,7 +31,8 @@ fn sim(caller_zone: &str, callee_zone: &str, callee_media: MediaSecurity) -> Sim
   "zones": [
     {{ "name": "caller", "peers": ["127.0.0.1"], "media_encryption_mode": "{caller_zone}" }},
     {{ "name": "callee", "peers": ["127.0.0.2"], "media_encryption_mode": "{callee_zone}" }}
-  ]
+  ],
+  "encryption_b2bua": {{ "media_timeout_s": {media_timeout_s} }}
 }}"#
     ))
     .unwrap();
@@ -237,4 +247,71 @@ fn srtp_on_both_legs_uses_two_different_keys() {
         assert_eq!(sent[..12], relayed[..12], "the same RTP header");
         assert_ne!(sent[12..], relayed[12..], "another key on leg B");
     }
+}
+
+#[test]
+fn a_call_whose_media_stops_ends_after_the_media_timeout_with_bye_on_both_legs() {
+    let mut sim = sim_with_timeout("auto", "force_encrypted", MediaSecurity::Srtp, 10);
+    // The caller would stay two minutes; its media stops after 5 packets (0.1 s).
+    sim.place_call(
+        Duration::ZERO,
+        CallerScript {
+            hang_up_after: Some(Duration::from_secs(120)),
+            ..Default::default()
+        },
+        CalleeScript::Answer {
+            after: Duration::from_millis(100),
+            hang_up_after: None,
+        },
+    );
+    sim.run_until_idle().unwrap();
+    let record = record(&sim);
+    assert_eq!(record.outcome, Outcome::TimedOut, "{record:?}");
+    assert!(record.reason.contains("media timeout"), "{}", record.reason);
+    let answered = record.answered_at.unwrap();
+    let lasted = record.ended_at.saturating_since(answered);
+    assert!(
+        lasted >= Duration::from_secs(10) && lasted < Duration::from_secs(11),
+        "ten seconds after the last packet: {lasted:?}"
+    );
+    for role in [Role::Caller, Role::Callee] {
+        let call = agent(&sim, role);
+        assert_eq!(call.how, "peer hung up", "TwoLeg sent BYE: {call:?}");
+    }
+    assert_eq!(sim.pending(), SimPending::default());
+    assert_eq!(sim.engine().pending_work().media_ports, 0);
+}
+
+#[test]
+fn media_that_keeps_flowing_keeps_the_call_past_the_media_timeout() {
+    let config = sim_with_timeout("auto", "force_encrypted", MediaSecurity::Srtp, 5)
+        .engine()
+        .config()
+        .clone();
+    // 750 packets each way: 15 s of media at 50 packets/s, for a call of 12 s.
+    let mut sim = Sim::new(
+        config,
+        SimConfig {
+            media_packets: 750,
+            callee_media: MediaSecurity::Srtp,
+            keep_log: false,
+            ..SimConfig::default()
+        },
+    );
+    sim.place_call(
+        Duration::ZERO,
+        CallerScript {
+            hang_up_after: Some(Duration::from_secs(12)),
+            ..Default::default()
+        },
+        CalleeScript::Answer {
+            after: Duration::from_millis(100),
+            hang_up_after: None,
+        },
+    );
+    sim.run_until_idle().unwrap();
+    let record = record(&sim);
+    assert_eq!(record.outcome, Outcome::Completed, "{record:?}");
+    let legs = &record.media.expect("anchored").streams[0].legs;
+    assert!(legs[0].counters.packets_received >= 500, "{legs:?}");
 }

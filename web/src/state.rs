@@ -18,7 +18,7 @@ pub(crate) struct ConfigState {
 /// A change to the working config.
 pub(crate) enum Action {
     /// Replace the whole config (an import that validated).
-    Replace(Config),
+    Replace(Box<Config>),
     /// Add a TURN server.
     AddTurnServer(TurnServer),
     /// Replace the TURN server at this index.
@@ -84,7 +84,7 @@ impl Reducible for ConfigState {
     fn reduce(self: Rc<Self>, action: Action) -> Rc<Self> {
         let mut config = self.config.clone();
         match action {
-            Action::Replace(new) => config = new,
+            Action::Replace(new) => config = *new,
             Action::AddTurnServer(server) => config.turn_servers.push(server),
             Action::UpdateTurnServer(index, server) => {
                 if let Some(slot) = config.turn_servers.get_mut(index) {

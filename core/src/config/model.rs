@@ -342,6 +342,10 @@ pub struct EncryptionB2bua {
     /// Ports for anchored media: an even RTP and the odd RTCP port above it per leg and media
     /// line (default 36000-59999, Expressway's media range; the Lync B2BUA's range is left out).
     pub media_port_range: PortRange,
+    /// Seconds without a media packet on either leg of an anchored call (this B2BUA's or the
+    /// Lync B2BUA's) before it is ended with BYE on both legs, unless on hold (default 60;
+    /// 0 = never).
+    pub media_timeout_s: u64,
 }
 
 impl Default for EncryptionB2bua {
@@ -352,6 +356,7 @@ impl Default for EncryptionB2bua {
                 start: 36_000,
                 end: 59_999,
             },
+            media_timeout_s: 60,
         }
     }
 }

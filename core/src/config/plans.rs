@@ -232,4 +232,6 @@ pub struct EncryptionPolicy {
     pub max_calls: usize,
     /// Its media ports, inclusive.
     pub media_ports: (u16, u16),
+    /// How long an anchored call may go without media (not on hold); `None`: for ever.
+    pub media_timeout: Option<Duration>,
 }

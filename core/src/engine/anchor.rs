@@ -12,6 +12,8 @@ use rand::RngCore;
 use twoleg_srtp::{Crypto, MasterKey, Suite};
 
 use super::B2bua;
+use super::call::Call;
+use super::timers::CallTimer;
 use crate::config::{Encryption, MediaEncryptionMode};
 use crate::event::Event;
 use crate::media::policy::{self, OfferForm, SectionChoice};
@@ -20,6 +22,7 @@ use crate::media::sdp::{MediaSection, SessionDescription};
 use crate::media::{MediaCounters, MediaReport, MediaStream, PolicyViolation, SrtpKeys};
 use crate::sip::{HeaderName, Headers};
 use crate::status::{MediaStatus, Side, StreamLegStatus, StreamStatus, ZoneStatus};
+use crate::time::Instant;
 
 /// How long a call refused because the encryption B2BUA is full is asked to wait.
 pub(crate) const BUSY_RETRY_AFTER_S: u32 = 30;
@@ -65,6 +68,11 @@ pub(crate) struct Anchor {
     pending: Option<PendingOffer>,
     /// Streams were announced to the host (so their closing is too).
     announced: bool,
+    /// When the media plane last reported a packet received (or the call was answered).
+    last_media: Instant,
+    /// The last SDP received put the media on hold (`a=sendonly`, `recvonly` or `inactive`):
+    /// silence is expected, the media timeout waits.
+    held: bool,
 }
 
 #[derive(Debug, Default)]
@@ -217,6 +225,20 @@ impl Anchor {
     }
 }
 
+/// Whether a description puts its media on hold: a direction other than `sendrecv` at session
+/// level or on a section in use (RFC 3264 §8.4).
+fn on_hold(sdp: &SessionDescription) -> bool {
+    let held = |direction: &str| {
+        sdp.session_attribute(direction).is_some()
+            || sdp
+                .media
+                .iter()
+                .filter(|section| section.port != 0)
+                .any(|section| section.attribute(direction).is_some())
+    };
+    ["sendonly", "recvonly", "inactive"].into_iter().any(held)
+}
+
 /// Where the peer of a section receives RTCP: its `a=rtcp` port (and address), the RTP port
 /// when it muxes (RFC 5761), else the RTP port + 1.
 fn rtcp_address(sdp: &SessionDescription, section: &MediaSection) -> Option<SocketAddr> {
@@ -286,6 +308,8 @@ impl B2bua {
             streams: Vec::new(),
             pending: None,
             announced: false,
+            last_media: self.now,
+            held: false,
         })
     }
 
@@ -319,6 +343,7 @@ impl B2bua {
         let offer = SessionDescription::parse(body).map_err(|_| PolicyViolation::UnreadableSdp)?;
         let to = from.other();
         let choices = policy::choose_in_offer(anchor.modes[from.index()], &offer)?;
+        anchor.held = on_hold(&offer);
         if anchor.streams.len() < offer.media.len() {
             anchor
                 .streams
@@ -404,7 +429,12 @@ impl B2bua {
         }
         let result = self.answer_for(anchor, &pending, from, body);
         let translated = match result {
-            Ok(translated) => translated,
+            Ok(translated) => {
+                if let Ok(answer) = SessionDescription::parse(body) {
+                    anchor.held = anchor.held || on_hold(&answer);
+                }
+                translated
+            }
             Err(violation) => {
                 anchor.pending = Some(pending);
                 return Err(violation);
@@ -554,16 +584,67 @@ impl B2bua {
     /// The media plane's counters for one leg of a stream; a report for a call or stream
     /// that is gone is dropped (the host may report after the close crossed it).
     pub(crate) fn on_media_report(&mut self, report: &MediaReport) {
-        let leg = self
-            .calls
-            .values_mut()
-            .find(|call| call.tag == report.tag)
-            .and_then(|call| call.anchor.as_mut())
-            .and_then(|anchor| anchor.streams.get_mut(report.stream as usize))
-            .map(|stream| &mut stream.legs[report.side.index()]);
-        if let Some(leg) = leg {
-            leg.counters = report.counters;
+        let now = self.now;
+        let Some(anchor) = self.anchor_of(&report.tag) else {
+            return;
+        };
+        let Some(stream) = anchor.streams.get_mut(report.stream as usize) else {
+            return;
+        };
+        let leg = &mut stream.legs[report.side.index()];
+        let moved = report.counters.packets_received > leg.counters.packets_received;
+        leg.counters = report.counters;
+        if moved {
+            anchor.last_media = now;
         }
+    }
+
+    fn anchor_of(&mut self, tag: &str) -> Option<&mut Anchor> {
+        self.calls
+            .values_mut()
+            .find(|call| call.tag == tag)
+            .and_then(|call| call.anchor.as_mut())
+    }
+
+    /// The call was answered: its media timeout starts.
+    pub(crate) fn arm_media_timeout(&mut self, call: &mut Call) {
+        let Some(timeout) = self.config.encryption().media_timeout else {
+            return;
+        };
+        let Some(anchor) = call.anchor.as_mut() else {
+            return;
+        };
+        anchor.last_media = self.now;
+        self.set_call_timer(call.id, CallTimer::MediaTimeout, timeout);
+    }
+
+    /// The media timeout came due: a call with no packet on either leg for that long (and
+    /// not on hold) ends with BYE on both legs; otherwise it is looked at again when the
+    /// silence could next have lasted that long.
+    pub(crate) fn on_media_timeout(&mut self, call: &mut Call) {
+        let Some(timeout) = self.config.encryption().media_timeout else {
+            return;
+        };
+        let now = self.now;
+        let Some(anchor) = call.anchor.as_mut() else {
+            return;
+        };
+        if call.ending.is_some() {
+            return;
+        }
+        if anchor.held {
+            anchor.last_media = now;
+        }
+        let silent = now.saturating_since(anchor.last_media);
+        if silent < timeout {
+            self.set_call_timer(call.id, CallTimer::MediaTimeout, timeout - silent);
+            return;
+        }
+        let reason = format!(
+            "media timeout: no media on either leg for {} s",
+            timeout.as_secs()
+        );
+        self.tear_down(call, 408, reason);
     }
 
     /// Frees a call's media ports and tells the host.

@@ -27,11 +27,13 @@ pub(crate) enum CallTimer {
     TurnGiveUp,
     /// Renew the call's TURN allocations and permissions.
     TurnRefresh,
+    /// Look whether the anchored media has been silent too long.
+    MediaTimeout,
 }
 
 impl CallTimer {
     /// The timers a call has whatever its relays: forgotten when it ends.
-    pub(crate) const PER_CALL: [Self; 7] = [
+    pub(crate) const PER_CALL: [Self; 8] = [
         Self::Retransmit2xx(Side::A),
         Self::Retransmit2xx(Side::B),
         Self::AckTimeout(Side::A),
@@ -39,6 +41,7 @@ impl CallTimer {
         Self::RingTimeout,
         Self::TurnGiveUp,
         Self::TurnRefresh,
+        Self::MediaTimeout,
     ];
 }
 

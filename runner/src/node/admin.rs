@@ -73,11 +73,13 @@ impl Node {
                         .handshake_failures
                         .load(std::sync::atomic::Ordering::Relaxed),
                 };
-                let _ =
-                    reply.send(
-                        self.metrics
-                            .render(self.live.len(), &counters, &up, &connections),
-                    );
+                let _ = reply.send(self.metrics.render(
+                    self.live.len(),
+                    &counters,
+                    &up,
+                    &connections,
+                    self.media_plane.totals(),
+                ));
             }
             AdminRequest::Turn(reply) => {
                 let counters = self.counters();

@@ -25,6 +25,7 @@ use twoleg_sim::Engine as _;
 
 use crate::history::HistoryStore;
 use crate::host::{Guest, GuestError, Host, Trap};
+use crate::media::MediaPlane;
 use crate::metrics::Metrics;
 use crate::streams::{Arrived, StreamEvent, Streams};
 
@@ -61,6 +62,8 @@ pub(crate) enum Message {
     Admin(AdminRequest),
     /// Something happened on a TCP or TLS connection.
     Stream(StreamEvent),
+    /// The media plane's counters for one leg of an anchored media line.
+    MediaReport(twoleg_core::media::MediaReport),
     /// SIGINT or SIGTERM.
     Shutdown,
 }
@@ -78,6 +81,8 @@ pub(crate) struct Node {
     loop_tx: Option<SyncSender<Message>>,
     /// Media sockets, with the flag that stops their reader once the engine freed the port.
     media: BTreeMap<SocketAddr, Arc<AtomicBool>>,
+    /// Relays the anchored media of calls.
+    media_plane: MediaPlane,
     epoch: std::time::Instant,
     history: HistoryStore,
     /// Live calls as the engine's events describe them, to close them in history if the
@@ -121,6 +126,7 @@ impl Node {
             sockets,
             loop_tx: None,
             media: BTreeMap::new(),
+            media_plane: MediaPlane::new()?,
             epoch,
             history,
             live: LiveCalls::default(),
@@ -135,6 +141,7 @@ impl Node {
     pub(crate) fn spawn_readers(&mut self, tx: &SyncSender<Message>) -> anyhow::Result<()> {
         self.loop_tx = Some(tx.clone());
         self.streams.start(tx);
+        self.media_plane.start(tx);
         for (&listener, socket) in &self.sockets {
             spawn_reader(listener, socket, tx.clone(), None)?;
         }
@@ -190,6 +197,11 @@ impl Node {
                     self.check(result);
                 }
                 Ok(Message::Admin(request)) => self.admin(request),
+                Ok(Message::MediaReport(report)) => {
+                    let input = Input::MediaReport(self.now(), report);
+                    let result = self.guest.handle_input(input);
+                    self.check(result);
+                }
                 Ok(Message::Stream(event)) => {
                     let now = self.now();
                     let result = match self.streams.on_event(event) {
@@ -334,23 +346,30 @@ impl Node {
             } => {
                 tracing::warn!(%address, ?health, "TURN server health changed");
             }
-            // The media plane that relays anchored streams is not in the runner yet: the
-            // streams are logged (suites only, never keys).
+            // Anchored media goes to the media plane (logged with suites only, never keys).
             Event::MediaStream(stream) => {
-                tracing::info!(
+                tracing::debug!(
                     tag = %stream.tag,
                     side = ?stream.side,
                     stream = stream.stream,
                     local = %stream.local_rtp,
                     remote = ?stream.remote_rtp,
                     srtp = ?stream.srtp.as_ref().map(|keys| keys.suite()),
-                    "anchored media stream (not relayed by this runner yet)"
+                    "anchored media stream"
                 );
+                if self.sockets.contains_key(&stream.local_rtp) {
+                    // The Lync leg's first line shares its port pair with the TURN allocations,
+                    // whose socket the loop reads: not relayed by the media plane yet.
+                    tracing::warn!(tag = %stream.tag, local = %stream.local_rtp, "media on a TURN port pair is not relayed yet");
+                } else {
+                    self.media_plane.open(&stream);
+                }
             }
             Event::MediaStreamClosed {
                 tag, side, stream, ..
             } => {
                 tracing::debug!(%tag, ?side, stream, "anchored media stream closed");
+                self.media_plane.close(&tag, side, stream);
             }
             _ => {}
         }
@@ -379,6 +398,7 @@ impl Node {
             self.history.append(record);
         }
         // The fresh instance knows nothing of the media ports the failed one opened.
+        self.media_plane.close_all();
         for (port, stop) in std::mem::take(&mut self.media) {
             stop.store(true, Ordering::Relaxed);
             self.sockets.remove(&port);

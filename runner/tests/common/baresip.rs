@@ -1,7 +1,9 @@
-//! Real baresip (Debian `baresip-core`) as a SIP-over-TLS caller or callee: a config directory
-//! per instance (its certificate and key, the CA it trusts, one account), commands given on the
-//! command line, its output in a file. baresip listens for SIP on `ip:5090` and for TLS on
-//! the next port, `ip:5091`.
+//! Real baresip (Debian `baresip-core`) as a caller or callee: over TLS (a config directory per
+//! instance with its certificate and key, the CA it trusts, one account), or over UDP with SRTP
+//! as its account asks (`;mediaenc=srtp-mand`, `;mediaenc=srtp`, or none); commands given on the
+//! command line, its output in a file. baresip listens for SIP on `ip:5090` (and for TLS on the
+//! next port, `ip:5091`); its microphone is a 440 Hz sine, and its `rtcpsummary` module prints
+//! what RTCP said of each call at its end.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -61,6 +63,43 @@ impl Baresip {
         Self::spawn(&home, &["-e", &dial], seconds)
     }
 
+    /// baresip over UDP on `ip` as `name`, with the account parameters `params` (for example
+    /// `;mediaenc=srtp-mand`), answering every call, or dialling `dial` at once; it quits when
+    /// `seconds` are over.
+    pub fn udp(
+        dir: &Path,
+        name: &str,
+        ip: &str,
+        params: &str,
+        dial: Option<&str>,
+        seconds: u32,
+    ) -> Self {
+        let home = dir.join(name);
+        std::fs::create_dir_all(&home).unwrap();
+        std::fs::write(home.join("config"), config_lines(ip, "")).unwrap();
+        let answer = if dial.is_none() {
+            ";answermode=auto"
+        } else {
+            ""
+        };
+        std::fs::write(
+            home.join("accounts"),
+            format!("<sip:{name}@{ip}>{params}{answer};regint=0\n"),
+        )
+        .unwrap();
+        let dial = dial.map(|target| format!("/dial {target}"));
+        let extra: Vec<&str> = match &dial {
+            Some(dial) => vec!["-e", dial],
+            None => Vec::new(),
+        };
+        Self::spawn(&home, &extra, seconds)
+    }
+
+    /// The process id (to kill it the hard way).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     fn spawn(home: &Path, extra: &[&str], seconds: u32) -> Self {
         let output = home.join("output.txt");
         let child = Command::new("baresip")
@@ -110,11 +149,22 @@ impl Drop for Baresip {
 fn configure(dir: &Path, name: &str, ip: &str, leaf: &Leaf, ca: &Path) -> PathBuf {
     let home = dir.join(name);
     std::fs::create_dir_all(&home).unwrap();
-    let config = format!(
+    let tls = format!(
+        "sip_certificate {certificate}\nsip_cafile {ca}\n",
+        certificate = leaf.combined.display(),
+        ca = ca.display(),
+    );
+    std::fs::write(home.join("config"), config_lines(ip, &tls)).unwrap();
+    home
+}
+
+/// A baresip config: SIP and media on `ip`, `extra` lines, a sine tone as the microphone and
+/// nothing as the speaker, G.711 only, SRTP available, an RTCP summary at each call's end.
+fn config_lines(ip: &str, extra: &str) -> String {
+    format!(
         "poll_method epoll\n\
          sip_listen {ip}:5090\n\
-         sip_certificate {certificate}\n\
-         sip_cafile {ca}\n\
+         {extra}\
          net_interface {ip}\n\
          audio_player aufile,/dev/null\n\
          audio_source ausine,440\n\
@@ -126,11 +176,9 @@ fn configure(dir: &Path, name: &str, ip: &str, leaf: &Leaf, ca: &Path) -> PathBu
          module g711.so\n\
          module ausine.so\n\
          module aufile.so\n\
+         module srtp.so\n\
+         module rtcpsummary.so\n\
          module_app account.so\n\
-         module_app menu.so\n",
-        certificate = leaf.combined.display(),
-        ca = ca.display(),
-    );
-    std::fs::write(home.join("config"), config).unwrap();
-    home
+         module_app menu.so\n"
+    )
 }

@@ -38,7 +38,7 @@ pub(crate) fn config_file() -> Html {
                     match ValidConfig::from_json(&text) {
                         Ok(config) => {
                             ctx.config
-                                .dispatch(Action::Replace(config.config().clone()));
+                                .dispatch(Action::Replace(Box::new(config.config().clone())));
                             import_problems.set(Vec::new());
                             imported.set(true);
                         }

@@ -167,6 +167,7 @@ pub(crate) fn zones() -> Html {
                 <NumberInput id="encryption-max-calls" label="Calls at most (then 503)" value={b2bua.max_calls} onchange={set_b2bua(|b, v| b.max_calls = v)} />
                 <NumberInput id="encryption-ports-start" label="Media port range start" value={b2bua.media_port_range.start} onchange={set_b2bua(|b, v| b.media_port_range.start = v)} />
                 <NumberInput id="encryption-ports-end" label="Media port range end" value={b2bua.media_port_range.end} onchange={set_b2bua(|b, v| b.media_port_range.end = v)} />
+                <NumberInput id="encryption-media-timeout" label="Media timeout (s without media on either leg, 0 = never)" value={b2bua.media_timeout_s} onchange={set_b2bua(|b, v| b.media_timeout_s = v)} />
                 <FieldErrors errors={ctx.config.problems_at("encryption_b2bua")} />
             </div>
         </section>

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeSet;
 use std::net::IpAddr;
+use std::time::Duration;
 
 use super::Checker;
 use crate::config::model::{self};
@@ -111,9 +112,17 @@ impl Checker {
             }
             range => range,
         };
+        let timeout = path.key("media_timeout_s");
+        let media_timeout = match b2bua.media_timeout_s {
+            0 => Some(None),
+            seconds => self
+                .bounded(seconds, 5, 86_400, &timeout, "s")
+                .map(|seconds| Some(Duration::from_secs(seconds))),
+        };
         Some(EncryptionPolicy {
             max_calls: max_calls? as usize,
             media_ports: media_ports?,
+            media_timeout: media_timeout?,
         })
     }
 }

@@ -164,6 +164,7 @@ impl B2bua {
         if relay.initial {
             call.answered_at = Some(self.now);
             self.cancel_call_timer(id, CallTimer::RingTimeout);
+            self.arm_media_timeout(call);
             call.leg_mut(client_side).final_status = Some(response.status.code());
             call.leg_mut(server_side).final_status = Some(response.status.code());
             self.set_leg_state(call, client_side, LegState::Confirmed);

@@ -1,0 +1,278 @@
+//! One anchored media line, both legs: a task that reads RTP and RTCP on each leg's ports and
+//! forwards them to the other leg, unprotecting with the peer's key and protecting with
+//! TwoLeg's own on each leg (SRTP↔RTP, suite to suite), so no leg ever sees another leg's key.
+//!
+//! Symmetric latching: a leg sends to where its peer's packets come from once one has arrived
+//! (before that, to the address in the peer's SDP). On an SRTP leg only an authenticated packet
+//! moves the latch; on a clear leg the first packet sets it and packets from anywhere else are
+//! dropped. Every drop is counted, nothing malformed is forwarded, and the task holds a fixed
+//! amount of memory whatever arrives.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::SyncSender;
+use std::time::Duration;
+
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc::UnboundedReceiver;
+use twoleg_core::media::{MediaCounters, MediaReport};
+use twoleg_core::srtp::{Context, Error as SrtpError, MasterKey};
+use twoleg_core::status::Side;
+
+use super::MediaTotals;
+use crate::node::Message;
+
+/// How often a leg whose counters moved reports them to the engine.
+const REPORT_EVERY: Duration = Duration::from_secs(1);
+/// The largest packet relayed (larger ones are truncated by the socket and dropped).
+const MAX_PACKET: usize = 2_048;
+
+/// What the media plane tells a line's task.
+pub(super) enum Command {
+    /// A leg opened (with its sockets) or changed (peer addresses, keys).
+    Leg(Box<LegSetup>),
+    /// A leg closed: its ports are released.
+    Close(Side),
+}
+
+/// One leg as the engine describes it.
+pub(super) struct LegSetup {
+    pub(super) side: Side,
+    /// RTP and RTCP sockets, when the leg is new.
+    pub(super) sockets: Option<[UdpSocket; 2]>,
+    pub(super) remote_rtp: Option<SocketAddr>,
+    pub(super) remote_rtcp: Option<SocketAddr>,
+    /// TwoLeg's key (send) and the peer's (receive); `None`: clear RTP.
+    pub(super) keys: Option<(MasterKey, MasterKey)>,
+}
+
+#[derive(Default)]
+struct Leg {
+    sockets: Option<[UdpSocket; 2]>,
+    /// From the peer's SDP.
+    remote: [Option<SocketAddr>; 2],
+    /// Where the peer's packets come from (RTP, RTCP).
+    latched: [Option<SocketAddr>; 2],
+    keys: Option<(MasterKey, MasterKey)>,
+    send: Option<Context>,
+    receive: Option<Context>,
+    counters: MediaCounters,
+    reported: MediaCounters,
+    last_seq: Option<u16>,
+}
+
+impl Leg {
+    fn set_up(&mut self, setup: LegSetup) {
+        if let Some(sockets) = setup.sockets {
+            self.sockets = Some(sockets);
+        }
+        if self.remote != [setup.remote_rtp, setup.remote_rtcp] {
+            // A new peer address (a re-INVITE moved the media): learn the latch again.
+            self.remote = [setup.remote_rtp, setup.remote_rtcp];
+            self.latched = [None, None];
+        }
+        // RFC 4568 §7.1.4: unchanged keys keep their contexts (and replay state).
+        if self.keys != setup.keys {
+            self.send = setup.keys.as_ref().map(|(send, _)| Context::new(send));
+            self.receive = setup
+                .keys
+                .as_ref()
+                .map(|(_, receive)| Context::new(receive));
+            self.keys = setup.keys;
+        }
+    }
+
+    fn destination(&self, rtcp: bool) -> Option<SocketAddr> {
+        let kind = usize::from(rtcp);
+        self.latched[kind].or(self.remote[kind])
+    }
+}
+
+/// Reads one of a leg's sockets, or waits for ever when the leg has none.
+async fn recv(
+    sockets: &Option<[UdpSocket; 2]>,
+    kind: usize,
+    buffer: &mut [u8],
+) -> std::io::Result<(usize, SocketAddr)> {
+    match sockets {
+        Some(sockets) => sockets[kind].recv_from(buffer).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Relays one media line until both its legs are closed.
+pub(super) async fn run(
+    tag: String,
+    stream: u32,
+    mut commands: UnboundedReceiver<Command>,
+    reports: SyncSender<Message>,
+    totals: Arc<MediaTotals>,
+) {
+    let mut legs: [Leg; 2] = Default::default();
+    let mut buffers = [[0u8; MAX_PACKET]; 4];
+    let mut tick = tokio::time::interval(REPORT_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        let [b0, b1, b2, b3] = &mut buffers;
+        let (arrived, index) = tokio::select! {
+            command = commands.recv() => {
+                match command {
+                    Some(Command::Leg(setup)) => {
+                        let side = setup.side.index();
+                        legs[side].set_up(*setup);
+                    }
+                    Some(Command::Close(side)) => {
+                        let leg = &mut legs[side.index()];
+                        leg.sockets = None;
+                        report(&tag, stream, side, leg, &reports, true);
+                        if legs.iter().all(|leg| leg.sockets.is_none()) {
+                            return;
+                        }
+                    }
+                    None => return,
+                }
+                continue;
+            }
+            _ = tick.tick() => {
+                for side in [Side::A, Side::B] {
+                    report(&tag, stream, side, &mut legs[side.index()], &reports, false);
+                }
+                continue;
+            }
+            arrived = recv(&legs[0].sockets, 0, b0) => (arrived, 0),
+            arrived = recv(&legs[0].sockets, 1, b1) => (arrived, 1),
+            arrived = recv(&legs[1].sockets, 0, b2) => (arrived, 2),
+            arrived = recv(&legs[1].sockets, 1, b3) => (arrived, 3),
+        };
+        let Ok((length, source)) = arrived else {
+            // ICMP port unreachable from a peer that went away, and the like: keep reading.
+            continue;
+        };
+        let (side, rtcp) = (index / 2, index % 2 == 1);
+        let packet = &buffers[index][..length];
+        let Some((out, destination)) = relay(&mut legs, side, rtcp, packet, source, &totals) else {
+            continue;
+        };
+        let sent = match &legs[1 - side].sockets {
+            Some(sockets) => sockets[usize::from(rtcp)]
+                .send_to(&out, destination)
+                .await
+                .is_ok(),
+            None => false,
+        };
+        if sent {
+            let other = &mut legs[1 - side];
+            other.counters.packets_sent += 1;
+            other.counters.bytes_sent += out.len() as u64;
+            totals.relayed.fetch_add(1, Ordering::Relaxed);
+        } else {
+            totals.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// One packet that arrived on leg `side`: what goes out on the other leg, and where.
+fn relay(
+    legs: &mut [Leg; 2],
+    side: usize,
+    rtcp: bool,
+    packet: &[u8],
+    source: SocketAddr,
+    totals: &MediaTotals,
+) -> Option<(Vec<u8>, SocketAddr)> {
+    let kind = usize::from(rtcp);
+    let minimum = if rtcp { 8 } else { 12 };
+    let leg = &mut legs[side];
+    let drop = |counter: &std::sync::atomic::AtomicU64| {
+        counter.fetch_add(1, Ordering::Relaxed);
+        None
+    };
+    if packet.len() < minimum || packet.len() >= MAX_PACKET || packet[0] >> 6 != 2 {
+        return drop(&totals.dropped);
+    }
+    let clear = match leg.receive.as_mut() {
+        Some(context) => {
+            let result = if rtcp {
+                context.unprotect_rtcp(packet)
+            } else {
+                context.unprotect_rtp(packet)
+            };
+            match result {
+                Ok(clear) => clear,
+                Err(SrtpError::Replayed { .. } | SrtpError::TooOld { .. }) => {
+                    leg.counters.replays += 1;
+                    return drop(&totals.replays);
+                }
+                Err(_) => {
+                    leg.counters.auth_failures += 1;
+                    return drop(&totals.auth_failures);
+                }
+            }
+        }
+        None => {
+            if leg.latched[kind].is_some_and(|latched| latched != source) {
+                return drop(&totals.dropped);
+            }
+            packet.to_vec()
+        }
+    };
+    leg.latched[kind] = Some(source);
+    leg.counters.packets_received += 1;
+    leg.counters.bytes_received += packet.len() as u64;
+    if !rtcp {
+        let seq = u16::from_be_bytes([clear[2], clear[3]]);
+        if let Some(last) = leg.last_seq {
+            let ahead = seq.wrapping_sub(last);
+            if ahead < 0x8000 {
+                leg.counters.lost += u64::from(ahead.saturating_sub(1));
+                leg.last_seq = Some(seq);
+            }
+        } else {
+            leg.last_seq = Some(seq);
+        }
+    }
+    let other = &mut legs[1 - side];
+    let Some(destination) = other.destination(rtcp) else {
+        return drop(&totals.dropped);
+    };
+    let out = match other.send.as_mut() {
+        Some(context) => {
+            let result = if rtcp {
+                context.protect_rtcp(&clear)
+            } else {
+                context.protect_rtp(&clear)
+            };
+            match result {
+                Ok(out) => out,
+                Err(_) => return drop(&totals.dropped),
+            }
+        }
+        None => clear,
+    };
+    Some((out, destination))
+}
+
+/// Sends a leg's counters to the engine when they moved (or always, when `last`); a full loop
+/// queue skips the report rather than wait (the next one carries the totals).
+fn report(
+    tag: &str,
+    stream: u32,
+    side: Side,
+    leg: &mut Leg,
+    reports: &SyncSender<Message>,
+    last: bool,
+) {
+    if leg.counters == leg.reported && !last {
+        return;
+    }
+    let report = MediaReport {
+        tag: tag.to_owned(),
+        side,
+        stream,
+        counters: leg.counters,
+    };
+    if reports.try_send(Message::MediaReport(report)).is_ok() {
+        leg.reported = leg.counters;
+    }
+}

@@ -1,0 +1,330 @@
+//! The runner's media plane with real endpoints: baresip (Debian `baresip-core`) with SRTP as the
+//! caller in a Force encrypted zone, TwoLeg, a clear baresip callee in an Auto zone; both send a
+//! 440 Hz tone. Proof from outside on a capture of `lo` (tcpdump): leg A's packets are SRTP and
+//! decrypt with the key of leg A's SDP (libsrtp through pylibsrtp) to exactly the packets TwoLeg
+//! sent in clear on leg B, and a key one bit off authenticates nothing. A clear caller in the
+//! Force encrypted zone gets 488 and no media port stays open.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use common::baresip::{Baresip, require_baresip};
+use common::*;
+
+/// TwoLeg on `ip`: every call to the callee's baresip; the caller's address in a Force
+/// encrypted zone, the callee's in an Auto one.
+fn media_config(ip: &str, caller_ip: &str, callee_ip: &str) -> String {
+    media_config_with(ip, caller_ip, callee_ip, 60)
+}
+
+fn media_config_with(ip: &str, caller_ip: &str, callee_ip: &str, media_timeout_s: u64) -> String {
+    format!(
+        r#"{{
+  "version": 1,
+  "sip": {{ "listeners": [ {{ "name": "udp", "address": "{ip}:5060" }} ] }},
+  "routes": [ {{ "name": "callee", "destination": "{callee_ip}:5090" }} ],
+  "zones": [
+    {{ "name": "callers", "peers": ["{caller_ip}"], "media_encryption_mode": "force_encrypted" }},
+    {{ "name": "callees", "peers": ["{callee_ip}"], "media_encryption_mode": "auto" }}
+  ],
+  "encryption_b2bua": {{ "media_timeout_s": {media_timeout_s} }},
+  "admin": {{ "listen": "{ip}:8080" }}
+}}"#
+    )
+}
+
+fn metric(runner: &Runner, name: &str) -> u64 {
+    let (_, metrics) = runner.get("/metrics");
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
+        .and_then(|value| value.parse().ok())
+        .unwrap_or_else(|| panic!("{name} not in\n{metrics}"))
+}
+
+/// tcpdump writing UDP to and from one address on `lo` to a file, until dropped.
+struct Capture {
+    child: Child,
+    file: PathBuf,
+}
+
+impl Capture {
+    fn start(dir: &Path, host: &str) -> Self {
+        let file = dir.join("media.pcap");
+        let child = Command::new("tcpdump")
+            .args(["-i", "lo", "-U", "-n", "-s", "0", "-w"])
+            .arg(&file)
+            .args(["udp", "and", "host", host])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("tcpdump is installed (apt-get install tcpdump; .ci/run does this)");
+        // tcpdump needs a moment before it captures.
+        assert!(
+            eventually(Duration::from_secs(5), || file.exists()),
+            "tcpdump started no capture (it needs CAP_NET_RAW)"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+        Self { child, file }
+    }
+
+    /// Stops the capture and checks it with libsrtp (`media/check_capture.py`).
+    fn check(mut self, caller: &str, twoleg: &str, callee: &str) -> serde_json::Value {
+        std::thread::sleep(Duration::from_millis(300));
+        let _ = Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/media/check_capture.py");
+        let output = Command::new("python3")
+            .arg(script)
+            .arg(&self.file)
+            .args([caller, twoleg, callee])
+            .output()
+            .expect("python3 runs");
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        serde_json::from_slice(&output.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&output.stdout)))
+    }
+}
+
+impl Drop for Capture {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn counters(leg: &serde_json::Value) -> (u64, u64) {
+    let counters = &leg["counters"];
+    (
+        counters["packets_received"].as_u64().unwrap_or(0),
+        counters["packets_sent"].as_u64().unwrap_or(0),
+    )
+}
+
+#[test]
+fn an_srtp_caller_and_a_clear_callee_talk_through_twoleg_which_converts_per_leg() {
+    require_baresip();
+    let (ip, caller_ip, callee_ip) = (ip(131), ip(132), ip(133));
+    let dir = tempfile::tempdir().unwrap();
+    let runner = Runner::start(
+        &ip,
+        &media_config(&ip, &caller_ip, &callee_ip),
+        dir.path(),
+        &[],
+    );
+    let capture = Capture::start(dir.path(), &ip);
+    let callee = Baresip::udp(dir.path(), "callee", &callee_ip, "", None, 30);
+    std::thread::sleep(Duration::from_millis(500));
+    let mut caller = Baresip::udp(
+        dir.path(),
+        "caller",
+        &caller_ip,
+        ";mediaenc=srtp-mand",
+        Some(&format!("sip:callee@{ip}:5060")),
+        7,
+    );
+
+    // While the call is up, both legs' counters move in /api/calls.
+    let moving = eventually(Duration::from_secs(6), || {
+        let calls = runner.calls();
+        let Some(legs) = calls
+            .first()
+            .and_then(|call| call["media"]["streams"][0]["legs"].as_array().cloned())
+        else {
+            return false;
+        };
+        legs.iter().all(|leg| {
+            let (received, sent) = counters(leg);
+            received > 50 && sent > 50
+        })
+    });
+    assert!(
+        moving,
+        "media flows on both legs:\n{:#?}\ncaller:\n{}\ncallee:\n{}\n{}",
+        runner.calls(),
+        caller.text(),
+        callee.text(),
+        runner.log_text()
+    );
+    assert!(metric(&runner, "twoleg_media_streams_open") == 1);
+
+    caller.wait(Duration::from_secs(15));
+    assert!(
+        eventually(Duration::from_secs(5), || runner.history().len() == 1),
+        "the call ends in history:\n{}",
+        runner.log_text()
+    );
+    let record = runner.history().remove(0);
+    let legs = record["media"]["streams"][0]["legs"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert!(legs[0]["suite"].is_string(), "leg A is SRTP: {record:#}");
+    assert!(legs[1]["suite"].is_null(), "leg B is clear: {record:#}");
+    for leg in &legs {
+        let (received, sent) = counters(leg);
+        assert!(received >= 200 && sent >= 200, "{leg:#}");
+        assert_eq!(leg["counters"]["auth_failures"], 0, "{leg:#}");
+        assert!(leg["counters"]["lost"].as_u64().unwrap() <= 5, "{leg:#}");
+    }
+    assert!(
+        eventually(Duration::from_secs(3), || metric(
+            &runner,
+            "twoleg_media_streams_open"
+        ) == 0),
+        "the media plane closed the line"
+    );
+    assert!(metric(&runner, "twoleg_media_packets_relayed_total") >= 400);
+    assert_eq!(metric(&runner, "twoleg_media_auth_failures_total"), 0);
+
+    // From outside: leg A is SRTP that libsrtp decrypts with the caller's key from its SDP into
+    // exactly what TwoLeg sent the callee in clear; a wrong key authenticates nothing.
+    let proof = capture.check(&caller_ip, &ip, &callee_ip);
+    let number = |name: &str| proof[name].as_u64().unwrap_or_else(|| panic!("{proof}"));
+    assert!(number("leg_a_packets") >= 200, "{proof}");
+    assert_eq!(
+        number("leg_a_decrypted"),
+        number("leg_a_packets"),
+        "{proof}"
+    );
+    assert_eq!(number("leg_a_forged"), 0, "{proof}");
+    assert!(number("leg_b_packets") >= 200, "{proof}");
+    assert!(
+        number("leg_b_matching") * 100 >= number("leg_b_packets") * 95,
+        "what the callee got is what the caller encrypted: {proof}"
+    );
+
+    // Both baresips' RTCP summaries: packets received, next to nothing lost.
+    let summary = caller.text();
+    assert!(
+        summary.contains("RTCP"),
+        "the caller's RTCP summary:\n{summary}"
+    );
+}
+
+#[test]
+fn a_clear_caller_in_a_force_encrypted_zone_gets_488_and_no_media_port_opens() {
+    require_baresip();
+    let (ip, caller_ip, callee_ip) = (ip(134), ip(135), ip(136));
+    let dir = tempfile::tempdir().unwrap();
+    let runner = Runner::start(
+        &ip,
+        &media_config(&ip, &caller_ip, &callee_ip),
+        dir.path(),
+        &[],
+    );
+    let callee = Baresip::udp(dir.path(), "callee", &callee_ip, "", None, 10);
+    std::thread::sleep(Duration::from_millis(500));
+    let mut caller = Baresip::udp(
+        dir.path(),
+        "caller",
+        &caller_ip,
+        "",
+        Some(&format!("sip:callee@{ip}:5060")),
+        3,
+    );
+    caller.wait(Duration::from_secs(10));
+    let text = caller.text();
+    assert!(
+        text.contains("488"),
+        "the caller is refused with 488:\n{text}"
+    );
+    assert!(
+        !callee.text().contains("Incoming call"),
+        "no leg B:\n{}",
+        callee.text()
+    );
+    assert!(
+        runner.history().is_empty(),
+        "a refused INVITE leaves no record"
+    );
+    assert_eq!(metric(&runner, "twoleg_media_streams_open"), 0);
+    let (_, calls) = runner.get("/api/calls");
+    assert_eq!(calls.trim(), "[]");
+}
+
+#[test]
+fn when_both_endpoints_vanish_the_media_timeout_ends_the_call_and_frees_every_port() {
+    require_baresip();
+    let (ip, caller_ip, callee_ip) = (ip(137), ip(138), ip(139));
+    let dir = tempfile::tempdir().unwrap();
+    let config = media_config_with(&ip, &caller_ip, &callee_ip, 5);
+    let runner = Runner::start(&ip, &config, dir.path(), &[]);
+    let callee = Baresip::udp(dir.path(), "callee", &callee_ip, "", None, 60);
+    std::thread::sleep(Duration::from_millis(500));
+    let caller = Baresip::udp(
+        dir.path(),
+        "caller",
+        &caller_ip,
+        ";mediaenc=srtp-mand",
+        Some(&format!("sip:callee@{ip}:5060")),
+        60,
+    );
+    assert!(
+        eventually(Duration::from_secs(6), || {
+            runner.calls().first().is_some_and(|call| {
+                call["media"]["streams"][0]["legs"]
+                    .as_array()
+                    .is_some_and(|legs| legs.iter().all(|leg| counters(leg).0 > 20))
+            })
+        }),
+        "media flows:\n{}\n{}",
+        caller.text(),
+        runner.log_text()
+    );
+    let locals: Vec<String> = runner.calls()[0]["media"]["streams"][0]["legs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|leg| leg["local"].as_str().unwrap().to_owned())
+        .collect();
+    for pid in [caller.pid(), callee.pid()] {
+        let killed = Command::new("kill").args(["-9", &pid.to_string()]).status();
+        assert!(killed.is_ok_and(|status| status.success()));
+    }
+    let killed_at = std::time::Instant::now();
+    assert!(
+        eventually(Duration::from_secs(12), || runner.history().len() == 1),
+        "the call ends without its endpoints:\n{}",
+        runner.log_text()
+    );
+    let waited = killed_at.elapsed();
+    assert!(
+        waited >= Duration::from_secs(4),
+        "not before the timeout: {waited:?}"
+    );
+    let record = runner.history().remove(0);
+    assert_eq!(record["outcome"], "timed_out", "{record:#}");
+    assert!(
+        record["reason"].as_str().unwrap().contains("media timeout"),
+        "{record:#}"
+    );
+    assert!(
+        eventually(Duration::from_secs(3), || metric(
+            &runner,
+            "twoleg_media_streams_open"
+        ) == 0),
+        "the media plane closed the line"
+    );
+    // Every port of the call can be bound again.
+    for local in locals {
+        let rtp: std::net::SocketAddr = local.parse().unwrap();
+        let rtcp = std::net::SocketAddr::new(rtp.ip(), rtp.port() + 1);
+        for port in [rtp, rtcp] {
+            assert!(
+                eventually(Duration::from_secs(2), || std::net::UdpSocket::bind(port)
+                    .is_ok()),
+                "{port} is still bound"
+            );
+        }
+    }
+}
