@@ -89,17 +89,19 @@ impl Leg {
     }
 }
 
-/// Reads one of a leg's sockets, or waits for ever when the leg has none.
-async fn recv(
-    sockets: &Option<[UdpSocket; 2]>,
-    kind: usize,
-    buffer: &mut [u8],
-) -> std::io::Result<(usize, SocketAddr)> {
+/// Waits until one of a leg's sockets has something to read, or for ever when the leg has none.
+async fn readable(sockets: &Option<[UdpSocket; 2]>, kind: usize) {
     match sockets {
-        Some(sockets) => sockets[kind].recv_from(buffer).await,
+        Some(sockets) => {
+            // An error here (the socket is gone) shows again on the read that follows.
+            let _ = sockets[kind].readable().await;
+        }
         None => std::future::pending().await,
     }
 }
+
+/// Packets read from one socket before the task looks at its other sockets and commands again.
+const BATCH: usize = 64;
 
 /// Relays one media line until both its legs are closed.
 pub(super) async fn run(
@@ -110,12 +112,11 @@ pub(super) async fn run(
     totals: Arc<MediaTotals>,
 ) {
     let mut legs: [Leg; 2] = Default::default();
-    let mut buffers = [[0u8; MAX_PACKET]; 4];
+    let mut buffer = [0u8; MAX_PACKET];
     let mut tick = tokio::time::interval(REPORT_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        let [b0, b1, b2, b3] = &mut buffers;
-        let (arrived, index) = tokio::select! {
+        let index = tokio::select! {
             command = commands.recv() => {
                 match command {
                     Some(Command::Leg(setup)) => {
@@ -140,37 +141,47 @@ pub(super) async fn run(
                 }
                 continue;
             }
-            arrived = recv(&legs[0].sockets, 0, b0) => (arrived, 0),
-            arrived = recv(&legs[0].sockets, 1, b1) => (arrived, 1),
-            arrived = recv(&legs[1].sockets, 0, b2) => (arrived, 2),
-            arrived = recv(&legs[1].sockets, 1, b3) => (arrived, 3),
+            () = readable(&legs[0].sockets, 0) => 0,
+            () = readable(&legs[0].sockets, 1) => 1,
+            () = readable(&legs[1].sockets, 0) => 2,
+            () = readable(&legs[1].sockets, 1) => 3,
         };
-        let Ok((length, source)) = arrived else {
-            // ICMP port unreachable from a peer that went away, and the like: keep reading.
-            continue;
-        };
-        let side = index / 2;
-        let packet = &buffers[index][..length];
-        // RTCP by its packet type (RFC 5761 §4), wherever it arrived: a peer that muxes sends
-        // it to the RTP port.
-        let rtcp = index % 2 == 1 || packet.get(1).is_some_and(|kind| (192..=223).contains(kind));
-        let Some((out, destination)) = relay(&mut legs, side, rtcp, packet, source, &totals) else {
-            continue;
-        };
-        let sent = match &legs[1 - side].sockets {
-            Some(sockets) => sockets[usize::from(rtcp)]
-                .send_to(&out, destination)
-                .await
-                .is_ok(),
-            None => false,
-        };
-        if sent {
-            let other = &mut legs[1 - side];
-            other.counters.packets_sent += 1;
-            other.counters.bytes_sent += out.len() as u64;
-            totals.relayed.fetch_add(1, Ordering::Relaxed);
-        } else {
-            totals.dropped.fetch_add(1, Ordering::Relaxed);
+        let (side, kind) = (index / 2, index % 2);
+        // Everything waiting on that socket, up to a batch: one wake-up for many packets.
+        for _ in 0..BATCH {
+            let arrived = match &legs[side].sockets {
+                Some(sockets) => sockets[kind].try_recv_from(&mut buffer),
+                None => break,
+            };
+            let (length, source) = match arrived {
+                Ok(arrived) => arrived,
+                // WouldBlock: drained. Anything else (an ICMP port unreachable from a peer that
+                // went away) is for this read only.
+                Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(_) => continue,
+            };
+            let packet = &buffer[..length];
+            // RTCP by its packet type (RFC 5761 §4), wherever it arrived: a peer that muxes
+            // sends it to the RTP port.
+            let rtcp = kind == 1 || packet.get(1).is_some_and(|kind| (192..=223).contains(kind));
+            let Some((out, destination)) = relay(&mut legs, side, rtcp, packet, source, &totals)
+            else {
+                continue;
+            };
+            let sent = match &legs[1 - side].sockets {
+                Some(sockets) => sockets[usize::from(rtcp)]
+                    .try_send_to(&out, destination)
+                    .is_ok(),
+                None => false,
+            };
+            if sent {
+                let other = &mut legs[1 - side];
+                other.counters.packets_sent += 1;
+                other.counters.bytes_sent += out.len() as u64;
+                totals.relayed.fetch_add(1, Ordering::Relaxed);
+            } else {
+                totals.dropped.fetch_add(1, Ordering::Relaxed);
+            }
         }
     }
 }

@@ -353,8 +353,21 @@ fn main() {
     }
     let setup = start.elapsed();
 
+    // From here on each thread owns what it uses: the senders the ends, each receiver the
+    // contexts it unprotects with (no lock on the packet path).
+    let mut caller_ends = std::mem::take(&mut *callers.lock().expect("not poisoned"));
+    let mut callee_ends = std::mem::take(&mut *callees.lock().expect("not poisoned"));
+    let caller_contexts: BTreeMap<u32, Option<Context>> = caller_ends
+        .iter_mut()
+        .map(|(index, end)| (*index, end.receive.take()))
+        .collect();
+    let callee_contexts: BTreeMap<u32, Option<Context>> = callee_ends
+        .iter_mut()
+        .map(|(index, end)| (*index, end.receive.take()))
+        .collect();
+
     // Receivers: one thread per media socket.
-    let receive = |socket: UdpSocket, ends: Arc<Mutex<BTreeMap<u32, End>>>, base: u32| {
+    let receive = |socket: UdpSocket, mut contexts: BTreeMap<u32, Option<Context>>, base: u32| {
         let stop = stop.clone();
         std::thread::spawn(move || {
             socket
@@ -372,12 +385,10 @@ fn main() {
                 }
                 let ssrc = u32::from_be_bytes([buffer[8], buffer[9], buffer[10], buffer[11]]);
                 let index = ssrc.wrapping_sub(base);
-                let clear = {
-                    let mut ends = ends.lock().expect("not poisoned");
-                    match ends.get_mut(&index).and_then(|end| end.receive.as_mut()) {
-                        Some(context) => context.unprotect_rtp(&buffer[..n]).ok(),
-                        None => Some(buffer[..n].to_vec()),
-                    }
+                let clear = match contexts.get_mut(&index) {
+                    Some(Some(context)) => context.unprotect_rtp(&buffer[..n]).ok(),
+                    Some(None) => Some(buffer[..n].to_vec()),
+                    None => None,
                 };
                 let Some(clear) = clear else {
                     seen.failures += 1;
@@ -397,12 +408,12 @@ fn main() {
     // those the caller sent.
     let caller_rx = receive(
         caller_media.try_clone().expect("a clone"),
-        callers.clone(),
+        caller_contexts,
         0x1000_0000,
     );
     let callee_rx = receive(
         callee_media.try_clone().expect("a clone"),
-        callees.clone(),
+        callee_contexts,
         0x2000_0000,
     );
 
@@ -411,11 +422,13 @@ fn main() {
     let media_start = Instant::now();
     let mut tick = 0u64;
     while media_start.elapsed() < Duration::from_secs(args.seconds) {
-        for (direction, (socket, ends)) in [(&caller_media, &callers), (&callee_media, &callees)]
-            .into_iter()
-            .enumerate()
+        for (direction, (socket, ends)) in [
+            (&caller_media, &mut caller_ends),
+            (&callee_media, &mut callee_ends),
+        ]
+        .into_iter()
+        .enumerate()
         {
-            let mut ends = ends.lock().expect("not poisoned");
             for end in ends.values_mut() {
                 let Some(to) = end.to else { continue };
                 end.seq = end.seq.wrapping_add(1);
