@@ -348,3 +348,101 @@ fn when_both_endpoints_vanish_the_media_timeout_ends_the_call_and_frees_every_po
         }
     }
 }
+
+/// A call of about four seconds between two baresips over UDP through TwoLeg, the caller's zone
+/// `zones.0` and the callee's `zones.1`, each baresip with its account parameters; returns the
+/// call's history record, with both outputs on failure.
+fn call_through(
+    n: u8,
+    zones: (&str, &str),
+    caller_params: &str,
+    callee_params: &str,
+) -> serde_json::Value {
+    require_baresip();
+    let (ip, caller_ip, callee_ip) = (ip(n), ip(n + 1), ip(n + 2));
+    let dir = tempfile::tempdir().unwrap();
+    let config = format!(
+        r#"{{
+  "version": 1,
+  "sip": {{ "listeners": [ {{ "name": "udp", "address": "{ip}:5060" }} ] }},
+  "routes": [ {{ "name": "callee", "destination": "{callee_ip}:5090" }} ],
+  "zones": [
+    {{ "name": "callers", "peers": ["{caller_ip}"], "media_encryption_mode": "{}" }},
+    {{ "name": "callees", "peers": ["{callee_ip}"], "media_encryption_mode": "{}" }}
+  ],
+  "admin": {{ "listen": "{ip}:8080" }}
+}}"#,
+        zones.0, zones.1
+    );
+    let runner = Runner::start(&ip, &config, dir.path(), &[]);
+    let callee = Baresip::udp(dir.path(), "callee", &callee_ip, callee_params, None, 20);
+    std::thread::sleep(Duration::from_millis(500));
+    let mut caller = Baresip::udp(
+        dir.path(),
+        "caller",
+        &caller_ip,
+        caller_params,
+        Some(&format!("sip:callee@{ip}:5060")),
+        5,
+    );
+    caller.wait(Duration::from_secs(15));
+    assert!(
+        eventually(Duration::from_secs(5), || runner.history().len() == 1),
+        "the call ends in history:\ncaller:\n{}\ncallee:\n{}\n{}",
+        caller.text(),
+        callee.text(),
+        runner.log_text()
+    );
+    let record = runner.history().remove(0);
+    let legs = record["media"]["streams"][0]["legs"].clone();
+    for leg in legs
+        .as_array()
+        .unwrap_or_else(|| panic!("anchored: {record:#}"))
+    {
+        let (received, sent) = counters(leg);
+        assert!(
+            received >= 100 && sent >= 100,
+            "media both ways on {leg:#}\ncaller:\n{}\ncallee:\n{}",
+            caller.text(),
+            callee.text()
+        );
+    }
+    record
+}
+
+fn suites(record: &serde_json::Value) -> [Option<String>; 2] {
+    let legs = &record["media"]["streams"][0]["legs"];
+    [0, 1].map(|side| legs[side]["suite"].as_str().map(str::to_owned))
+}
+
+#[test]
+fn the_mirror_call_a_clear_caller_and_an_srtp_only_callee() {
+    let record = call_through(
+        141,
+        ("force_unencrypted", "force_encrypted"),
+        "",
+        ";mediaenc=srtp-mand",
+    );
+    let [a, b] = suites(&record);
+    assert_eq!(a, None, "leg A clear: {record:#}");
+    assert!(b.is_some(), "leg B SRTP: {record:#}");
+}
+
+#[test]
+fn best_effort_both_ways_with_opportunistic_srtp_encrypts_both_legs() {
+    // baresip's `srtp` is RFC 8643 opportunistic SRTP: RTP/AVP with a=crypto.
+    let record = call_through(
+        144,
+        ("best_effort", "best_effort"),
+        ";mediaenc=srtp",
+        ";mediaenc=srtp",
+    );
+    let [a, b] = suites(&record);
+    assert!(a.is_some() && b.is_some(), "{record:#}");
+}
+
+#[test]
+fn best_effort_both_ways_without_srtp_falls_back_to_clear_rtp() {
+    let record = call_through(147, ("best_effort", "best_effort"), "", "");
+    assert_eq!(suites(&record), [None, None], "{record:#}");
+}
