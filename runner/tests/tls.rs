@@ -1,6 +1,6 @@
 //! SIP over TLS through the real runner, with certificates made at test time: real baresip as
 //! caller and callee through TwoLeg with mutual TLS, a client certificate from another CA
-//! refused while a call goes on, `openssl s_client` for protocol versions (1.2 and 1.3, nothing
+//! refused while a call goes on, SRTP on both legs over TLS, `openssl s_client` for protocol versions (1.2 and 1.3, nothing
 //! older), and `twoleg check` on broken certificate files.
 
 mod common;
@@ -16,6 +16,18 @@ use common::*;
 /// A UDP listener on `ip:5060` and a TLS one on `ip:5061` (mutual TLS if `mutual`); the route
 /// reaches `callee` over TLS from the TLS listener.
 fn tls_config(ip: &str, leaf: &Leaf, ca: &Path, mutual: bool, callee: &str) -> String {
+    tls_config_with_zones(ip, leaf, ca, mutual, callee, "[]")
+}
+
+/// As [`tls_config`], with these zones (JSON).
+fn tls_config_with_zones(
+    ip: &str,
+    leaf: &Leaf,
+    ca: &Path,
+    mutual: bool,
+    callee: &str,
+    zones: &str,
+) -> String {
     format!(
         r#"{{
   "version": 1,
@@ -29,6 +41,7 @@ fn tls_config(ip: &str, leaf: &Leaf, ca: &Path, mutual: bool, callee: &str) -> S
     "connections": {{ "max": 100, "idle_timeout_s": 600, "handshake_timeout_ms": 2000 }}
   }},
   "routes": [ {{ "name": "callee", "destination": "{callee}", "listener": "tls" }} ],
+  "zones": {zones},
   "admin": {{ "listen": "{ip}:8080" }},
   "history": {{ "max_calls": 1000 }}
 }}"#,
@@ -345,5 +358,73 @@ fn relative_tls_file_names_are_read_next_to_the_config_file() {
     assert!(
         errors.contains(&elsewhere.path().join("good.pem").display().to_string()),
         "{errors}"
+    );
+}
+
+#[test]
+fn baresip_over_tls_with_srtp_on_both_legs_through_twoleg() {
+    require_baresip();
+    let (ip, callee_ip, caller_ip) = (ip(150), ip(151), ip(152));
+    let dir = tempfile::tempdir().unwrap();
+    let ca = Ca::new("TwoLeg test CA");
+    let ca_file = ca.write(dir.path(), "ca.pem");
+    let twoleg = ca.leaf(dir.path(), "twoleg", "twoleg", &[&ip], false);
+    let callee_leaf = ca.leaf(dir.path(), "callee", "baresip callee", &[&callee_ip], false);
+    let caller_leaf = ca.leaf(dir.path(), "caller", "baresip caller", &[&caller_ip], false);
+    let zones = format!(
+        r#"[ {{ "name": "secure", "peers": ["{caller_ip}", "{callee_ip}"],
+               "media_encryption_mode": "force_encrypted" }} ]"#
+    );
+    let config = tls_config_with_zones(
+        &ip,
+        &twoleg,
+        &ca_file,
+        false,
+        &format!("{callee_ip}:5091"),
+        &zones,
+    );
+    let runner = Runner::start(&ip, &config, dir.path(), &[]);
+    let callee = Baresip::tls_callee(
+        dir.path(),
+        &callee_ip,
+        &callee_leaf,
+        &ca_file,
+        ";mediaenc=srtp-mand",
+        30,
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    let mut caller = Baresip::tls_caller(
+        dir.path(),
+        &caller_ip,
+        &caller_leaf,
+        &ca_file,
+        &format!("sip:callee@{ip}:5061"),
+        ";mediaenc=srtp-mand",
+        5,
+    );
+    caller.wait(Duration::from_secs(15));
+    assert!(
+        eventually(Duration::from_secs(5), || runner.history().len() == 1),
+        "the call ends in history:\ncaller:\n{}\ncallee:\n{}\n{}",
+        caller.text(),
+        callee.text(),
+        runner.log_text()
+    );
+    let record = runner.history().remove(0);
+    assert_eq!(record["legs"][0]["transport"], "tls", "{record:#}");
+    assert_eq!(record["legs"][1]["transport"], "tls", "{record:#}");
+    let legs = record["media"]["streams"][0]["legs"]
+        .as_array()
+        .unwrap_or_else(|| panic!("anchored: {record:#}"))
+        .clone();
+    for leg in &legs {
+        assert!(leg["suite"].is_string(), "SRTP on both legs: {record:#}");
+        let received = leg["counters"]["packets_received"].as_u64().unwrap_or(0);
+        let sent = leg["counters"]["packets_sent"].as_u64().unwrap_or(0);
+        assert!(received >= 100 && sent >= 100, "media both ways: {leg:#}");
+    }
+    assert!(
+        !runner.log_text().contains("inline:"),
+        "no key in the runner's log"
     );
 }

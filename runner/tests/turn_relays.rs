@@ -129,6 +129,11 @@ fn sixty_lync_calls_get_relays_from_every_server_and_leave_no_allocation() {
         let turn = &record["turn"];
         assert_eq!(turn["decision"], "offered", "{record}");
         assert_eq!(turn["relay"]["state"], "allocated", "{record}");
+        // The Lync B2BUA takes the media too, and the record says which B2BUA did.
+        assert_eq!(
+            record["media"]["component"], "Microsoft Lync B2BUA",
+            "{record}"
+        );
         let (rtp, rtcp) = (
             str_of(&turn["relay"]["rtp"]),
             str_of(&turn["relay"]["rtcp"]),

@@ -34,10 +34,24 @@ pub struct Baresip {
 impl Baresip {
     /// A callee on `ip` answering every call at once, for `seconds`.
     pub fn callee(dir: &Path, ip: &str, leaf: &Leaf, ca: &Path, seconds: u32) -> Self {
+        Self::tls_callee(dir, ip, leaf, ca, "", seconds)
+    }
+
+    /// A TLS callee with the account parameters `params` (`;mediaenc=srtp-mand`, ...).
+    pub fn tls_callee(
+        dir: &Path,
+        ip: &str,
+        leaf: &Leaf,
+        ca: &Path,
+        params: &str,
+        seconds: u32,
+    ) -> Self {
         let home = configure(dir, "callee", ip, leaf, ca);
         std::fs::write(
             home.join("accounts"),
-            format!("<sip:callee@{ip};transport=tls>;answermode=auto;catchall=yes;regint=0\n"),
+            format!(
+                "<sip:callee@{ip};transport=tls>{params};answermode=auto;catchall=yes;regint=0\n"
+            ),
         )
         .unwrap();
         Self::spawn(&home, &[], seconds)
@@ -53,10 +67,23 @@ impl Baresip {
         target: &str,
         seconds: u32,
     ) -> Self {
+        Self::tls_caller(dir, ip, leaf, ca, target, "", seconds)
+    }
+
+    /// A TLS caller with the account parameters `params` (`;mediaenc=srtp-mand`, ...).
+    pub fn tls_caller(
+        dir: &Path,
+        ip: &str,
+        leaf: &Leaf,
+        ca: &Path,
+        target: &str,
+        params: &str,
+        seconds: u32,
+    ) -> Self {
         let home = configure(dir, "caller", ip, leaf, ca);
         std::fs::write(
             home.join("accounts"),
-            format!("<sip:caller@{ip};transport=tls>;regint=0\n"),
+            format!("<sip:caller@{ip};transport=tls>{params};regint=0\n"),
         )
         .unwrap();
         let dial = format!("/dial {target}");
