@@ -298,3 +298,139 @@ fn report(
         leg.reported = leg.counters;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use twoleg_core::srtp::Suite;
+
+    fn key(byte: u8) -> MasterKey {
+        MasterKey::new(Suite::AesCm128HmacSha1_80, vec![byte; 30], None).unwrap()
+    }
+
+    fn rtp(seq: u16) -> Vec<u8> {
+        let mut packet = vec![0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 7];
+        packet[2..4].copy_from_slice(&seq.to_be_bytes());
+        packet.resize(172, 0xd5);
+        packet
+    }
+
+    fn address(text: &str) -> SocketAddr {
+        text.parse().unwrap()
+    }
+
+    /// Leg A SRTP (TwoLeg sends with key 1, the caller with key 2), leg B clear.
+    fn legs() -> [Leg; 2] {
+        let mut legs: [Leg; 2] = Default::default();
+        legs[0].set_up(LegSetup {
+            side: Side::A,
+            sockets: None,
+            remote_rtp: Some(address("10.0.0.1:4000")),
+            remote_rtcp: Some(address("10.0.0.1:4001")),
+            keys: Some((key(1), key(2))),
+        });
+        legs[1].set_up(LegSetup {
+            side: Side::B,
+            sockets: None,
+            remote_rtp: Some(address("10.0.0.2:6000")),
+            remote_rtcp: Some(address("10.0.0.2:6001")),
+            keys: None,
+        });
+        legs
+    }
+
+    #[test]
+    fn srtp_from_the_caller_goes_on_clear_and_clear_from_the_callee_goes_back_encrypted() {
+        let (mut legs, totals) = (legs(), MediaTotals::default());
+        let mut caller = Context::new(&key(2));
+        let sent = caller.protect_rtp(&rtp(1)).unwrap();
+        let nat = address("192.0.2.9:5555");
+        let (out, to) = relay(&mut legs, 0, false, &sent, nat, &totals).unwrap();
+        assert_eq!(out, rtp(1), "leg B gets the clear packet");
+        assert_eq!(to, address("10.0.0.2:6000"));
+        assert_eq!(
+            legs[0].latched[0],
+            Some(nat),
+            "the authenticated packet latched"
+        );
+        // The callee answers in clear; TwoLeg protects with its own key toward the caller's
+        // latched address.
+        let (out, to) = relay(
+            &mut legs,
+            1,
+            false,
+            &rtp(9),
+            address("10.0.0.2:6000"),
+            &totals,
+        )
+        .unwrap();
+        assert_eq!(to, nat);
+        assert_ne!(out, rtp(9));
+        assert_eq!(Context::new(&key(1)).unprotect_rtp(&out).unwrap(), rtp(9));
+        assert_eq!(legs[0].counters.packets_received, 1);
+        assert_eq!(legs[1].counters.packets_received, 1);
+    }
+
+    #[test]
+    fn forged_replayed_malformed_and_unlatched_packets_are_dropped_and_counted() {
+        let (mut legs, totals) = (legs(), MediaTotals::default());
+        let stranger = address("203.0.113.5:1000");
+        // Forged SRTP (another key) does not authenticate and does not move the latch.
+        let forged = Context::new(&key(9)).protect_rtp(&rtp(1)).unwrap();
+        assert!(relay(&mut legs, 0, false, &forged, stranger, &totals).is_none());
+        assert_eq!(legs[0].counters.auth_failures, 1);
+        assert_eq!(legs[0].latched[0], None);
+        // A replay of a genuine packet.
+        let genuine = Context::new(&key(2)).protect_rtp(&rtp(2)).unwrap();
+        assert!(relay(&mut legs, 0, false, &genuine, stranger, &totals).is_some());
+        assert!(relay(&mut legs, 0, false, &genuine, stranger, &totals).is_none());
+        assert_eq!(legs[0].counters.replays, 1);
+        // Short, and another RTP version.
+        assert!(relay(&mut legs, 1, false, &[0x80, 0, 1], stranger, &totals).is_none());
+        assert!(relay(&mut legs, 1, false, &[0x40; 172], stranger, &totals).is_none());
+        // The clear leg latches on its first packet; another source is dropped after that.
+        let callee = address("10.0.0.2:6000");
+        assert!(relay(&mut legs, 1, false, &rtp(5), callee, &totals).is_some());
+        assert!(relay(&mut legs, 1, false, &rtp(6), stranger, &totals).is_none());
+        assert_eq!(MediaTotals::get(&totals.auth_failures), 1);
+        assert_eq!(MediaTotals::get(&totals.replays), 1);
+        assert_eq!(MediaTotals::get(&totals.dropped), 3);
+    }
+
+    #[test]
+    fn new_keys_make_new_contexts_and_unchanged_keys_keep_them() {
+        let (mut legs, totals) = (legs(), MediaTotals::default());
+        let from = address("10.0.0.1:4000");
+        let mut caller = Context::new(&key(2));
+        let first = caller.protect_rtp(&rtp(1)).unwrap();
+        assert!(relay(&mut legs, 0, false, &first, from, &totals).is_some());
+        // The same keys again (a re-INVITE that kept the crypto): the replay window stays.
+        let same = LegSetup {
+            side: Side::A,
+            sockets: None,
+            remote_rtp: Some(from),
+            remote_rtcp: Some(address("10.0.0.1:4001")),
+            keys: Some((key(1), key(2))),
+        };
+        legs[0].set_up(same);
+        assert!(
+            relay(&mut legs, 0, false, &first, from, &totals).is_none(),
+            "a replay"
+        );
+        // New keys: the old key no longer authenticates, the new one does.
+        legs[0].set_up(LegSetup {
+            side: Side::A,
+            sockets: None,
+            remote_rtp: Some(from),
+            remote_rtcp: Some(address("10.0.0.1:4001")),
+            keys: Some((key(3), key(4))),
+        });
+        let old = caller.protect_rtp(&rtp(2)).unwrap();
+        assert!(relay(&mut legs, 0, false, &old, from, &totals).is_none());
+        let new = Context::new(&key(4)).protect_rtp(&rtp(3)).unwrap();
+        assert_eq!(
+            relay(&mut legs, 0, false, &new, from, &totals).unwrap().0,
+            rtp(3)
+        );
+    }
+}
