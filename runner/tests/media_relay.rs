@@ -14,26 +14,98 @@ use std::time::Duration;
 use common::baresip::{Baresip, require_baresip};
 use common::*;
 
-/// TwoLeg on `ip`: every call to the callee's baresip; the caller's address in a Force
-/// encrypted zone, the callee's in a Force unencrypted one (an Auto leg would mirror SRTP).
-fn media_config(ip: &str, caller_ip: &str, callee_ip: &str) -> String {
-    media_config_with(ip, caller_ip, callee_ip, 60)
-}
-
-fn media_config_with(ip: &str, caller_ip: &str, callee_ip: &str, media_timeout_s: u64) -> String {
+/// TwoLeg on `ip`: every call to the callee's baresip; the caller's address in a zone of mode
+/// `zones.0`, the callee's in one of `zones.1`.
+fn media_config(
+    ip: &str,
+    caller_ip: &str,
+    callee_ip: &str,
+    zones: (&str, &str),
+    media_timeout_s: u64,
+) -> String {
     format!(
         r#"{{
   "version": 1,
   "sip": {{ "listeners": [ {{ "name": "udp", "address": "{ip}:5060" }} ] }},
   "routes": [ {{ "name": "callee", "destination": "{callee_ip}:5090" }} ],
   "zones": [
-    {{ "name": "callers", "peers": ["{caller_ip}"], "media_encryption_mode": "force_encrypted" }},
-    {{ "name": "callees", "peers": ["{callee_ip}"], "media_encryption_mode": "force_unencrypted" }}
+    {{ "name": "callers", "peers": ["{caller_ip}"], "media_encryption_mode": "{}" }},
+    {{ "name": "callees", "peers": ["{callee_ip}"], "media_encryption_mode": "{}" }}
   ],
   "encryption_b2bua": {{ "media_timeout_s": {media_timeout_s} }},
   "admin": {{ "listen": "{ip}:8080" }}
-}}"#
+}}"#,
+        zones.0, zones.1
     )
+}
+
+/// The usual zones: the caller Force encrypted, the callee Force unencrypted (an Auto leg
+/// would mirror the caller's SRTP, which a clear callee refuses).
+const SRTP_TO_RTP: (&str, &str) = ("force_encrypted", "force_unencrypted");
+
+/// How a test's call is set up.
+struct Setup<'a> {
+    zones: (&'a str, &'a str),
+    media_timeout_s: u64,
+    /// Capture `lo` with tcpdump from before the first SIP message.
+    capture: bool,
+    /// The caller's account parameters and how long it lives (it quits, hanging up, then).
+    caller: (&'a str, u32),
+    /// The callee's, likewise.
+    callee: (&'a str, u32),
+}
+
+/// Who is in a test: TwoLeg on 127.0.0.n, the callee's baresip on n + 2 answering every call,
+/// the caller's on n + 1 dialling TwoLeg at once.
+struct Scene {
+    runner: Runner,
+    capture: Option<Capture>,
+    callee: Baresip,
+    caller: Baresip,
+    ip: String,
+    caller_ip: String,
+    callee_ip: String,
+    dir: tempfile::TempDir,
+}
+
+impl Scene {
+    fn start(n: u8, setup: Setup<'_>) -> Self {
+        require_baresip();
+        let (ip, caller_ip, callee_ip) = (ip(n), ip(n + 1), ip(n + 2));
+        let dir = tempfile::tempdir().unwrap();
+        let config = media_config(
+            &ip,
+            &caller_ip,
+            &callee_ip,
+            setup.zones,
+            setup.media_timeout_s,
+        );
+        let runner = Runner::start(&ip, &config, dir.path(), &[]);
+        let capture = setup.capture.then(|| Capture::start(dir.path(), &ip));
+        let (params, seconds) = setup.callee;
+        let callee = Baresip::udp(dir.path(), "callee", &callee_ip, params, None, seconds);
+        std::thread::sleep(Duration::from_millis(500));
+        let (params, seconds) = setup.caller;
+        let target = format!("sip:callee@{ip}:5060");
+        let caller = Baresip::udp(
+            dir.path(),
+            "caller",
+            &caller_ip,
+            params,
+            Some(&target),
+            seconds,
+        );
+        Self {
+            runner,
+            capture,
+            callee,
+            caller,
+            ip,
+            caller_ip,
+            callee_ip,
+            dir,
+        }
+    }
 }
 
 fn metric(runner: &Runner, name: &str) -> u64 {
@@ -112,25 +184,24 @@ fn counters(leg: &serde_json::Value) -> (u64, u64) {
 
 #[test]
 fn an_srtp_caller_and_a_clear_callee_talk_through_twoleg_which_converts_per_leg() {
-    require_baresip();
-    let (ip, caller_ip, callee_ip) = (ip(131), ip(132), ip(133));
-    let dir = tempfile::tempdir().unwrap();
-    let runner = Runner::start(
-        &ip,
-        &media_config(&ip, &caller_ip, &callee_ip),
-        dir.path(),
-        &[],
-    );
-    let capture = Capture::start(dir.path(), &ip);
-    let callee = Baresip::udp(dir.path(), "callee", &callee_ip, "", None, 30);
-    std::thread::sleep(Duration::from_millis(500));
-    let mut caller = Baresip::udp(
-        dir.path(),
-        "caller",
-        &caller_ip,
-        ";mediaenc=srtp-mand",
-        Some(&format!("sip:callee@{ip}:5060")),
-        7,
+    let Scene {
+        runner,
+        capture,
+        callee,
+        mut caller,
+        ip,
+        caller_ip,
+        callee_ip,
+        dir: _dir,
+    } = Scene::start(
+        131,
+        Setup {
+            zones: SRTP_TO_RTP,
+            media_timeout_s: 60,
+            capture: true,
+            caller: (";mediaenc=srtp-mand", 7),
+            callee: ("", 30),
+        },
     );
 
     // While the call is up, both legs' counters move in /api/calls.
@@ -229,7 +300,9 @@ fn an_srtp_caller_and_a_clear_callee_talk_through_twoleg_which_converts_per_leg(
 
     // From outside: leg A is SRTP that libsrtp decrypts with the caller's key from its SDP into
     // exactly what TwoLeg sent the callee in clear; a wrong key authenticates nothing.
-    let proof = capture.check(&caller_ip, &ip, &callee_ip);
+    let proof = capture
+        .expect("capturing")
+        .check(&caller_ip, &ip, &callee_ip);
     let number = |name: &str| proof[name].as_u64().unwrap_or_else(|| panic!("{proof}"));
     assert!(number("leg_a_packets") >= 200, "{proof}");
     assert_eq!(
@@ -268,24 +341,21 @@ fn an_srtp_caller_and_a_clear_callee_talk_through_twoleg_which_converts_per_leg(
 
 #[test]
 fn a_clear_caller_in_a_force_encrypted_zone_gets_488_and_no_media_port_opens() {
-    require_baresip();
-    let (ip, caller_ip, callee_ip) = (ip(134), ip(135), ip(136));
-    let dir = tempfile::tempdir().unwrap();
-    let runner = Runner::start(
-        &ip,
-        &media_config(&ip, &caller_ip, &callee_ip),
-        dir.path(),
-        &[],
-    );
-    let callee = Baresip::udp(dir.path(), "callee", &callee_ip, "", None, 10);
-    std::thread::sleep(Duration::from_millis(500));
-    let mut caller = Baresip::udp(
-        dir.path(),
-        "caller",
-        &caller_ip,
-        "",
-        Some(&format!("sip:callee@{ip}:5060")),
-        3,
+    let Scene {
+        runner,
+        callee,
+        mut caller,
+        dir: _dir,
+        ..
+    } = Scene::start(
+        134,
+        Setup {
+            zones: SRTP_TO_RTP,
+            media_timeout_s: 60,
+            capture: false,
+            caller: ("", 3),
+            callee: ("", 10),
+        },
     );
     caller.wait(Duration::from_secs(10));
     let text = caller.text();
@@ -309,20 +379,21 @@ fn a_clear_caller_in_a_force_encrypted_zone_gets_488_and_no_media_port_opens() {
 
 #[test]
 fn when_both_endpoints_vanish_the_media_timeout_ends_the_call_and_frees_every_port() {
-    require_baresip();
-    let (ip, caller_ip, callee_ip) = (ip(137), ip(138), ip(139));
-    let dir = tempfile::tempdir().unwrap();
-    let config = media_config_with(&ip, &caller_ip, &callee_ip, 5);
-    let runner = Runner::start(&ip, &config, dir.path(), &[]);
-    let callee = Baresip::udp(dir.path(), "callee", &callee_ip, "", None, 60);
-    std::thread::sleep(Duration::from_millis(500));
-    let caller = Baresip::udp(
-        dir.path(),
-        "caller",
-        &caller_ip,
-        ";mediaenc=srtp-mand",
-        Some(&format!("sip:callee@{ip}:5060")),
-        60,
+    let Scene {
+        runner,
+        callee,
+        caller,
+        dir: _dir,
+        ..
+    } = Scene::start(
+        137,
+        Setup {
+            zones: SRTP_TO_RTP,
+            media_timeout_s: 5,
+            capture: false,
+            caller: (";mediaenc=srtp-mand", 60),
+            callee: ("", 60),
+        },
     );
     assert!(
         eventually(Duration::from_secs(6), || {
@@ -393,32 +464,21 @@ fn call_through(
     caller_params: &str,
     callee_params: &str,
 ) -> serde_json::Value {
-    require_baresip();
-    let (ip, caller_ip, callee_ip) = (ip(n), ip(n + 1), ip(n + 2));
-    let dir = tempfile::tempdir().unwrap();
-    let config = format!(
-        r#"{{
-  "version": 1,
-  "sip": {{ "listeners": [ {{ "name": "udp", "address": "{ip}:5060" }} ] }},
-  "routes": [ {{ "name": "callee", "destination": "{callee_ip}:5090" }} ],
-  "zones": [
-    {{ "name": "callers", "peers": ["{caller_ip}"], "media_encryption_mode": "{}" }},
-    {{ "name": "callees", "peers": ["{callee_ip}"], "media_encryption_mode": "{}" }}
-  ],
-  "admin": {{ "listen": "{ip}:8080" }}
-}}"#,
-        zones.0, zones.1
-    );
-    let runner = Runner::start(&ip, &config, dir.path(), &[]);
-    let callee = Baresip::udp(dir.path(), "callee", &callee_ip, callee_params, None, 20);
-    std::thread::sleep(Duration::from_millis(500));
-    let mut caller = Baresip::udp(
-        dir.path(),
-        "caller",
-        &caller_ip,
-        caller_params,
-        Some(&format!("sip:callee@{ip}:5060")),
-        5,
+    let Scene {
+        runner,
+        callee,
+        mut caller,
+        dir: _dir,
+        ..
+    } = Scene::start(
+        n,
+        Setup {
+            zones,
+            media_timeout_s: 60,
+            capture: false,
+            caller: (caller_params, 5),
+            callee: (callee_params, 20),
+        },
     );
     caller.wait(Duration::from_secs(15));
     assert!(

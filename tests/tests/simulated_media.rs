@@ -48,10 +48,16 @@ fn sim_with_timeout(
 
 /// One call with the caller offering `media`, hung up after a second; run until idle.
 fn one_call(sim: &mut Sim, media: MediaSecurity) {
+    call_lasting(sim, media, Duration::from_secs(1));
+}
+
+/// One call with the caller offering `media`, answered after 100 ms and hung up by the caller
+/// `lasting` after that; run until idle.
+fn call_lasting(sim: &mut Sim, media: MediaSecurity, lasting: Duration) {
     sim.place_call(
         Duration::ZERO,
         CallerScript {
-            hang_up_after: Some(Duration::from_secs(1)),
+            hang_up_after: Some(lasting),
             media,
             ..Default::default()
         },
@@ -253,18 +259,7 @@ fn srtp_on_both_legs_uses_two_different_keys() {
 fn a_call_whose_media_stops_ends_after_the_media_timeout_with_bye_on_both_legs() {
     let mut sim = sim_with_timeout("auto", "force_encrypted", MediaSecurity::Srtp, 10);
     // The caller would stay two minutes; its media stops after 5 packets (0.1 s).
-    sim.place_call(
-        Duration::ZERO,
-        CallerScript {
-            hang_up_after: Some(Duration::from_secs(120)),
-            ..Default::default()
-        },
-        CalleeScript::Answer {
-            after: Duration::from_millis(100),
-            hang_up_after: None,
-        },
-    );
-    sim.run_until_idle().unwrap();
+    call_lasting(&mut sim, MediaSecurity::Rtp, Duration::from_secs(120));
     let record = record(&sim);
     assert_eq!(record.outcome, Outcome::TimedOut, "{record:?}");
     assert!(record.reason.contains("media timeout"), "{}", record.reason);
@@ -298,18 +293,7 @@ fn media_that_keeps_flowing_keeps_the_call_past_the_media_timeout() {
             ..SimConfig::default()
         },
     );
-    sim.place_call(
-        Duration::ZERO,
-        CallerScript {
-            hang_up_after: Some(Duration::from_secs(12)),
-            ..Default::default()
-        },
-        CalleeScript::Answer {
-            after: Duration::from_millis(100),
-            hang_up_after: None,
-        },
-    );
-    sim.run_until_idle().unwrap();
+    call_lasting(&mut sim, MediaSecurity::Rtp, Duration::from_secs(12));
     let record = record(&sim);
     assert_eq!(record.outcome, Outcome::Completed, "{record:?}");
     let legs = &record.media.expect("anchored").streams[0].legs;
