@@ -6,6 +6,9 @@
 //! TwoLeg and counts what is missing. Prints one JSON object: calls answered, packets sent and
 //! received per direction, loss, delay percentiles, and the SRTP failures seen.
 //!
+//! With `--direct` no call is placed: the two ends send the same packets straight to each other,
+//! the generator's own baseline for loss and delay.
+//!
 //! Every caller-side media line is on one socket and every callee-side line on another
 //! (calls are told apart by SSRC), so thousands of calls need four sockets in all.
 //!
@@ -25,6 +28,8 @@ use twoleg_core::srtp::{Context, Crypto, MasterKey, Suite};
 
 const PAYLOAD: usize = 160;
 const INTERVAL: Duration = Duration::from_millis(20);
+/// Send slots per interval.
+const SLOTS: u64 = 20;
 
 struct Args {
     twoleg: SocketAddr,
@@ -34,6 +39,8 @@ struct Args {
     seconds: u64,
     srtp: bool,
     rate: u32,
+    /// No TwoLeg: the two ends send to each other, the generator's own baseline.
+    direct: bool,
 }
 
 fn args() -> Args {
@@ -45,6 +52,7 @@ fn args() -> Args {
         seconds: 10,
         srtp: false,
         rate: 100,
+        direct: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -57,6 +65,7 @@ fn args() -> Args {
             "--seconds" => args.seconds = value().parse().expect("--seconds N"),
             "--rate" => args.rate = value().parse().expect("--rate CALLS_PER_SECOND"),
             "--srtp" => args.srtp = true,
+            "--direct" => args.direct = true,
             other => panic!("unknown argument {other}"),
         }
     }
@@ -287,6 +296,34 @@ fn main() {
         Instant::now() + Duration::from_secs(u64::from(args.calls / args.rate.max(1)) + 20);
     let mut next_call = 0;
     let mut to_tags: BTreeMap<u32, String> = BTreeMap::new();
+    if args.direct {
+        // The baseline: the same packets, end to end without TwoLeg.
+        let callee_address = callee_media.local_addr().expect("bound");
+        for index in 0..args.calls {
+            let own = args.srtp.then(|| key(u64::from(index)));
+            callers.lock().expect("not poisoned").insert(
+                index,
+                End {
+                    ssrc: 0x2000_0000 + index,
+                    seq: 0,
+                    send: own.as_ref().map(Context::new),
+                    receive: None,
+                    to: Some(callee_address),
+                },
+            );
+            callees.lock().expect("not poisoned").insert(
+                index,
+                End {
+                    ssrc: 0x1000_0000 + index,
+                    seq: 0,
+                    send: None,
+                    receive: own.as_ref().map(Context::new),
+                    to: Some(media),
+                },
+            );
+        }
+        answered = args.calls;
+    }
     while answered < args.calls && Instant::now() < setup_until {
         let due =
             start + Duration::from_secs_f64(f64::from(next_call) / f64::from(args.rate.max(1)));
@@ -420,8 +457,11 @@ fn main() {
     // Senders: every 20 ms, one packet from each end of each call.
     let mut sent = [0u64; 2];
     let media_start = Instant::now();
+    // Calls' packets are spread over the 20 ms (one slot per millisecond, a call in slot
+    // `index % 20`), as independent calls are, rather than all sent at the same instant.
     let mut tick = 0u64;
     while media_start.elapsed() < Duration::from_secs(args.seconds) {
+        let slot = (tick % SLOTS) as u32;
         for (direction, (socket, ends)) in [
             (&caller_media, &mut caller_ends),
             (&callee_media, &mut callee_ends),
@@ -429,7 +469,10 @@ fn main() {
         .into_iter()
         .enumerate()
         {
-            for end in ends.values_mut() {
+            for (_, end) in ends
+                .iter_mut()
+                .filter(|(index, _)| **index % SLOTS as u32 == slot)
+            {
                 let Some(to) = end.to else { continue };
                 end.seq = end.seq.wrapping_add(1);
                 let mut packet = Vec::with_capacity(12 + PAYLOAD);
@@ -449,7 +492,7 @@ fn main() {
             }
         }
         tick += 1;
-        let next = media_start + INTERVAL * tick as u32;
+        let next = media_start + INTERVAL / SLOTS as u32 * tick as u32;
         if let Some(wait) = next.checked_duration_since(Instant::now()) {
             std::thread::sleep(wait);
         }
