@@ -368,6 +368,9 @@ impl Sim {
             .iter()
             .map(|l| l.address)
             .collect();
+        // The media plane's counters go to the engine once per step and leg, the latest only
+        // (as the runner reports once a second), not once per packet.
+        let mut reports = BTreeMap::new();
         while let Some(datagram) = self.network.pop_due(now) {
             let (from, to, contents) = (datagram.from, datagram.to, datagram.contents);
             if let Some(server) = self.turn_servers.get_mut(&to) {
@@ -376,9 +379,9 @@ impl Sim {
                         .send(now, (to, from), (Transport::Udp, None), answer);
                 }
             } else if self.media.owns(to) && !is_stun(&contents) {
-                let (forward, reports) = self.media.handle_packet(to, &contents);
-                for report in reports {
-                    self.driver.media_report(report)?;
+                let (forward, moved) = self.media.handle_packet(to, &contents);
+                for report in moved {
+                    reports.insert((report.tag.clone(), report.side, report.stream), report);
                 }
                 if let Some(forward) = forward {
                     self.network.send_media(
@@ -388,7 +391,6 @@ impl Sim {
                         forward.note,
                     );
                 }
-                self.drain_engine();
             } else if engine_addresses.contains(&to) || self.driver.is_media_port(to) {
                 match (datagram.transport, datagram.connection) {
                     (Transport::Udp, _) | (_, None) => self.driver.receive(from, to, &contents)?,
@@ -406,6 +408,9 @@ impl Sim {
             } else if let Some(callee) = self.callees.values_mut().find(|c| c.owns_media(to)) {
                 callee.handle_media(to, &contents);
             }
+        }
+        for report in reports.into_values() {
+            self.driver.media_report(report)?;
         }
         self.driver.advance_to(now)?;
         self.drain_engine();

@@ -82,6 +82,25 @@ struct End {
     to: Option<SocketAddr>,
 }
 
+impl End {
+    /// An end that sends as `ssrc` to `to` (once known), protecting with `send` and
+    /// unprotecting with `receive` when SRTP.
+    fn new(
+        ssrc: u32,
+        send: Option<&MasterKey>,
+        receive: Option<&MasterKey>,
+        to: Option<SocketAddr>,
+    ) -> Self {
+        Self {
+            ssrc,
+            seq: 0,
+            send: send.map(Context::new),
+            receive: receive.map(Context::new),
+            to,
+        }
+    }
+}
+
 /// What a receiver saw.
 #[derive(Default)]
 struct Seen {
@@ -256,16 +275,10 @@ fn main() {
                                 .get(&sip::HeaderName::parse("X-Load-Index"))
                                 .and_then(|value| value.trim().parse().ok())
                                 .unwrap_or(u32::MAX);
-                            callees.lock().expect("not poisoned").insert(
-                                index,
-                                End {
-                                    ssrc: 0x1000_0000 + index,
-                                    seq: 0,
-                                    send: None,
-                                    receive: None,
-                                    to,
-                                },
-                            );
+                            callees
+                                .lock()
+                                .expect("not poisoned")
+                                .insert(index, End::new(0x1000_0000 + index, None, None, to));
                             let body = sdp(&media.ip().to_string(), media.port(), None);
                             let reply = response(
                                 &parsed,
@@ -303,23 +316,16 @@ fn main() {
             let own = args.srtp.then(|| key(u64::from(index)));
             callers.lock().expect("not poisoned").insert(
                 index,
-                End {
-                    ssrc: 0x2000_0000 + index,
-                    seq: 0,
-                    send: own.as_ref().map(Context::new),
-                    receive: None,
-                    to: Some(callee_address),
-                },
+                End::new(
+                    0x2000_0000 + index,
+                    own.as_ref(),
+                    None,
+                    Some(callee_address),
+                ),
             );
             callees.lock().expect("not poisoned").insert(
                 index,
-                End {
-                    ssrc: 0x1000_0000 + index,
-                    seq: 0,
-                    send: None,
-                    receive: own.as_ref().map(Context::new),
-                    to: Some(media),
-                },
+                End::new(0x1000_0000 + index, None, own.as_ref(), Some(media)),
             );
         }
         answered = args.calls;
@@ -341,13 +347,7 @@ fn main() {
             let _ = caller_sip.send_to(invite.as_bytes(), args.twoleg);
             callers.lock().expect("not poisoned").insert(
                 next_call,
-                End {
-                    ssrc: 0x2000_0000 + next_call,
-                    seq: 0,
-                    send: own.as_ref().map(Context::new),
-                    receive: None,
-                    to: None,
-                },
+                End::new(0x2000_0000 + next_call, own.as_ref(), None, None),
             );
             pending.insert(call_id, next_call);
             next_call += 1;
