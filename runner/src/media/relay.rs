@@ -198,12 +198,12 @@ fn relay(
     let kind = usize::from(rtcp);
     let minimum = if rtcp { 8 } else { 12 };
     let leg = &mut legs[side];
-    let drop = |counter: &std::sync::atomic::AtomicU64| {
+    let refuse = |counter: &std::sync::atomic::AtomicU64| {
         counter.fetch_add(1, Ordering::Relaxed);
         None
     };
     if packet.len() < minimum || packet.len() >= MAX_PACKET || packet[0] >> 6 != 2 {
-        return drop(&totals.dropped);
+        return refuse(&totals.dropped);
     }
     let clear = match leg.receive.as_mut() {
         Some(context) => {
@@ -216,7 +216,7 @@ fn relay(
                 Ok(clear) => clear,
                 Err(SrtpError::Replayed { .. } | SrtpError::TooOld { .. }) => {
                     leg.counters.replays += 1;
-                    return drop(&totals.replays);
+                    return refuse(&totals.replays);
                 }
                 Err(error) => {
                     tracing::debug!(
@@ -228,13 +228,13 @@ fn relay(
                         "media packet refused"
                     );
                     leg.counters.auth_failures += 1;
-                    return drop(&totals.auth_failures);
+                    return refuse(&totals.auth_failures);
                 }
             }
         }
         None => {
             if leg.latched[kind].is_some_and(|latched| latched != source) {
-                return drop(&totals.dropped);
+                return refuse(&totals.dropped);
             }
             packet.to_vec()
         }
@@ -256,7 +256,7 @@ fn relay(
     }
     let other = &mut legs[1 - side];
     let Some(destination) = other.destination(rtcp) else {
-        return drop(&totals.dropped);
+        return refuse(&totals.dropped);
     };
     let out = match other.send.as_mut() {
         Some(context) => {
@@ -267,7 +267,7 @@ fn relay(
             };
             match result {
                 Ok(out) => out,
-                Err(_) => return drop(&totals.dropped),
+                Err(_) => return refuse(&totals.dropped),
             }
         }
         None => clear,
