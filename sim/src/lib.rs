@@ -379,7 +379,7 @@ impl Sim {
                         .send(now, (to, from), (Transport::Udp, None), answer);
                 }
             } else if self.media.owns(to) && !is_stun(&contents) {
-                let (forward, moved) = self.media.handle_packet(to, &contents);
+                let (forward, moved) = self.media.handle_packet(from, to, &contents);
                 for report in moved {
                     reports.insert((report.tag.clone(), report.side, report.stream), report);
                 }

@@ -1,34 +1,16 @@
 //! The simulator's media plane: what the runner's relay does for anchored calls, in virtual
-//! time. It follows the engine's [`Event::MediaStream`] and [`Event::MediaStreamClosed`],
-//! forwards RTP and RTCP arriving on a leg's ports to the same stream on the other leg,
-//! unprotecting with the peer's key and protecting with TwoLeg's own per leg, and reports each
-//! leg's counters back to the engine ([`MediaReport`]).
+//! time, with the same per-line relay ([`MediaLine`]). It follows the engine's
+//! [`Event::MediaStream`] and [`Event::MediaStreamClosed`], hands RTP and RTCP arriving on a
+//! leg's ports to the line, sends on what it forwards from TwoLeg's ports on the other leg, and
+//! reports each leg's counters back to the engine ([`MediaReport`]).
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
 use twoleg_core::Event;
-use twoleg_core::media::{MediaCounters, MediaReport, MediaStream};
-use twoleg_core::srtp::{Context, Error as SrtpError, MasterKey};
+use twoleg_core::media::relay::{Arrival, MediaLine};
+use twoleg_core::media::{MediaReport, MediaStream};
 use twoleg_core::status::Side;
-
-/// One leg of one anchored stream.
-#[derive(Debug)]
-struct RelayLeg {
-    tag: String,
-    side: Side,
-    stream: u32,
-    remote_rtp: Option<SocketAddr>,
-    remote_rtcp: Option<SocketAddr>,
-    /// The keys the contexts were made from, to keep them while the keys stay (RFC 4568
-    /// §7.1.4).
-    keys: Option<(MasterKey, MasterKey)>,
-    send: Option<Context>,
-    receive: Option<Context>,
-    counters: MediaCounters,
-    /// The highest RTP sequence number received, for counting gaps.
-    last_seq: Option<u16>,
-}
 
 /// A packet the relay sends on, and what it is.
 #[derive(Debug)]
@@ -39,10 +21,34 @@ pub(crate) struct Forward {
     pub(crate) note: String,
 }
 
-/// Every anchored stream leg, by TwoLeg's RTP address on it.
-#[derive(Debug, Default)]
+/// Which line and leg a port pair belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct LegOf {
+    tag: String,
+    stream: u32,
+    side: Side,
+}
+
+/// One anchored media line and TwoLeg's RTP address on each of its legs.
+#[derive(Default)]
+struct Line {
+    relay: MediaLine,
+    local: [Option<SocketAddr>; 2],
+}
+
+/// Every anchored media line, and its legs by TwoLeg's RTP address on them.
+#[derive(Default)]
 pub(crate) struct MediaRelay {
-    legs: BTreeMap<SocketAddr, RelayLeg>,
+    legs: BTreeMap<SocketAddr, LegOf>,
+    lines: BTreeMap<(String, u32), Line>,
+}
+
+impl std::fmt::Debug for MediaRelay {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MediaRelay")
+            .field("legs", &self.legs)
+            .finish_non_exhaustive()
+    }
 }
 
 impl MediaRelay {
@@ -50,40 +56,39 @@ impl MediaRelay {
     pub(crate) fn handle_event(&mut self, event: &Event) {
         match event {
             Event::MediaStream(stream) => self.open(stream),
-            Event::MediaStreamClosed { local_rtp, .. } => {
+            Event::MediaStreamClosed {
+                tag,
+                side,
+                stream,
+                local_rtp,
+            } => {
                 self.legs.remove(local_rtp);
+                let key = (tag.clone(), *stream);
+                if let Some(line) = self.lines.get_mut(&key) {
+                    line.local[side.index()] = None;
+                    if line.local == [None, None] {
+                        self.lines.remove(&key);
+                    }
+                }
             }
             _ => {}
         }
     }
 
     fn open(&mut self, stream: &MediaStream) {
-        let keys = stream
-            .srtp
-            .as_ref()
-            .map(|keys| (keys.send.clone(), keys.receive.clone()));
-        let leg = self
-            .legs
-            .entry(stream.local_rtp)
-            .or_insert_with(|| RelayLeg {
-                tag: stream.tag.clone(),
-                side: stream.side,
-                stream: stream.stream,
-                remote_rtp: None,
-                remote_rtcp: None,
-                keys: None,
-                send: None,
-                receive: None,
-                counters: MediaCounters::default(),
-                last_seq: None,
-            });
-        leg.remote_rtp = stream.remote_rtp;
-        leg.remote_rtcp = stream.remote_rtcp;
-        if leg.keys != keys {
-            leg.send = keys.as_ref().map(|(send, _)| Context::new(send));
-            leg.receive = keys.as_ref().map(|(_, receive)| Context::new(receive));
-            leg.keys = keys;
-        }
+        let leg = LegOf {
+            tag: stream.tag.clone(),
+            stream: stream.stream,
+            side: stream.side,
+        };
+        self.legs.insert(stream.local_rtp, leg);
+        let line = self
+            .lines
+            .entry((stream.tag.clone(), stream.stream))
+            .or_default();
+        line.local[stream.side.index()] = Some(stream.local_rtp);
+        let remote = [stream.remote_rtp, stream.remote_rtcp];
+        line.relay.set_leg(stream.side, remote, stream.srtp.clone());
     }
 
     /// Whether `address` is an RTP or RTCP port of an anchored leg.
@@ -91,106 +96,55 @@ impl MediaRelay {
         self.legs.contains_key(&rtp_of(address))
     }
 
-    /// A packet arrived at `to`: what goes on to the other leg (if anything), and the reports
-    /// of the legs whose counters moved.
+    /// A packet from `from` arrived at `to`: what goes on to the other leg (if anything), and
+    /// the reports of the line's legs.
     pub(crate) fn handle_packet(
         &mut self,
+        from: SocketAddr,
         to: SocketAddr,
         contents: &[u8],
     ) -> (Option<Forward>, Vec<MediaReport>) {
-        let local = rtp_of(to);
-        let rtcp = to.port() % 2 == 1;
-        let Some(leg) = self.legs.get_mut(&local) else {
+        let Some(leg) = self.legs.get(&rtp_of(to)) else {
             return (None, Vec::new());
         };
-        let clear = match (leg.receive.as_mut(), rtcp) {
-            (Some(context), false) => context.unprotect_rtp(contents),
-            (Some(context), true) => context.unprotect_rtcp(contents),
-            (None, _) => check_clear(contents),
+        let Some(line) = self.lines.get_mut(&(leg.tag.clone(), leg.stream)) else {
+            return (None, Vec::new());
         };
-        let clear = match clear {
-            Ok(clear) => clear,
-            Err(SrtpError::Replayed { .. } | SrtpError::TooOld { .. }) => {
-                leg.counters.replays += 1;
-                return (None, vec![report(leg)]);
-            }
-            Err(_) => {
-                leg.counters.auth_failures += 1;
-                return (None, vec![report(leg)]);
-            }
-        };
-        leg.counters.packets_received += 1;
-        leg.counters.bytes_received += contents.len() as u64;
-        if !rtcp && clear.len() >= 4 {
-            let seq = u16::from_be_bytes([clear[2], clear[3]]);
-            if let Some(last) = leg.last_seq {
-                let ahead = seq.wrapping_sub(last);
-                if ahead > 1 && ahead < 0x8000 {
-                    leg.counters.lost += u64::from(ahead - 1);
-                }
-                if ahead < 0x8000 {
-                    leg.last_seq = Some(seq);
-                }
-            } else {
-                leg.last_seq = Some(seq);
-            }
-        }
-        let (tag, stream, side) = (leg.tag.clone(), leg.stream, leg.side);
-        let mut reports = vec![report(leg)];
-        let Some((&other_local, other)) = self
-            .legs
-            .iter_mut()
-            .find(|(_, o)| o.tag == tag && o.stream == stream && o.side == side.other())
-        else {
+        let arrival = Arrival::direct(from, to.port() % 2 == 1);
+        let forwarded = line.relay.handle_packet(leg.side, arrival, contents);
+        let reports = [leg.side, leg.side.other()]
+            .map(|side| MediaReport {
+                tag: leg.tag.clone(),
+                side,
+                stream: leg.stream,
+                counters: line.relay.counters(side),
+            })
+            .to_vec();
+        let (Ok(forward), Some(local)) = (forwarded, line.local[leg.side.other().index()]) else {
             return (None, reports);
         };
-        let destination = if rtcp {
-            other.remote_rtcp
-        } else {
-            other.remote_rtp
-        };
-        let Some(destination) = destination else {
-            return (None, reports);
-        };
-        let protected = match (other.send.as_mut(), rtcp) {
-            (Some(context), false) => context.protect_rtp(&clear),
-            (Some(context), true) => context.protect_rtcp(&clear),
-            (None, _) => Ok(clear.clone()),
-        };
-        let Ok(out) = protected else {
-            return (None, reports);
-        };
-        other.counters.packets_sent += 1;
-        other.counters.bytes_sent += out.len() as u64;
-        let kind = match (rtcp, other.send.is_some()) {
+        let kind = match (forward.rtcp, forward.suite.is_some()) {
             (false, true) => "SRTP",
             (true, true) => "SRTCP",
             (false, false) => "RTP",
             (true, false) => "RTCP",
         };
         let mut note = kind.to_owned();
-        if !rtcp && clear.len() >= 4 {
-            let seq = u16::from_be_bytes([clear[2], clear[3]]);
+        if !forward.rtcp {
+            let seq = u16::from_be_bytes([forward.contents[2], forward.contents[3]]);
             note.push_str(&format!(" seq={seq}"));
         }
-        if let Some(context) = other.send.as_ref() {
-            note.push_str(&format!(" ({})", context.suite().name()));
+        if let Some(suite) = forward.suite {
+            note.push_str(&format!(" ({})", suite.name()));
         }
-        reports.push(report(other));
-        let from = if rtcp {
-            SocketAddr::new(other_local.ip(), other_local.port() + 1)
-        } else {
-            other_local
+        let from = SocketAddr::new(local.ip(), local.port() + u16::from(forward.rtcp));
+        let forward = Forward {
+            from,
+            to: forward.route.address,
+            contents: forward.contents,
+            note,
         };
-        (
-            Some(Forward {
-                from,
-                to: destination,
-                contents: out,
-                note,
-            }),
-            reports,
-        )
+        (Some(forward), reports)
     }
 
     /// Legs open (every port pair the relay serves).
@@ -201,21 +155,4 @@ impl MediaRelay {
 
 fn rtp_of(address: SocketAddr) -> SocketAddr {
     SocketAddr::new(address.ip(), address.port() & !1)
-}
-
-/// A clear leg takes RTP version 2 only.
-fn check_clear(contents: &[u8]) -> Result<Vec<u8>, SrtpError> {
-    if contents.len() < 8 || contents[0] >> 6 != 2 {
-        return Err(SrtpError::Malformed);
-    }
-    Ok(contents.to_vec())
-}
-
-fn report(leg: &RelayLeg) -> MediaReport {
-    MediaReport {
-        tag: leg.tag.clone(),
-        side: leg.side,
-        stream: leg.stream,
-        counters: leg.counters,
-    }
 }

@@ -25,6 +25,10 @@ impl Method {
     pub const ALLOCATE: Self = Self(0x003);
     /// Refresh (RFC 8656 §8); lifetime 0 deletes the allocation.
     pub const REFRESH: Self = Self(0x004);
+    /// Send (RFC 8656 §11.4): an indication carrying data to a peer through the relay.
+    pub const SEND: Self = Self(0x006);
+    /// Data (RFC 8656 §11.6): an indication carrying data from a peer through the relay.
+    pub const DATA: Self = Self(0x007);
     /// CreatePermission (RFC 8656 §9).
     pub const CREATE_PERMISSION: Self = Self(0x008);
 }
@@ -44,6 +48,8 @@ impl AttrType {
     pub const LIFETIME: Self = Self(0x000D);
     /// XOR-PEER-ADDRESS.
     pub const XOR_PEER_ADDRESS: Self = Self(0x0012);
+    /// DATA: what a Send or Data indication carries.
+    pub const DATA: Self = Self(0x0013);
     /// REALM.
     pub const REALM: Self = Self(0x0014);
     /// NONCE.
@@ -131,6 +137,8 @@ pub fn describe(bytes: &[u8]) -> Option<String> {
             _ => "Refresh".to_owned(),
         },
         Method::CREATE_PERMISSION => "CreatePermission".to_owned(),
+        Method::SEND => "Send".to_owned(),
+        Method::DATA => "Data".to_owned(),
         Method(other) => format!("STUN method {other:#05x}"),
     };
     Some(match message.class {
@@ -289,6 +297,38 @@ impl Message {
             attributes,
         })
     }
+}
+
+/// What a TURN server relayed from a peer (RFC 8656 §11.6): the peer's address and the data of
+/// a Data indication; `None` when the bytes are anything else.
+pub fn unwrap_data(bytes: &[u8]) -> Option<(SocketAddr, Vec<u8>)> {
+    if !looks_like_stun(bytes) {
+        return None;
+    }
+    let message = Message::decode(bytes).ok()?;
+    if message.class != Class::Indication || message.method != Method::DATA {
+        return None;
+    }
+    let peer = message.xor_address(AttrType::XOR_PEER_ADDRESS)?;
+    let data = message.attribute(AttrType::DATA)?.to_vec();
+    Some((peer, data))
+}
+
+/// A Send indication (RFC 8656 §11.4) asking the TURN server to relay `data` to `peer` from
+/// the allocation of the port it is sent from (`transaction`: random, RFC 8489 §6).
+pub fn wrap_send(peer: SocketAddr, data: &[u8], transaction: TransactionId) -> Vec<u8> {
+    let mut message = Message {
+        class: Class::Indication,
+        method: Method::SEND,
+        transaction,
+        attributes: Vec::new(),
+    };
+    message.push(
+        AttrType::XOR_PEER_ADDRESS,
+        encode_xor_address(peer, &transaction),
+    );
+    message.push(AttrType::DATA, data);
+    message.encode(None, false)
 }
 
 /// Whether the MESSAGE-INTEGRITY of `bytes` (a whole message) was made with `key`.
@@ -504,5 +544,39 @@ mod tests {
             let value = encode_xor_address(address, &transaction);
             assert_eq!(decode_xor_address(&value, &transaction), Some(address));
         }
+    }
+
+    #[test]
+    fn data_indications_unwrap_and_send_indications_carry_the_peer_and_data() {
+        let peer: SocketAddr = "198.51.100.7:9000".parse().unwrap();
+        let transaction = TransactionId([5; 12]);
+        let mut data = Message {
+            class: Class::Indication,
+            method: Method::DATA,
+            transaction,
+            attributes: Vec::new(),
+        };
+        data.push(
+            AttrType::XOR_PEER_ADDRESS,
+            encode_xor_address(peer, &transaction),
+        );
+        data.push(AttrType::DATA, vec![0x80, 0, 0, 1, 9, 9, 9]);
+        let wire = data.encode(None, true);
+        assert_eq!(
+            unwrap_data(&wire),
+            Some((peer, vec![0x80, 0, 0, 1, 9, 9, 9]))
+        );
+        // A Send indication is what TwoLeg writes, never what it unwraps; RTP is not STUN.
+        let send = wrap_send(peer, &[1, 2, 3], transaction);
+        assert_eq!(unwrap_data(&send), None);
+        assert_eq!(unwrap_data(&[0x80; 40]), None);
+        let send = Message::decode(&send).unwrap();
+        assert_eq!((send.class, send.method), (Class::Indication, Method::SEND));
+        assert_eq!(send.xor_address(AttrType::XOR_PEER_ADDRESS), Some(peer));
+        assert_eq!(send.attribute(AttrType::DATA), Some(&[1, 2, 3][..]));
+        assert_eq!(
+            describe(&wire).as_deref().map(|d| d.starts_with("Data")),
+            Some(true)
+        );
     }
 }

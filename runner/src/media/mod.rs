@@ -5,6 +5,11 @@
 //! task on the media plane's own runtime (two worker threads, apart from the SIP streams'), so
 //! calls spread over both cores and nothing here ever waits on the SIP engine's loop: the
 //! tasks report their counters to the loop with a non-blocking send.
+//!
+//! The Lync leg's first media line sits on the port pair of its TURN allocations, which the
+//! SIP loop reads (the allocations' STUN goes to the engine): there the loop's reader hands the
+//! media to the line's task through a [`MediaRoute`], and the task sends on clones of those
+//! sockets.
 
 mod relay;
 
@@ -15,11 +20,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::SyncSender;
 
 use anyhow::Context;
-use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
+use tokio::sync::mpsc::{Sender, UnboundedSender, channel, unbounded_channel};
 use twoleg_core::media::MediaStream;
+use twoleg_core::media::relay::{Arrival, Route};
 use twoleg_core::status::Side;
+use twoleg_core::turn::stun::unwrap_data;
 
-use self::relay::{Command, LegSetup};
+use self::relay::{Command, LegSetup, MAX_PACKET, Ports, SHARED_QUEUE, SharedPacket};
 use crate::node::Message;
 
 /// What the media plane counted since the runner started, for `/metrics`.
@@ -47,6 +54,8 @@ impl MediaTotals {
 /// One anchored media line being relayed.
 struct StreamEntry {
     commands: UnboundedSender<Command>,
+    /// Packets from the shared ports, when a leg has them.
+    shared: Sender<SharedPacket>,
     /// The legs whose ports are bound.
     open: [bool; 2],
 }
@@ -86,56 +95,65 @@ impl MediaPlane {
         &self.totals
     }
 
-    /// The engine opened or changed one leg of an anchored media line.
-    pub(crate) fn open(&mut self, stream: &MediaStream) {
+    /// The engine opened or changed one leg of an anchored media line. `shared`: the leg's
+    /// ports are read by the SIP loop (clones of its sockets, to send on); then the route its
+    /// reader hands the media to comes back.
+    pub(crate) fn open(
+        &mut self,
+        stream: &MediaStream,
+        shared: Option<[UdpSocket; 2]>,
+    ) -> Option<MediaRoute> {
         let key = (stream.tag.clone(), stream.stream);
         let side = stream.side;
         let bound = self
             .streams
             .get(&key)
             .is_some_and(|entry| entry.open[side.index()]);
-        let sockets = if bound {
-            None
-        } else {
-            match self.bind(stream.local_rtp) {
-                Ok(sockets) => Some(sockets),
+        let ports = match (bound, shared) {
+            (true, _) => None,
+            (false, Some(shared)) => Some(Ports::Shared(shared)),
+            (false, None) => match self.bind(stream.local_rtp) {
+                Ok(sockets) => Some(Ports::Own(sockets)),
                 Err(e) => {
                     tracing::warn!(tag = %stream.tag, ?side, local = %stream.local_rtp, error = %format!("{e:#}"), "cannot bind an anchored media port pair");
-                    return;
+                    return None;
                 }
-            }
+            },
         };
         let setup = LegSetup {
             side,
-            sockets,
-            remote_rtp: stream.remote_rtp,
-            remote_rtcp: stream.remote_rtcp,
-            keys: stream
-                .srtp
-                .as_ref()
-                .map(|keys| (keys.send.clone(), keys.receive.clone())),
+            ports,
+            remote: [stream.remote_rtp, stream.remote_rtcp],
+            keys: stream.srtp.clone(),
         };
         let entry = match self.streams.entry(key) {
             std::collections::btree_map::Entry::Occupied(entry) => entry.into_mut(),
             std::collections::btree_map::Entry::Vacant(vacant) => {
                 let Some(reports) = self.loop_tx.clone() else {
                     tracing::error!("the media plane was not started");
-                    return;
+                    return None;
                 };
                 let (commands, receiver) = unbounded_channel();
+                let (shared, shared_receiver) = channel(SHARED_QUEUE);
                 let totals = Arc::clone(&self.totals);
                 let (tag, index) = vacant.key().clone();
-                self.runtime
-                    .spawn(relay::run(tag, index, receiver, reports, totals));
+                let task = relay::run(tag, index, receiver, shared_receiver, reports, totals);
+                self.runtime.spawn(task);
                 self.totals.streams_open.fetch_add(1, Ordering::Relaxed);
                 vacant.insert(StreamEntry {
                     commands,
+                    shared,
                     open: [false; 2],
                 })
             }
         };
         entry.open[side.index()] = true;
         let _ = entry.commands.send(Command::Leg(Box::new(setup)));
+        Some(MediaRoute {
+            packets: entry.shared.clone(),
+            side,
+            totals: Arc::clone(&self.totals),
+        })
     }
 
     /// The engine closed one leg of an anchored media line: its ports are released; the line's
@@ -175,4 +193,55 @@ impl MediaPlane {
         };
         Ok([open(rtp)?, open(rtcp)?])
     }
+}
+
+/// Where the SIP loop's reader of a shared port (the Lync leg's TURN port pair) hands media: the
+/// line's task, as leg `side`.
+#[derive(Clone)]
+pub(crate) struct MediaRoute {
+    packets: Sender<SharedPacket>,
+    side: Side,
+    totals: Arc<MediaTotals>,
+}
+
+impl MediaRoute {
+    /// Hands a datagram read on the leg's RTP or RTCP port to the line's task when it is media
+    /// (RTP or RTCP straight from the peer, or unwrapped from a TURN Data indication); `false`
+    /// when it is not (STUN for the allocations: the SIP loop's).
+    pub(crate) fn take(&self, rtcp_port: bool, source: SocketAddr, contents: &[u8]) -> bool {
+        let (route, contents) = if is_rtp(contents) {
+            (Route::direct(source), contents.to_vec())
+        } else if let Some((peer, data)) = unwrap_data(contents) {
+            if !is_rtp(&data) {
+                // ICE connectivity checks through the relay: TwoLeg does not run ICE.
+                tracing::debug!(%source, %peer, "a Data indication without RTP or RTCP dropped");
+                self.totals.dropped.fetch_add(1, Ordering::Relaxed);
+                return true;
+            }
+            let route = Route {
+                address: peer,
+                relay: Some(source),
+            };
+            (route, data)
+        } else {
+            return false;
+        };
+        let packet = SharedPacket {
+            side: self.side,
+            arrival: Arrival { route, rtcp_port },
+            contents,
+        };
+        // A full queue (the task is behind, or a flood): dropped, never waited for.
+        if packet.contents.len() >= MAX_PACKET || self.packets.try_send(packet).is_err() {
+            self.totals.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+        true
+    }
+}
+
+/// RTP and RTCP start with version 2 (RFC 7983: first byte 128 to 191).
+fn is_rtp(contents: &[u8]) -> bool {
+    contents
+        .first()
+        .is_some_and(|first| (128..=191).contains(first))
 }

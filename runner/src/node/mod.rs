@@ -9,8 +9,6 @@ mod sockets;
 use std::collections::BTreeMap;
 use std::net::{SocketAddr, UdpSocket};
 use std::path::Path;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
 use std::time::Duration;
 
@@ -43,7 +41,7 @@ const TIMEOUT_BATCH: Duration = Duration::from_millis(1);
 const RECYCLE_CHECK: Duration = Duration::from_secs(2);
 
 pub(crate) use self::admin::AdminRequest;
-use self::sockets::{rtcp_of, spawn_reader};
+use self::sockets::{MediaPort, rtcp_of, spawn_reader};
 
 /// Datagrams (and admin requests) waiting for the loop, at most: when the engine falls behind,
 /// the reader threads wait and the sockets' own buffers take the excess, so a runner that
@@ -79,8 +77,9 @@ pub(crate) struct Node {
     sockets: BTreeMap<SocketAddr, UdpSocket>,
     /// Where reader threads feed datagrams (media sockets are bound when the engine opens them).
     loop_tx: Option<SyncSender<Message>>,
-    /// Media sockets, with the flag that stops their reader once the engine freed the port.
-    media: BTreeMap<SocketAddr, Arc<AtomicBool>>,
+    /// Media sockets the loop reads (the Lync leg's TURN port pairs), with what stops their
+    /// reader once the engine freed the port and where it hands media.
+    media: BTreeMap<SocketAddr, MediaPort>,
     /// Relays the anchored media of calls.
     media_plane: MediaPlane,
     epoch: std::time::Instant,
@@ -330,8 +329,8 @@ impl Node {
             }
             Event::MediaPortsFreed { rtp } => {
                 for port in [rtp, rtcp_of(rtp)] {
-                    if let Some(stop) = self.media.remove(&port) {
-                        stop.store(true, Ordering::Relaxed);
+                    // Dropping the entry stops its reader.
+                    if self.media.remove(&port).is_some() {
                         self.sockets.remove(&port);
                     }
                 }
@@ -357,18 +356,16 @@ impl Node {
                     srtp = ?stream.srtp.as_ref().map(|keys| keys.suite()),
                     "anchored media stream"
                 );
-                if self.sockets.contains_key(&stream.local_rtp) {
-                    // The Lync leg's first line shares its port pair with the TURN allocations,
-                    // whose socket the loop reads: not relayed by the media plane yet.
-                    tracing::warn!(tag = %stream.tag, local = %stream.local_rtp, "media on a TURN port pair is not relayed yet");
-                } else {
-                    self.media_plane.open(&stream);
-                }
+                self.open_media_stream(&stream);
             }
             Event::MediaStreamClosed {
-                tag, side, stream, ..
+                tag,
+                side,
+                stream,
+                local_rtp,
             } => {
                 tracing::debug!(%tag, ?side, stream, "anchored media stream closed");
+                self.route_media([local_rtp, rtcp_of(local_rtp)], None);
                 self.media_plane.close(&tag, side, stream);
             }
             _ => {}
@@ -399,8 +396,7 @@ impl Node {
         }
         // The fresh instance knows nothing of the media ports the failed one opened.
         self.media_plane.close_all();
-        for (port, stop) in std::mem::take(&mut self.media) {
-            stop.store(true, Ordering::Relaxed);
+        for port in std::mem::take(&mut self.media).into_keys() {
             self.sockets.remove(&port);
         }
         self.start_fresh_instance(now);
