@@ -3,7 +3,8 @@
 //! 440 Hz tone. Proof from outside on a capture of `lo` (tcpdump): leg A's packets are SRTP and
 //! decrypt with the key of leg A's SDP (libsrtp through pylibsrtp) to exactly the packets TwoLeg
 //! sent in clear on leg B, and a key one bit off authenticates nothing. A clear caller in the
-//! Force encrypted zone gets 488 and no media port stays open.
+//! Force encrypted zone gets 488 and no media port stays open. A caller re-keying by re-INVITE
+//! keeps its media flowing both ways.
 
 mod common;
 
@@ -542,4 +543,181 @@ fn best_effort_both_ways_with_opportunistic_srtp_encrypts_both_legs() {
 fn best_effort_both_ways_without_srtp_falls_back_to_clear_rtp() {
     let record = call_through(147, ("best_effort", "best_effort"), "", "");
     assert_eq!(suites(&record), [None, None], "{record:#}");
+}
+
+/// What SIPp's re-keying caller logged: the keys of TwoLeg's two answers.
+fn answered_keys(dir: &Path) -> [twoleg_core::srtp::MasterKey; 2] {
+    let mut keys = [None, None];
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        if !entry.file_name().to_string_lossy().ends_with("_logs.log") {
+            continue;
+        }
+        for line in std::fs::read_to_string(entry.path()).unwrap().lines() {
+            for (index, prefix) in ["KEY1 ", "KEY2 "].iter().enumerate() {
+                if let Some(rest) = line.strip_prefix(prefix) {
+                    let inline = rest.split_whitespace().next().unwrap_or_default();
+                    let value = format!("1 AES_CM_128_HMAC_SHA1_80 inline:{inline}");
+                    keys[index] = Some(twoleg_core::srtp::Crypto::parse(&value).unwrap().key);
+                }
+            }
+        }
+    }
+    keys.map(|key| key.expect("SIPp logged both answers' keys"))
+}
+
+/// SIPp as an SRTP caller re-keying by re-INVITE (RFC 4568 §7.1.4) while this test carries its
+/// media, a clear baresip callee: every packet authenticates with the key of its time, TwoLeg
+/// answers the new key with a new one of its own and protects with it from then on.
+#[test]
+fn a_caller_that_re_keys_by_re_invite_keeps_its_media_flowing_both_ways() {
+    use twoleg_core::srtp::{Context, MasterKey, Suite};
+
+    require_baresip();
+    require_sipp();
+    let (ip, caller_ip, callee_ip) = (ip(160), ip(161), ip(162));
+    let dir = tempfile::tempdir().unwrap();
+    let config = media_config(&ip, &caller_ip, &callee_ip, SRTP_TO_RTP, 60);
+    let runner = Runner::start(&ip, &config, dir.path(), &[]);
+    let _callee = Baresip::udp(dir.path(), "callee", &callee_ip, "", None, 30);
+    std::thread::sleep(Duration::from_millis(500));
+    // The caller's media: this socket, on the address of SIPp's SDP.
+    let media = std::net::UdpSocket::bind((caller_ip.as_str(), 47_610)).unwrap();
+    media
+        .set_read_timeout(Some(Duration::from_millis(2)))
+        .unwrap();
+    let sipp_dir = dir.path().join("caller");
+    std::fs::create_dir_all(&sipp_dir).unwrap();
+    let (scenario, target) = (scenario("uac_rekey"), format!("{ip}:5060"));
+    let mut sipp = Sipp::spawn(
+        &sipp_dir,
+        &[
+            "-sf",
+            &scenario,
+            &target,
+            "-s",
+            "callee",
+            "-i",
+            &caller_ip,
+            "-p",
+            "5080",
+            "-m",
+            "1",
+            "-trace_logs",
+            "-trace_msg",
+            "-timeout",
+            "30",
+            "-timeout_error",
+        ],
+    );
+    assert!(
+        eventually(Duration::from_secs(5), || runner
+            .calls()
+            .first()
+            .is_some_and(|call| !call["answered_at"].is_null())),
+        "the call is answered:\n{:#?}\n{}\n{}",
+        runner.calls(),
+        sipp.screen(),
+        std::fs::read_dir(&sipp_dir)
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().ends_with("_messages.log"))
+            .map(|e| std::fs::read_to_string(e.path()).unwrap())
+            .collect::<String>(),
+    );
+    let answered = std::time::Instant::now();
+    let leg_a: std::net::SocketAddr = runner.calls()[0]["media"]["streams"][0]["legs"][0]["local"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+
+    // The caller sends with key 1 until 2.4 s, nothing while SIPp re-keys (its re-INVITE goes
+    // at 3 s), with key 2 from 3.8 s to 5.4 s; what TwoLeg sends back is kept with its time.
+    let key = |first: u8| {
+        let material = (first..first + 30).collect();
+        MasterKey::new(Suite::AesCm128HmacSha1_80, material, None).unwrap()
+    };
+    let mut senders = [Context::new(&key(1)), Context::new(&key(101))];
+    let (mut sent, mut seq) = ([0u64; 2], 0u16);
+    let mut back: Vec<(Duration, Vec<u8>)> = Vec::new();
+    let mut next = answered;
+    let mut buffer = [0; 2048];
+    while answered.elapsed() < Duration::from_millis(5_400) {
+        let at = answered.elapsed();
+        if std::time::Instant::now() >= next {
+            next += Duration::from_millis(20);
+            let phase = match at.as_millis() {
+                0..2_400 => Some(0),
+                3_800.. => Some(1),
+                _ => None,
+            };
+            if let Some(phase) = phase {
+                let mut packet = vec![0x80, 0, 0, 0, 0, 0, 0, 0, 0x11, 0x22, 0x33, 0x44];
+                packet[2..4].copy_from_slice(&seq.to_be_bytes());
+                packet[4..8].copy_from_slice(&(u32::from(seq) * 160).to_be_bytes());
+                packet.resize(172, 0xd5);
+                seq += 1;
+                let protected = senders[phase].protect_rtp(&packet).unwrap();
+                media.send_to(&protected, leg_a).unwrap();
+                sent[phase] += 1;
+            }
+        }
+        if let Ok((n, from)) = media.recv_from(&mut buffer)
+            && from == leg_a
+        {
+            back.push((at, buffer[..n].to_vec()));
+        }
+    }
+    assert_eq!(sipp.wait(Duration::from_secs(20)), 0, "{}", sipp.screen());
+    assert!(
+        eventually(Duration::from_secs(5), || runner.history().len() == 1),
+        "{}",
+        runner.log_text()
+    );
+    let record = runner.history().remove(0);
+    let legs = record["media"]["streams"][0]["legs"]
+        .as_array()
+        .unwrap()
+        .clone();
+    // Every packet the caller sent, with either key, authenticated and went on to the callee.
+    let total = sent[0] + sent[1];
+    assert!(sent[0] >= 100 && sent[1] >= 70, "{sent:?}");
+    let (a_received, _) = counters(&legs[0]);
+    assert_eq!(a_received, total, "{record:#}");
+    assert_eq!(legs[0]["counters"]["auth_failures"], 0, "{record:#}");
+    assert_eq!(legs[0]["counters"]["replays"], 0, "{record:#}");
+    let (_, b_sent) = counters(&legs[1]);
+    assert!(b_sent >= total, "{record:#}");
+
+    // TwoLeg answered the new key with a new key of its own, and protected what it sent the
+    // caller with the first key before the re-INVITE and with the second after it.
+    let [first, second] = answered_keys(&sipp_dir);
+    assert_ne!(first, second);
+    let (mut early, mut late) = (Context::new(&first), Context::new(&second));
+    let before: Vec<&Vec<u8>> = back
+        .iter()
+        .filter(|(at, _)| *at < Duration::from_millis(2_400))
+        .map(|(_, packet)| packet)
+        .collect();
+    let after: Vec<&Vec<u8>> = back
+        .iter()
+        .filter(|(at, _)| *at >= Duration::from_millis(3_800))
+        .map(|(_, packet)| packet)
+        .collect();
+    assert!(
+        before.len() >= 80 && after.len() >= 50,
+        "{} {}",
+        before.len(),
+        after.len()
+    );
+    assert!(
+        before
+            .iter()
+            .all(|packet| early.unprotect_rtp(packet).is_ok())
+    );
+    assert!(
+        after
+            .iter()
+            .all(|packet| late.unprotect_rtp(packet).is_ok())
+    );
 }
