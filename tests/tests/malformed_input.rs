@@ -72,7 +72,10 @@ fn j1_every_torture_message_is_handled_per_its_class() {
         });
         let refused_400 = statuses.contains(&400) || statuses.contains(&505);
         match (case.class.as_str(), case.file.as_str()) {
-            ("semantic", "zeromf.dat") => assert_eq!(statuses, [483], "{}", case.file),
+            // An OPTIONS outside a dialog, which TwoLeg answers itself: as an endpoint, it
+            // processes it as if Max-Forwards were positive (RFC 4475 §3.3.6); a request it
+            // would forward gets 483 (dialog_conformance.rs).
+            ("semantic", "zeromf.dat") => assert_eq!(statuses, [200], "{}", case.file),
             ("semantic", "unkscm.dat") => assert_eq!(statuses, [416], "{}", case.file),
             ("semantic", "bext01.dat") => assert_eq!(statuses, [420], "{}", case.file),
             ("semantic", "multi01.dat" | "mcl01.dat") => {

@@ -1,6 +1,6 @@
 //! Which headers pass from a message on one leg into the matching message on the other.
 
-use crate::sip::{HeaderName, Headers};
+use crate::sip::{HeaderName, Headers, Method};
 
 /// Whether a header is copied from a message on one leg into the matching message on the other.
 /// Headers that belong to one leg's transaction or dialog, or to an extension TwoLeg does not
@@ -45,4 +45,29 @@ pub(crate) fn copy_payload(
     }
     body.clear();
     body.extend_from_slice(from_body);
+}
+
+/// The `Allow` a request or response TwoLeg relays carries (RFC 3261 §20.5, in an INVITE, an
+/// UPDATE and their 2xx): the methods the peer on the other leg allows that TwoLeg relays, or,
+/// when that peer said nothing, the methods TwoLeg relays. A peer's Allow is never copied as
+/// it is (it would promise methods TwoLeg refuses), and never dropped (a strict peer then never
+/// sends UPDATE).
+pub(crate) fn advertise_allow(from: &Headers, headers: &mut Headers) {
+    let relayed = super::ALLOWED;
+    let allowed: Vec<&str> = if from.get(&HeaderName::ALLOW).is_some() {
+        from.get_all(&HeaderName::ALLOW)
+            .flat_map(|value| value.split(','))
+            .map(str::trim)
+            .filter(|name| {
+                relayed
+                    .iter()
+                    .any(|method| method.as_str().eq_ignore_ascii_case(name))
+            })
+            .collect()
+    } else {
+        relayed.iter().map(Method::as_str).collect()
+    };
+    if !allowed.is_empty() {
+        headers.push(HeaderName::ALLOW, allowed.join(", "));
+    }
 }

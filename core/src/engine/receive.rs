@@ -275,7 +275,8 @@ impl B2bua {
                 return;
             }
             let target = self.tx_index.get(&invite).copied();
-            self.on_cancel(tx, &reply, target);
+            let carries = super::call::why_headers(parsed.message.headers());
+            self.on_cancel(tx, &reply, target, carries);
             return;
         }
         if let Some(refusal) = self.precheck(&parsed) {
@@ -347,7 +348,11 @@ impl B2bua {
         if !parsed.request_uri.as_ref().is_some_and(|uri| uri.is_sip()) {
             return Some(Refusal::UnsupportedUriScheme);
         }
-        if parsed.max_forwards == Some(0) {
+        // §16.3 applies to what is forwarded: TwoLeg answers an OPTIONS outside a dialog and
+        // a BYE itself (as a UAS, §8.2), whatever their Max-Forwards.
+        let answered_here = request.method == Method::BYE
+            || (request.method == Method::OPTIONS && parsed.to.tag().is_none());
+        if parsed.max_forwards == Some(0) && !answered_here {
             return Some(Refusal::TooManyHops);
         }
         if parsed.to.tag().is_none()
@@ -398,7 +403,14 @@ impl B2bua {
         });
     }
 
-    fn on_cancel(&mut self, tx: TxId, reply: &ReplyTo, target: Option<TxId>) {
+    /// A CANCEL: `carries`, what it says of why, goes on with the CANCEL TwoLeg sends.
+    fn on_cancel(
+        &mut self,
+        tx: TxId,
+        reply: &ReplyTo,
+        target: Option<TxId>,
+        carries: Vec<(HeaderName, String)>,
+    ) {
         let target = target.and_then(|id| self.txs.get(&id));
         // RFC 3261 §9.2: a CANCEL for a transaction already answered has no effect, but is
         // answered 200 all the same.
@@ -410,9 +422,14 @@ impl B2bua {
         match target.map(|entry| entry.owner) {
             Some(Owner::Relay(call, relay)) => {
                 self.set_owner(tx, Owner::Call(call));
-                let response = reply.response(StatusCode::OK, "OK", None);
+                // §9.2: the CANCEL's 200 carries the To-tag the INVITE's 487 will carry.
+                let tag = self.calls.get(&call).and_then(|call| {
+                    let side = call.relays.get(&relay)?.server_side;
+                    Some(call.leg(side).dialog.local_tag.clone())
+                });
+                let response = reply.response(StatusCode::OK, "OK", tag.as_deref());
                 self.respond(tx, &response);
-                self.cancel_relay(call, relay, "CANCEL from caller");
+                self.cancel_relay(call, relay, "CANCEL from caller", carries);
             }
             _ => {
                 let status = StatusCode::CALL_DOES_NOT_EXIST;

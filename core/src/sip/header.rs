@@ -84,6 +84,7 @@ headers! {
     ALLOW_EVENTS "Allow-Events" Some("u"), "Allow-Events (RFC 6665).";
     TIMESTAMP "Timestamp" None, "Timestamp (§20.38).";
     WARNING "Warning" None, "Warning (§20.43).";
+    MS_DIAGNOSTICS "ms-diagnostics" None, "Microsoft's diagnostics on BYE and errors ([MS-SIPRE]).";
 }
 
 impl HeaderName {

@@ -24,6 +24,8 @@ pub struct ReplyTo {
     pub record_route: Vec<String>,
     /// Where responses go (RFC 3261 §18.2.2, RFC 3581).
     pub address: SocketAddr,
+    /// The request's Timestamp, which a 100 Trying copies (RFC 3261 §8.2.6.1).
+    pub timestamp: Option<String>,
 }
 
 impl ReplyTo {
@@ -49,6 +51,7 @@ impl ReplyTo {
                 .map(str::to_owned)
                 .collect(),
             address,
+            timestamp: headers.get(&HeaderName::TIMESTAMP).map(str::to_owned),
         }
     }
 
@@ -90,6 +93,7 @@ impl ReplyTo {
             cseq,
             record_route: Vec::new(),
             address,
+            timestamp: None,
         })
     }
 
@@ -107,6 +111,13 @@ impl ReplyTo {
         headers.push(HeaderName::TO, to.to_string());
         headers.push(HeaderName::CALL_ID, self.call_id.clone());
         headers.push(HeaderName::CSEQ, self.cseq.clone());
+        if let Some(timestamp) = self
+            .timestamp
+            .as_ref()
+            .filter(|_| status == StatusCode::TRYING)
+        {
+            headers.push(HeaderName::TIMESTAMP, timestamp.clone());
+        }
         Response {
             status,
             reason: reason.to_owned(),

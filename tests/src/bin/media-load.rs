@@ -228,12 +228,24 @@ fn key(seed: u64) -> MasterKey {
     MasterKey::new(Suite::AesCm128HmacSha1_80, material, None).expect("30 bytes")
 }
 
+/// The media sockets' buffer size asked for (the kernel caps it at net.core.rmem_max/wmem_max).
+const MEDIA_BUFFER: usize = 8 << 20;
+
 fn main() {
     let args = args();
     let caller_sip = UdpSocket::bind((args.caller.as_str(), 5080)).expect("caller SIP port");
     let callee_sip = UdpSocket::bind((args.callee.as_str(), 5070)).expect("callee SIP port");
     let caller_media = UdpSocket::bind((args.caller.as_str(), 30_000)).expect("caller media");
     let callee_media = UdpSocket::bind((args.callee.as_str(), 30_000)).expect("callee media");
+    // Every call's media arrives on these two sockets: a receive buffer as large as the kernel
+    // allows (net.core.rmem_max), so bursts wait there instead of being dropped.
+    for socket in [&caller_media, &callee_media] {
+        let socket = socket2::SockRef::from(socket);
+        if let Err(e) = socket.set_recv_buffer_size(MEDIA_BUFFER) {
+            eprintln!("cannot grow a media socket's receive buffer: {e}");
+        }
+        let _ = socket.set_send_buffer_size(MEDIA_BUFFER);
+    }
     let caller_sip_address = caller_sip.local_addr().expect("bound");
     let callee_sip_address = callee_sip.local_addr().expect("bound");
     for socket in [&caller_sip, &callee_sip] {

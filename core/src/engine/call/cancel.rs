@@ -9,8 +9,17 @@ use crate::status::{EndedBy, LegState, Outcome};
 
 impl B2bua {
     /// CANCEL from the caller (or a disconnect, or the ring timeout) for a relayed INVITE.
-    pub(crate) fn cancel_relay(&mut self, id: CallId, relay_id: RelayId, reason: &str) {
+    pub(crate) fn cancel_relay(
+        &mut self,
+        id: CallId,
+        relay_id: RelayId,
+        reason: &str,
+        carries: Vec<(HeaderName, String)>,
+    ) {
         self.with_call(id, |this, call| {
+            if let Some(relay) = call.relays.get_mut(&relay_id) {
+                relay.cancel_carries = carries;
+            }
             this.cancel_relay_in(
                 call,
                 relay_id,
@@ -42,7 +51,8 @@ impl B2bua {
             relay.cancel = CancelState::Sent;
         } else if relay.got_provisional {
             relay.cancel = CancelState::Sent;
-            let (cancel, hop) = (cancel_for(&relay.client_request), relay.client_hop);
+            let cancel = cancel_for(&relay.client_request, &relay.cancel_carries);
+            let hop = relay.client_hop;
             self.send_request(Owner::Call(id), &cancel, hop);
             self.set_call_timer(id, CallTimer::CancelTimeout(relay_id), self.timing.t1x64());
         } else {
@@ -73,8 +83,9 @@ impl B2bua {
 }
 
 /// The CANCEL of a request TwoLeg sent (RFC 3261 §9.1): same Request-URI, Call-ID, From, To,
-/// CSeq number, top Via and Route.
-pub(crate) fn cancel_for(request: &Request) -> Request {
+/// CSeq number, top Via and Route; with `carries` (Reason, ms-diagnostics) from the CANCEL that
+/// caused it.
+pub(crate) fn cancel_for(request: &Request, carries: &[(HeaderName, String)]) -> Request {
     let mut cancel = Request {
         method: Method::CANCEL,
         uri: request.uri.clone(),
@@ -102,5 +113,8 @@ pub(crate) fn cancel_for(request: &Request) -> Request {
     cancel
         .headers
         .push(HeaderName::CSEQ, format!("{number} CANCEL"));
+    for (name, value) in carries {
+        cancel.headers.push(name.clone(), value.clone());
+    }
     cancel
 }

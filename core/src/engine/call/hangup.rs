@@ -1,7 +1,7 @@
 //! Ending a call: BYE from either side, BYE TwoLeg sends (held until the ACK when needed),
 //! teardown and disconnect.
 
-use super::{Call, CallId, Ending, RelayId};
+use super::{Call, CallId, Ending, RelayId, why_headers};
 use crate::engine::timers::CallTimer;
 use crate::engine::{B2bua, Owner};
 use crate::sip::{HeaderName, Method, Parsed, ReplyTo, StatusCode};
@@ -91,6 +91,7 @@ impl B2bua {
         }
         call.end_with(Ending::new(StatusCode::OK, Outcome::Completed, who, reason));
         self.set_leg_state(call, side, LegState::Terminated);
+        call.leg_mut(side.other()).bye_carries = why_headers(parsed.message.headers());
         self.hang_up(call, side.other(), None);
     }
 
@@ -119,6 +120,9 @@ impl B2bua {
             .request(Method::BYE, None, &hop, max_forwards, &mut self.rng);
         if let Some(reason) = reason {
             bye.headers.push(HeaderName::REASON, reason);
+        }
+        for (name, value) in &leg.bye_carries {
+            bye.headers.push(name.clone(), value.clone());
         }
         let large_over = leg.large_over;
         let _ = self.send_fitting(Owner::Bye(id, side), &mut bye, hop, large_over);

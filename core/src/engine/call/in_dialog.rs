@@ -1,9 +1,11 @@
 //! Requests inside a leg's dialog, relayed to the other leg (re-INVITE, UPDATE, INFO), with the
 //! CSeq, glare and pending-request rules.
 
+use rand::Rng;
+
 use super::{Call, CallId, CancelState, Relay, RelayId};
 use crate::engine::anchor::{SdpRole, is_sdp, warning};
-use crate::engine::pass_through::copy_payload;
+use crate::engine::pass_through::{advertise_allow, copy_payload};
 use crate::engine::{B2bua, Owner};
 use crate::sip::{HeaderName, Message, Method, Parsed, ReplyTo, StatusCode};
 use crate::status::{LegState, Side};
@@ -75,7 +77,11 @@ impl B2bua {
                     "Previous INVITE pending",
                     None,
                 );
-                response.headers.push(HeaderName::RETRY_AFTER, "5");
+                // §14.2: "a randomly chosen value of between 0 and 10 seconds".
+                let retry_after: u32 = self.rng.random_range(0..=10);
+                response
+                    .headers
+                    .push(HeaderName::RETRY_AFTER, retry_after.to_string());
                 self.respond(tx, &response);
                 return;
             }
@@ -111,6 +117,9 @@ impl B2bua {
             &mut out.headers,
             &mut out.body,
         );
+        if matches!(request.method, Method::INVITE | Method::UPDATE) {
+            advertise_allow(&request.headers, &mut out.headers);
+        }
         let (hop, large_over) = (leg_hop, leg.large_over);
         if matches!(request.method, Method::INVITE | Method::UPDATE)
             && is_sdp(&request.headers, &request.body)
@@ -153,6 +162,7 @@ impl B2bua {
                 got_provisional: false,
                 no_answer_armed: false,
                 cancel: CancelState::None,
+                cancel_carries: Vec::new(),
             },
         );
     }

@@ -61,6 +61,9 @@ pub(crate) struct Leg {
     pub(crate) bye_held: bool,
     /// TwoLeg sent BYE on this leg.
     pub(crate) bye_sent: bool,
+    /// What the BYE that ended the other leg said of why (Reason, RFC 3326, and Lync's
+    /// ms-diagnostics), carried on this leg's BYE.
+    pub(crate) bye_carries: Vec<(HeaderName, String)>,
 }
 
 impl Leg {
@@ -150,6 +153,22 @@ pub(crate) struct Relay {
     /// The re-INVITE no-answer timer is armed.
     pub(crate) no_answer_armed: bool,
     pub(crate) cancel: CancelState,
+    /// What the CANCEL received for this request said of why, carried on the CANCEL sent.
+    pub(crate) cancel_carries: Vec<(HeaderName, String)>,
+}
+
+/// The headers that say why a dialog or request ends (Reason, RFC 3326, and Lync's
+/// ms-diagnostics), as a request carried them: they travel on to the other leg.
+pub(crate) fn why_headers(headers: &crate::sip::Headers) -> Vec<(HeaderName, String)> {
+    [HeaderName::REASON, HeaderName::MS_DIAGNOSTICS]
+        .into_iter()
+        .flat_map(|name| {
+            headers
+                .get_all(&name)
+                .map(|value| (name.clone(), value.to_owned()))
+                .collect::<Vec<_>>()
+        })
+        .collect()
 }
 
 /// How the call ended, decided by the first thing that ended it.

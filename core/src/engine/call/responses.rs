@@ -4,7 +4,7 @@
 use super::cancel::cancel_for;
 use super::{AwaitAck, Call, CallId, CancelState, Ending, HeldAck, Relay, RelayId, learn_dialog};
 use crate::engine::anchor::{SdpRole, is_sdp, warning};
-use crate::engine::pass_through::copy_payload;
+use crate::engine::pass_through::{advertise_allow, copy_payload};
 use crate::engine::timers::CallTimer;
 use crate::engine::{B2bua, Owner};
 use crate::media::PolicyViolation;
@@ -56,7 +56,8 @@ impl B2bua {
         let initial = relay.initial;
         if relay.cancel == CancelState::Pending {
             relay.cancel = CancelState::Sent;
-            let (cancel, hop) = (cancel_for(&relay.client_request), relay.client_hop);
+            let cancel = cancel_for(&relay.client_request, &relay.cancel_carries);
+            let hop = relay.client_hop;
             self.send_request(Owner::Call(id), &cancel, hop);
             self.set_call_timer(id, CallTimer::CancelTimeout(relay_id), self.timing.t1x64());
             return;
@@ -334,10 +335,21 @@ impl B2bua {
         {
             out.headers
                 .push(HeaderName::CONTACT, format!("<{}>", leg.dialog.contact));
+            if response.status.is_success() {
+                advertise_allow(&response.headers, &mut out.headers);
+            }
             if relay.initial {
                 for route in &relay.reply.record_route {
                     out.headers.push(HeaderName::RECORD_ROUTE, route.clone());
                 }
+            }
+        }
+        let code = response.status.code();
+        if (300..400).contains(&code) || code == 485 {
+            // The alternatives the caller may try (RFC 3261 §8.1.3.4, §21.3, §21.4.23): the
+            // callee's Contacts, as they are.
+            for contact in response.headers.get_all(&HeaderName::CONTACT) {
+                out.headers.push(HeaderName::CONTACT, contact);
             }
         }
         copy_payload(
@@ -367,7 +379,13 @@ impl B2bua {
             };
             let client_side = relay.server_side.other();
             let tag = call.leg(relay.server_side).dialog.local_tag.clone();
-            this.terminate_server_side(&relay, status, &tag);
+            if status == StatusCode::REQUEST_TIMEOUT && relay.method != Method::INVITE {
+                // RFC 4320 §4.1: no 408 to a non-INVITE request; its sender's own Timer F has
+                // run out too, so the request is left unanswered.
+                this.forget_tx(relay.server_tx);
+            } else {
+                this.terminate_server_side(&relay, status, &tag);
+            }
             if relay.initial {
                 call.leg_mut(client_side).final_status = Some(status.code());
                 if call.leg(relay.server_side).final_status.is_none() {

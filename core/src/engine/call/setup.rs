@@ -4,7 +4,7 @@ use super::{Call, CallId, CancelState, Leg, Relay, RelayId};
 use crate::dialog::Dialog;
 use crate::engine::anchor::{BUSY_RETRY_AFTER_S, SdpRole, warning};
 use crate::engine::lync_leg::LyncMedia;
-use crate::engine::pass_through::copy_payload;
+use crate::engine::pass_through::{advertise_allow, copy_payload};
 use crate::engine::timers::CallTimer;
 use crate::engine::{B2bua, Owner};
 use crate::event::Event;
@@ -178,6 +178,7 @@ impl B2bua {
             &mut b_invite.headers,
             &mut b_invite.body,
         );
+        advertise_allow(&request.headers, &mut b_invite.headers);
         if let Some(body) = b_body {
             b_invite.body = body;
         }
@@ -199,6 +200,7 @@ impl B2bua {
             awaiting_ack: None,
             last_ack: None,
             bye_held: false,
+            bye_carries: Vec::new(),
             bye_sent: false,
         };
         let a_leg = leg(Side::A, serial_a, a_dialog, arrival, None);
@@ -248,6 +250,7 @@ impl B2bua {
                 got_provisional: false,
                 no_answer_armed: false,
                 cancel: CancelState::None,
+                cancel_carries: Vec::new(),
             },
         );
         // A call from Lync: its offer names the far side's addresses.

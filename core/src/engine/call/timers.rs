@@ -57,11 +57,13 @@ impl B2bua {
                 }
             }
             CallTimer::RelayNoAnswer(relay_id) => {
+                // Not 408: a peer hearing 408 to a re-INVITE ends the dialog (RFC 3261
+                // §12.2.1.2), which is alive; 500 leaves it as it was.
                 this.cancel_relay_in(
                     call,
                     relay_id,
                     Ending::new(
-                        StatusCode::REQUEST_TIMEOUT,
+                        StatusCode::SERVER_INTERNAL_ERROR,
                         Outcome::TimedOut,
                         EndedBy::B2bua,
                         "re-INVITE got no final response",

@@ -1,0 +1,264 @@
+//! RFC 3261 details of dialogs and transactions that a strict peer notices (the protocol
+//! review's findings): Max-Forwards only on what is forwarded, Timestamp in 100 Trying, the
+//! CANCEL's To-tag, a random Retry-After, no 408 where it would end a live dialog or where RFC
+//! 4320 forbids it, the reasons a BYE or CANCEL carries, 3xx alternatives, and Allow.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+
+fn options(max_forwards: u32) -> String {
+    format!(
+        "OPTIONS sip:twoleg@127.0.0.1 SIP/2.0\r\n\
+         Via: SIP/2.0/UDP {CALLER};branch=z9hG4bKmf0;rport\r\n\
+         Max-Forwards: {max_forwards}\r\n\
+         From: <sip:monitor@example.com>;tag=m1\r\n\
+         To: <sip:twoleg@127.0.0.1>\r\n\
+         Call-ID: mf0\r\n\
+         CSeq: 1 OPTIONS\r\n\
+         Content-Length: 0\r\n\r\n"
+    )
+}
+
+#[test]
+fn max_forwards_zero_is_refused_only_on_what_twoleg_would_forward() {
+    let mut net = Net::new(config());
+    // An OPTIONS to TwoLeg itself (a health check that no hop may forward): answered.
+    net.send(CALLER, &options(0));
+    assert_eq!(net.expect_one(CALLER, "200").status(), Some(200));
+    // An INVITE would be forwarded: 483, no leg B.
+    net.send(CALLER, &invite("mf1", "z9hG4bKmf1", 1, 0, "", SDP));
+    let sent = net.take();
+    assert_eq!(sent.len(), 1, "{sent:#?}");
+    assert_eq!(sent[0].status(), Some(483));
+    // A BYE is answered by TwoLeg (which sends its own BYE on the other leg): it ends the call.
+    let mut net = Net::new(config());
+    let (a_ok, _) = answered_call(&mut net, "mf2");
+    let tag = a_ok.to_tag().unwrap().to_owned();
+    let bye = caller_request("BYE", "mf2", "z9hG4bKmf2b", 2, &tag, "", "")
+        .replace("Max-Forwards: 70", "Max-Forwards: 0");
+    net.send(CALLER, &bye);
+    let sent = net.take();
+    assert!(
+        sent.iter()
+            .any(|m| m.to == addr(CALLER) && m.status() == Some(200))
+    );
+    assert!(sent.iter().any(|m| m.to == addr(CALLEE) && m.is("BYE")));
+    assert_eq!(net.engine().call_count(), 0);
+    // An in-dialog re-INVITE would be forwarded: 483.
+    let mut net = Net::new(config());
+    let (a_ok, _) = answered_call(&mut net, "mf3");
+    let tag = a_ok.to_tag().unwrap().to_owned();
+    let reinvite = caller_request("INVITE", "mf3", "z9hG4bKmf3r", 2, &tag, "", SDP)
+        .replace("Max-Forwards: 70", "Max-Forwards: 0");
+    net.send(CALLER, &reinvite);
+    assert_eq!(net.expect_one(CALLER, "483").status(), Some(483));
+    assert!(net.take_to(CALLEE).is_empty());
+}
+
+#[test]
+fn the_100_trying_copies_the_timestamp_of_the_invite() {
+    let mut net = Net::new(config());
+    let extra = "Timestamp: 54.231 0.5\r\n";
+    net.send(CALLER, &invite("ts1", "z9hG4bKts1", 1, 70, extra, SDP));
+    let trying = net.expect_one(CALLER, "100");
+    assert_eq!(trying.header("Timestamp"), Some("54.231 0.5"));
+}
+
+#[test]
+fn the_200_to_a_cancel_carries_the_to_tag_of_the_487() {
+    let mut net = Net::new(config());
+    net.send(CALLER, &invite("ct1", "z9hG4bKct1", 1, 70, "", SDP));
+    let b_invite = net.expect_one(CALLEE, "INVITE");
+    net.send(CALLEE, &b_invite.reply(180, "Ringing", Some("bob"), "", ""));
+    net.take();
+    net.send(CALLER, &cancel("ct1", "z9hG4bKct1", 1));
+    let sent = net.take_to(CALLER);
+    let ok = sent.iter().find(|m| m.status() == Some(200)).expect("200");
+    assert_eq!(ok.parsed.cseq.to_string(), "1 CANCEL");
+    let terminated = sent.iter().find(|m| m.status() == Some(487)).expect("487");
+    assert!(ok.to_tag().is_some());
+    assert_eq!(ok.to_tag(), terminated.to_tag());
+}
+
+#[test]
+fn the_retry_after_of_a_500_to_a_second_reinvite_is_drawn_from_0_to_10_seconds() {
+    let mut seen = std::collections::BTreeSet::new();
+    for seed in 0..24 {
+        let mut net = Net::with_seed(config(), seed);
+        let (a_ok, _) = answered_call(&mut net, "ra1");
+        let tag = a_ok.to_tag().unwrap().to_owned();
+        net.send(
+            CALLER,
+            &caller_request("INVITE", "ra1", "z9hG4bKra1", 2, &tag, "", SDP),
+        );
+        net.take();
+        net.send(
+            CALLER,
+            &caller_request("INVITE", "ra1", "z9hG4bKra2", 3, &tag, "", SDP),
+        );
+        let refused = net.expect_one(CALLER, "500");
+        let retry: u32 = refused.header("Retry-After").unwrap().parse().unwrap();
+        assert!(retry <= 10, "{retry}");
+        seen.insert(retry);
+    }
+    assert!(seen.len() >= 4, "random, not fixed: {seen:?}");
+}
+
+#[test]
+fn an_info_the_callee_never_answers_gets_no_408_and_the_call_stays_up() {
+    let mut net = Net::new(config());
+    let (a_ok, _) = answered_call(&mut net, "nf1");
+    let tag = a_ok.to_tag().unwrap().to_owned();
+    net.send(
+        CALLER,
+        &caller_request("INFO", "nf1", "z9hG4bKnf1", 2, &tag, "", ""),
+    );
+    net.expect_one(CALLEE, "INFO");
+    net.advance(Duration::from_secs(40));
+    let sent = net.take_to(CALLER);
+    // RFC 4320 §4.1: no 408 to a non-INVITE request.
+    assert!(
+        !sent.iter().any(|m| m.status().is_some()),
+        "nothing answers the INFO: {sent:#?}"
+    );
+    assert_eq!(net.engine().call_count(), 1);
+    // The server transaction is gone, not leaked.
+    net.send(
+        CALLER,
+        &caller_request("BYE", "nf1", "z9hG4bKnf1b", 3, &tag, "", ""),
+    );
+    net.advance(Duration::from_secs(40));
+    assert_eq!(net.engine().call_count(), 0);
+}
+
+#[test]
+fn reason_and_ms_diagnostics_travel_with_a_bye_both_ways() {
+    let mut net = Net::new(config());
+    let why = "Reason: Q.850;cause=17;text=\"User busy\"\r\n\
+               ms-diagnostics: 51004;reason=\"Action initiated by user\"\r\n";
+    // From the caller to the callee.
+    let (a_ok, _) = answered_call(&mut net, "rb1");
+    let tag = a_ok.to_tag().unwrap().to_owned();
+    net.send(
+        CALLER,
+        &caller_request("BYE", "rb1", "z9hG4bKrb1", 2, &tag, why, ""),
+    );
+    let bye = net.expect_one(CALLEE, "BYE");
+    assert_eq!(
+        bye.header("Reason"),
+        Some("Q.850;cause=17;text=\"User busy\"")
+    );
+    assert_eq!(
+        bye.header("ms-diagnostics"),
+        Some("51004;reason=\"Action initiated by user\"")
+    );
+    // From the callee to the caller.
+    let mut net = Net::new(config());
+    let (_, b_invite) = answered_call(&mut net, "rb2");
+    net.send(
+        CALLEE,
+        &callee_request("BYE", &b_invite, "bob-tag", "z9hG4bKrb2", 1, why, ""),
+    );
+    let bye = net.expect_one(CALLER, "BYE");
+    assert_eq!(
+        bye.header("Reason"),
+        Some("Q.850;cause=17;text=\"User busy\"")
+    );
+    assert!(bye.header("ms-diagnostics").is_some());
+    // A BYE without them carries none.
+    let mut net = Net::new(config());
+    let (a_ok, _) = answered_call(&mut net, "rb3");
+    let tag = a_ok.to_tag().unwrap().to_owned();
+    net.send(
+        CALLER,
+        &caller_request("BYE", "rb3", "z9hG4bKrb3", 2, &tag, "", ""),
+    );
+    assert_eq!(net.expect_one(CALLEE, "BYE").header("Reason"), None);
+}
+
+#[test]
+fn the_reason_of_a_cancel_travels_with_the_cancel_sent_and_the_deferred_one() {
+    let mut net = Net::new(config());
+    let why = "Reason: SIP;cause=200;text=\"Call completed elsewhere\"\r\n";
+    let with_reason = |call_id: &str, branch: &str| {
+        cancel(call_id, branch, 1).replace("Content-Length: 0", &format!("{why}Content-Length: 0"))
+    };
+    // After the callee's provisional: the CANCEL goes at once.
+    net.send(CALLER, &invite("rc1", "z9hG4bKrc1", 1, 70, "", SDP));
+    let b_invite = net.expect_one(CALLEE, "INVITE");
+    net.send(CALLEE, &b_invite.reply(180, "Ringing", Some("bob"), "", ""));
+    net.take();
+    net.send(CALLER, &with_reason("rc1", "z9hG4bKrc1"));
+    let sent = net.expect_one(CALLEE, "CANCEL");
+    assert_eq!(
+        sent.header("Reason"),
+        Some("SIP;cause=200;text=\"Call completed elsewhere\"")
+    );
+    // Before it: the CANCEL waits for the provisional, and keeps the reason.
+    net.send(CALLER, &invite("rc2", "z9hG4bKrc2", 1, 70, "", SDP));
+    let b_invite = net.expect_one(CALLEE, "INVITE");
+    net.send(CALLER, &with_reason("rc2", "z9hG4bKrc2"));
+    assert!(
+        net.take_to(CALLEE).is_empty(),
+        "no CANCEL before a provisional"
+    );
+    net.send(CALLEE, &b_invite.reply(100, "Trying", None, "", ""));
+    let deferred = net.expect_one(CALLEE, "CANCEL");
+    assert!(
+        deferred
+            .header("Reason")
+            .unwrap()
+            .contains("completed elsewhere")
+    );
+}
+
+#[test]
+fn a_302_reaches_the_caller_with_the_callees_contacts() {
+    let mut net = Net::new(config());
+    net.send(CALLER, &invite("rd1", "z9hG4bKrd1", 1, 70, "", SDP));
+    let b_invite = net.expect_one(CALLEE, "INVITE");
+    let contacts = "Contact: <sip:voicemail@10.0.0.9>;q=0.7\r\nContact: <sip:bob@10.0.0.10>\r\n";
+    net.send(
+        CALLEE,
+        &b_invite.reply(302, "Moved Temporarily", Some("bob"), contacts, ""),
+    );
+    let moved = net.expect_one(CALLER, "302");
+    let relayed = moved.headers("Contact");
+    assert_eq!(relayed.len(), 2, "{relayed:?}");
+    assert!(relayed[0].contains("sip:voicemail@10.0.0.9"));
+    assert!(relayed[1].contains("sip:bob@10.0.0.10"));
+}
+
+#[test]
+fn allow_is_advertised_as_what_twoleg_relays_of_what_the_peer_allows() {
+    let mut net = Net::new(config());
+    let allow = "Allow: INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE, REFER, SUBSCRIBE, NOTIFY\r\n";
+    net.send(CALLER, &invite("al1", "z9hG4bKal1", 1, 70, allow, SDP));
+    let b_invite = net.expect_one(CALLEE, "INVITE");
+    assert_eq!(
+        b_invite.header("Allow"),
+        Some("INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE"),
+        "the caller's methods TwoLeg relays, not REFER/SUBSCRIBE/NOTIFY (405 here)"
+    );
+    let callee_allow = format!(
+        "Contact: <sip:bob@{CALLEE}>\r\nAllow: INVITE, ACK, BYE, CANCEL, INFO, MESSAGE\r\n"
+    );
+    net.send(
+        CALLEE,
+        &b_invite.reply(200, "OK", Some("bob"), &callee_allow, SDP_ANSWER),
+    );
+    let ok = net.expect_one(CALLER, "200");
+    assert_eq!(ok.header("Allow"), Some("INVITE, ACK, BYE, CANCEL, INFO"));
+    // A peer that names no methods: TwoLeg's own list.
+    net.send(CALLER, &invite("al2", "z9hG4bKal2", 1, 70, "", SDP));
+    let b_invite = net.expect_one(CALLEE, "INVITE");
+    let own = b_invite.header("Allow").expect("Allow");
+    for method in [
+        "INVITE", "ACK", "CANCEL", "BYE", "OPTIONS", "UPDATE", "INFO",
+    ] {
+        assert!(own.contains(method), "{own}");
+    }
+}
