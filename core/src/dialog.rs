@@ -42,7 +42,9 @@ impl Dialog {
     }
 
     /// A request in this dialog: the next CSeq number unless `cseq` is given (ACK and CANCEL
-    /// reuse the INVITE's), a fresh branch, the route set and the remote target.
+    /// reuse the INVITE's), a fresh branch, the route set and the remote target. When the first
+    /// route is a strict router (no `lr`), it is the Request-URI and the remote target goes
+    /// last in Route (RFC 3261 §12.2.1.1).
     pub(crate) fn request(
         &mut self,
         method: Method,
@@ -64,9 +66,26 @@ impl Dialog {
             Via::new(&hop.transport.to_string(), hop.local, &ids::branch(rng)).to_string(),
         );
         headers.push(HeaderName::MAX_FORWARDS, max_forwards.to_string());
-        for route in &self.route_set {
-            headers.push(HeaderName::ROUTE, route.clone());
-        }
+        let strict = self
+            .route_set
+            .first()
+            .and_then(|route| NameAddr::parse(route).ok())
+            .filter(|route| route.parsed_uri().is_some_and(|uri| !uri.is_loose_router()));
+        let uri = match &strict {
+            Some(first) => {
+                for route in &self.route_set[1..] {
+                    headers.push(HeaderName::ROUTE, route.clone());
+                }
+                headers.push(HeaderName::ROUTE, format!("<{}>", self.remote_target));
+                first.uri.clone()
+            }
+            None => {
+                for route in &self.route_set {
+                    headers.push(HeaderName::ROUTE, route.clone());
+                }
+                self.remote_target.clone()
+            }
+        };
         let mut from = self.local_party.clone();
         from.set_tag(&self.local_tag);
         headers.push(HeaderName::FROM, from.to_string());
@@ -82,7 +101,7 @@ impl Dialog {
         }
         Request {
             method,
-            uri: self.remote_target.clone(),
+            uri,
             headers,
             body: Vec::new(),
         }

@@ -262,3 +262,143 @@ fn allow_is_advertised_as_what_twoleg_relays_of_what_the_peer_allows() {
         assert!(own.contains(method), "{own}");
     }
 }
+
+#[test]
+fn a_strict_router_in_the_route_set_is_the_request_uri_and_the_contact_goes_last() {
+    let mut net = Net::new(config());
+    // The caller's proxy record-routes as a strict router (no `lr`).
+    let extra = "Record-Route: <sip:127.0.0.9:5060>\r\n";
+    net.send(CALLER, &invite("sr1", "z9hG4bKsr1", 1, 70, extra, SDP));
+    let b = net.expect_one(CALLEE, "INVITE");
+    net.send(CALLEE, &b.answer(Some("bob-tag"), SDP_ANSWER));
+    let ok = net.expect_one(CALLER, "200");
+    let a_tag = ok.to_tag().unwrap().to_owned();
+    net.send(CALLER, &caller_ack("sr1", 1, &a_tag, ""));
+    net.take();
+    net.send(
+        CALLEE,
+        &callee_request("BYE", &b, "bob-tag", "z9hG4bKsr1b", 1, "", ""),
+    );
+    let bye = net.expect_one("127.0.0.9:5060", "BYE");
+    assert_eq!(bye.start_line(), "BYE sip:127.0.0.9:5060 SIP/2.0");
+    assert_eq!(bye.headers("Route"), [format!("<sip:alice@{CALLER}>")]);
+}
+
+#[test]
+fn the_contact_of_an_update_2xx_is_the_new_remote_target() {
+    let mut net = Net::new(config());
+    let (_, b_invite) = answered_call(&mut net, "up1");
+    net.send(
+        CALLEE,
+        &callee_request(
+            "UPDATE",
+            &b_invite,
+            "bob-tag",
+            "z9hG4bKup1",
+            1,
+            "",
+            SDP_ANSWER,
+        ),
+    );
+    let update = net.expect_one(CALLER, "UPDATE");
+    let moved = "Contact: <sip:alice@127.0.0.77:5080>\r\n";
+    net.send(CALLER, &update.reply(200, "OK", None, moved, SDP));
+    net.expect_one(CALLEE, "200");
+    net.send(
+        CALLEE,
+        &callee_request("BYE", &b_invite, "bob-tag", "z9hG4bKup2", 2, "", ""),
+    );
+    let bye = net.expect_one("127.0.0.77:5080", "BYE");
+    assert_eq!(bye.start_line(), "BYE sip:alice@127.0.0.77:5080 SIP/2.0");
+}
+
+#[test]
+fn a_2xx_without_record_route_leaves_leg_b_without_the_provisionals_route_set() {
+    let mut net = Net::new(config());
+    net.send(CALLER, &invite("rr1", "z9hG4bKrr1", 1, 70, "", SDP));
+    let b = net.expect_one(CALLEE, "INVITE");
+    let early = format!("Record-Route: <sip:127.0.0.1:5071;lr>\r\nContact: <sip:bob@{CALLEE}>\r\n");
+    net.send(
+        CALLEE,
+        &b.reply(183, "Session Progress", Some("bob-tag"), &early, SDP_ANSWER),
+    );
+    net.send(CALLEE, &b.answer(Some("bob-tag"), SDP_ANSWER));
+    let ack = net.expect_one(CALLEE, "ACK");
+    assert!(
+        ack.headers("Route").is_empty(),
+        "{:?}",
+        ack.headers("Route")
+    );
+}
+
+#[test]
+fn a_bye_from_another_fork_gets_481_and_leaves_the_answered_call_up() {
+    let mut net = Net::new(config());
+    let (_, b_invite) = answered_call(&mut net, "fk1");
+    // Same Call-ID and TwoLeg's tag, but the From-tag of a fork that did not answer.
+    net.send(
+        CALLEE,
+        &callee_request("BYE", &b_invite, "other-fork", "z9hG4bKfk1", 1, "", ""),
+    );
+    assert_eq!(net.expect_one(CALLEE, "481").status(), Some(481));
+    assert_eq!(net.engine().call_count(), 1);
+    assert!(net.take_to(CALLER).is_empty(), "leg A is untouched");
+    // The answered fork's BYE ends it.
+    net.send(
+        CALLEE,
+        &callee_request("BYE", &b_invite, "bob-tag", "z9hG4bKfk2", 2, "", ""),
+    );
+    net.expect_one(CALLER, "BYE");
+    assert_eq!(net.engine().call_count(), 0);
+}
+
+/// A late-offer call (the INVITE without SDP, the callee's 200 with the offer) up to the 200
+/// on leg A: returns (A-leg 200, B-leg INVITE).
+fn late_offer_answered(net: &mut Net, call_id: &str) -> (Msg, Msg) {
+    net.send(CALLER, &invite(call_id, "z9hG4bKlo1", 1, 70, "", ""));
+    let b_invite = net.expect_one(CALLEE, "INVITE");
+    assert!(b_invite.body().is_empty());
+    let offer = "v=0\r\no=callee 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+                 m=audio 40002 RTP/AVP 0 8\r\nm=video 40004 RTP/AVP 96\r\n";
+    net.send(CALLEE, &b_invite.answer(Some("bob-tag"), offer));
+    let ok = net.expect_one(CALLER, "200");
+    assert!(!ok.body().is_empty(), "the offer goes on to the caller");
+    (ok, b_invite)
+}
+
+fn declines_everything(ack: &Msg) {
+    assert_eq!(ack.header("Content-Type"), Some("application/sdp"));
+    let body = String::from_utf8_lossy(ack.body()).into_owned();
+    let lines: Vec<&str> = body.lines().filter(|l| l.starts_with("m=")).collect();
+    assert_eq!(
+        lines,
+        ["m=audio 0 RTP/AVP 0 8", "m=video 0 RTP/AVP 96"],
+        "{body}"
+    );
+}
+
+#[test]
+fn a_late_offer_ack_declines_the_offer_when_the_caller_hangs_up_before_its_ack() {
+    let mut net = Net::new(config());
+    let (ok, _) = late_offer_answered(&mut net, "lo1");
+    let tag = ok.to_tag().unwrap().to_owned();
+    net.send(
+        CALLER,
+        &caller_request("BYE", "lo1", "z9hG4bKlo1b", 2, &tag, "", ""),
+    );
+    let sent = net.take_to(CALLEE);
+    let ack = sent.iter().find(|m| m.is("ACK")).expect("ACK on leg B");
+    declines_everything(ack);
+    assert!(sent.iter().any(|m| m.is("BYE")), "then BYE");
+}
+
+#[test]
+fn a_late_offer_ack_declines_the_offer_when_the_callers_ack_never_comes() {
+    let mut net = Net::new(config());
+    late_offer_answered(&mut net, "lo2");
+    net.advance(Duration::from_secs(33));
+    let sent = net.take_to(CALLEE);
+    let ack = sent.iter().find(|m| m.is("ACK")).expect("ACK on leg B");
+    declines_everything(ack);
+    assert!(sent.iter().any(|m| m.is("BYE")), "then BYE");
+}

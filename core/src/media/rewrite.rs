@@ -132,6 +132,29 @@ pub(crate) fn write(
     out.to_bytes()
 }
 
+/// An answer that declines every stream of `offer` (each `m=` line with port 0, RFC 3264
+/// §6): what an ACK carries when a 2xx brought an offer and no answer can be had (RFC 3261
+/// §13.2.2.4: the ACK MUST carry one, and a BYE follows). `None` when the offer is not SDP.
+pub(crate) fn decline_all(offer: &[u8]) -> Option<Vec<u8>> {
+    let text = std::str::from_utf8(offer).ok()?;
+    if !text.trim_start().starts_with("v=0") {
+        return None;
+    }
+    let mut out =
+        String::from("v=0\r\no=twoleg 0 0 IN IP4 0.0.0.0\r\ns=-\r\nc=IN IP4 0.0.0.0\r\nt=0 0\r\n");
+    for line in text.lines().filter_map(|line| line.strip_prefix("m=")) {
+        let mut fields = line.split_ascii_whitespace();
+        let (Some(media), Some(_port), Some(proto)) = (fields.next(), fields.next(), fields.next())
+        else {
+            continue;
+        };
+        let formats: Vec<&str> = fields.collect();
+        // Writing to a String cannot fail.
+        let _ = write!(out, "m={media} 0 {proto} {}\r\n", formats.join(" "));
+    }
+    Some(out.into_bytes())
+}
+
 #[cfg(test)]
 mod tests {
     use twoleg_srtp::{MasterKey, Suite};
@@ -257,5 +280,20 @@ mod tests {
         assert_eq!(level(true, vec![own.clone()]).as_deref(), Some("required"));
         assert_eq!(level(false, vec![own]).as_deref(), Some("optional"));
         assert_eq!(level(false, Vec::new()).as_deref(), Some("rejected"));
+    }
+
+    #[test]
+    fn declining_an_offer_keeps_every_stream_at_port_zero_and_a_non_sdp_body_has_none() {
+        let offer = b"v=0\r\no=x 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\n\
+                      m=audio 4000 RTP/SAVP 0 101\r\na=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:x\r\n\
+                      m=application 5000 UDP/BFCP *\r\n";
+        let declined = String::from_utf8(decline_all(offer).unwrap()).unwrap();
+        let media: Vec<&str> = declined.lines().filter(|l| l.starts_with("m=")).collect();
+        assert_eq!(
+            media,
+            ["m=audio 0 RTP/SAVP 0 101", "m=application 0 UDP/BFCP *"]
+        );
+        assert!(!declined.contains("crypto"));
+        assert_eq!(decline_all(b"--boundary\r\n"), None);
     }
 }

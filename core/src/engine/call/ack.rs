@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 
-use super::{Call, SentAck, learn_dialog};
+use super::{AckBody, Call, SentAck, learn_dialog};
 use crate::dialog::Dialog;
 use crate::engine::anchor::{SdpRole, is_sdp};
 use crate::engine::pass_through::copy_payload;
@@ -12,6 +12,7 @@ use crate::engine::{B2bua, Owner};
 use crate::event::{DropReason, Event};
 use crate::hop::{Hop, contact_uri};
 use crate::media::PolicyViolation;
+use crate::sip::HeaderName;
 use crate::sip::{Method, Parsed};
 use crate::status::Side;
 use crate::transaction::DialogKey;
@@ -37,7 +38,12 @@ impl B2bua {
             this.cancel_call_timer(id, CallTimer::AckTimeout(side));
             this.learn_lync_peers(call, side, parsed.message.body());
             if let Some(held) = awaiting.held_ack
-                && let Some(violation) = this.send_ack(call, held.side, held.cseq, Some(&parsed))
+                && let Some(violation) = this.send_ack(
+                    call,
+                    held.side,
+                    held.cseq,
+                    AckBody::AnswerOf(&parsed, &held.offer),
+                )
             {
                 this.end_for_media_policy(call, &violation);
                 return;
@@ -48,15 +54,15 @@ impl B2bua {
         });
     }
 
-    /// Sends the ACK for a 2xx on a leg (RFC 3261 §13.2.2.4), with the SDP answer of `answer`.
-    /// When the call's media is anchored and that answer breaks the policy, the ACK goes
-    /// without it and the violation is returned: the caller ends the call.
+    /// Sends the ACK for a 2xx on a leg (RFC 3261 §13.2.2.4), with `body`. When the call's
+    /// media is anchored and the other leg's answer breaks the policy, the ACK declines the
+    /// offer instead and the violation is returned: the caller ends the call.
     pub(crate) fn send_ack(
         &mut self,
         call: &mut Call,
         side: Side,
         cseq: u32,
-        answer: Option<&Parsed>,
+        body: AckBody<'_>,
     ) -> Option<PolicyViolation> {
         let mut violation = None;
         let max_forwards = self.config.max_forwards();
@@ -65,7 +71,10 @@ impl B2bua {
         let mut ack =
             leg.dialog
                 .request(Method::ACK, Some(cseq), &hop, max_forwards, &mut self.rng);
-        if let Some(answer) = answer {
+        if let AckBody::Decline(offer) = body {
+            decline_into(&mut ack, offer);
+        }
+        if let AckBody::AnswerOf(answer, offer) = body {
             copy_payload(
                 answer.message.headers(),
                 answer.message.body(),
@@ -79,7 +88,7 @@ impl B2bua {
                 {
                     Ok(body) => ack.body = body,
                     Err(failed) => {
-                        ack.body.clear();
+                        decline_into(&mut ack, offer);
                         violation = Some(failed);
                     }
                 }
@@ -159,5 +168,17 @@ impl B2bua {
         self.transmit(&hop, ack.to_bytes());
         let bye = dialog.request(Method::BYE, None, &hop, max_forwards, &mut self.rng);
         self.send_request(Owner::Engine, &bye, hop);
+    }
+}
+
+/// Replaces an ACK's body with an answer declining every stream of `offer` (nothing when the
+/// offer is not SDP).
+fn decline_into(ack: &mut crate::sip::Request, offer: &[u8]) {
+    ack.body.clear();
+    ack.headers.remove(&HeaderName::CONTENT_TYPE);
+    if let Some(declined) = crate::media::rewrite::decline_all(offer) {
+        ack.headers
+            .push(HeaderName::CONTENT_TYPE, "application/sdp");
+        ack.body = declined;
     }
 }

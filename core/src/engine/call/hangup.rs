@@ -1,7 +1,7 @@
 //! Ending a call: BYE from either side, BYE TwoLeg sends (held until the ACK when needed),
 //! teardown and disconnect.
 
-use super::{Call, CallId, Ending, RelayId, why_headers};
+use super::{AckBody, Call, CallId, Ending, RelayId, why_headers};
 use crate::engine::timers::CallTimer;
 use crate::engine::{B2bua, Owner};
 use crate::sip::{HeaderName, Method, Parsed, ReplyTo, StatusCode};
@@ -27,7 +27,7 @@ impl B2bua {
             .take()
             .and_then(|a| a.held_ack)
         {
-            self.send_ack(call, held.side, held.cseq, None);
+            let _ = self.send_ack(call, held.side, held.cseq, AckBody::Decline(&held.offer));
         }
         self.cancel_call_timer(id, CallTimer::Retransmit2xx(side));
         self.cancel_call_timer(id, CallTimer::AckTimeout(side));

@@ -7,6 +7,7 @@ use super::{Call, CallId, CancelState, Relay, RelayId};
 use crate::engine::anchor::{SdpRole, is_sdp, warning};
 use crate::engine::pass_through::{advertise_allow, copy_payload};
 use crate::engine::{B2bua, Owner};
+use crate::event::Refusal;
 use crate::sip::{HeaderName, Message, Method, Parsed, ReplyTo, StatusCode};
 use crate::status::{LegState, Side};
 use crate::transaction::TxId;
@@ -24,6 +25,17 @@ impl B2bua {
         self.set_owner(tx, Owner::Call(id));
         self.with_call(id, |this, call| {
             let leg = call.leg_mut(side);
+            // A confirmed dialog is its Call-ID and both tags (RFC 3261 §12): a request from
+            // another fork of the same INVITE is not in it.
+            if leg.state == LegState::Confirmed
+                && leg.dialog.remote_tag.as_deref() != parsed.from.tag()
+            {
+                let status = StatusCode::CALL_DOES_NOT_EXIST;
+                let response = reply.response(status, status.reason(), None);
+                let method = parsed.cseq.method.clone();
+                this.refuse(tx, &response, reply.address, &method, Refusal::NoSuchDialog);
+                return;
+            }
             if let Some(last) = leg.dialog.remote_cseq
                 && parsed.cseq.number <= last
             {

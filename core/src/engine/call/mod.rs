@@ -24,7 +24,7 @@ use crate::config::ValidConfig;
 use crate::dialog::Dialog;
 use crate::event::Event;
 use crate::hop::Hop;
-use crate::sip::{HeaderName, Method, Parsed, ReplyTo, Request, StatusCode};
+use crate::sip::{HeaderName, Message, Method, Parsed, ReplyTo, Request, StatusCode};
 use crate::status::{CallStatus, EndedBy, LegState, LegStatus, Outcome, Side, TurnDecision};
 use crate::time::Instant;
 use crate::transaction::TxId;
@@ -112,6 +112,20 @@ pub(crate) struct AwaitAck {
 pub(crate) struct HeldAck {
     pub(crate) side: Side,
     pub(crate) cseq: u32,
+    /// The offer of the 2xx it acknowledges, as that leg's peer sent it: declined in the ACK
+    /// when the answer never comes.
+    pub(crate) offer: Vec<u8>,
+}
+
+/// What an ACK TwoLeg sends for a 2xx carries.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum AckBody<'a> {
+    /// Nothing: the INVITE had the offer, the 2xx the answer.
+    Empty,
+    /// The other leg's ACK, with the answer to the 2xx's offer (late offer), and that offer.
+    AnswerOf(&'a Parsed, &'a [u8]),
+    /// An answer declining every stream of this offer (the 2xx's): the answer never came.
+    Decline(&'a [u8]),
 }
 
 /// An ACK as sent.
@@ -298,7 +312,10 @@ pub(crate) fn learn_dialog(dialog: &mut Dialog, parsed: &Parsed, creates_dialog:
         .get_all(&HeaderName::RECORD_ROUTE)
         .map(str::to_owned)
         .collect();
-    if creates_dialog && !routes.is_empty() {
+    // The 2xx sets the route set, empty when it has no Record-Route (RFC 3261 §12.1.2,
+    // §13.2.2.4); an early dialog's provisional only when it has one.
+    let answer = matches!(&parsed.message, Message::Response(r) if r.status.is_success());
+    if creates_dialog && (answer || !routes.is_empty()) {
         dialog.route_set = routes.into_iter().rev().collect();
     }
 }

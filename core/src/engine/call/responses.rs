@@ -2,7 +2,9 @@
 //! the client transaction timing out.
 
 use super::cancel::cancel_for;
-use super::{AwaitAck, Call, CallId, CancelState, Ending, HeldAck, Relay, RelayId, learn_dialog};
+use super::{
+    AckBody, AwaitAck, Call, CallId, CancelState, Ending, HeldAck, Relay, RelayId, learn_dialog,
+};
 use crate::engine::anchor::{SdpRole, is_sdp, warning};
 use crate::engine::pass_through::{advertise_allow, copy_payload};
 use crate::engine::timers::CallTimer;
@@ -123,6 +125,12 @@ impl B2bua {
         let client_side = relay.server_side.other();
         let server_side = relay.server_side;
         if relay.method != Method::INVITE {
+            if relay.method == Method::UPDATE
+                && let Some(contact) = parsed.contacts.first()
+            {
+                // The UPDATE's 2xx is a target refresh too (RFC 3311 §5.1).
+                call.leg_mut(client_side).dialog.remote_target = contact.uri.clone();
+            }
             let out = self.relayed_response(call, &relay, response);
             self.respond(relay.server_tx, &out);
             return;
@@ -134,8 +142,14 @@ impl B2bua {
             .is_some_and(|entry| entry.tx.can_respond());
         if relay.cancel != CancelState::None || !server_open {
             // CANCEL and 200 crossed (RFC 5407): ACK the 200, then hang up that leg; for a
-            // re-INVITE the legs no longer agree on the session, so the call ends.
-            self.send_ack(call, client_side, parsed.cseq.number, None);
+            // re-INVITE the legs no longer agree on the session, so the call ends. An offer in
+            // the 200 is declined in the ACK.
+            let _ = self.send_ack(
+                call,
+                client_side,
+                parsed.cseq.number,
+                late_offer_in(&relay, response),
+            );
             if !relay.initial {
                 let reason = "re-INVITE cancelled after the other side accepted it".to_owned();
                 self.tear_down(call, 487, reason);
@@ -158,7 +172,7 @@ impl B2bua {
         ) {
             Ok(body) => body,
             Err(violation) => {
-                self.refuse_answered(call, &relay, parsed, &violation);
+                self.refuse_answered(call, &relay, parsed, response, &violation);
                 return;
             }
         };
@@ -187,15 +201,16 @@ impl B2bua {
                 .get(&relay.server_tx)
                 .map_or_else(|| call.leg(server_side).hop, |entry| entry.tx.hop),
             interval: self.timing.t1,
-            held_ack: late_offer.then_some(HeldAck {
+            held_ack: late_offer.then(|| HeldAck {
                 side: client_side,
                 cseq: parsed.cseq.number,
+                offer: response.body.clone(),
             }),
         });
         self.set_call_timer(id, CallTimer::Retransmit2xx(server_side), self.timing.t1);
         self.set_call_timer(id, CallTimer::AckTimeout(server_side), self.timing.t1x64());
         if !late_offer {
-            self.send_ack(call, client_side, parsed.cseq.number, None);
+            let _ = self.send_ack(call, client_side, parsed.cseq.number, AckBody::Empty);
         }
     }
 
@@ -272,10 +287,12 @@ impl B2bua {
         call: &mut Call,
         relay: &Relay,
         parsed: &Parsed,
+        response: &Response,
         violation: &PolicyViolation,
     ) {
         let (server_side, client_side) = (relay.server_side, relay.server_side.other());
-        let _ = self.send_ack(call, client_side, parsed.cseq.number, None);
+        let body = late_offer_in(relay, response);
+        let _ = self.send_ack(call, client_side, parsed.cseq.number, body);
         let cause = format!("SIP;cause=488;text=\"{violation}\"");
         let mut out = relay.reply.response(
             StatusCode::NOT_ACCEPTABLE_HERE,
@@ -421,5 +438,15 @@ impl B2bua {
         }
         let response = relay.reply.response(status, status.reason(), Some(to_tag));
         self.respond(relay.server_tx, &response);
+    }
+}
+
+/// What the ACK of a 2xx carries when the other leg's answer will not come: a declining
+/// answer when the 2xx brought an offer (the request had none), else nothing.
+fn late_offer_in<'a>(relay: &Relay, response: &'a Response) -> AckBody<'a> {
+    if relay.server_had_body || response.body.is_empty() {
+        AckBody::Empty
+    } else {
+        AckBody::Decline(&response.body)
     }
 }

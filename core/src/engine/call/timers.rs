@@ -1,6 +1,6 @@
 //! The call's own deadlines (as opposed to its transactions').
 
-use super::{CallId, Ending};
+use super::{AckBody, CallId, Ending};
 use crate::engine::B2bua;
 use crate::engine::timers::CallTimer;
 use crate::sip::StatusCode;
@@ -27,7 +27,8 @@ impl B2bua {
                     return;
                 };
                 if let Some(held) = awaiting.held_ack {
-                    this.send_ack(call, held.side, held.cseq, None);
+                    let _ =
+                        this.send_ack(call, held.side, held.cseq, AckBody::Decline(&held.offer));
                 }
                 let header = "SIP;cause=408;text=\"ACK timeout\"";
                 if call.leg(side).bye_held {
