@@ -600,10 +600,8 @@ impl B2bua {
     }
 
     fn anchor_of(&mut self, tag: &str) -> Option<&mut Anchor> {
-        self.calls
-            .values_mut()
-            .find(|call| call.tag == tag)
-            .and_then(|call| call.anchor.as_mut())
+        let id = self.call_tags.get(tag)?;
+        self.calls.get_mut(id)?.anchor.as_mut()
     }
 
     /// The call was answered: its media timeout starts.

@@ -160,6 +160,8 @@ pub struct B2bua {
     // Calls.
     dialogs: BTreeMap<DialogKey, (CallId, Side)>,
     calls: BTreeMap<CallId, Call>,
+    /// Live calls by tag (the name the host, the admin API and media reports use).
+    call_tags: BTreeMap<String, CallId>,
     history: History,
     // TURN.
     turn_servers: TurnServerTable,
@@ -207,6 +209,7 @@ impl B2bua {
             streams: BTreeMap::new(),
             dialogs: BTreeMap::new(),
             calls: BTreeMap::new(),
+            call_tags: BTreeMap::new(),
             history: History::new(config.history_max_calls()),
             turn_servers: config.turn_servers().clone(),
             allocations: Allocations::new(),
@@ -276,11 +279,9 @@ impl B2bua {
     /// CANCEL or a final response on unanswered ones.
     pub fn disconnect(&mut self, now: Instant, tag: &str) -> Result<(), Error> {
         self.advance(now)?;
-        let id = self
-            .calls
-            .iter()
-            .find(|(_, call)| call.tag == tag)
-            .map(|(id, _)| *id)
+        let id = *self
+            .call_tags
+            .get(tag)
             .ok_or_else(|| Error::UnknownCall(tag.to_owned()))?;
         self.disconnect_call(id);
         Ok(())

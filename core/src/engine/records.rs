@@ -14,6 +14,7 @@ impl B2bua {
             return;
         }
         let mut call = self.calls.remove(&id).expect("looked up just above");
+        self.call_tags.remove(&call.tag);
         self.end_turn(&mut call);
         // Requests still being relayed get a final response; an INVITE client transaction that
         // got a provisional has no timer left, so it is forgotten.

@@ -256,6 +256,7 @@ impl B2bua {
         // A call from Lync: its offer names the far side's addresses.
         self.learn_lync_peers(&mut call, Side::A, &request.body);
         let status = call.status();
+        self.call_tags.insert(call.tag.clone(), id);
         self.calls.insert(id, call);
         self.counters.calls_started += 1;
         self.emit(Event::CallStarted(Box::new(status)));
