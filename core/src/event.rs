@@ -157,6 +157,9 @@ pub enum Refusal {
     /// The call needs the encryption B2BUA, which has as many calls as it takes (503 with
     /// Retry-After).
     EncryptionB2buaBusy,
+    /// Its Session-Expires is below the minimum session refresh interval (RFC 4028, 422 with
+    /// Min-SE).
+    SessionIntervalTooSmall,
 }
 
 impl fmt::Display for Refusal {
@@ -177,6 +180,9 @@ impl fmt::Display for Refusal {
             Self::NoSuchDialog => f.write_str("no such dialog"),
             Self::MediaPolicy(violation) => violation.fmt(f),
             Self::EncryptionB2buaBusy => f.write_str("the encryption B2BUA is at its call limit"),
+            Self::SessionIntervalTooSmall => {
+                f.write_str("Session-Expires below the minimum session refresh interval")
+            }
         }
     }
 }

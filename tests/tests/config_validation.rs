@@ -43,8 +43,10 @@ fn an_empty_object_takes_expressway_defaults() {
     assert!(!lync.enabled);
     assert!(!lync.offer_turn_services);
     assert_eq!(lync.hop_count, 70);
-    assert_eq!(lync.session_refresh_interval.as_secs(), 1_800);
-    assert_eq!(lync.min_session_refresh_interval.as_secs(), 500);
+    assert_eq!(lync.session_timers.interval.as_secs(), 1_800);
+    assert_eq!(lync.session_timers.min.as_secs(), 500);
+    assert_eq!(config.session_timers().interval.as_secs(), 1_800);
+    assert_eq!(config.session_timers().min.as_secs(), 500);
     assert_eq!(lync.media_ports, (56_000, 57_000));
     let turn: Config =
         serde_json::from_str(r#"{"turn_servers":[{"address":"127.0.0.1"}]}"#).unwrap();

@@ -23,7 +23,7 @@ pub use model::{
 };
 pub use plans::{
     ConnectionLimits, EncryptionPolicy, HealthPolicy, IpBlock, ListenerPlan, LyncPolicy, Matcher,
-    RoutePlan, TimerValues, TlsPlan, ZonePlan, ZoneTable,
+    RoutePlan, SessionTimerPolicy, TimerValues, TlsPlan, ZonePlan, ZoneTable,
 };
 pub use problem::{FieldPath, Problem, Problems, Segment};
 pub use schema::json_schema;

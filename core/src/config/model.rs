@@ -79,6 +79,12 @@ pub struct SipSettings {
     pub max_message_size: u64,
     /// How long the callee may ring before the B2BUA cancels the call (seconds; 0 = no limit).
     pub ring_timeout_s: u64,
+    /// Session refresh interval (RFC 4028 Session-Expires) the B2BUA asks for on each leg of a
+    /// call not through the Lync B2BUA, in seconds (Expressway's default 1800).
+    pub session_refresh_interval_s: u64,
+    /// Minimum session refresh interval (Min-SE) it accepts, in seconds (default 500, at
+    /// least 90): a shorter Session-Expires is answered 422.
+    pub min_session_refresh_interval_s: u64,
     /// Limits on TCP and TLS connections.
     pub connections: Connections,
 }
@@ -115,6 +121,8 @@ impl Default for SipSettings {
             max_forwards: 70,
             max_message_size: 65_535,
             ring_timeout_s: 180,
+            session_refresh_interval_s: 1_800,
+            min_session_refresh_interval_s: 500,
             connections: Connections::default(),
         }
     }

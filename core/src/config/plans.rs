@@ -141,11 +141,8 @@ pub struct LyncPolicy {
     pub media_ports: (u16, u16),
     /// Max-Forwards toward Lync.
     pub hop_count: u8,
-    /// Session-Expires. Validated and carried; nothing acts on it yet (session timers are not
-    /// built).
-    pub session_refresh_interval: Duration,
-    /// Min-SE. Validated and carried; nothing acts on it yet (session timers are not built).
-    pub min_session_refresh_interval: Duration,
+    /// Session timers (RFC 4028) on the legs of its calls.
+    pub session_timers: SessionTimerPolicy,
     /// Lync signalling destination, if set.
     pub signalling_destination: Option<SocketAddr>,
     /// Try another TURN server when an allocation fails.
@@ -234,4 +231,13 @@ pub struct EncryptionPolicy {
     pub media_ports: (u16, u16),
     /// How long an anchored call may go without media (not on hold); `None`: for ever.
     pub media_timeout: Option<Duration>,
+}
+
+/// Session timers (RFC 4028) as TwoLeg runs them on each leg of a call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SessionTimerPolicy {
+    /// Session-Expires TwoLeg asks for, and the most it grants.
+    pub interval: Duration,
+    /// Min-SE: a shorter Session-Expires is answered 422.
+    pub min: Duration,
 }

@@ -7,7 +7,7 @@ use super::check::Checker;
 use super::model::{self, Config};
 use super::plans::{
     ConnectionLimits, EncryptionPolicy, HealthPolicy, ListenerPlan, LyncPolicy, RoutePlan,
-    TimerValues, ZoneTable,
+    SessionTimerPolicy, TimerValues, ZoneTable,
 };
 use super::problem::Problems;
 use crate::turn::TurnServerTable;
@@ -24,6 +24,7 @@ pub struct ValidConfig {
     pub(super) max_forwards: u8,
     pub(super) max_message_size: usize,
     pub(super) ring_timeout: Option<Duration>,
+    pub(super) session_timers: SessionTimerPolicy,
     pub(super) connections: ConnectionLimits,
     pub(super) routes: Vec<RoutePlan>,
     pub(super) zones: ZoneTable,
@@ -88,6 +89,12 @@ impl ValidConfig {
     /// How long a callee may ring, if limited.
     pub fn ring_timeout(&self) -> Option<Duration> {
         self.ring_timeout
+    }
+
+    /// Session timers on the legs of calls not through the Lync B2BUA (those use
+    /// [`LyncPolicy::session_timers`]).
+    pub fn session_timers(&self) -> SessionTimerPolicy {
+        self.session_timers
     }
 
     /// Limits on TCP and TLS connections.

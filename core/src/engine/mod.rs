@@ -118,6 +118,8 @@ pub(crate) enum Owner {
     Relay(CallId, RelayId),
     /// A BYE TwoLeg sent on a leg.
     Bye(CallId, Side),
+    /// An UPDATE TwoLeg sent on a leg to refresh its session (RFC 4028).
+    Refresh(CallId, Side),
     /// A CANCEL TwoLeg sent, or a request TwoLeg answers inside a call.
     Call(CallId),
 }

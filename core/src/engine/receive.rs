@@ -14,8 +14,8 @@ use crate::transaction::{DialogKey, MergeKey, TuNews, TxId, TxKey, TxState};
 use crate::turn::Arrival;
 use crate::{ConnectionId, Receive, Transport, ids};
 
-/// Option tags TwoLeg supports in `Require` (none yet: it answers 420 to any).
-const SUPPORTED: &[&str] = &[];
+/// Option tags TwoLeg supports in `Require`: session timers (RFC 4028); 420 to any other.
+pub(crate) const SUPPORTED: &[&str] = &["timer"];
 
 /// Body types TwoLeg relays in an INVITE.
 const ACCEPTED_BODIES: &[&str] = &[
@@ -325,7 +325,9 @@ impl B2bua {
                     reply.response(StatusCode::OK, "OK", Some(&ids::tag(&mut self.rng)));
                 response.headers.push(HeaderName::ALLOW, allow_header());
                 response.headers.push(HeaderName::ACCEPT, "application/sdp");
-                response.headers.push(HeaderName::SUPPORTED, "");
+                response
+                    .headers
+                    .push(HeaderName::SUPPORTED, SUPPORTED.join(", "));
                 self.respond(tx, &response);
             }
             _ => {
@@ -498,6 +500,12 @@ impl B2bua {
             (Owner::Relay(call, relay), TuNews::TransportError, _) => {
                 self.on_relay_lost(call, relay, StatusCode::SERVICE_UNAVAILABLE)
             }
+            (Owner::Refresh(call, side), TuNews::Response, Some(parsed)) => {
+                self.on_refresh_response(call, side, parsed)
+            }
+            (Owner::Refresh(call, side), TuNews::Timeout | TuNews::TransportError, _) => {
+                self.on_refresh_lost(call, side)
+            }
             _ => {}
         }
     }
@@ -521,6 +529,7 @@ fn refusal_status(refusal: &Refusal) -> StatusCode {
             StatusCode::new(violation.status()).unwrap_or(StatusCode::NOT_ACCEPTABLE_HERE)
         }
         Refusal::EncryptionB2buaBusy => StatusCode::SERVICE_UNAVAILABLE,
+        Refusal::SessionIntervalTooSmall => StatusCode::SESSION_INTERVAL_TOO_SMALL,
     }
 }
 

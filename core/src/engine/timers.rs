@@ -29,11 +29,15 @@ pub(crate) enum CallTimer {
     TurnRefresh,
     /// Look whether the anchored media has been silent too long.
     MediaTimeout,
+    /// TwoLeg refreshes this leg's session (RFC 4028, at half the interval).
+    SessionRefresh(Side),
+    /// This leg's session went unrefreshed too long: the call ends.
+    SessionExpiry(Side),
 }
 
 impl CallTimer {
     /// The timers a call has whatever its relays: forgotten when it ends.
-    pub(crate) const PER_CALL: [Self; 8] = [
+    pub(crate) const PER_CALL: [Self; 12] = [
         Self::Retransmit2xx(Side::A),
         Self::Retransmit2xx(Side::B),
         Self::AckTimeout(Side::A),
@@ -42,6 +46,10 @@ impl CallTimer {
         Self::TurnGiveUp,
         Self::TurnRefresh,
         Self::MediaTimeout,
+        Self::SessionRefresh(Side::A),
+        Self::SessionRefresh(Side::B),
+        Self::SessionExpiry(Side::A),
+        Self::SessionExpiry(Side::B),
     ];
 }
 

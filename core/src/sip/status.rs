@@ -60,6 +60,7 @@ codes! {
     UNSUPPORTED_MEDIA_TYPE = 415, "Unsupported Media Type";
     UNSUPPORTED_URI_SCHEME = 416, "Unsupported URI Scheme";
     BAD_EXTENSION = 420, "Bad Extension";
+    SESSION_INTERVAL_TOO_SMALL = 422, "Session Interval Too Small";
     TEMPORARILY_UNAVAILABLE = 480, "Temporarily Unavailable";
     CALL_DOES_NOT_EXIST = 481, "Call/Transaction Does Not Exist";
     LOOP_DETECTED = 482, "Loop Detected";

@@ -167,6 +167,10 @@ pub(crate) fn settings() -> Html {
                 <NumberInput id="max-forwards" label="Hop count (Max-Forwards)" value={sip.max_forwards} onchange={set_sip(|s, v| s.max_forwards = v)} />
                 <NumberInput id="ring-timeout" label="Ring timeout (s, 0 = none)" value={sip.ring_timeout_s} onchange={set_sip(|s, v| s.ring_timeout_s = v)} />
                 <FieldErrors errors={ctx.config.problems_at("sip.max_forwards")} />
+                <NumberInput id="session-refresh" label="Session refresh interval (s)" value={sip.session_refresh_interval_s} onchange={set_sip(|s, v| s.session_refresh_interval_s = v)} />
+                <FieldErrors errors={ctx.config.problems_at("sip.session_refresh_interval_s")} />
+                <NumberInput id="min-session-refresh" label="Minimum session refresh interval (s)" value={sip.min_session_refresh_interval_s} onchange={set_sip(|s, v| s.min_session_refresh_interval_s = v)} />
+                <FieldErrors errors={ctx.config.problems_at("sip.min_session_refresh_interval_s")} />
             </div>
             <h2>{ "TCP and TLS connections" }</h2>
             <div class="form">

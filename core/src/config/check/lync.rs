@@ -4,37 +4,18 @@ use std::time::Duration;
 
 use super::Checker;
 use crate::config::model::{self};
-use crate::config::plans::LyncPolicy;
+use crate::config::plans::{LyncPolicy, SessionTimerPolicy};
 use crate::config::problem::FieldPath;
 
 impl Checker {
     pub(super) fn lync(&mut self, lync: &model::LyncB2bua, path: &FieldPath) -> Option<LyncPolicy> {
         let media_ports = self.port_range(&lync.media_port_range, &path.key("media_port_range"));
         let hop_count = self.hop_count(lync.hop_count, &path.key("hop_count"));
-        let min_se = self.bounded(
-            lync.min_session_refresh_interval_s,
-            90,
-            86_400,
-            &path.key("min_session_refresh_interval_s"),
-            "s",
-        );
-        let se = self.bounded(
+        let session_timers = self.session_timers(
             lync.session_refresh_interval_s,
-            90,
-            86_400,
-            &path.key("session_refresh_interval_s"),
-            "s",
+            lync.min_session_refresh_interval_s,
+            path,
         );
-        let (se, min_se) = match (se, min_se) {
-            (Some(se), Some(min_se)) if se < min_se => {
-                self.report(
-                    path.key("session_refresh_interval_s"),
-                    format!("{se} s is below the minimum session refresh interval ({min_se} s)"),
-                );
-                (None, None)
-            }
-            pair => pair,
-        };
         let turn_allocation_timeout = self.bounded(
             lync.turn_allocation_timeout_ms,
             100,
@@ -57,11 +38,39 @@ impl Checker {
             encryption: lync.encryption,
             media_ports: media_ports?,
             hop_count: hop_count?,
-            session_refresh_interval: Duration::from_secs(se?),
-            min_session_refresh_interval: Duration::from_secs(min_se?),
+            session_timers: session_timers?,
             signalling_destination: signalling_destination?,
             turn_failover: lync.turn_failover,
             turn_allocation_timeout: Duration::from_millis(turn_allocation_timeout?),
+        })
+    }
+}
+
+impl Checker {
+    /// A session refresh interval and its minimum (`path`'s `session_refresh_interval_s` and
+    /// `min_session_refresh_interval_s`): both 90 s to a day, the interval not below the
+    /// minimum.
+    pub(super) fn session_timers(
+        &mut self,
+        interval_s: u64,
+        min_s: u64,
+        path: &FieldPath,
+    ) -> Option<SessionTimerPolicy> {
+        let min_path = path.key("min_session_refresh_interval_s");
+        let interval_path = path.key("session_refresh_interval_s");
+        let min = self.bounded(min_s, 90, 86_400, &min_path, "s");
+        let interval = self.bounded(interval_s, 90, 86_400, &interval_path, "s");
+        let (interval, min) = (interval?, min?);
+        if interval < min {
+            self.report(
+                interval_path,
+                format!("{interval} s is below the minimum session refresh interval ({min} s)"),
+            );
+            return None;
+        }
+        Some(SessionTimerPolicy {
+            interval: Duration::from_secs(interval),
+            min: Duration::from_secs(min),
         })
     }
 }

@@ -71,6 +71,11 @@ impl Checker {
         let ring_timeout =
             (config.sip.ring_timeout_s > 0).then(|| Duration::from_secs(config.sip.ring_timeout_s));
         let connections = self.connections(&config.sip.connections, &sip.key("connections"));
+        let session_timers = self.session_timers(
+            config.sip.session_refresh_interval_s,
+            config.sip.min_session_refresh_interval_s,
+            &sip,
+        );
         let zones = self.zones(&config.zones, &config.default_zone, &root.key("zones"));
         let encryption =
             self.encryption_b2bua(&config.encryption_b2bua, &root.key("encryption_b2bua"));
@@ -92,6 +97,7 @@ impl Checker {
             max_forwards: max_forwards?,
             max_message_size: max_message_size? as usize,
             ring_timeout,
+            session_timers: session_timers?,
             connections: connections?,
             routes: routes?,
             zones: zones?,

@@ -3,7 +3,7 @@
 
 use rand::Rng;
 
-use super::{Call, CallId, CancelState, Relay, RelayId};
+use super::{Call, CallId, CancelState, Relay, RelayId, session_timer};
 use crate::engine::anchor::{SdpRole, is_sdp, warning};
 use crate::engine::pass_through::{advertise_allow, copy_payload};
 use crate::engine::{B2bua, Owner};
@@ -106,6 +106,34 @@ impl B2bua {
             let trying = reply.response(StatusCode::TRYING, "Trying", None);
             self.respond(tx, &trying);
         }
+        if request.method == Method::UPDATE {
+            // RFC 3311 §5.2: an UPDATE crossing TwoLeg's own refresh on this leg, or crossing
+            // an UPDATE with an offer relayed the other way, gets 491.
+            let crossing = call.leg(side).refresh_pending
+                || is_sdp(&request.headers, &request.body)
+                    && call.relays.values().any(|r| {
+                        r.method == Method::UPDATE && r.server_side == other && r.server_had_body
+                    });
+            if crossing {
+                refuse(self, StatusCode::REQUEST_PENDING);
+                return;
+            }
+        }
+        if matches!(request.method, Method::INVITE | Method::UPDATE) {
+            // A refresh may name a new interval and refresher for its leg (RFC 4028 §9).
+            let asked = session_timer::said(&request.headers);
+            let allows_update = session_timer::allows_update(&request.headers);
+            match session_timer::for_caller(&asked, allows_update, call.session_policy) {
+                Ok(session) => call.leg_mut(side).session = session,
+                Err(min) => {
+                    let status = StatusCode::SESSION_INTERVAL_TOO_SMALL;
+                    let mut response = reply.response(status, status.reason(), None);
+                    response.headers.push(HeaderName::MIN_SE, min.to_string());
+                    self.respond(tx, &response);
+                    return;
+                }
+            }
+        }
         if matches!(request.method, Method::INVITE | Method::UPDATE)
             && let Some(contact) = parsed.contacts.first()
         {
@@ -131,6 +159,9 @@ impl B2bua {
         );
         if matches!(request.method, Method::INVITE | Method::UPDATE) {
             advertise_allow(&request.headers, &mut out.headers);
+            if let Some(timer) = leg.session {
+                session_timer::write(&mut out.headers, &timer, true);
+            }
         }
         let (hop, large_over) = (leg_hop, leg.large_over);
         if matches!(request.method, Method::INVITE | Method::UPDATE)

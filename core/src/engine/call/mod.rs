@@ -10,6 +10,7 @@ mod cancel;
 mod hangup;
 mod in_dialog;
 mod responses;
+mod session_timer;
 mod setup;
 mod timers;
 
@@ -17,10 +18,11 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use self::session_timer::SessionTimer;
 use super::B2bua;
 use super::anchor::Anchor;
 use super::lync_leg::LyncMedia;
-use crate::config::ValidConfig;
+use crate::config::{SessionTimerPolicy, ValidConfig};
 use crate::dialog::Dialog;
 use crate::event::Event;
 use crate::hop::Hop;
@@ -64,6 +66,10 @@ pub(crate) struct Leg {
     /// What the BYE that ended the other leg said of why (Reason, RFC 3326, and Lync's
     /// ms-diagnostics), carried on this leg's BYE.
     pub(crate) bye_carries: Vec<(HeaderName, String)>,
+    /// The leg's session timer (RFC 4028), once negotiated.
+    pub(crate) session: Option<SessionTimer>,
+    /// TwoLeg's own refresh (UPDATE) is under way on this leg.
+    pub(crate) refresh_pending: bool,
 }
 
 impl Leg {
@@ -228,6 +234,8 @@ pub(crate) struct Call {
     pub(crate) relays: BTreeMap<RelayId, Relay>,
     pub(crate) next_relay: u64,
     pub(crate) ending: Option<Ending>,
+    /// The session timers the call's legs are held to (the Lync B2BUA's for a Lync call).
+    pub(crate) session_policy: SessionTimerPolicy,
 }
 
 impl Call {

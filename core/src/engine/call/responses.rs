@@ -2,6 +2,7 @@
 //! the client transaction timing out.
 
 use super::cancel::cancel_for;
+use super::session_timer;
 use super::{
     AckBody, AwaitAck, Call, CallId, CancelState, Ending, HeldAck, Relay, RelayId, learn_dialog,
 };
@@ -125,11 +126,12 @@ impl B2bua {
         let client_side = relay.server_side.other();
         let server_side = relay.server_side;
         if relay.method != Method::INVITE {
-            if relay.method == Method::UPDATE
-                && let Some(contact) = parsed.contacts.first()
-            {
-                // The UPDATE's 2xx is a target refresh too (RFC 3311 §5.1).
-                call.leg_mut(client_side).dialog.remote_target = contact.uri.clone();
+            if relay.method == Method::UPDATE {
+                if let Some(contact) = parsed.contacts.first() {
+                    // The UPDATE's 2xx is a target refresh too (RFC 3311 §5.1).
+                    call.leg_mut(client_side).dialog.remote_target = contact.uri.clone();
+                }
+                self.sessions_refreshed(call, client_side, response);
             }
             let out = self.relayed_response(call, &relay, response);
             self.respond(relay.server_tx, &out);
@@ -185,6 +187,7 @@ impl B2bua {
             self.set_leg_state(call, client_side, LegState::Confirmed);
             self.set_leg_state(call, server_side, LegState::Confirmed);
         }
+        self.sessions_refreshed(call, client_side, response);
         let late_offer = !relay.server_had_body && !response.body.is_empty();
         let mut out = self.relayed_response(call, &relay, response);
         if let Some(body) = anchored {
@@ -221,6 +224,11 @@ impl B2bua {
         response: &Response,
     ) {
         let id = call.id;
+        if response.status == StatusCode::SESSION_INTERVAL_TOO_SMALL
+            && self.retry_with_min_se(call, relay_id, response)
+        {
+            return;
+        }
         let Some(relay) = call.relays.remove(&relay_id) else {
             return;
         };
@@ -354,6 +362,9 @@ impl B2bua {
                 .push(HeaderName::CONTACT, format!("<{}>", leg.dialog.contact));
             if response.status.is_success() {
                 advertise_allow(&response.headers, &mut out.headers);
+                if let Some(timer) = &leg.session {
+                    session_timer::write(&mut out.headers, timer, false);
+                }
             }
             if relay.initial {
                 for route in &relay.reply.record_route {
@@ -448,5 +459,74 @@ fn late_offer_in<'a>(relay: &Relay, response: &'a Response) -> AckBody<'a> {
         AckBody::Empty
     } else {
         AckBody::Decline(&response.body)
+    }
+}
+
+impl B2bua {
+    /// A re-INVITE, UPDATE or the first INVITE between the legs got its 2xx: the session of
+    /// the leg it answered takes what the 2xx says (RFC 4028 §7.2), and both legs are
+    /// refreshed.
+    fn sessions_refreshed(&mut self, call: &mut Call, client_side: Side, response: &Response) {
+        let answer = session_timer::said(&response.headers);
+        call.leg_mut(client_side).session = session_timer::from_answer(&answer);
+        for side in [Side::A, Side::B] {
+            self.arm_session(call, side);
+        }
+    }
+
+    /// The callee found the first INVITE's Session-Expires too small (422): the INVITE goes
+    /// again (a new transaction, the next CSeq) with the callee's Min-SE. Whether it went.
+    fn retry_with_min_se(
+        &mut self,
+        call: &mut Call,
+        relay_id: RelayId,
+        response: &Response,
+    ) -> bool {
+        let id = call.id;
+        let Some(relay) = call.relays.get(&relay_id) else {
+            return false;
+        };
+        let Some(min) = session_timer::said(&response.headers).min_se else {
+            return false;
+        };
+        let asked = session_timer::said(&relay.client_request.headers)
+            .expires
+            .map_or(0, |(seconds, _)| seconds);
+        // Each retry asks for more than the last (a callee cannot make it loop), up to a day.
+        if !relay.initial || relay.cancel != CancelState::None || min <= asked || min > 86_400 {
+            return false;
+        }
+        let client_side = relay.server_side.other();
+        let hop = relay.client_hop;
+        let mut request = relay.client_request.clone();
+        let leg = call.leg_mut(client_side);
+        leg.dialog.local_cseq += 1;
+        let number = leg.dialog.local_cseq;
+        let via = crate::sip::Via::new(
+            &hop.transport.to_string(),
+            hop.local,
+            &crate::ids::branch(&mut self.rng),
+        );
+        request.headers.remove(&HeaderName::VIA);
+        request.headers.remove(&HeaderName::CSEQ);
+        request.headers.remove(&HeaderName::SESSION_EXPIRES);
+        request.headers.remove(&HeaderName::MIN_SE);
+        request.headers.remove(&HeaderName::SUPPORTED);
+        request.headers.push_front(HeaderName::VIA, via.to_string());
+        request
+            .headers
+            .push(HeaderName::CSEQ, format!("{number} INVITE"));
+        session_timer::write_offer(&mut request.headers, min, min);
+        let large_over = leg.large_over;
+        let (client_tx, client_hop) =
+            self.send_fitting(Owner::Relay(id, relay_id), &mut request, hop, large_over);
+        let Some(relay) = call.relays.get_mut(&relay_id) else {
+            return true;
+        };
+        relay.client_request = request;
+        relay.client_tx = client_tx;
+        relay.client_hop = client_hop;
+        relay.got_provisional = false;
+        true
     }
 }

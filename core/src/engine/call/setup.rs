@@ -1,6 +1,6 @@
 //! A new INVITE: routing, both legs and the B leg's INVITE.
 
-use super::{Call, CallId, CancelState, Leg, Relay, RelayId};
+use super::{Call, CallId, CancelState, Leg, Relay, RelayId, session_timer};
 use crate::dialog::Dialog;
 use crate::engine::anchor::{BUSY_RETRY_AFTER_S, SdpRole, warning};
 use crate::engine::lync_leg::LyncMedia;
@@ -38,6 +38,34 @@ impl B2bua {
             return;
         };
         let route = self.config.routes()[route_index].clone();
+        // Session timers (RFC 4028): the Lync B2BUA's on a call to or from Lync.
+        let session_policy = if route.lync || self.comes_from_lync(source) {
+            self.config.lync().session_timers
+        } else {
+            self.config.session_timers()
+        };
+        let asked = session_timer::said(&request.headers);
+        let a_session = match session_timer::for_caller(
+            &asked,
+            session_timer::allows_update(&request.headers),
+            session_policy,
+        ) {
+            Ok(session) => session,
+            Err(min) => {
+                let status = StatusCode::SESSION_INTERVAL_TOO_SMALL;
+                let tag = ids::tag(&mut self.rng);
+                let mut response = reply.response(status, status.reason(), Some(&tag));
+                response.headers.push(HeaderName::MIN_SE, min.to_string());
+                self.refuse(
+                    tx,
+                    &response,
+                    source,
+                    &Method::INVITE,
+                    Refusal::SessionIntervalTooSmall,
+                );
+                return;
+            }
+        };
         let merge_key = MergeKey::of(&parsed);
         self.merge_index.insert(merge_key.clone(), tx);
         if let Some(entry) = self.txs.get_mut(&tx) {
@@ -179,6 +207,11 @@ impl B2bua {
             &mut b_invite.body,
         );
         advertise_allow(&request.headers, &mut b_invite.headers);
+        session_timer::write_offer(
+            &mut b_invite.headers,
+            session_policy.interval.as_secs(),
+            session_policy.min.as_secs(),
+        );
         if let Some(body) = b_body {
             b_invite.body = body;
         }
@@ -202,8 +235,11 @@ impl B2bua {
             bye_held: false,
             bye_carries: Vec::new(),
             bye_sent: false,
+            session: None,
+            refresh_pending: false,
         };
-        let a_leg = leg(Side::A, serial_a, a_dialog, arrival, None);
+        let mut a_leg = leg(Side::A, serial_a, a_dialog, arrival, None);
+        a_leg.session = a_session;
         let b_leg = leg(Side::B, serial_b, b_dialog, b_hop, large_over);
         self.dialogs.insert(a_leg.dialog.key(), (id, Side::A));
         self.dialogs.insert(b_leg.dialog.key(), (id, Side::B));
@@ -233,6 +269,7 @@ impl B2bua {
             relays: Default::default(),
             next_relay: 1,
             ending: None,
+            session_policy,
         };
         call.relays.insert(
             relay_id,
