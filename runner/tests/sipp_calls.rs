@@ -121,3 +121,58 @@ fn a_caller_that_cancels_while_ringing() {
         );
     }
 }
+
+/// Session timers against the running binary, with a 90 s interval: SIPp's caller refreshes
+/// three times with UPDATE (relayed to SIPp's callee), the call lives past its interval, then
+/// the caller stops and TwoLeg hangs up both legs before the interval runs out. About 150 s.
+#[test]
+fn a_caller_that_stops_refreshing_its_session_is_hung_up_on_both_legs() {
+    require_sipp();
+    let ip = ip(14);
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(&ip).replace(
+        r#""listeners""#,
+        r#""session_refresh_interval_s": 90, "min_session_refresh_interval_s": 90, "listeners""#,
+    );
+    let runner = Runner::start(&ip, &config, dir.path(), &[]);
+    let mut callee = uas_scenario(dir.path(), &ip, "uas_session_timer", &["-m", "1"]);
+    let started = std::time::Instant::now();
+    let mut caller = uac_scenario(
+        dir.path(),
+        &ip,
+        "uac_session_timer",
+        1,
+        &["-timeout", "200"],
+    );
+    assert_eq!(
+        caller.wait(Duration::from_secs(200)),
+        0,
+        "{}\n{}",
+        caller.screen(),
+        runner.log_text()
+    );
+    assert_eq!(
+        callee.wait(Duration::from_secs(10)),
+        0,
+        "{}",
+        callee.screen()
+    );
+    // Three refreshes 30 s apart, then the expiry 60 s (90 - min(32, 30)) after the last.
+    let lasted = started.elapsed();
+    assert!(lasted >= Duration::from_secs(145), "{lasted:?}");
+    assert!(
+        eventually(Duration::from_secs(10), || runner.history().len() == 1),
+        "{}",
+        runner.log_text()
+    );
+    let record = runner.history().remove(0);
+    assert_eq!(record["outcome"], "timed_out", "{record:#}");
+    assert_eq!(record["ended_by"], "b2bua", "{record:#}");
+    assert!(
+        record["reason"]
+            .as_str()
+            .unwrap()
+            .contains("session timer expired on leg A"),
+        "{record:#}"
+    );
+}
