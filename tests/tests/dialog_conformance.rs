@@ -402,3 +402,81 @@ fn a_late_offer_ack_declines_the_offer_when_the_callers_ack_never_comes() {
     declines_everything(ack);
     assert!(sent.iter().any(|m| m.is("BYE")), "then BYE");
 }
+
+#[test]
+fn each_callee_fork_gets_its_own_early_dialog_on_leg_a_and_a_late_fork_is_hung_up_once() {
+    let mut net = Net::new(config());
+    net.send(CALLER, &invite("fo1", "z9hG4bKfo1", 1, 70, "", SDP));
+    let b = net.expect_one(CALLEE, "INVITE");
+    let contact = |host: &str| format!("Contact: <sip:bob@{host}>\r\n");
+    net.send(
+        CALLEE,
+        &b.reply(
+            180,
+            "Ringing",
+            Some("fork-x"),
+            &contact("127.0.0.1:5071"),
+            "",
+        ),
+    );
+    let ringing_x = net.expect_one(CALLER, "180");
+    net.send(
+        CALLEE,
+        &b.reply(180, "Ringing", Some("fork-y"), &contact(CALLEE), ""),
+    );
+    let ringing_y = net.expect_one(CALLER, "180");
+    let (tag_x, tag_y) = (ringing_x.to_tag().unwrap(), ringing_y.to_tag().unwrap());
+    assert_ne!(tag_x, tag_y, "one early dialog on leg A per fork");
+    // The same fork again: the same early dialog.
+    net.send(
+        CALLEE,
+        &b.reply(
+            180,
+            "Ringing",
+            Some("fork-x"),
+            &contact("127.0.0.1:5071"),
+            "",
+        ),
+    );
+    assert_eq!(net.expect_one(CALLER, "180").to_tag(), Some(tag_x));
+
+    // An UPDATE from the caller in fork X's early dialog goes to fork X.
+    let update = caller_request("UPDATE", "fo1", "z9hG4bKfo1u", 2, tag_x, "", "");
+    net.send(CALLER, &update);
+    let relayed = net.expect_one("127.0.0.1:5071", "UPDATE");
+    assert_eq!(relayed.to_tag(), Some("fork-x"));
+    net.send("127.0.0.1:5071", &relayed.reply(200, "OK", None, "", ""));
+    assert_eq!(net.expect_one(CALLER, "200").to_tag(), Some(tag_x));
+
+    // Fork Y answers: leg A's 200 is in fork Y's early dialog.
+    net.send(CALLEE, &b.answer(Some("fork-y"), SDP_ANSWER));
+    let ok = net.expect_one(CALLER, "200");
+    assert_eq!(ok.to_tag(), Some(tag_y));
+    net.send(CALLER, &caller_ack("fo1", 1, tag_y, ""));
+    net.take();
+    // Fork X answers too, late: ACK and BYE to it, once, whatever its retransmissions.
+    let late = b.reply(
+        200,
+        "OK",
+        Some("fork-x"),
+        &contact("127.0.0.1:5071"),
+        SDP_ANSWER,
+    );
+    net.send("127.0.0.1:5071", &late);
+    let sent = net.take_to("127.0.0.1:5071");
+    assert_eq!(sent.iter().filter(|m| m.is("ACK")).count(), 1);
+    assert_eq!(sent.iter().filter(|m| m.is("BYE")).count(), 1);
+    net.send("127.0.0.1:5071", &late);
+    let sent = net.take_to("127.0.0.1:5071");
+    assert_eq!(sent.iter().filter(|m| m.is("ACK")).count(), 1, "re-ACKed");
+    assert!(!sent.iter().any(|m| m.is("BYE")), "no second BYE");
+    assert!(
+        net.take_to(CALLER).is_empty(),
+        "leg A hears nothing of fork X"
+    );
+    // A request in fork X's dead early dialog on leg A: 481.
+    let stale = caller_request("INFO", "fo1", "z9hG4bKfo1i", 3, tag_x, "", "");
+    net.send(CALLER, &stale);
+    assert_eq!(net.expect_one(CALLER, "481").status(), Some(481));
+    assert_eq!(net.engine().call_count(), 1);
+}

@@ -5,7 +5,8 @@ use super::call::CallId;
 use super::timers::CallTimer;
 use crate::event::Event;
 use crate::sip::StatusCode;
-use crate::transaction::TxState;
+use crate::status::Side;
+use crate::transaction::{DialogKey, TxState};
 
 impl B2bua {
     /// Moves a finished call to history.
@@ -27,6 +28,10 @@ impl B2bua {
         }
         for leg in &call.legs {
             self.dialogs.remove(&leg.dialog.key());
+        }
+        let a_call_id = &call.leg(Side::A).dialog.call_id;
+        for fork in &call.forks {
+            self.dialogs.remove(&DialogKey::new(a_call_id, &fork.a_tag));
         }
         for timer in CallTimer::PER_CALL {
             self.cancel_call_timer(id, timer);

@@ -127,11 +127,24 @@ impl B2bua {
             }
             return;
         }
-        // Another fork answered: ACK it and hang it up (RFC 3261 §13.2.2.4).
+        let tag = parsed.to.tag().unwrap_or_default();
+        if let Some(ended) = call.ended_forks.iter().find(|f| f.remote_tag == tag) {
+            // Its 2xx again: the same ACK, no second BYE.
+            let (hop, bytes) = (ended.hop, ended.ack.clone());
+            self.retransmit(&hop, bytes);
+            return;
+        }
+        // Another fork answered: ACK it and hang it up (RFC 3261 §13.2.2.4), once.
+        let leg = call.leg(side);
         let mut fork = leg.dialog.clone();
         learn_dialog(&mut fork, parsed, true);
         let leg_hop = leg.hop;
-        self.ack_and_bye(fork, leg_hop, parsed.cseq.number);
+        let (hop, ack) = self.ack_and_bye(fork, leg_hop, parsed.cseq.number);
+        call.ended_forks.push(super::EndedFork {
+            remote_tag: tag.to_owned(),
+            ack,
+            hop,
+        });
     }
 
     /// ACKs a 2xx to an INVITE of a call that is over, then hangs up the dialog it made, from
@@ -155,19 +168,23 @@ impl B2bua {
             contact: contact_uri(hop.transport, hop.local),
         };
         learn_dialog(&mut dialog, parsed, true);
-        self.ack_and_bye(dialog, hop, parsed.cseq.number);
+        let _ = self.ack_and_bye(dialog, hop, parsed.cseq.number);
     }
 
-    /// ACKs a 2xx that made `dialog`, then hangs it up with BYE.
-    fn ack_and_bye(&mut self, mut dialog: Dialog, fallback: Hop, cseq: u32) {
+    /// ACKs a 2xx that made `dialog`, then hangs it up with BYE; returns where the ACK went
+    /// and its bytes.
+    fn ack_and_bye(&mut self, mut dialog: Dialog, fallback: Hop, cseq: u32) -> (Hop, Vec<u8>) {
         let max_forwards = self.config.max_forwards();
         let hop = dialog.next_hop(&fallback, |transport| {
             self.listener_on(fallback.local.ip(), transport)
         });
-        let ack = dialog.request(Method::ACK, Some(cseq), &hop, max_forwards, &mut self.rng);
-        self.transmit(&hop, ack.to_bytes());
+        let ack = dialog
+            .request(Method::ACK, Some(cseq), &hop, max_forwards, &mut self.rng)
+            .to_bytes();
+        self.transmit(&hop, ack.clone());
         let bye = dialog.request(Method::BYE, None, &hop, max_forwards, &mut self.rng);
         self.send_request(Owner::Engine, &bye, hop);
+        (hop, ack)
     }
 }
 

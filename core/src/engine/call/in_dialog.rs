@@ -24,6 +24,14 @@ impl B2bua {
     ) {
         self.set_owner(tx, Owner::Call(id));
         self.with_call(id, |this, call| {
+            // In an early dialog: the legs' dialogs are those of the fork it belongs to.
+            let fork_tag = match side {
+                Side::A => parsed.to.tag(),
+                Side::B => parsed.from.tag(),
+            };
+            if let Some(tag) = fork_tag.filter(|_| !call.forks.is_empty()) {
+                call.select_fork(side, tag);
+            }
             let leg = call.leg_mut(side);
             // A confirmed dialog is its Call-ID and both tags (RFC 3261 §12): a request from
             // another fork of the same INVITE is not in it.

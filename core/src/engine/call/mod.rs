@@ -236,6 +236,80 @@ pub(crate) struct Call {
     pub(crate) ending: Option<Ending>,
     /// The session timers the call's legs are held to (the Lync B2BUA's for a Lync call).
     pub(crate) session_policy: SessionTimerPolicy,
+    /// Leg B's early dialogs (one per callee fork) until the answer, each with its own early
+    /// dialog on leg A.
+    pub(crate) forks: Vec<EarlyFork>,
+    /// Forks that answered after another one had: their ACK, re-sent when their 2xx is.
+    pub(crate) ended_forks: Vec<EndedFork>,
+}
+
+/// One early dialog of leg B (a callee fork, by its To-tag) and the early dialog TwoLeg made
+/// for it on leg A (RFC 3261 §13.2.2.4, §12.1).
+#[derive(Clone, Debug)]
+pub(crate) struct EarlyFork {
+    pub(crate) remote_tag: String,
+    pub(crate) remote_target: String,
+    pub(crate) route_set: Vec<String>,
+    /// TwoLeg's To-tag for it on leg A.
+    pub(crate) a_tag: String,
+}
+
+/// A fork that answered after the call was answered by another: ACKed and hung up once.
+#[derive(Clone, Debug)]
+pub(crate) struct EndedFork {
+    pub(crate) remote_tag: String,
+    pub(crate) ack: Vec<u8>,
+    pub(crate) hop: Hop,
+}
+
+impl Call {
+    /// A tagged provisional (or 2xx) from a callee fork: leg B's dialog is that fork's, and
+    /// leg A's local tag the one TwoLeg gave its early dialog there; a new fork gets a new
+    /// one (the first keeps leg A's). Returns the new leg A tag when one was made.
+    pub(crate) fn follow_fork(
+        &mut self,
+        remote_tag: &str,
+        new_tag: impl FnOnce() -> String,
+    ) -> Option<String> {
+        let b = &self.legs[Side::B.index()].dialog;
+        let (target, routes) = (b.remote_target.clone(), b.route_set.clone());
+        if let Some(fork) = self.forks.iter_mut().find(|f| f.remote_tag == remote_tag) {
+            fork.remote_target = target;
+            fork.route_set = routes;
+            let a_tag = fork.a_tag.clone();
+            self.legs[Side::A.index()].dialog.local_tag = a_tag;
+            return None;
+        }
+        let made = (!self.forks.is_empty()).then(new_tag);
+        let a_tag = made
+            .clone()
+            .unwrap_or_else(|| self.legs[Side::A.index()].dialog.local_tag.clone());
+        self.legs[Side::A.index()].dialog.local_tag = a_tag.clone();
+        self.forks.push(EarlyFork {
+            remote_tag: remote_tag.to_owned(),
+            remote_target: target,
+            route_set: routes,
+            a_tag,
+        });
+        made
+    }
+
+    /// A request in an early dialog: the legs' dialogs become that fork's (by leg A's To-tag
+    /// for a request from the caller, by the fork's own tag for one from the callee).
+    pub(crate) fn select_fork(&mut self, side: Side, tag: &str) {
+        let fork = match side {
+            Side::A => self.forks.iter().find(|f| f.a_tag == tag),
+            Side::B => self.forks.iter().find(|f| f.remote_tag == tag),
+        };
+        let Some(fork) = fork.cloned() else {
+            return;
+        };
+        self.legs[Side::A.index()].dialog.local_tag = fork.a_tag;
+        let b = &mut self.legs[Side::B.index()].dialog;
+        b.remote_tag = Some(fork.remote_tag);
+        b.remote_target = fork.remote_target;
+        b.route_set = fork.route_set;
+    }
 }
 
 impl Call {

@@ -10,9 +10,11 @@ use crate::engine::anchor::{SdpRole, is_sdp, warning};
 use crate::engine::pass_through::{advertise_allow, copy_payload};
 use crate::engine::timers::CallTimer;
 use crate::engine::{B2bua, Owner};
+use crate::ids;
 use crate::media::PolicyViolation;
 use crate::sip::{HeaderName, Message, Method, Parsed, Response, StatusCode};
 use crate::status::{EndedBy, LegState, Outcome, Side};
+use crate::transaction::DialogKey;
 
 impl B2bua {
     /// A response on the client side of a relayed request.
@@ -73,8 +75,14 @@ impl B2bua {
             // 100 Trying is hop-by-hop: it allows a CANCEL but is never relayed.
             return;
         }
-        if initial && parsed.to.tag().is_some() {
+        if initial && let Some(tag) = parsed.to.tag() {
             learn_dialog(&mut call.leg_mut(client_side).dialog, parsed, true);
+            // Each callee fork gets its own early dialog on leg A (RFC 3261 §12.1).
+            let a_call_id = call.leg(Side::A).dialog.call_id.clone();
+            if let Some(a_tag) = call.follow_fork(tag, || ids::tag(&mut self.rng)) {
+                self.dialogs
+                    .insert(DialogKey::new(&a_call_id, &a_tag), (id, Side::A));
+            }
             self.set_leg_state(call, client_side, LegState::Early);
         }
         let Some(relay) = call.relays.get(&relay_id) else {
@@ -138,6 +146,23 @@ impl B2bua {
             return;
         }
         learn_dialog(&mut call.leg_mut(client_side).dialog, parsed, relay.initial);
+        if relay.initial
+            && let Some(tag) = parsed.to.tag()
+        {
+            // The answering fork's early dialog on leg A is the one confirmed; the others end.
+            let a_call_id = call.leg(Side::A).dialog.call_id.clone();
+            if let Some(a_tag) = call.follow_fork(tag, || ids::tag(&mut self.rng)) {
+                self.dialogs
+                    .insert(DialogKey::new(&a_call_id, &a_tag), (id, Side::A));
+            }
+            let winner = call.leg(Side::A).dialog.local_tag.clone();
+            for fork in std::mem::take(&mut call.forks) {
+                if fork.a_tag != winner {
+                    self.dialogs
+                        .remove(&DialogKey::new(&a_call_id, &fork.a_tag));
+                }
+            }
+        }
         let server_open = self
             .txs
             .get(&relay.server_tx)
@@ -505,7 +530,7 @@ impl B2bua {
         let via = crate::sip::Via::new(
             &hop.transport.to_string(),
             hop.local,
-            &crate::ids::branch(&mut self.rng),
+            &ids::branch(&mut self.rng),
         );
         request.headers.remove(&HeaderName::VIA);
         request.headers.remove(&HeaderName::CSEQ);

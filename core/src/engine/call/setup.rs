@@ -270,6 +270,8 @@ impl B2bua {
             next_relay: 1,
             ending: None,
             session_policy,
+            forks: Vec::new(),
+            ended_forks: Vec::new(),
         };
         call.relays.insert(
             relay_id,
