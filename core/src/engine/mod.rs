@@ -48,7 +48,12 @@ pub(crate) const ALLOWED: &[Method] = &[
     Method::OPTIONS,
     Method::UPDATE,
     Method::INFO,
+    Method::PRACK,
 ];
+
+/// Option tags TwoLeg supports (its `Supported`; 420 to a `Require` of any other): session
+/// timers (RFC 4028) and reliable provisionals (RFC 3262).
+pub(crate) const SUPPORTED: &[&str] = &["timer", "100rel"];
 
 /// How long a refused new call is asked to wait before trying again (`Retry-After` of the 503
 /// sent while shutting down), in seconds.

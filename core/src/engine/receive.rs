@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 
 use super::lingering::{Kept, Linger};
 use super::transactions::News;
-use super::{B2bua, Owner, SHUTDOWN_RETRY_AFTER_S, allow_header};
+use super::{B2bua, Owner, SHUTDOWN_RETRY_AFTER_S, SUPPORTED, allow_header};
 use crate::event::{DropReason, Event, Refusal};
 use crate::hop::Hop;
 use crate::sip::{Frame, FramingError};
@@ -13,9 +13,6 @@ use crate::sip::{HeaderName, Message, Method, Parsed, Rejected, ReplyTo, Respons
 use crate::transaction::{DialogKey, MergeKey, TuNews, TxId, TxKey, TxState};
 use crate::turn::Arrival;
 use crate::{ConnectionId, Receive, Transport, ids};
-
-/// Option tags TwoLeg supports in `Require`: session timers (RFC 4028); 420 to any other.
-pub(crate) const SUPPORTED: &[&str] = &["timer"];
 
 /// Body types TwoLeg relays in an INVITE.
 const ACCEPTED_BODIES: &[&str] = &[

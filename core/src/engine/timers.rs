@@ -29,6 +29,8 @@ pub(crate) enum CallTimer {
     TurnRefresh,
     /// Look whether the anchored media has been silent too long.
     MediaTimeout,
+    /// Send leg A's outstanding reliable provisional again (RFC 3262).
+    Retransmit1xx,
     /// TwoLeg refreshes this leg's session (RFC 4028, at half the interval).
     SessionRefresh(Side),
     /// This leg's session went unrefreshed too long: the call ends.
@@ -37,7 +39,7 @@ pub(crate) enum CallTimer {
 
 impl CallTimer {
     /// The timers a call has whatever its relays: forgotten when it ends.
-    pub(crate) const PER_CALL: [Self; 12] = [
+    pub(crate) const PER_CALL: [Self; 13] = [
         Self::Retransmit2xx(Side::A),
         Self::Retransmit2xx(Side::B),
         Self::AckTimeout(Side::A),
@@ -46,6 +48,7 @@ impl CallTimer {
         Self::TurnGiveUp,
         Self::TurnRefresh,
         Self::MediaTimeout,
+        Self::Retransmit1xx,
         Self::SessionRefresh(Side::A),
         Self::SessionRefresh(Side::B),
         Self::SessionExpiry(Side::A),

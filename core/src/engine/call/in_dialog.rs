@@ -55,6 +55,8 @@ impl B2bua {
             leg.dialog.remote_cseq = Some(parsed.cseq.number);
             if parsed.cseq.method == Method::BYE {
                 this.on_bye(call, side, tx, &reply, &parsed);
+            } else if parsed.cseq.method == Method::PRACK {
+                this.on_prack(call, side, tx, &reply, &parsed);
             } else {
                 this.relay_in_dialog(call, side, tx, reply, &parsed);
             }

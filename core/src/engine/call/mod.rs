@@ -9,6 +9,7 @@ mod ack;
 mod cancel;
 mod hangup;
 mod in_dialog;
+mod reliable;
 mod responses;
 mod session_timer;
 mod setup;
@@ -18,6 +19,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use self::reliable::ReliableSender;
 use self::session_timer::SessionTimer;
 use super::B2bua;
 use super::anchor::Anchor;
@@ -70,6 +72,10 @@ pub(crate) struct Leg {
     pub(crate) session: Option<SessionTimer>,
     /// TwoLeg's own refresh (UPDATE) is under way on this leg.
     pub(crate) refresh_pending: bool,
+    /// Reliable provisionals TwoLeg sends on this leg (leg A).
+    pub(crate) reliable: ReliableSender,
+    /// The last RSeq of a reliable provisional the peer sent (leg B), PRACKed.
+    pub(crate) peer_rseq: Option<u32>,
 }
 
 impl Leg {

@@ -2,10 +2,10 @@
 //! the client transaction timing out.
 
 use super::cancel::cancel_for;
-use super::session_timer;
 use super::{
     AckBody, AwaitAck, Call, CallId, CancelState, Ending, HeldAck, Relay, RelayId, learn_dialog,
 };
+use super::{reliable, session_timer};
 use crate::engine::anchor::{SdpRole, is_sdp, warning};
 use crate::engine::pass_through::{advertise_allow, copy_payload};
 use crate::engine::timers::CallTimer;
@@ -19,30 +19,55 @@ use crate::transaction::DialogKey;
 impl B2bua {
     /// A response on the client side of a relayed request.
     pub(crate) fn on_relay_response(&mut self, id: CallId, relay_id: RelayId, parsed: &Parsed) {
+        self.with_call(id, |this, call| {
+            this.on_relay_response_in(call, relay_id, parsed)
+        });
+    }
+
+    /// [`Self::on_relay_response`] on a call already in hand.
+    pub(crate) fn on_relay_response_in(
+        &mut self,
+        call: &mut Call,
+        relay_id: RelayId,
+        parsed: &Parsed,
+    ) {
         let Message::Response(response) = &parsed.message else {
             return;
         };
-        self.with_call(id, |this, call| {
-            if !call.relays.contains_key(&relay_id) {
-                // The relay is done: a retransmitted 2xx (re-ACK it) or a forked one (ACK + BYE).
-                if response.status.is_success() && parsed.cseq.method == Method::INVITE {
-                    this.on_late_2xx(call, parsed);
-                }
-                return;
+        let Some(relay) = call.relays.get(&relay_id) else {
+            // The relay is done: a retransmitted 2xx (re-ACK it) or a forked one (ACK + BYE).
+            if response.status.is_success() && parsed.cseq.method == Method::INVITE {
+                self.on_late_2xx(call, parsed);
             }
-            let client_side = call.relays[&relay_id].server_side.other();
-            if !response.body.is_empty() {
-                this.learn_lync_peers(call, client_side, &response.body);
+            return;
+        };
+        let (client_side, initial) = (relay.server_side.other(), relay.initial);
+        let status = response.status;
+        if initial
+            && status.is_success()
+            && call.leg(Side::A).reliable.holds_2xx()
+            && call.leg(Side::A).reliable.held_2xx.is_none()
+        {
+            // RFC 3262 §3: not before the PRACK of the provisional with SDP.
+            call.leg_mut(Side::A).reliable.held_2xx = Some((relay_id, Box::new(parsed.clone())));
+            return;
+        }
+        if !response.body.is_empty() {
+            self.learn_lync_peers(call, client_side, &response.body);
+        }
+        if status.is_provisional() {
+            self.on_relay_provisional(call, relay_id, parsed, response);
+        } else if status.is_success() {
+            if initial {
+                self.end_provisionals(call.id, call);
             }
-            let status = response.status;
-            if status.is_provisional() {
-                this.on_relay_provisional(call, relay_id, parsed, response);
-            } else if status.is_success() {
-                this.on_relay_success(call, relay_id, parsed, response);
-            } else {
-                this.on_relay_failure(call, relay_id, response);
+            self.on_relay_success(call, relay_id, parsed, response);
+        } else {
+            if initial {
+                self.end_provisionals(call.id, call);
             }
-        });
+            self.on_relay_failure(call, relay_id, response);
+        }
     }
 
     pub(crate) fn on_relay_provisional(
@@ -77,6 +102,12 @@ impl B2bua {
         }
         if initial && let Some(tag) = parsed.to.tag() {
             learn_dialog(&mut call.leg_mut(client_side).dialog, parsed, true);
+            if let Some(rseq) = reliable::rseq_of(&response.headers)
+                && !self.prack_callee(call, parsed, rseq)
+            {
+                // A retransmission of a reliable provisional: PRACKed and relayed already.
+                return;
+            }
             // Each callee fork gets its own early dialog on leg A (RFC 3261 §12.1).
             let a_call_id = call.leg(Side::A).dialog.call_id.clone();
             if let Some(a_tag) = call.follow_fork(tag, || ids::tag(&mut self.rng)) {
@@ -112,7 +143,11 @@ impl B2bua {
             // A provisional to a re-INVITE: relayed without its SDP; the final answer decides.
             Err(_) => out.body.clear(),
         }
-        self.respond(server_tx, &out);
+        if initial {
+            self.send_provisional(call, server_tx, out);
+        } else {
+            self.respond(server_tx, &out);
+        }
         if initial {
             self.set_leg_state(call, server_side, LegState::Early);
         }
@@ -536,7 +571,6 @@ impl B2bua {
         request.headers.remove(&HeaderName::CSEQ);
         request.headers.remove(&HeaderName::SESSION_EXPIRES);
         request.headers.remove(&HeaderName::MIN_SE);
-        request.headers.remove(&HeaderName::SUPPORTED);
         request.headers.push_front(HeaderName::VIA, via.to_string());
         request
             .headers

@@ -159,14 +159,13 @@ pub(crate) fn write(headers: &mut Headers, timer: &SessionTimer, as_uac: bool) {
 }
 
 /// TwoLeg's first INVITE on leg B: Session-Expires (the callee refreshes if it takes the
-/// option), Min-SE, `Supported: timer`.
+/// option) and Min-SE (its Supported names `timer`).
 pub(crate) fn write_offer(headers: &mut Headers, interval: u64, min: u64) {
     headers.push(
         HeaderName::SESSION_EXPIRES,
         format!("{interval};refresher=uas"),
     );
     headers.push(HeaderName::MIN_SE, min.to_string());
-    headers.push(HeaderName::SUPPORTED, "timer");
 }
 
 impl B2bua {

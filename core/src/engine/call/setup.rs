@@ -1,6 +1,6 @@
 //! A new INVITE: routing, both legs and the B leg's INVITE.
 
-use super::{Call, CallId, CancelState, Leg, Relay, RelayId, session_timer};
+use super::{Call, CallId, CancelState, Leg, Relay, RelayId, reliable, session_timer};
 use crate::dialog::Dialog;
 use crate::engine::anchor::{BUSY_RETRY_AFTER_S, SdpRole, warning};
 use crate::engine::lync_leg::LyncMedia;
@@ -212,6 +212,9 @@ impl B2bua {
             session_policy.interval.as_secs(),
             session_policy.min.as_secs(),
         );
+        b_invite
+            .headers
+            .push(HeaderName::SUPPORTED, crate::engine::SUPPORTED.join(", "));
         if let Some(body) = b_body {
             b_invite.body = body;
         }
@@ -237,9 +240,12 @@ impl B2bua {
             bye_sent: false,
             session: None,
             refresh_pending: false,
+            reliable: Default::default(),
+            peer_rseq: None,
         };
         let mut a_leg = leg(Side::A, serial_a, a_dialog, arrival, None);
         a_leg.session = a_session;
+        a_leg.reliable.mode = reliable::reliability(&request.headers);
         let b_leg = leg(Side::B, serial_b, b_dialog, b_hop, large_over);
         self.dialogs.insert(a_leg.dialog.key(), (id, Side::A));
         self.dialogs.insert(b_leg.dialog.key(), (id, Side::B));

@@ -74,6 +74,7 @@ impl B2bua {
             CallTimer::TurnGiveUp => this.on_turn_give_up(call),
             CallTimer::TurnRefresh => this.on_turn_refresh(call),
             CallTimer::MediaTimeout => this.on_media_timeout(call),
+            CallTimer::Retransmit1xx => this.on_retransmit_1xx(call),
             CallTimer::SessionRefresh(side) => this.on_session_refresh(call, side),
             CallTimer::SessionExpiry(side) => this.on_session_expiry(call, side),
             CallTimer::RingTimeout => {
