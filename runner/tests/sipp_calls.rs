@@ -176,3 +176,114 @@ fn a_caller_that_stops_refreshing_its_session_is_hung_up_on_both_legs() {
         "{record:#}"
     );
 }
+
+/// What a SIPp run logged (`-trace_logs`), all of its log files.
+fn sipp_log(dir: &std::path::Path) -> String {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .filter(|entry| entry.file_name().to_string_lossy().ends_with("_logs.log"))
+        .map(|entry| std::fs::read_to_string(entry.path()).unwrap_or_default())
+        .collect()
+}
+
+/// The word after `prefix` on the log line that starts with it.
+fn logged<'a>(log: &'a str, prefix: &str) -> &'a str {
+    log.lines()
+        .find_map(|line| line.strip_prefix(prefix))
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("{prefix} not in:\n{log}"))
+}
+
+/// Runs SIPp's `uas_<name>` callee (one call) and `uac_<name>` caller (one call) through a
+/// runner on `ip`; both must end with every message as scripted. Returns (caller's log,
+/// callee's log, the runner).
+fn scripted_call(n: u8, name: &str) -> (String, String, Runner, tempfile::TempDir) {
+    require_sipp();
+    let ip = ip(n);
+    let dir = tempfile::tempdir().unwrap();
+    let runner = Runner::start(&ip, &config(&ip), dir.path(), &[]);
+    let (callee_dir, caller_dir) = (dir.path().join("callee"), dir.path().join("caller"));
+    std::fs::create_dir_all(&callee_dir).unwrap();
+    std::fs::create_dir_all(&caller_dir).unwrap();
+    let mut callee = uas_scenario(
+        &callee_dir,
+        &ip,
+        &format!("uas_{name}"),
+        &["-m", "1", "-trace_logs"],
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let mut caller = uac_scenario(
+        &caller_dir,
+        &ip,
+        &format!("uac_{name}"),
+        1,
+        &["-trace_logs"],
+    );
+    assert_eq!(
+        caller.wait(Duration::from_secs(30)),
+        0,
+        "{}\n{}",
+        caller.screen(),
+        runner.log_text()
+    );
+    assert_eq!(
+        callee.wait(Duration::from_secs(10)),
+        0,
+        "{}\n{}",
+        callee.screen(),
+        runner.log_text()
+    );
+    (sipp_log(&caller_dir), sipp_log(&callee_dir), runner, dir)
+}
+
+#[test]
+fn a_redirect_reaches_the_caller_with_the_callees_contacts() {
+    let (caller, _, runner, _dir) = scripted_call(15, "redirect");
+    assert!(
+        caller.contains("REDIRECTED Contact: <sip:voicemail@"),
+        "{caller}"
+    );
+    assert!(eventually(Duration::from_secs(5), || runner
+        .history()
+        .len()
+        == 1));
+    assert_eq!(runner.history()[0]["final_status"], 302);
+}
+
+#[test]
+fn a_forking_callee_gives_the_caller_one_early_dialog_per_fork_and_the_late_fork_is_hung_up() {
+    let (caller, callee, runner, _dir) = scripted_call(16, "fork");
+    let (fork1, fork2, answer) = (
+        logged(&caller, "FORK1 "),
+        logged(&caller, "FORK2 "),
+        logged(&caller, "ANSWER "),
+    );
+    assert_ne!(fork1, fork2, "one early dialog per fork on leg A");
+    assert_eq!(
+        answer, fork2,
+        "the answer is in the answering fork's early dialog"
+    );
+    // The callee's script only passes if the late fork got one ACK and one BYE.
+    assert!(callee.contains("LATE FORK ACK"), "{callee}");
+    assert!(callee.contains("LATE FORK BYE"), "{callee}");
+    assert!(eventually(Duration::from_secs(5), || runner
+        .history()
+        .len()
+        == 1));
+    assert_eq!(runner.history()[0]["outcome"], "completed");
+}
+
+#[test]
+fn reliable_provisionals_are_pracked_on_both_legs() {
+    let (caller, callee, runner, _dir) = scripted_call(17, "100rel");
+    assert!(callee.contains("OFFERED 100rel"), "{callee}");
+    assert!(callee.contains("PRACKED RAck: 1"), "{callee}");
+    let rseq: u32 = logged(&caller, "RELIABLE ").parse().unwrap();
+    assert!(rseq >= 1, "{caller}");
+    assert!(eventually(Duration::from_secs(5), || runner
+        .history()
+        .len()
+        == 1));
+    assert_eq!(runner.history()[0]["outcome"], "completed");
+}
