@@ -480,3 +480,150 @@ fn each_callee_fork_gets_its_own_early_dialog_on_leg_a_and_a_late_fork_is_hung_u
     assert_eq!(net.expect_one(CALLER, "481").status(), Some(481));
     assert_eq!(net.engine().call_count(), 1);
 }
+
+#[test]
+fn c5_a_cancel_whose_via_sent_by_was_rewritten_still_cancels() {
+    let mut net = Net::new(config());
+    net.send(CALLER, &invite("c5b", "z9hG4bKc5b", 1, 70, "", SDP));
+    let b_invite = net.expect_one(CALLEE, "INVITE");
+    net.send(CALLEE, &b_invite.reply(180, "Ringing", Some("bob"), "", ""));
+    net.take();
+    // A middlebox rewrote the sent-by; the branch is the INVITE's.
+    let rewritten = cancel("c5b", "z9hG4bKc5b", 1).replace(
+        &format!("SIP/2.0/UDP {CALLER};"),
+        "SIP/2.0/UDP 198.51.100.1:5080;",
+    );
+    net.send(CALLER, &rewritten);
+    let sent = net.take();
+    assert!(
+        sent.iter()
+            .any(|m| m.status() == Some(200) && m.parsed.cseq.to_string() == "1 CANCEL")
+    );
+    assert!(
+        sent.iter()
+            .any(|m| m.to == addr(CALLER) && m.status() == Some(487))
+    );
+    assert!(sent.iter().any(|m| m.to == addr(CALLEE) && m.is("CANCEL")));
+}
+
+#[test]
+fn a4_with_an_fqdn_route_in_dialog_requests_go_where_the_invite_came_from_never_the_contact() {
+    let mut net = Net::new(config());
+    // The caller's Contact is elsewhere (a private address behind the proxy); the proxy
+    // record-routes with a name TwoLeg cannot resolve.
+    let extra = "Record-Route: <sip:proxy.example.com;lr>\r\n";
+    let text = invite("a4f", "z9hG4bKa4f", 1, 70, extra, SDP).replace(
+        &format!("Contact: <sip:alice@{CALLER}>"),
+        "Contact: <sip:alice@10.9.9.9:5060>",
+    );
+    net.send(CALLER, &text);
+    let b = net.expect_one(CALLEE, "INVITE");
+    net.send(CALLEE, &b.answer(Some("bob-tag"), SDP_ANSWER));
+    let ok = net.expect_one(CALLER, "200");
+    let tag = ok.to_tag().unwrap().to_owned();
+    net.send(CALLER, &caller_ack("a4f", 1, &tag, ""));
+    net.take();
+    net.send(
+        CALLEE,
+        &callee_request("BYE", &b, "bob-tag", "z9hG4bKa4fb", 1, "", ""),
+    );
+    let bye = net.expect_one(CALLER, "BYE");
+    assert_eq!(bye.headers("Route"), ["<sip:proxy.example.com;lr>"]);
+    assert_eq!(bye.start_line(), "BYE sip:alice@10.9.9.9:5060 SIP/2.0");
+    assert!(
+        net.take_to("10.9.9.9:5060").is_empty(),
+        "never to the Contact itself"
+    );
+}
+
+#[test]
+fn d5_a_bye_held_for_an_ack_that_never_comes_goes_after_64_t1() {
+    let mut net = Net::new(config());
+    net.send(CALLER, &invite("d5h", "z9hG4bKd5h", 1, 70, "", SDP));
+    let b = net.expect_one(CALLEE, "INVITE");
+    net.send(CALLEE, &b.answer(Some("bob-tag"), SDP_ANSWER));
+    net.expect_one(CALLER, "200");
+    // The callee hangs up before the caller's ACK: TwoLeg's BYE to the caller waits.
+    net.send(
+        CALLEE,
+        &callee_request("BYE", &b, "bob-tag", "z9hG4bKd5hb", 1, "", ""),
+    );
+    let sent = net.take();
+    assert!(
+        sent.iter()
+            .any(|m| m.to == addr(CALLEE) && m.status() == Some(200))
+    );
+    assert!(!sent.iter().any(|m| m.is("BYE")), "held until the ACK");
+    net.advance(Duration::from_secs(33));
+    let sent = net.take_to(CALLER);
+    let bye = sent
+        .iter()
+        .find(|m| m.is("BYE"))
+        .expect("the held BYE, at 64·T1");
+    assert!(bye.header("Reason").unwrap().contains("cause=408"));
+}
+
+#[test]
+fn e6_a_reinvite_the_callee_never_answers_ends_the_call_at_timer_b() {
+    let mut net = Net::new(config());
+    let (a_ok, _) = answered_call(&mut net, "e6t");
+    let tag = a_ok.to_tag().unwrap().to_owned();
+    net.send(
+        CALLER,
+        &caller_request("INVITE", "e6t", "z9hG4bKe6t", 2, &tag, "", SDP),
+    );
+    net.expect_one(CALLEE, "INVITE");
+    net.advance(Duration::from_secs(33));
+    let sent = net.take();
+    assert!(sent.iter().any(|m| m.to == addr(CALLEE) && m.is("BYE")));
+    assert!(sent.iter().any(|m| m.to == addr(CALLER) && m.is("BYE")));
+    net.advance(Duration::from_secs(40));
+    assert_eq!(net.engine().call_count(), 0);
+}
+
+#[test]
+fn e7_an_offerless_reinvite_from_the_callee_carries_the_answer_in_the_acks() {
+    let mut net = Net::new(config());
+    let (_, b_invite) = answered_call(&mut net, "e7b");
+    net.send(
+        CALLEE,
+        &callee_request("INVITE", &b_invite, "bob-tag", "z9hG4bKe7b", 1, "", ""),
+    );
+    let re = net.expect_one(CALLER, "INVITE");
+    assert!(re.body().is_empty());
+    net.send(
+        CALLER,
+        &re.reply(
+            200,
+            "OK",
+            None,
+            &format!("Contact: <sip:alice@{CALLER}>\r\n"),
+            SDP,
+        ),
+    );
+    let sent = net.take();
+    let offer = sent
+        .iter()
+        .find(|m| m.to == addr(CALLEE) && m.status() == Some(200))
+        .expect("the caller's offer goes on in the 200");
+    assert!(!offer.body().is_empty());
+    assert!(
+        !sent.iter().any(|m| m.to == addr(CALLER) && m.is("ACK")),
+        "leg A's ACK waits"
+    );
+    // The callee's ACK brings the answer, which TwoLeg's ACK on leg A carries.
+    let ack = format!(
+        "ACK {} SIP/2.0\r\nVia: SIP/2.0/UDP {CALLEE};branch=z9hG4bKe7back;rport\r\n\
+         Max-Forwards: 70\r\nFrom: {};tag=bob-tag\r\nTo: {}\r\nCall-ID: {}\r\nCSeq: 1 ACK\r\n\
+         Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{SDP_ANSWER}",
+        b_invite.parsed.contacts[0].uri,
+        b_invite.header("To").unwrap(),
+        b_invite.header("From").unwrap(),
+        b_invite.parsed.call_id,
+        SDP_ANSWER.len()
+    );
+    net.send(CALLEE, &ack);
+    let a_ack = net.expect_one(CALLER, "ACK");
+    assert_eq!(a_ack.body(), SDP_ANSWER.as_bytes());
+    assert_eq!(a_ack.to_tag(), Some("alice-tag"));
+}

@@ -271,7 +271,11 @@ impl B2bua {
                 self.respond(tx, &response);
                 return;
             }
-            let target = self.tx_index.get(&invite).copied();
+            let target = self
+                .tx_index
+                .get(&invite)
+                .copied()
+                .or_else(|| self.invite_by_branch(&invite));
             let carries = super::call::why_headers(parsed.message.headers());
             self.on_cancel(tx, &reply, target, carries);
             return;
@@ -334,6 +338,23 @@ impl B2bua {
                 self.refuse(tx, &response, source, &method, Refusal::NoSuchDialog);
             }
         }
+    }
+
+    /// The INVITE server transaction a CANCEL names by its branch alone: a CANCEL whose Via
+    /// sent-by a middlebox rewrote still cancels (the branch, with its magic cookie, is unique
+    /// on its own).
+    fn invite_by_branch(&self, key: &TxKey) -> Option<TxId> {
+        let TxKey::Server { branch, .. } = key else {
+            return None;
+        };
+        self.tx_index.iter().find_map(|(other, &id)| match other {
+            TxKey::Server {
+                branch: other,
+                method: Method::INVITE,
+                ..
+            } if other == branch => Some(id),
+            _ => None,
+        })
     }
 
     /// RFC 3261 §8.2.1–8.2.3 and §16.3 checks, in that order: why to refuse, if at all.
