@@ -240,8 +240,8 @@ fn allow_is_advertised_as_what_twoleg_relays_of_what_the_peer_allows() {
     let b_invite = net.expect_one(CALLEE, "INVITE");
     assert_eq!(
         b_invite.header("Allow"),
-        Some("INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE"),
-        "the caller's methods TwoLeg relays, not REFER/SUBSCRIBE/NOTIFY (405 here)"
+        Some("INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE, NOTIFY"),
+        "the caller's methods TwoLeg relays, not REFER/SUBSCRIBE (405 here)"
     );
     let callee_allow = format!(
         "Contact: <sip:bob@{CALLEE}>\r\nAllow: INVITE, ACK, BYE, CANCEL, INFO, MESSAGE\r\n"
@@ -626,4 +626,66 @@ fn e7_an_offerless_reinvite_from_the_callee_carries_the_answer_in_the_acks() {
     let a_ack = net.expect_one(CALLER, "ACK");
     assert_eq!(a_ack.body(), SDP_ANSWER.as_bytes());
     assert_eq!(a_ack.to_tag(), Some("alice-tag"));
+}
+
+/// The default config with these settings on its route.
+fn route_config(settings: &str) -> twoleg_core::config::ValidConfig {
+    let text = format!(
+        r#"{{ "version": 1,
+             "sip": {{ "listeners": [ {{ "name": "udp", "address": "{B2BUA}" }} ] }},
+             "routes": [ {{ "name": "callee", "destination": "{CALLEE}", {settings} }} ] }}"#
+    );
+    twoleg_core::config::ValidConfig::from_json(&text).unwrap()
+}
+
+#[test]
+fn a9_unknown_headers_pass_are_stripped_or_allow_listed_per_route_and_session_id_always_passes() {
+    let extra = "X-Custom: a\r\nX-Trace: b\r\nP-Asserted-Identity: <sip:alice@example.com>\r\n\
+                 Session-ID: ab12cd34ab12cd34ab12cd34ab12cd34\r\n";
+    let b_invite = |config| {
+        let mut net = Net::new(config);
+        net.send(CALLER, &invite("a9", "z9hG4bKa9", 1, 70, extra, SDP));
+        net.expect_one(CALLEE, "INVITE")
+    };
+    let pass = b_invite(route_config(r#""unknown_headers": "pass""#));
+    for name in ["X-Custom", "X-Trace", "P-Asserted-Identity", "Session-ID"] {
+        assert!(pass.header(name).is_some(), "{name}");
+    }
+    let strip = b_invite(route_config(r#""unknown_headers": "strip""#));
+    for name in ["X-Custom", "X-Trace", "P-Asserted-Identity"] {
+        assert!(strip.header(name).is_none(), "{name}");
+    }
+    assert!(strip.header("Session-ID").is_some());
+    assert!(
+        strip.header("Content-Type").is_some(),
+        "known headers follow their own rules"
+    );
+    let listed = b_invite(route_config(
+        r#""unknown_headers": "allow_list", "allowed_headers": ["x-trace"]"#,
+    ));
+    assert_eq!(listed.header("X-Trace"), Some("b"));
+    assert!(listed.header("X-Custom").is_none());
+    assert!(listed.header("Session-ID").is_some());
+    // The same policy on the way back.
+    let mut net = Net::new(route_config(r#""unknown_headers": "strip""#));
+    net.send(CALLER, &invite("a9b", "z9hG4bKa9b", 1, 70, "", SDP));
+    let b = net.expect_one(CALLEE, "INVITE");
+    let headers = format!("Contact: <sip:bob@{CALLEE}>\r\nX-Callee: c\r\n");
+    net.send(
+        CALLEE,
+        &b.reply(200, "OK", Some("bob"), &headers, SDP_ANSWER),
+    );
+    assert!(net.expect_one(CALLER, "200").header("X-Callee").is_none());
+    // A bad allow list is a config error naming the entry.
+    let text = format!(
+        r#"{{ "version": 1, "routes": [ {{ "destination": "{CALLEE}",
+             "unknown_headers": "allow_list", "allowed_headers": ["X Bad"] }} ] }}"#
+    );
+    let problems = twoleg_core::config::ValidConfig::from_json(&text).unwrap_err();
+    assert!(
+        problems
+            .to_string()
+            .contains("routes[0].allowed_headers[0]"),
+        "{problems}"
+    );
 }

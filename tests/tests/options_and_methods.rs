@@ -135,3 +135,65 @@ fn an_invite_with_an_unknown_body_type_gets_415() {
     assert_eq!(sent[0].status(), Some(415));
     assert_eq!(sent[0].header("Accept"), Some("application/sdp"));
 }
+
+#[test]
+fn f2_message_and_notify_in_a_dialog_are_relayed_both_ways_and_refer_gets_405() {
+    let mut net = Net::new(config());
+    let (a_ok, b_invite) = answered_call(&mut net, "f2m");
+    let a_tag = a_ok.to_tag().unwrap().to_owned();
+    let text = "hello";
+    let message = caller_request(
+        "MESSAGE",
+        "f2m",
+        "z9hG4bKmsg",
+        2,
+        &a_tag,
+        "Content-Type: text/plain\r\n",
+        "",
+    )
+    .replace(
+        "Content-Length: 0\r\n\r\n",
+        &format!("Content-Length: {}\r\n\r\n{text}", text.len()),
+    );
+    net.send(CALLER, &message);
+    let relayed = net.expect_one(CALLEE, "MESSAGE");
+    assert_eq!(relayed.body(), text.as_bytes());
+    net.send(CALLEE, &relayed.reply(200, "OK", None, "", ""));
+    assert_eq!(
+        net.expect_one(CALLER, "200").parsed.cseq.to_string(),
+        "2 MESSAGE"
+    );
+    let notify = callee_request(
+        "NOTIFY",
+        &b_invite,
+        "bob-tag",
+        "z9hG4bKntf",
+        1,
+        "Event: refer\r\nSubscription-State: terminated\r\n",
+        "",
+    );
+    net.send(CALLEE, &notify);
+    let relayed = net.expect_one(CALLER, "NOTIFY");
+    assert_eq!(relayed.header("Event"), Some("refer"));
+    net.send(CALLER, &relayed.reply(200, "OK", None, "", ""));
+    assert_eq!(
+        net.expect_one(CALLEE, "200").parsed.cseq.to_string(),
+        "1 NOTIFY"
+    );
+    // REFER names the other leg's dialog (Refer-To, Replaces): not relayed, 405 with Allow.
+    net.send(
+        CALLER,
+        &caller_request(
+            "REFER",
+            "f2m",
+            "z9hG4bKref",
+            3,
+            &a_tag,
+            "Refer-To: <sip:carol@example.com>\r\n",
+            "",
+        ),
+    );
+    let refused = net.expect_one(CALLER, "405");
+    assert!(refused.header("Allow").unwrap().contains("MESSAGE"));
+    assert_eq!(net.engine().call_count(), 1);
+}

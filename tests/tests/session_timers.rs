@@ -295,3 +295,45 @@ fn a_callee_without_session_timers_gets_no_refresh_and_its_call_no_expiry() {
     assert!(net.take().is_empty(), "no UPDATE, no BYE");
     assert_eq!(net.engine().call_count(), 1);
 }
+
+#[test]
+fn h4_a_refresh_refused_with_422_is_sent_again_with_the_larger_interval_and_the_call_survives() {
+    let mut net = Net::new(config());
+    net.send(CALLER, &invite("st6", "z9hG4bKst6", 1, 70, "", SDP));
+    answer(
+        &mut net,
+        "st6",
+        "Session-Expires: 1800;refresher=uac\r\nAllow: INVITE, ACK, BYE, CANCEL, UPDATE\r\n",
+    );
+    net.advance(Duration::from_secs(900));
+    let update = twolegs_update(&mut net);
+    net.send(
+        CALLEE,
+        &update.reply(
+            422,
+            "Session Interval Too Small",
+            None,
+            "Min-SE: 2400\r\n",
+            "",
+        ),
+    );
+    net.advance(Duration::from_millis(1));
+    let again = twolegs_update(&mut net);
+    assert_eq!(again.header("Session-Expires"), Some("2400;refresher=uac"));
+    net.send(
+        CALLEE,
+        &again.reply(
+            200,
+            "OK",
+            None,
+            "Session-Expires: 2400;refresher=uac\r\n",
+            "",
+        ),
+    );
+    // The next refresh is at half the new interval; the call is up all along.
+    net.advance(Duration::from_secs(1_199));
+    assert!(net.take_to(CALLEE).iter().all(|m| !m.is("UPDATE")));
+    net.advance(Duration::from_secs(1));
+    twolegs_update(&mut net);
+    assert_eq!(net.engine().call_count(), 1);
+}

@@ -222,6 +222,26 @@ pub struct Route {
     /// empty: its IP address.
     #[serde(skip_serializing_if = "String::is_empty")]
     pub tls_server_name: String,
+    /// What happens to headers TwoLeg does not know when a message goes on to the other leg
+    /// of a call on this route (Session-ID and every header TwoLeg knows follow their own
+    /// rules).
+    pub unknown_headers: UnknownHeaders,
+    /// With `unknown_headers: allow_list`, the names that pass (any case).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub allowed_headers: Vec<String>,
+}
+
+/// The policy for headers TwoLeg does not know (`X-...`, vendor headers).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum UnknownHeaders {
+    /// They pass to the other leg as they are.
+    #[default]
+    Pass,
+    /// They stay on their leg.
+    Strip,
+    /// Only those named in `allowed_headers` pass.
+    AllowList,
 }
 
 /// A Request-URI match: both parts that are given must match.

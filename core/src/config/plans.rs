@@ -89,6 +89,33 @@ pub struct RoutePlan {
     pub large_requests_over: Option<usize>,
     /// On a TLS route: the name the destination's certificate must carry.
     pub tls_server_name: Option<String>,
+    /// Which unknown headers go on to the other leg.
+    pub headers: HeaderPolicy,
+}
+
+/// Which headers TwoLeg does not know pass from one leg to the other.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum HeaderPolicy {
+    /// All of them.
+    #[default]
+    Pass,
+    /// None.
+    Strip,
+    /// These (lower case).
+    Allow(Vec<String>),
+}
+
+impl HeaderPolicy {
+    /// Whether an unknown header of this name passes.
+    pub fn passes(&self, name: &str) -> bool {
+        match self {
+            Self::Pass => true,
+            Self::Strip => false,
+            Self::Allow(names) => names
+                .iter()
+                .any(|allowed| allowed.eq_ignore_ascii_case(name)),
+        }
+    }
 }
 
 impl RoutePlan {

@@ -39,7 +39,9 @@ use crate::transaction::{DialogKey, MergeKey, Timing, TxId, TxKey};
 use crate::turn::{Allocations, HealthProbes, TurnServerTable};
 use crate::{ConnectionId, Input, Output, Transmit, Transport};
 
-/// Methods TwoLeg handles (the `Allow` header of its 405 and OPTIONS answers).
+/// Methods TwoLeg handles (the `Allow` header of its 405 and OPTIONS answers). Inside a
+/// call's dialog INFO, UPDATE, MESSAGE and NOTIFY are relayed to the other leg; outside one,
+/// only INVITE and OPTIONS mean something (the others get 481).
 pub(crate) const ALLOWED: &[Method] = &[
     Method::INVITE,
     Method::ACK,
@@ -49,6 +51,8 @@ pub(crate) const ALLOWED: &[Method] = &[
     Method::UPDATE,
     Method::INFO,
     Method::PRACK,
+    Method::MESSAGE,
+    Method::NOTIFY,
 ];
 
 /// Option tags TwoLeg supports (its `Supported`; 420 to a `Require` of any other): session

@@ -1,5 +1,6 @@
 //! Which headers pass from a message on one leg into the matching message on the other.
 
+use crate::config::HeaderPolicy;
 use crate::sip::{HeaderName, Headers, Method};
 
 /// Whether a header is copied from a message on one leg into the matching message on the other.
@@ -31,15 +32,17 @@ pub(crate) fn passes_through(name: &HeaderName) -> bool {
     .contains(name)
 }
 
-/// Copies the pass-through headers and the body of `from` onto `headers`/`body`.
+/// Copies the pass-through headers (the unknown ones as the route's `policy` says) and the body
+/// of `from` onto `headers`/`body`.
 pub(crate) fn copy_payload(
     from: &Headers,
     from_body: &[u8],
     headers: &mut Headers,
     body: &mut Vec<u8>,
+    policy: &HeaderPolicy,
 ) {
     for (name, value) in from.iter() {
-        if passes_through(name) {
+        if passes_through(name) && (name.is_known() || policy.passes(name.as_str())) {
             headers.push(name.clone(), value);
         }
     }

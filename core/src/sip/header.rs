@@ -103,6 +103,11 @@ impl HeaderName {
         Self(Repr::Other(text.to_owned()))
     }
 
+    /// Whether TwoLeg knows this header (as opposed to an extension or vendor header).
+    pub fn is_known(&self) -> bool {
+        matches!(self.0, Repr::Known(_))
+    }
+
     /// The name as written out.
     pub fn as_str(&self) -> &str {
         match &self.0 {

@@ -1,8 +1,8 @@
 //! B2BUA settings: the SIP listeners (with their transports), transaction timers, TCP and TLS
 //! connection limits, and the routes.
 
-use twoleg_core::config::{Listener, Pattern, Route, SipSettings};
-use web_sys::HtmlInputElement;
+use twoleg_core::config::{Listener, Pattern, Route, SipSettings, UnknownHeaders};
+use web_sys::{HtmlInputElement, HtmlSelectElement};
 use yew::prelude::*;
 
 use crate::app::Ctx;
@@ -113,6 +113,21 @@ pub(crate) fn settings() -> Html {
                 ctx.config.dispatch(Action::SetRoutes(next));
             })
         };
+        let on_unknown = {
+            let ctx = ctx.clone();
+            let routes = routes.clone();
+            Callback::from(move |e: Event| {
+                let mut next = routes.clone();
+                next[i].unknown_headers =
+                    match e.target_unchecked_into::<HtmlSelectElement>().value().as_str() {
+                        "strip" => UnknownHeaders::Strip,
+                        "allow_list" => UnknownHeaders::AllowList,
+                        _ => UnknownHeaders::Pass,
+                    };
+                ctx.config.dispatch(Action::SetRoutes(next));
+            })
+        };
+        let allowed = route.allowed_headers.join(", ");
         let delete = {
             let ctx = ctx.clone();
             let routes = routes.clone();
@@ -134,6 +149,13 @@ pub(crate) fn settings() -> Html {
                 <TextInput id={format!("route-{i}-tls-name")} label="TLS server name (TLS routes; empty: the IP)" value={route.tls_server_name.clone()} oninput={update(|r, v| r.tls_server_name = v)} />
                 <label class="field"><span>{ "Through the Microsoft Lync B2BUA" }</span>
                     <input type="checkbox" checked={route.lync} onchange={on_lync} /></label>
+                <label class="field"><span>{ "Unknown headers" }</span>
+                    <select id={format!("route-{i}-unknown-headers")} onchange={on_unknown}>
+                        <option value="pass" selected={route.unknown_headers == UnknownHeaders::Pass}>{ "Pass to the other leg" }</option>
+                        <option value="strip" selected={route.unknown_headers == UnknownHeaders::Strip}>{ "Strip" }</option>
+                        <option value="allow_list" selected={route.unknown_headers == UnknownHeaders::AllowList}>{ "Pass only those listed" }</option>
+                    </select></label>
+                <TextInput id={format!("route-{i}-allowed-headers")} label="Headers that pass (comma-separated, with the allow list)" value={allowed} oninput={update(|r, v| r.allowed_headers = v.split(',').map(str::trim).filter(|n| !n.is_empty()).map(str::to_owned).collect())} />
                 <button onclick={delete}>{ "Delete route" }</button>
                 <FieldErrors errors={ctx.config.problems_at(&format!("routes[{i}]"))} />
             </div>

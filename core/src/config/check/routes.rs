@@ -3,7 +3,7 @@
 use super::Checker;
 use crate::Transport;
 use crate::config::model::{self, Config};
-use crate::config::plans::{ListenerPlan, Matcher, RoutePlan};
+use crate::config::plans::{HeaderPolicy, ListenerPlan, Matcher, RoutePlan};
 use crate::config::problem::FieldPath;
 
 impl Checker {
@@ -97,6 +97,37 @@ impl Checker {
                 ok = false;
                 continue;
             }
+            let headers = match route.unknown_headers {
+                model::UnknownHeaders::Pass => HeaderPolicy::Pass,
+                model::UnknownHeaders::Strip => HeaderPolicy::Strip,
+                model::UnknownHeaders::AllowList => {
+                    let bad = route.allowed_headers.iter().position(|name| {
+                        name.is_empty()
+                            || !name
+                                .bytes()
+                                .all(|b| b.is_ascii_alphanumeric() || b"-_.!%*+`'~".contains(&b))
+                    });
+                    if let Some(index) = bad {
+                        self.report(
+                            at.key("allowed_headers").index(index),
+                            "is not a header name (letters, digits and -_.!%*+`'~)",
+                        );
+                        ok = false;
+                        continue;
+                    }
+                    HeaderPolicy::Allow(route.allowed_headers.clone())
+                }
+            };
+            if !route.allowed_headers.is_empty()
+                && route.unknown_headers != model::UnknownHeaders::AllowList
+            {
+                self.report(
+                    at.key("allowed_headers"),
+                    "is only read with \"unknown_headers\": \"allow_list\"",
+                );
+                ok = false;
+                continue;
+            }
             out.push(RoutePlan {
                 name: if route.name.is_empty() {
                     format!("route {i}")
@@ -111,6 +142,7 @@ impl Checker {
                 large_requests_over,
                 tls_server_name: (!route.tls_server_name.is_empty())
                     .then(|| route.tls_server_name.clone()),
+                headers,
             });
         }
         ok.then_some(out)

@@ -80,6 +80,7 @@ impl B2bua {
                 answer.message.body(),
                 &mut ack.headers,
                 &mut ack.body,
+                &call.headers,
             );
             if is_sdp(&ack.headers, &ack.body)
                 && let Some(anchor) = call.anchor.as_mut()

@@ -153,6 +153,7 @@ impl B2bua {
             .max_forwards
             .map_or_else(|| self.config.max_forwards(), |mf| mf.saturating_sub(1));
         let leg_hop = call.leg(other).next_hop(&self.config);
+        let policy = call.headers.clone();
         let leg = call.leg_mut(other);
         let mut out = leg.dialog.request(
             request.method.clone(),
@@ -166,6 +167,7 @@ impl B2bua {
             &request.body,
             &mut out.headers,
             &mut out.body,
+            &policy,
         );
         if matches!(request.method, Method::INVITE | Method::UPDATE) {
             advertise_allow(&request.headers, &mut out.headers);

@@ -24,7 +24,7 @@ use self::session_timer::SessionTimer;
 use super::B2bua;
 use super::anchor::Anchor;
 use super::lync_leg::LyncMedia;
-use crate::config::{SessionTimerPolicy, ValidConfig};
+use crate::config::{HeaderPolicy, SessionTimerPolicy, ValidConfig};
 use crate::dialog::Dialog;
 use crate::event::Event;
 use crate::hop::Hop;
@@ -247,6 +247,8 @@ pub(crate) struct Call {
     pub(crate) forks: Vec<EarlyFork>,
     /// Forks that answered after another one had: their ACK, re-sent when their 2xx is.
     pub(crate) ended_forks: Vec<EndedFork>,
+    /// Which unknown headers pass between the legs (the route's policy).
+    pub(crate) headers: HeaderPolicy,
 }
 
 /// One early dialog of leg B (a callee fork, by its To-tag) and the early dialog TwoLeg made

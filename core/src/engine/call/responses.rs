@@ -445,6 +445,7 @@ impl B2bua {
             &response.body,
             &mut out.headers,
             &mut out.body,
+            &call.headers,
         );
         call.offer_candidates(relay.server_side, &mut out.body);
         out

@@ -205,6 +205,7 @@ impl B2bua {
             &request.body,
             &mut b_invite.headers,
             &mut b_invite.body,
+            &route.headers,
         );
         advertise_allow(&request.headers, &mut b_invite.headers);
         session_timer::write_offer(
@@ -278,6 +279,7 @@ impl B2bua {
             session_policy,
             forks: Vec::new(),
             ended_forks: Vec::new(),
+            headers: route.headers.clone(),
         };
         call.relays.insert(
             relay_id,
