@@ -244,7 +244,7 @@ fn allow_is_advertised_as_what_twoleg_relays_of_what_the_peer_allows() {
         "the caller's methods TwoLeg relays, not REFER/SUBSCRIBE (405 here)"
     );
     let callee_allow = format!(
-        "Contact: <sip:bob@{CALLEE}>\r\nAllow: INVITE, ACK, BYE, CANCEL, INFO, MESSAGE\r\n"
+        "Contact: <sip:bob@{CALLEE}>\r\nAllow: INVITE, ACK, BYE, CANCEL, INFO, SUBSCRIBE\r\n"
     );
     net.send(
         CALLEE,
