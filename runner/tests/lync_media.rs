@@ -45,16 +45,6 @@ fn counters(leg: &serde_json::Value) -> (u64, u64) {
     )
 }
 
-/// The one call's record, once it is in history.
-fn record(runner: &Runner) -> serde_json::Value {
-    assert!(
-        eventually(Duration::from_secs(10), || runner.history().len() == 1),
-        "the call ends in history:\n{}",
-        runner.log_text()
-    );
-    runner.history().remove(0)
-}
-
 #[test]
 fn an_srtp_lync_side_talks_to_a_clear_caller_straight_on_the_turn_port_pair() {
     require_baresip();
@@ -75,16 +65,13 @@ fn an_srtp_lync_side_talks_to_a_clear_caller_straight_on_the_turn_port_pair() {
     let mut caller = Baresip::udp(dir.path(), "caller", &caller_ip, "", Some(&target), 7);
     caller.wait(Duration::from_secs(20));
 
-    let record = record(&runner);
+    let record = runner.single_record();
     assert_eq!(
         record["media"]["component"], "Microsoft Lync B2BUA",
         "{record:#}"
     );
     assert_eq!(record["turn"]["relay"]["state"], "allocated", "{record:#}");
-    let legs = record["media"]["streams"][0]["legs"]
-        .as_array()
-        .unwrap()
-        .clone();
+    let legs = media_legs(&record);
     assert!(
         legs[0]["suite"].is_null(),
         "the caller's leg is clear: {record:#}"
@@ -220,11 +207,8 @@ fn media_through_the_turn_relay_is_unwrapped_and_answered_through_it() {
     );
 
     caller.wait(Duration::from_secs(20));
-    let record = record(&runner);
-    let legs = record["media"]["streams"][0]["legs"]
-        .as_array()
-        .unwrap()
-        .clone();
+    let record = runner.single_record();
+    let legs = media_legs(&record);
     let (lync_received, lync_sent) = counters(&legs[1]);
     let (_, caller_sent) = counters(&legs[0]);
     // What the peer sent through the relay reached the caller: 150 packets, give or take what

@@ -124,6 +124,16 @@ impl Runner {
     }
 
     /// The finished calls, newest first.
+    /// The one call in history, once it is there (within 12 s).
+    pub fn single_record(&self) -> serde_json::Value {
+        assert!(
+            eventually(Duration::from_secs(12), || self.history().len() == 1),
+            "the call ends in history:\n{}",
+            self.log_text()
+        );
+        self.history().remove(0)
+    }
+
     pub fn history(&self) -> Vec<serde_json::Value> {
         let (status, body) = self.get("/api/history");
         assert_eq!(status, 200);
@@ -323,4 +333,12 @@ pub fn eventually(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
         std::thread::sleep(Duration::from_millis(100));
     }
     false
+}
+
+/// A call's (or record's) first anchored media line: leg A then leg B.
+pub fn media_legs(call: &serde_json::Value) -> Vec<serde_json::Value> {
+    call["media"]["streams"][0]["legs"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
 }
