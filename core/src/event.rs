@@ -160,6 +160,12 @@ pub enum Refusal {
     /// Its Session-Expires is below the minimum session refresh interval (RFC 4028, 422 with
     /// Min-SE).
     SessionIntervalTooSmall,
+    /// An INVITE TwoLeg itself sent came back (one of its Vias is TwoLeg's own): 482, no
+    /// second call.
+    Loop,
+    /// Its route is at its limit of concurrent calls or of calls per second (503 with
+    /// Retry-After).
+    RouteBusy,
 }
 
 impl fmt::Display for Refusal {
@@ -183,6 +189,8 @@ impl fmt::Display for Refusal {
             Self::SessionIntervalTooSmall => {
                 f.write_str("Session-Expires below the minimum session refresh interval")
             }
+            Self::Loop => f.write_str("an INVITE TwoLeg sent came back to it (loop)"),
+            Self::RouteBusy => f.write_str("the route is at its call limit"),
         }
     }
 }

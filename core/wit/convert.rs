@@ -523,6 +523,9 @@ impl Convert<wit::Refusal> for twoleg_core::Refusal {
             C::NoSuchDialog => W::NoSuchDialog,
             C::MediaPolicy(violation) => W::MediaPolicy(violation.convert()),
             C::EncryptionB2buaBusy => W::EncryptionB2buaBusy,
+            C::SessionIntervalTooSmall => W::SessionIntervalTooSmall,
+            C::Loop => W::Loop,
+            C::RouteBusy => W::RouteBusy,
             other => unreachable!("a refusal the WIT does not name yet: {other}"),
         }
     }
@@ -546,6 +549,9 @@ impl Convert<twoleg_core::Refusal> for wit::Refusal {
             W::NoSuchDialog => C::NoSuchDialog,
             W::MediaPolicy(violation) => C::MediaPolicy(violation.convert()),
             W::EncryptionB2buaBusy => C::EncryptionB2buaBusy,
+            W::SessionIntervalTooSmall => C::SessionIntervalTooSmall,
+            W::Loop => C::Loop,
+            W::RouteBusy => C::RouteBusy,
         }
     }
 }

@@ -136,6 +136,13 @@ fn inputs() -> Vec<In> {
             source: CALLER,
             text: request("OPTIONS", "p3", "z9hG4bKp3", 1, None, ""),
         },
+        // A Session-Expires below the minimum: 422 (a refusal event through the WIT).
+        In {
+            at_ms: 420,
+            source: CALLER,
+            text: request("INVITE", "p3s", "z9hG4bKp3s", 1, None, SDP)
+                .replace("Content-Type", "Session-Expires: 120\r\nContent-Type"),
+        },
         In {
             at_ms: 450,
             source: CALLER,
@@ -315,6 +322,10 @@ fn the_component_in_wasmtime_sends_what_the_native_engine_sends() {
     assert!(
         native.iter().any(|o| o.text.starts_with("SIP/2.0 408")),
         "an unanswered call timed out"
+    );
+    assert!(
+        native.iter().any(|o| o.text.starts_with("SIP/2.0 422")),
+        "a session interval below the minimum was refused"
     );
     let to_tcp_caller: Vec<&ReplayOut> = native
         .iter()

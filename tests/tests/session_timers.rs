@@ -337,3 +337,33 @@ fn h4_a_refresh_refused_with_422_is_sent_again_with_the_larger_interval_and_the_
     twolegs_update(&mut net);
     assert_eq!(net.engine().call_count(), 1);
 }
+
+#[test]
+fn a_route_may_have_session_timers_of_its_own() {
+    let text = format!(
+        r#"{{ "version": 1,
+             "sip": {{ "listeners": [ {{ "name": "udp", "address": "{B2BUA}" }} ] }},
+             "routes": [ {{ "destination": "{CALLEE}", "session_refresh_interval_s": 600,
+                            "min_session_refresh_interval_s": 300 }} ] }}"#
+    );
+    let mut net = Net::new(twoleg_core::config::ValidConfig::from_json(&text).unwrap());
+    net.send(CALLER, &invite_with_timer("st7", "200"));
+    let refused = net.expect_one(CALLER, "422");
+    assert_eq!(refused.header("Min-SE"), Some("300"), "the route's minimum");
+    net.send(CALLER, &invite("st8", "z9hG4bKst8", 1, 70, "", SDP));
+    let b_invite = net.expect_one(CALLEE, "INVITE");
+    assert_eq!(
+        b_invite.header("Session-Expires"),
+        Some("600;refresher=uas")
+    );
+    assert_eq!(b_invite.header("Min-SE"), Some("300"));
+    // A route's interval below its minimum is a config error.
+    let bad = text.replace("600", "200");
+    let problems = twoleg_core::config::ValidConfig::from_json(&bad).unwrap_err();
+    assert!(
+        problems
+            .to_string()
+            .contains("routes[0].session_refresh_interval_s"),
+        "{problems}"
+    );
+}

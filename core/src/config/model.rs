@@ -229,6 +229,24 @@ pub struct Route {
     /// With `unknown_headers: allow_list`, the names that pass (any case).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub allowed_headers: Vec<String>,
+    /// Session refresh interval for calls on this route, in seconds; 0: the SIP settings' (or
+    /// the Lync B2BUA's, on a Lync route).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub session_refresh_interval_s: u64,
+    /// Minimum session refresh interval for calls on this route, in seconds; 0: as above.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub min_session_refresh_interval_s: u64,
+    /// Concurrent calls on this route at most (0: no limit); beyond it, 503 with Retry-After.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub max_calls: u64,
+    /// New calls on this route per second at most (0: no limit); beyond it, 503 with
+    /// Retry-After.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub max_calls_per_second: u64,
+}
+
+fn is_zero(value: &u64) -> bool {
+    *value == 0
 }
 
 /// The policy for headers TwoLeg does not know (`X-...`, vendor headers).

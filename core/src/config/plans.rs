@@ -91,6 +91,13 @@ pub struct RoutePlan {
     pub tls_server_name: Option<String>,
     /// Which unknown headers go on to the other leg.
     pub headers: HeaderPolicy,
+    /// Session timers of its own, if it has them (else the SIP settings', or the Lync
+    /// B2BUA's on a Lync route).
+    pub session_timers: Option<SessionTimerPolicy>,
+    /// Concurrent calls at most.
+    pub max_calls: Option<usize>,
+    /// New calls per second at most.
+    pub max_calls_per_second: Option<usize>,
 }
 
 /// Which headers TwoLeg does not know pass from one leg to the other.

@@ -173,6 +173,8 @@ pub struct B2bua {
     calls: BTreeMap<CallId, Call>,
     /// Live calls by tag (the name the host, the admin API and media reports use).
     call_tags: BTreeMap<String, CallId>,
+    /// Per route (by index): its live calls and when its last calls were admitted.
+    route_load: Vec<RouteLoad>,
     history: History,
     // TURN.
     turn_servers: TurnServerTable,
@@ -221,6 +223,9 @@ impl B2bua {
             dialogs: BTreeMap::new(),
             calls: BTreeMap::new(),
             call_tags: BTreeMap::new(),
+            route_load: (0..config.routes().len())
+                .map(|_| RouteLoad::default())
+                .collect(),
             history: History::new(config.history_max_calls()),
             turn_servers: config.turn_servers().clone(),
             allocations: Allocations::new(),
@@ -443,4 +448,13 @@ impl std::fmt::Debug for B2bua {
             .field("history", &self.history.len())
             .finish_non_exhaustive()
     }
+}
+
+/// One route's load, against its limits.
+#[derive(Debug, Default)]
+pub(crate) struct RouteLoad {
+    /// Calls on it now.
+    pub(crate) live: usize,
+    /// When calls were admitted in the last second.
+    pub(crate) admitted: VecDeque<Instant>,
 }

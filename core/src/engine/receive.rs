@@ -340,6 +340,21 @@ impl B2bua {
         }
     }
 
+    /// Whether an INVITE carries a Via of an INVITE TwoLeg sent and still waits on: it went
+    /// round and came back (a route pointing at TwoLeg, directly or through a proxy).
+    fn came_back(&self, parsed: &Parsed) -> bool {
+        parsed
+            .vias
+            .iter()
+            .filter_map(|via| via.branch())
+            .any(|branch| {
+                self.tx_index.contains_key(&TxKey::Client {
+                    branch: branch.to_owned(),
+                    method: Method::INVITE,
+                })
+            })
+    }
+
     /// The INVITE server transaction a CANCEL names by its branch alone: a CANCEL whose Via
     /// sent-by a middlebox rewrote still cancels (the branch, with its magic cookie, is unique
     /// on its own).
@@ -380,6 +395,9 @@ impl B2bua {
             && self.merge_index.contains_key(&MergeKey::of(parsed))
         {
             return Some(Refusal::MergedRequest);
+        }
+        if parsed.to.tag().is_none() && request.method == Method::INVITE && self.came_back(parsed) {
+            return Some(Refusal::Loop);
         }
         let unsupported = unsupported_options(parsed);
         if !unsupported.is_empty() {
@@ -548,6 +566,8 @@ fn refusal_status(refusal: &Refusal) -> StatusCode {
         }
         Refusal::EncryptionB2buaBusy => StatusCode::SERVICE_UNAVAILABLE,
         Refusal::SessionIntervalTooSmall => StatusCode::SESSION_INTERVAL_TOO_SMALL,
+        Refusal::Loop => StatusCode::LOOP_DETECTED,
+        Refusal::RouteBusy => StatusCode::SERVICE_UNAVAILABLE,
     }
 }
 

@@ -128,6 +128,15 @@ pub(crate) fn settings() -> Html {
             })
         };
         let allowed = route.allowed_headers.join(", ");
+        let set_route_number = |f: fn(&mut Route, u64)| {
+            let ctx = ctx.clone();
+            let routes = routes.clone();
+            Callback::from(move |value: u64| {
+                let mut next = routes.clone();
+                f(&mut next[i], value);
+                ctx.config.dispatch(Action::SetRoutes(next));
+            })
+        };
         let delete = {
             let ctx = ctx.clone();
             let routes = routes.clone();
@@ -155,6 +164,8 @@ pub(crate) fn settings() -> Html {
                         <option value="strip" selected={route.unknown_headers == UnknownHeaders::Strip}>{ "Strip" }</option>
                         <option value="allow_list" selected={route.unknown_headers == UnknownHeaders::AllowList}>{ "Pass only those listed" }</option>
                     </select></label>
+                <NumberInput id={format!("route-{i}-session-refresh")} label="Session refresh interval (s; 0: the SIP settings')" value={route.session_refresh_interval_s} onchange={set_route_number(|r, v| r.session_refresh_interval_s = v)} />
+                <NumberInput id={format!("route-{i}-min-session-refresh")} label="Minimum session refresh interval (s; 0: the SIP settings')" value={route.min_session_refresh_interval_s} onchange={set_route_number(|r, v| r.min_session_refresh_interval_s = v)} />
                 <TextInput id={format!("route-{i}-allowed-headers")} label="Headers that pass (comma-separated, with the allow list)" value={allowed} oninput={update(|r, v| r.allowed_headers = v.split(',').map(str::trim).filter(|n| !n.is_empty()).map(str::to_owned).collect())} />
                 <button onclick={delete}>{ "Delete route" }</button>
                 <FieldErrors errors={ctx.config.problems_at(&format!("routes[{i}]"))} />

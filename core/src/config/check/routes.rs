@@ -128,6 +128,39 @@ impl Checker {
                 ok = false;
                 continue;
             }
+            let limits = [
+                (route.max_calls, "max_calls"),
+                (route.max_calls_per_second, "max_calls_per_second"),
+            ];
+            if let Some((_, key)) = limits.iter().find(|(value, _)| *value > 1_000_000) {
+                self.report(at.key(key), "is over 1,000,000; 0 means no limit");
+                ok = false;
+                continue;
+            }
+            let session_timers = match (
+                route.session_refresh_interval_s,
+                route.min_session_refresh_interval_s,
+            ) {
+                (0, 0) => None,
+                (interval, min) => {
+                    // One given alone takes the other from the SIP settings.
+                    let interval = if interval == 0 {
+                        config.sip.session_refresh_interval_s
+                    } else {
+                        interval
+                    };
+                    let min = if min == 0 {
+                        config.sip.min_session_refresh_interval_s
+                    } else {
+                        min
+                    };
+                    let Some(policy) = self.session_timers(interval, min, &at) else {
+                        ok = false;
+                        continue;
+                    };
+                    Some(policy)
+                }
+            };
             out.push(RoutePlan {
                 name: if route.name.is_empty() {
                     format!("route {i}")
@@ -143,6 +176,10 @@ impl Checker {
                 tls_server_name: (!route.tls_server_name.is_empty())
                     .then(|| route.tls_server_name.clone()),
                 headers,
+                session_timers,
+                max_calls: (route.max_calls > 0).then_some(route.max_calls as usize),
+                max_calls_per_second: (route.max_calls_per_second > 0)
+                    .then_some(route.max_calls_per_second as usize),
             });
         }
         ok.then_some(out)

@@ -249,6 +249,8 @@ pub(crate) struct Call {
     pub(crate) ended_forks: Vec<EndedFork>,
     /// Which unknown headers pass between the legs (the route's policy).
     pub(crate) headers: HeaderPolicy,
+    /// Its route, by index (for the route's load).
+    pub(crate) route_index: usize,
 }
 
 /// One early dialog of leg B (a callee fork, by its To-tag) and the early dialog TwoLeg made

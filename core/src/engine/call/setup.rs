@@ -38,8 +38,21 @@ impl B2bua {
             return;
         };
         let route = self.config.routes()[route_index].clone();
-        // Session timers (RFC 4028): the Lync B2BUA's on a call to or from Lync.
-        let session_policy = if route.lync || self.comes_from_lync(source) {
+        if let Some(retry_after) = self.admit(route_index) {
+            let status = StatusCode::SERVICE_UNAVAILABLE;
+            let tag = ids::tag(&mut self.rng);
+            let mut response = reply.response(status, "Route Busy", Some(&tag));
+            response
+                .headers
+                .push(HeaderName::RETRY_AFTER, retry_after.to_string());
+            self.refuse(tx, &response, source, &Method::INVITE, Refusal::RouteBusy);
+            return;
+        }
+        // Session timers (RFC 4028): the route's own, else the Lync B2BUA's on a call to or
+        // from Lync, else the SIP settings'.
+        let session_policy = if let Some(own) = route.session_timers {
+            own
+        } else if route.lync || self.comes_from_lync(source) {
             self.config.lync().session_timers
         } else {
             self.config.session_timers()
@@ -280,6 +293,7 @@ impl B2bua {
             forks: Vec::new(),
             ended_forks: Vec::new(),
             headers: route.headers.clone(),
+            route_index,
         };
         call.relays.insert(
             relay_id,
@@ -304,6 +318,7 @@ impl B2bua {
         self.learn_lync_peers(&mut call, Side::A, &request.body);
         let status = call.status();
         self.call_tags.insert(call.tag.clone(), id);
+        self.route_load[route_index].live += 1;
         self.calls.insert(id, call);
         self.counters.calls_started += 1;
         self.emit(Event::CallStarted(Box::new(status)));
@@ -317,5 +332,33 @@ impl B2bua {
         if let Some(ring) = self.config.ring_timeout() {
             self.set_call_timer(id, CallTimer::RingTimeout, ring);
         }
+    }
+}
+
+impl B2bua {
+    /// Whether a route takes one more call now: `None` when it does (counted as admitted),
+    /// else the Retry-After, in seconds, of its 503.
+    fn admit(&mut self, route_index: usize) -> Option<u32> {
+        let route = &self.config.routes()[route_index];
+        let (max_calls, per_second) = (route.max_calls, route.max_calls_per_second);
+        let now = self.now;
+        let load = &mut self.route_load[route_index];
+        while load
+            .admitted
+            .front()
+            .is_some_and(|at| now.saturating_since(*at) >= std::time::Duration::from_secs(1))
+        {
+            load.admitted.pop_front();
+        }
+        if per_second.is_some_and(|limit| load.admitted.len() >= limit) {
+            return Some(1);
+        }
+        if max_calls.is_some_and(|limit| load.live >= limit) {
+            return Some(5);
+        }
+        if per_second.is_some() {
+            load.admitted.push_back(now);
+        }
+        None
     }
 }
