@@ -161,3 +161,41 @@ fn no_prack_in_64_t1_refuses_the_call_and_cancels_leg_b() {
             .any(|m| m.to == addr(CALLER) && m.status() == Some(500))
     );
 }
+
+#[test]
+fn a_retransmitted_2xx_waits_with_the_held_one_and_a_late_offer_call_offers_no_100rel() {
+    let mut net = Net::new(config());
+    net.send(
+        CALLER,
+        &invite("rl5", "z9hG4bKrl5", 1, 70, "Supported: 100rel\r\n", SDP),
+    );
+    let b_invite = net.expect_one(CALLEE, "INVITE");
+    net.send(CALLEE, &ringing(&b_invite, "", SDP_ANSWER));
+    let early = net.expect_one(CALLER, "183");
+    let answer = b_invite.answer(Some("bob-tag"), SDP_ANSWER);
+    net.send(CALLEE, &answer);
+    net.send(CALLEE, &answer);
+    assert!(
+        !net.take_to(CALLER).iter().any(|m| m.status() == Some(200)),
+        "neither copy of the 2xx before the PRACK"
+    );
+    let tag = early.to_tag().unwrap().to_owned();
+    let rseq = early.header("RSeq").unwrap().to_owned();
+    net.send(CALLER, &prack("rl5", &tag, 2, &format!("{rseq} 1 INVITE")));
+    let sent = net.take_to(CALLER);
+    assert_eq!(
+        sent.iter()
+            .filter(|m| m.status() == Some(200) && m.parsed.cseq.to_string() == "1 INVITE")
+            .count(),
+        1
+    );
+    // An INVITE without an offer: leg B is not offered 100rel (its offer in a reliable
+    // provisional would need TwoLeg's answer in the PRACK).
+    let mut net = Net::new(config());
+    net.send(
+        CALLER,
+        &invite("rl6", "z9hG4bKrl6", 1, 70, "Supported: 100rel\r\n", ""),
+    );
+    let b_invite = net.expect_one(CALLEE, "INVITE");
+    assert_eq!(b_invite.header("Supported"), Some("timer"));
+}

@@ -367,3 +367,48 @@ fn a_route_may_have_session_timers_of_its_own() {
         "{problems}"
     );
 }
+
+#[test]
+fn a_refresh_refused_405_drops_the_legs_timer_and_a_422_without_a_larger_minimum_is_not_retried() {
+    let mut net = Net::new(config());
+    net.send(CALLER, &invite("st9", "z9hG4bKst9", 1, 70, "", SDP));
+    answer(&mut net, "st9", "Session-Expires: 1800;refresher=uac\r\n");
+    net.advance(Duration::from_secs(900));
+    let update = twolegs_update(&mut net);
+    // 422 naming no larger minimum: no UPDATE at once.
+    net.send(
+        CALLEE,
+        &update.reply(
+            422,
+            "Session Interval Too Small",
+            None,
+            "Min-SE: 90\r\n",
+            "",
+        ),
+    );
+    net.advance(Duration::from_secs(1));
+    assert!(net.take_to(CALLEE).iter().all(|m| !m.is("UPDATE")));
+    // The call is not alive forever on a timer nobody refreshes: the expiry ends it.
+    net.advance(Duration::from_secs(900));
+    assert!(net.take_to(CALLER).iter().any(|m| m.is("BYE")));
+
+    let mut net = Net::new(config());
+    net.send(CALLER, &invite("st10", "z9hG4bKst10", 1, 70, "", SDP));
+    answer(&mut net, "st10", "Session-Expires: 1800;refresher=uac\r\n");
+    net.advance(Duration::from_secs(900));
+    let update = twolegs_update(&mut net);
+    net.send(
+        CALLEE,
+        &update.reply(
+            405,
+            "Method Not Allowed",
+            None,
+            "Allow: INVITE, ACK, BYE\r\n",
+            "",
+        ),
+    );
+    // No UPDATE again, no expiry: the leg has no session timer any more.
+    net.advance(Duration::from_secs(3 * 3_600));
+    assert!(net.take().iter().all(|m| !m.is("UPDATE") && !m.is("BYE")));
+    assert_eq!(net.engine().call_count(), 1);
+}

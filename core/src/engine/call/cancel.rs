@@ -70,6 +70,7 @@ impl B2bua {
         let server_tx = relay.server_tx;
         self.respond(server_tx, &response);
         if initial {
+            self.end_provisionals(id, call);
             call.leg_mut(server_side).final_status = Some(status.code());
             call.end_with(ending);
             self.set_leg_state(call, server_side, LegState::Terminated);

@@ -32,6 +32,7 @@ impl B2bua {
             if let Some(tag) = fork_tag.filter(|_| !call.forks.is_empty()) {
                 call.select_fork(side, tag);
             }
+            let call_forks = call.forks.len();
             let leg = call.leg_mut(side);
             // A confirmed dialog is its Call-ID and both tags (RFC 3261 §12): a request from
             // another fork of the same INVITE is not in it.
@@ -44,8 +45,12 @@ impl B2bua {
                 this.refuse(tx, &response, reply.address, &method, Refusal::NoSuchDialog);
                 return;
             }
+            // Each early dialog has a CSeq space of its own (RFC 3261 §12.1.2): with several
+            // forks early, the order is not checked across them.
+            let shared_early = leg.state != LegState::Confirmed && call_forks > 1;
             if let Some(last) = leg.dialog.remote_cseq
                 && parsed.cseq.number <= last
+                && !shared_early
             {
                 let status = StatusCode::SERVER_INTERNAL_ERROR;
                 let response = reply.response(status, "CSeq out of order", None);

@@ -74,8 +74,9 @@ pub(crate) struct Leg {
     pub(crate) refresh_pending: bool,
     /// Reliable provisionals TwoLeg sends on this leg (leg A).
     pub(crate) reliable: ReliableSender,
-    /// The last RSeq of a reliable provisional the peer sent (leg B), PRACKed.
-    pub(crate) peer_rseq: Option<u32>,
+    /// The last RSeq of a reliable provisional each callee fork sent (leg B, by To-tag),
+    /// PRACKed.
+    pub(crate) peer_rseqs: Vec<(String, u32)>,
 }
 
 impl Leg {

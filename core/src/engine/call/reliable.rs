@@ -102,17 +102,26 @@ fn rack_of(headers: &Headers) -> Option<(u32, u32, String)> {
 }
 
 impl B2bua {
-    /// A reliable provisional from the callee on leg B: PRACKed once per RSeq. Returns false
-    /// for one already seen (a retransmission: neither PRACKed again nor relayed).
-    pub(crate) fn prack_callee(&mut self, call: &mut Call, parsed: &Parsed, rseq: u32) -> bool {
+    /// A reliable provisional from the callee fork `tag` on leg B: PRACKed once per RSeq of
+    /// that fork (each fork counts its own). Returns false for one already seen (a
+    /// retransmission: neither PRACKed again nor relayed).
+    pub(crate) fn prack_callee(
+        &mut self,
+        call: &mut Call,
+        parsed: &Parsed,
+        tag: &str,
+        rseq: u32,
+    ) -> bool {
         let leg = call.leg(Side::B);
-        if leg.peer_rseq.is_some_and(|last| rseq <= last) {
+        let last = leg.peer_rseqs.iter().find(|(fork, _)| fork == tag);
+        if last.is_some_and(|(_, last)| rseq <= *last) {
             return false;
         }
         let max_forwards = self.config.max_forwards();
         let hop = leg.next_hop(&self.config);
         let leg = call.leg_mut(Side::B);
-        leg.peer_rseq = Some(rseq);
+        leg.peer_rseqs.retain(|(fork, _)| fork != tag);
+        leg.peer_rseqs.push((tag.to_owned(), rseq));
         let mut prack = leg
             .dialog
             .request(Method::PRACK, None, &hop, max_forwards, &mut self.rng);

@@ -43,13 +43,13 @@ impl B2bua {
         };
         let (client_side, initial) = (relay.server_side.other(), relay.initial);
         let status = response.status;
-        if initial
-            && status.is_success()
-            && call.leg(Side::A).reliable.holds_2xx()
-            && call.leg(Side::A).reliable.held_2xx.is_none()
-        {
-            // RFC 3262 §3: not before the PRACK of the provisional with SDP.
-            call.leg_mut(Side::A).reliable.held_2xx = Some((relay_id, Box::new(parsed.clone())));
+        if initial && status.is_success() && call.leg(Side::A).reliable.holds_2xx() {
+            // RFC 3262 §3: not before the PRACK of the provisional with SDP (a retransmission
+            // of the held 2xx waits with it).
+            let held = &mut call.leg_mut(Side::A).reliable.held_2xx;
+            if held.is_none() {
+                *held = Some((relay_id, Box::new(parsed.clone())));
+            }
             return;
         }
         if !response.body.is_empty() {
@@ -102,17 +102,17 @@ impl B2bua {
         }
         if initial && let Some(tag) = parsed.to.tag() {
             learn_dialog(&mut call.leg_mut(client_side).dialog, parsed, true);
-            if let Some(rseq) = reliable::rseq_of(&response.headers)
-                && !self.prack_callee(call, parsed, rseq)
-            {
-                // A retransmission of a reliable provisional: PRACKed and relayed already.
-                return;
-            }
             // Each callee fork gets its own early dialog on leg A (RFC 3261 §12.1).
             let a_call_id = call.leg(Side::A).dialog.call_id.clone();
             if let Some(a_tag) = call.follow_fork(tag, || ids::tag(&mut self.rng)) {
                 self.dialogs
                     .insert(DialogKey::new(&a_call_id, &a_tag), (id, Side::A));
+            }
+            if let Some(rseq) = reliable::rseq_of(&response.headers)
+                && !self.prack_callee(call, parsed, tag, rseq)
+            {
+                // A retransmission of a reliable provisional: PRACKed and relayed already.
+                return;
             }
             self.set_leg_state(call, client_side, LegState::Early);
         }

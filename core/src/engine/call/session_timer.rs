@@ -178,6 +178,11 @@ impl B2bua {
         let Some(timer) = call.leg(side).session else {
             return;
         };
+        // Not on an early dialog: the timers start with the answer (and a BYE may not end an
+        // early dialog on the side TwoLeg answers, RFC 3261 §15).
+        if call.leg(side).state != LegState::Confirmed {
+            return;
+        }
         if timer.refresher == Refresher::Twoleg {
             self.set_call_timer(id, CallTimer::SessionRefresh(side), timer.interval / 2);
         }
@@ -244,12 +249,20 @@ impl B2bua {
                 call.leg_mut(side).session = from_answer(&answer);
                 this.arm_session(call, side);
             } else if code == 422 {
-                // Session Interval Too Small: again at once, with the peer's minimum.
-                let min = said(&response.headers).min_se.unwrap_or(FLOOR_S);
-                if let Some(timer) = call.leg_mut(side).session.as_mut() {
-                    timer.interval = timer.interval.max(Duration::from_secs(min));
+                // Session Interval Too Small: again at once with the peer's minimum, when it
+                // asks for more than the interval (else the session runs on to its expiry).
+                let min = Duration::from_secs(said(&response.headers).min_se.unwrap_or(0));
+                if let Some(timer) = call.leg_mut(side).session.as_mut()
+                    && min > timer.interval
+                {
+                    timer.interval = min;
+                    this.set_call_timer(id, CallTimer::SessionRefresh(side), Duration::ZERO);
                 }
-                this.set_call_timer(id, CallTimer::SessionRefresh(side), Duration::ZERO);
+            } else if code == 405 || code == 501 {
+                // The peer takes no UPDATE: TwoLeg cannot refresh this leg, so it holds the
+                // leg to no session timer rather than end a call that is alive.
+                call.leg_mut(side).session = None;
+                this.arm_session(call, side);
             } else if code == StatusCode::REQUEST_PENDING.code() {
                 // Glare (RFC 3261 §14.1): 2.1 to 4 s when TwoLeg owns the leg's Call-ID (leg
                 // B), 0 to 2 s otherwise, in 10 ms steps.

@@ -226,9 +226,16 @@ impl B2bua {
             session_policy.interval.as_secs(),
             session_policy.min.as_secs(),
         );
+        // Without an offer in the INVITE a reliable provisional could bring one, whose answer
+        // belongs in TwoLeg's PRACK: then leg B is offered session timers only.
+        let options: &[&str] = if request.body.is_empty() {
+            &["timer"]
+        } else {
+            crate::engine::SUPPORTED
+        };
         b_invite
             .headers
-            .push(HeaderName::SUPPORTED, crate::engine::SUPPORTED.join(", "));
+            .push(HeaderName::SUPPORTED, options.join(", "));
         if let Some(body) = b_body {
             b_invite.body = body;
         }
@@ -255,7 +262,7 @@ impl B2bua {
             session: None,
             refresh_pending: false,
             reliable: Default::default(),
-            peer_rseq: None,
+            peer_rseqs: Vec::new(),
         };
         let mut a_leg = leg(Side::A, serial_a, a_dialog, arrival, None);
         a_leg.session = a_session;
