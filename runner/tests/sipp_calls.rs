@@ -279,8 +279,14 @@ fn reliable_provisionals_are_pracked_on_both_legs() {
     let (caller, callee, runner, _dir) = scripted_call(17, "100rel");
     assert!(callee.contains("OFFERED 100rel"), "{callee}");
     assert!(callee.contains("PRACKED RAck: 1"), "{callee}");
+    // TwoLeg's 183 to the caller was reliable: Require: 100rel with an RSeq.
+    let reliable = caller
+        .lines()
+        .find(|line| line.starts_with("RELIABLE "))
+        .unwrap_or_else(|| panic!("{caller}"));
     let rseq: u32 = logged(&caller, "RELIABLE ").parse().unwrap();
-    assert!(rseq >= 1, "{caller}");
+    assert!(reliable.contains(&format!("RSeq: {rseq}")), "{reliable}");
+    assert!(reliable.contains("Require: 100rel"), "{reliable}");
     assert!(eventually(Duration::from_secs(5), || runner
         .history()
         .len()
