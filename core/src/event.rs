@@ -96,6 +96,18 @@ pub enum Event {
         health: Health,
     },
 
+    // Route destinations.
+    /// A route's destination went down (missed pings, or a call's INVITE to it timed out or
+    /// could not be sent) or came back up (answered a ping).
+    DestinationHealth {
+        /// The route's name.
+        route: String,
+        /// The destination.
+        address: SocketAddr,
+        /// Its health now.
+        health: Health,
+    },
+
     // Datagrams.
     /// A request was refused before any call existed (malformed, unsupported, no route, ...).
     Refused {
@@ -166,6 +178,8 @@ pub enum Refusal {
     /// Its route is at its limit of concurrent calls or of calls per second (503 with
     /// Retry-After).
     RouteBusy,
+    /// Every destination of its route is down (503 with Retry-After).
+    NoDestination,
 }
 
 impl fmt::Display for Refusal {
@@ -191,6 +205,7 @@ impl fmt::Display for Refusal {
             }
             Self::Loop => f.write_str("an INVITE TwoLeg sent came back to it (loop)"),
             Self::RouteBusy => f.write_str("the route is at its call limit"),
+            Self::NoDestination => f.write_str("every destination of the route is down"),
         }
     }
 }

@@ -207,6 +207,43 @@ pub struct CallStatus {
     /// The encryption B2BUA's part, when it took the call's media.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub media: Option<MediaStatus>,
+    /// The destinations leg B's INVITE went to, in order: every one but the last failed
+    /// over to the next.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attempts: Vec<DestinationAttempt>,
+}
+
+/// One destination a call's INVITE went to.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DestinationAttempt {
+    /// Where.
+    pub address: SocketAddr,
+    /// Why the call went on to the next destination (`503 Service Unavailable`, `no answer
+    /// in 2000 ms`, `transport error`); `None` for the one that has the call.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed: Option<String>,
+}
+
+/// One destination of a route, with its health.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DestinationStatus {
+    /// The route's name.
+    pub route: String,
+    /// Where.
+    pub address: SocketAddr,
+    /// Lower goes first.
+    pub priority: u16,
+    /// Share of the calls among those of the same priority.
+    pub weight: u16,
+    /// Down: failed its pings (or a call by timeout or transport error) and left out until
+    /// it answers a ping again.
+    pub health: crate::turn::Health,
+    /// OPTIONS pings sent to it.
+    pub pings_sent: u64,
+    /// Pings missed in a row.
+    pub missed_pings: u32,
+    /// Calls whose INVITE went to it.
+    pub calls: u64,
 }
 
 /// What the encryption B2BUA did with a call's media (component type `B2BUA` in call status
@@ -311,6 +348,10 @@ pub struct CallRecord {
     /// The encryption B2BUA's part, when it took the call's media.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub media: Option<MediaStatus>,
+    /// The destinations leg B's INVITE went to, in order: every one but the last failed
+    /// over to the next.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attempts: Vec<DestinationAttempt>,
 }
 
 impl CallStatus {
@@ -331,6 +372,7 @@ impl CallStatus {
             turn,
             mut legs,
             media,
+            attempts,
         } = self;
         for leg in &mut legs {
             leg.state = LegState::Terminated;
@@ -348,6 +390,7 @@ impl CallStatus {
             turn,
             legs,
             media,
+            attempts,
         }
     }
 

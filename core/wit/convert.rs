@@ -224,11 +224,15 @@ same_fields! {
     twoleg_core::status::TurnError, TurnError { code, reason };
     twoleg_core::status::TurnAttempt, TurnAttempt { server, address, media, error };
     twoleg_core::status::CallStatus, CallStatus {
-        tag, route, started_at, answered_at, turn, legs, media,
+        tag, route, started_at, answered_at, turn, legs, media, attempts,
     };
     twoleg_core::status::CallRecord, CallRecord {
         tag, route, started_at, answered_at, ended_at, final_status, outcome, ended_by, reason,
-        turn, legs, media,
+        turn, legs, media, attempts,
+    };
+    twoleg_core::status::DestinationAttempt, DestinationAttempt { address, failed };
+    twoleg_core::status::DestinationStatus, DestinationStatus {
+        route, address, priority, weight, health, pings_sent, missed_pings, calls,
     };
     twoleg_core::status::MediaStatus, MediaStatus { component, zones, streams };
     twoleg_core::status::ZoneStatus, ZoneStatus { name, mode };
@@ -526,6 +530,7 @@ impl Convert<wit::Refusal> for twoleg_core::Refusal {
             C::SessionIntervalTooSmall => W::SessionIntervalTooSmall,
             C::Loop => W::Loop,
             C::RouteBusy => W::RouteBusy,
+            C::NoDestination => W::NoDestination,
             other => unreachable!("a refusal the WIT does not name yet: {other}"),
         }
     }
@@ -552,6 +557,7 @@ impl Convert<twoleg_core::Refusal> for wit::Refusal {
             W::SessionIntervalTooSmall => C::SessionIntervalTooSmall,
             W::Loop => C::Loop,
             W::RouteBusy => C::RouteBusy,
+            W::NoDestination => C::NoDestination,
         }
     }
 }
@@ -640,6 +646,15 @@ impl Convert<wit::Event> for twoleg_core::Event {
                 address: address.convert(),
                 health: health.convert(),
             }),
+            C::DestinationHealth {
+                route,
+                address,
+                health,
+            } => W::DestinationHealth(wit::DestinationHealthChange {
+                route,
+                address: address.convert(),
+                health: health.convert(),
+            }),
             C::Refused {
                 source,
                 method,
@@ -698,6 +713,11 @@ impl Convert<twoleg_core::Event> for wit::Event {
             },
             W::TurnHealth(change) => C::TurnHealth {
                 endpoint: change.endpoint.convert(),
+                address: change.address.convert(),
+                health: change.health.convert(),
+            },
+            W::DestinationHealth(change) => C::DestinationHealth {
+                route: change.route,
                 address: change.address.convert(),
                 health: change.health.convert(),
             },

@@ -48,6 +48,7 @@ pub(crate) fn spawn(
         .route("/api/history", get(history))
         .route("/api/config", get(config))
         .route("/api/turn", get(turn))
+        .route("/api/routes", get(routes))
         .route("/api/connections", get(connections))
         .route("/metrics", get(metrics));
     if fault_injection {
@@ -116,6 +117,13 @@ async fn disconnect(State(api): State<Api>, Path(tag): Path<String>) -> Response
 
 async fn turn(State(api): State<Api>) -> Response {
     match api.ask(AdminRequest::Turn).await {
+        Ok(body) => json(body),
+        Err(response) => response,
+    }
+}
+
+async fn routes(State(api): State<Api>) -> Response {
+    match api.ask(AdminRequest::Routes).await {
         Ok(body) => json(body),
         Err(response) => response,
     }

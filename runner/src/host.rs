@@ -6,7 +6,7 @@
 use std::collections::VecDeque;
 
 use twoleg_core::config::ValidConfig;
-use twoleg_core::status::CallStatus;
+use twoleg_core::status::{CallStatus, DestinationStatus};
 use twoleg_core::turn::Health;
 use twoleg_core::{Counters, Input, Output};
 use wasmtime::component::{Component, Linker, ResourceAny, ResourceTable};
@@ -327,6 +327,12 @@ impl Guest {
                 health: s.health.convert(),
             })
             .collect())
+    }
+
+    pub(crate) fn destinations(&mut self) -> Result<Vec<DestinationStatus>, Trap> {
+        let destinations =
+            self.call(|store, b, r| b.twoleg_engine_engine().b2bua().call_destinations(store, r))?;
+        Ok(destinations.convert())
     }
 
     pub(crate) fn is_idle(&mut self) -> Result<bool, Trap> {

@@ -184,7 +184,12 @@ fn serve(config: ValidConfig, args: &RunArgs) -> anyhow::Result<()> {
         "config loaded"
     );
     for route in config.routes() {
-        tracing::info!(route = %route.name, destination = %route.destination, lync = route.lync, "route");
+        let destinations: Vec<String> = route
+            .destinations
+            .iter()
+            .map(|d| d.address.to_string())
+            .collect();
+        tracing::info!(route = %route.name, destinations = %destinations.join(", "), lync = route.lync, "route");
     }
     let history = HistoryStore::open(&args.data_dir, config.history_max_calls())?;
     let mut node = Node::new(

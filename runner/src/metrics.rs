@@ -35,6 +35,7 @@ impl Metrics {
         active_calls: usize,
         engine: &twoleg_core::Counters,
         turn_up: &[(std::net::SocketAddr, bool)],
+        destinations_up: &[(String, std::net::SocketAddr, bool)],
         connections: &ConnectionCounts,
         media: &crate::media::MediaTotals,
     ) -> String {
@@ -184,6 +185,23 @@ impl Metrics {
             let _ = writeln!(
                 out,
                 "twoleg_turn_server_up{{address=\"{address}\"}} {}",
+                u8::from(*up)
+            );
+        }
+        header(
+            &mut out,
+            "twoleg_destination_up",
+            "gauge",
+            "Whether a route's destination takes calls (1) or is marked down by its pings (0).",
+        );
+        for (route, address, up) in destinations_up {
+            let route = route
+                .replace('\\', "\\\\")
+                .replace('"', "\\\"")
+                .replace('\n', "\\n");
+            let _ = writeln!(
+                out,
+                "twoleg_destination_up{{route=\"{route}\",destination=\"{address}\"}} {}",
                 u8::from(*up)
             );
         }

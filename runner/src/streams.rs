@@ -190,11 +190,15 @@ impl Streams {
             .routes()
             .iter()
             .filter_map(|route| {
-                route
-                    .tls_server_name
-                    .clone()
-                    .map(|name| (route.destination, name))
+                let name = route.tls_server_name.clone()?;
+                Some(
+                    route
+                        .destinations
+                        .iter()
+                        .map(move |d| (d.address, name.clone())),
+                )
             })
+            .flatten()
             .collect();
         Ok(Self {
             runtime,

@@ -214,17 +214,19 @@ impl Sim {
         let mut callees = BTreeMap::new();
         for (i, route) in config.routes().iter().enumerate() {
             let listener = &config.listeners()[route.listener];
-            let index = callees.len() + 1;
-            callees.entry(route.destination).or_insert_with(|| {
-                Agent::new(
-                    (route.destination, listener.transport),
-                    listener.address,
-                    timers.t1,
-                    timers.t2,
-                    sim.seed ^ (0x0ca1_1ee0 + i as u64),
-                    media(index),
-                )
-            });
+            for (j, destination) in route.destinations.iter().enumerate() {
+                let index = callees.len() + 1;
+                callees.entry(destination.address).or_insert_with(|| {
+                    Agent::new(
+                        (destination.address, listener.transport),
+                        listener.address,
+                        timers.t1,
+                        timers.t2,
+                        sim.seed ^ (0x0ca1_1ee0 + i as u64 + ((j as u64) << 32)),
+                        media(index),
+                    )
+                });
+            }
         }
         let mut turn_servers = BTreeMap::new();
         for (id, endpoint, _) in config.turn_servers().iter() {

@@ -17,7 +17,10 @@ fn embedded_default_validates_and_works_on_one_machine() {
     let config = ValidConfig::from_json(DEFAULT_CONFIG).expect("default validates");
     assert_eq!(config.listeners()[0].address.to_string(), "127.0.0.1:5060");
     assert_eq!(config.routes().len(), 1);
-    assert_eq!(config.routes()[0].destination.to_string(), "127.0.0.1:5070");
+    assert_eq!(
+        config.routes()[0].destinations[0].address.to_string(),
+        "127.0.0.1:5070"
+    );
     assert!(config.routes()[0].matches(Some("anyone"), "anywhere.example"));
     assert_eq!(config.admin_listen().to_string(), "127.0.0.1:8080");
     assert_eq!(config.history_max_calls(), 500);

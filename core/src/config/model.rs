@@ -207,8 +207,32 @@ pub struct Route {
     /// What the Request-URI must look like; an empty match takes every call.
     #[serde(rename = "match")]
     pub matcher: RouteMatch,
-    /// Where the B leg goes: `ip:port`.
+    /// Where the B leg goes: `ip:port`. Leave empty when `destinations` lists several.
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub destination: String,
+    /// Several places the B leg may go, instead of `destination`: calls are shared by weight
+    /// among the healthy ones of the best (lowest) priority; a call fails over to the next
+    /// one on 503, on no answer within `failover_after_ms`, or on a transport error.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub destinations: Vec<Destination>,
+    /// How long an INVITE waits for any response (even 100 Trying) from one destination
+    /// before the call fails over to the next, in milliseconds; 0: until Timer B.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub failover_after_ms: u64,
+    /// OPTIONS pings to each destination every this many seconds (0: none). A destination
+    /// that misses `ping_failures_before_down` in a row (or fails a call by timeout or
+    /// transport error) is skipped until it answers a ping again.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub ping_interval_s: u64,
+    /// Missed pings in a row before a destination is down (0: the default, 3).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub ping_failures_before_down: u64,
+    /// A new user part for the Request-URI of the B leg (empty: kept).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub rewrite_user: String,
+    /// A new host part (`host` or `host:port`) for the Request-URI of the B leg (empty: kept).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub rewrite_host: String,
     /// Whether the call goes through the Microsoft Lync B2BUA (and may be offered TURN).
     pub lync: bool,
     /// The listener the B leg is sent from (by name); empty means the first listener. Its
@@ -247,6 +271,29 @@ pub struct Route {
 
 fn is_zero(value: &u64) -> bool {
     *value == 0
+}
+
+/// One of a route's destinations.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default)]
+#[schemars(deny_unknown_fields)]
+pub struct Destination {
+    /// Where: `ip:port`.
+    pub address: String,
+    /// Lower goes first (RFC 2782 style); default 1.
+    pub priority: u16,
+    /// Share of the calls among destinations of the same priority; default 1.
+    pub weight: u16,
+}
+
+impl Default for Destination {
+    fn default() -> Self {
+        Self {
+            address: String::new(),
+            priority: 1,
+            weight: 1,
+        }
+    }
 }
 
 /// The policy for headers TwoLeg does not know (`X-...`, vendor headers).

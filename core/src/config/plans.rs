@@ -75,8 +75,17 @@ pub struct RoutePlan {
     pub user: Option<Matcher>,
     /// Pattern for the Request-URI host part.
     pub host: Option<Matcher>,
-    /// Where the B leg goes.
-    pub destination: SocketAddr,
+    /// Where the B leg may go, at least one.
+    pub destinations: Vec<DestinationPlan>,
+    /// How long an INVITE waits for any response from one destination before the next is
+    /// tried; `None`: until Timer B.
+    pub failover_after: Option<Duration>,
+    /// OPTIONS pings to the destinations, when on.
+    pub ping: Option<PingPolicy>,
+    /// The Request-URI's new user part on the B leg.
+    pub rewrite_user: Option<String>,
+    /// The Request-URI's new host part (and port) on the B leg.
+    pub rewrite_host: Option<(String, Option<u16>)>,
     /// Whether the call goes through the Microsoft Lync B2BUA.
     pub lync: bool,
     /// Index into [`ValidConfig::listeners`] of the listener the B leg uses; its transport is
@@ -98,6 +107,26 @@ pub struct RoutePlan {
     pub max_calls: Option<usize>,
     /// New calls per second at most.
     pub max_calls_per_second: Option<usize>,
+}
+
+/// One place a route's calls may go.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DestinationPlan {
+    /// Its address.
+    pub address: SocketAddr,
+    /// Lower goes first.
+    pub priority: u16,
+    /// Share of the calls among those of the same priority.
+    pub weight: u16,
+}
+
+/// How a route's destinations are pinged with OPTIONS.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PingPolicy {
+    /// Time between pings (an unanswered ping counts as missed when the next is due).
+    pub interval: Duration,
+    /// Missed pings in a row before a destination is down.
+    pub failures_before_down: u32,
 }
 
 /// Which headers TwoLeg does not know pass from one leg to the other.

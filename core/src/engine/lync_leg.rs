@@ -455,6 +455,7 @@ impl B2bua {
             relay.client_hop = hop;
             relay.client_request = request;
         }
+        self.arm_failover(call, relay_id);
     }
 
     fn emit_turn(&mut self, call: &Call) {

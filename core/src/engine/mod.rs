@@ -7,6 +7,7 @@
 
 mod anchor;
 mod call;
+mod destinations;
 mod lingering;
 mod lync_leg;
 mod media_ports;
@@ -131,6 +132,8 @@ pub(crate) enum Owner {
     Refresh(CallId, Side),
     /// A CANCEL TwoLeg sent, or a request TwoLeg answers inside a call.
     Call(CallId),
+    /// An OPTIONS ping to a route's destination (route index, destination index).
+    Ping(usize, usize),
 }
 
 /// Mixed into the engine's seed for the key generator, so that keys and the other random
@@ -175,6 +178,8 @@ pub struct B2bua {
     call_tags: BTreeMap<String, CallId>,
     /// Per route (by index): its live calls and when its last calls were admitted.
     route_load: Vec<RouteLoad>,
+    /// Per route (by index), per destination: its health.
+    destinations: Vec<Vec<destinations::DestinationHealth>>,
     history: History,
     // TURN.
     turn_servers: TurnServerTable,
@@ -205,7 +210,7 @@ impl B2bua {
         if probes.is_some() {
             scheduler.set(TimerKey::Probe, now);
         }
-        Self {
+        let mut engine = Self {
             timing: Timing {
                 t1: timers.t1,
                 t2: timers.t2,
@@ -226,6 +231,7 @@ impl B2bua {
             route_load: (0..config.routes().len())
                 .map(|_| RouteLoad::default())
                 .collect(),
+            destinations: Vec::new(),
             history: History::new(config.history_max_calls()),
             turn_servers: config.turn_servers().clone(),
             allocations: Allocations::new(),
@@ -241,7 +247,9 @@ impl B2bua {
             counters: Counters::default(),
             shutting_down: false,
             config,
-        }
+        };
+        engine.start_destinations();
+        engine
     }
 
     /// Reseeds where TwoLeg's SRTP keys come from. A host that runs live calls hands in 32

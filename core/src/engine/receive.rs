@@ -542,6 +542,14 @@ impl B2bua {
             (Owner::Refresh(call, side), TuNews::Timeout | TuNews::TransportError, _) => {
                 self.on_refresh_lost(call, side)
             }
+            (Owner::Ping(route, index), TuNews::Response, Some(parsed)) => {
+                if let Message::Response(response) = &parsed.message {
+                    self.on_ping_news(route, index, Some(response));
+                }
+            }
+            (Owner::Ping(route, index), TuNews::Timeout | TuNews::TransportError, _) => {
+                self.on_ping_news(route, index, None)
+            }
             _ => {}
         }
     }
@@ -568,6 +576,7 @@ fn refusal_status(refusal: &Refusal) -> StatusCode {
         Refusal::SessionIntervalTooSmall => StatusCode::SESSION_INTERVAL_TOO_SMALL,
         Refusal::Loop => StatusCode::LOOP_DETECTED,
         Refusal::RouteBusy => StatusCode::SERVICE_UNAVAILABLE,
+        Refusal::NoDestination => StatusCode::SERVICE_UNAVAILABLE,
     }
 }
 

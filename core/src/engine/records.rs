@@ -42,6 +42,7 @@ impl B2bua {
         for relay in call.relays.keys() {
             self.cancel_call_timer(id, CallTimer::CancelTimeout(*relay));
             self.cancel_call_timer(id, CallTimer::RelayNoAnswer(*relay));
+            self.cancel_call_timer(id, CallTimer::Failover(*relay));
         }
         // Transactions still running for the call (a BYE's, a CANCEL's) finish on their own;
         // their owner names a call that is gone, which every handler treats as "nothing to do".

@@ -35,6 +35,9 @@ pub(crate) enum CallTimer {
     SessionRefresh(Side),
     /// This leg's session went unrefreshed too long: the call ends.
     SessionExpiry(Side),
+    /// The initial INVITE (this relay) got no response from its destination in the route's
+    /// `failover_after_ms`: the next destination is tried.
+    Failover(RelayId),
 }
 
 impl CallTimer {
@@ -65,6 +68,8 @@ pub(crate) enum TimerKey {
     TurnAllocations,
     /// The next round of TURN health probes.
     Probe,
+    /// The next OPTIONS ping round of a route (by index).
+    Ping(usize),
 }
 
 impl B2bua {
@@ -89,6 +94,7 @@ impl B2bua {
                     }
                 }
                 TimerKey::Probe => self.on_probe_timer(),
+                TimerKey::Ping(route) => self.on_ping_timer(route),
             }
         }
     }

@@ -202,6 +202,10 @@ impl GuestB2bua for Engine {
             .collect()
     }
 
+    fn destinations(&self) -> Vec<wit::DestinationStatus> {
+        self.0.borrow().destinations().convert()
+    }
+
     fn is_idle(&self) -> bool {
         self.0.borrow().is_idle()
     }

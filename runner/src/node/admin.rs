@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 
 use twoleg_core::Counters;
+use twoleg_core::status::DestinationStatus;
 use twoleg_core::turn::Health;
 
 use super::{Node, add};
@@ -18,6 +19,14 @@ pub(crate) enum AdminRequest {
     InjectFault(tokio::sync::oneshot::Sender<()>),
     Turn(tokio::sync::oneshot::Sender<String>),
     Connections(tokio::sync::oneshot::Sender<String>),
+    Routes(tokio::sync::oneshot::Sender<String>),
+}
+
+/// `GET /api/routes`: each route with its destinations' health.
+#[derive(serde::Serialize)]
+struct RouteReport {
+    name: String,
+    destinations: Vec<DestinationStatus>,
 }
 
 /// `GET /api/turn`.
@@ -64,6 +73,11 @@ impl Node {
                     .iter()
                     .map(|v| (v.address, v.health == Health::Up))
                     .collect();
+                let destinations: Vec<(String, SocketAddr, bool)> = self
+                    .destinations()
+                    .into_iter()
+                    .map(|d| (d.route, d.address, d.health == Health::Up))
+                    .collect();
                 let streams = self.streams.counters();
                 let connections = crate::metrics::ConnectionCounts {
                     open: self.streams.open(),
@@ -77,6 +91,7 @@ impl Node {
                     self.live.len(),
                     &counters,
                     &up,
+                    &destinations,
                     &connections,
                     self.media_plane.totals(),
                 ));
@@ -92,6 +107,21 @@ impl Node {
                     probes_answered: counters.turn_probes_answered,
                 };
                 let _ = reply.send(serde_json::to_string(&report).unwrap_or_default());
+            }
+            AdminRequest::Routes(reply) => {
+                let mut routes: Vec<RouteReport> = Vec::new();
+                for destination in self.destinations() {
+                    match routes.last_mut() {
+                        Some(route) if route.name == destination.route => {
+                            route.destinations.push(destination);
+                        }
+                        _ => routes.push(RouteReport {
+                            name: destination.route.clone(),
+                            destinations: vec![destination],
+                        }),
+                    }
+                }
+                let _ = reply.send(serde_json::to_string(&routes).unwrap_or_default());
             }
             AdminRequest::Connections(reply) => {
                 let views = self.streams.views();
@@ -119,6 +149,13 @@ impl Node {
                 self.retired
             }
         }
+    }
+
+    pub(super) fn destinations(&mut self) -> Vec<DestinationStatus> {
+        self.guest.destinations().unwrap_or_else(|trap| {
+            self.replace_guest(trap);
+            Vec::new()
+        })
     }
 
     pub(super) fn turn_servers(&mut self) -> Vec<TurnServerView> {

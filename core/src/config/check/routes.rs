@@ -1,9 +1,13 @@
 //! Routes and how they match the Request-URI.
 
+use std::time::Duration;
+
 use super::Checker;
 use crate::Transport;
 use crate::config::model::{self, Config};
-use crate::config::plans::{HeaderPolicy, ListenerPlan, Matcher, RoutePlan};
+use crate::config::plans::{
+    DestinationPlan, HeaderPolicy, ListenerPlan, Matcher, PingPolicy, RoutePlan,
+};
 use crate::config::problem::FieldPath;
 
 impl Checker {
@@ -20,15 +24,7 @@ impl Checker {
             let matcher = at.key("match");
             let user = self.matcher(route.matcher.user.as_ref(), &matcher.key("user"));
             let host = self.matcher(route.matcher.host.as_ref(), &matcher.key("host"));
-            let destination = if route.destination.trim().is_empty() {
-                self.report(
-                    at.key("destination"),
-                    "is empty; give where the call goes as ip:port, like 127.0.0.1:5070",
-                );
-                None
-            } else {
-                self.socket_addr(&route.destination, &at.key("destination"))
-            };
+            let destination = self.destinations(route, &at);
             if route.lync && !config.lync_b2bua.enabled {
                 self.report(
                     at.key("lync"),
@@ -161,6 +157,24 @@ impl Checker {
                     Some(policy)
                 }
             };
+            let Some(rewrite) = self.rewrites(route, &at) else {
+                ok = false;
+                continue;
+            };
+            let (rewrite_user, rewrite_host) = rewrite;
+            if route.ping_interval_s > 86_400 {
+                self.report(at.key("ping_interval_s"), "is over a day; 0 means no pings");
+                ok = false;
+                continue;
+            }
+            if route.failover_after_ms > 64 * 60_000 {
+                self.report(
+                    at.key("failover_after_ms"),
+                    "is over an hour; 0 means waiting for Timer B",
+                );
+                ok = false;
+                continue;
+            }
             out.push(RoutePlan {
                 name: if route.name.is_empty() {
                     format!("route {i}")
@@ -169,7 +183,18 @@ impl Checker {
                 },
                 user,
                 host,
-                destination,
+                destinations: destination,
+                failover_after: (route.failover_after_ms > 0)
+                    .then(|| Duration::from_millis(route.failover_after_ms)),
+                ping: (route.ping_interval_s > 0).then(|| PingPolicy {
+                    interval: Duration::from_secs(route.ping_interval_s),
+                    failures_before_down: match route.ping_failures_before_down {
+                        0 => 3,
+                        n => n.min(100) as u32,
+                    },
+                }),
+                rewrite_user,
+                rewrite_host,
                 lync: route.lync,
                 listener,
                 large_requests_over,
@@ -183,6 +208,118 @@ impl Checker {
             });
         }
         ok.then_some(out)
+    }
+
+    /// A route's destinations: `destination` alone, or the `destinations` list.
+    fn destinations(
+        &mut self,
+        route: &model::Route,
+        at: &FieldPath,
+    ) -> Option<Vec<DestinationPlan>> {
+        let one = !route.destination.trim().is_empty();
+        match (one, route.destinations.is_empty()) {
+            (false, true) => {
+                self.report(
+                    at.key("destination"),
+                    "is empty; give where the call goes as ip:port, like 127.0.0.1:5070",
+                );
+                None
+            }
+            (true, false) => {
+                self.report(
+                    at.key("destinations"),
+                    "is given with destination; give one or the other",
+                );
+                None
+            }
+            (true, true) => {
+                let address = self.socket_addr(&route.destination, &at.key("destination"))?;
+                Some(vec![DestinationPlan {
+                    address,
+                    priority: 1,
+                    weight: 1,
+                }])
+            }
+            (false, false) => {
+                let mut out = Vec::new();
+                let mut ok = true;
+                for (i, entry) in route.destinations.iter().enumerate() {
+                    let path = at.key("destinations").index(i);
+                    let Some(address) = self.socket_addr(&entry.address, &path.key("address"))
+                    else {
+                        ok = false;
+                        continue;
+                    };
+                    if out.iter().any(|d: &DestinationPlan| d.address == address) {
+                        self.report(
+                            path.key("address"),
+                            format!("{address} is listed twice on this route"),
+                        );
+                        ok = false;
+                        continue;
+                    }
+                    out.push(DestinationPlan {
+                        address,
+                        priority: entry.priority,
+                        weight: entry.weight,
+                    });
+                }
+                ok.then_some(out)
+            }
+        }
+    }
+
+    /// A route's Request-URI rewrite: its user part and host part, each when given.
+    #[allow(clippy::type_complexity)]
+    fn rewrites(
+        &mut self,
+        route: &model::Route,
+        at: &FieldPath,
+    ) -> Option<(Option<String>, Option<(String, Option<u16>)>)> {
+        let user = route.rewrite_user.trim();
+        let user_ok = user
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.!~*'()&=+$,;?/%".contains(&b));
+        if !user_ok {
+            self.report(
+                at.key("rewrite_user"),
+                format!("\"{user}\" is not a SIP URI user part (no spaces, @ or :)"),
+            );
+            return None;
+        }
+        let host = route.rewrite_host.trim();
+        let host_part = if host.is_empty() {
+            None
+        } else {
+            let (name, port) = match host.rsplit_once(':') {
+                Some((name, port)) if !name.contains(':') || name.ends_with(']') => {
+                    match port.parse::<u16>() {
+                        Ok(port) if port > 0 => (name, Some(port)),
+                        _ => {
+                            self.report(
+                                at.key("rewrite_host"),
+                                format!("\"{host}\": {port} is not a port number (1 to 65535)"),
+                            );
+                            return None;
+                        }
+                    }
+                }
+                _ => (host, None),
+            };
+            let name_ok = !name.is_empty()
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-.[]:".contains(&b));
+            if !name_ok {
+                self.report(
+                    at.key("rewrite_host"),
+                    format!("\"{host}\" is not a host name or IP address (with an optional :port)"),
+                );
+                return None;
+            }
+            Some((name.to_owned(), port))
+        };
+        Some(((!user.is_empty()).then(|| user.to_owned()), host_part))
     }
 
     /// `Some(None)` for no pattern, `None` for a bad one.

@@ -29,7 +29,9 @@ use crate::dialog::Dialog;
 use crate::event::Event;
 use crate::hop::Hop;
 use crate::sip::{HeaderName, Message, Method, Parsed, ReplyTo, Request, StatusCode};
-use crate::status::{CallStatus, EndedBy, LegState, LegStatus, Outcome, Side, TurnDecision};
+use crate::status::{
+    CallStatus, DestinationAttempt, EndedBy, LegState, LegStatus, Outcome, Side, TurnDecision,
+};
 use crate::time::Instant;
 use crate::transaction::TxId;
 
@@ -252,6 +254,10 @@ pub(crate) struct Call {
     pub(crate) headers: HeaderPolicy,
     /// Its route, by index (for the route's load).
     pub(crate) route_index: usize,
+    /// The destinations leg B's INVITE may still fail over to, in order.
+    pub(crate) targets: Vec<SocketAddr>,
+    /// The destinations leg B's INVITE went to.
+    pub(crate) attempts: Vec<DestinationAttempt>,
 }
 
 /// One early dialog of leg B (a callee fork, by its To-tag) and the early dialog TwoLeg made
@@ -363,6 +369,7 @@ impl Call {
             turn: self.turn.clone(),
             legs: [self.legs[0].status(), self.legs[1].status()],
             media: self.anchor.as_ref().map(Anchor::status),
+            attempts: self.attempts.clone(),
         }
     }
 }

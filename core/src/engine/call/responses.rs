@@ -7,6 +7,7 @@ use super::{
 };
 use super::{reliable, session_timer};
 use crate::engine::anchor::{SdpRole, is_sdp, warning};
+use crate::engine::destinations::Failure;
 use crate::engine::pass_through::{advertise_allow, copy_payload};
 use crate::engine::timers::CallTimer;
 use crate::engine::{B2bua, Owner};
@@ -43,6 +44,10 @@ impl B2bua {
         };
         let (client_side, initial) = (relay.server_side.other(), relay.initial);
         let status = response.status;
+        if initial {
+            // The destination is alive: no failing over for want of an answer.
+            self.cancel_call_timer(call.id, CallTimer::Failover(relay_id));
+        }
         if initial && status.is_success() && call.leg(Side::A).reliable.holds_2xx() {
             // RFC 3262 §3: not before the PRACK of the provisional with SDP (a retransmission
             // of the held 2xx waits with it).
@@ -289,6 +294,11 @@ impl B2bua {
         {
             return;
         }
+        if response.status == StatusCode::SERVICE_UNAVAILABLE
+            && self.fail_over(call, relay_id, Failure::Unavailable)
+        {
+            return;
+        }
         let Some(relay) = call.relays.remove(&relay_id) else {
             return;
         };
@@ -463,6 +473,14 @@ impl B2bua {
             )
         };
         self.with_call(id, |this, call| {
+            let failure = if status == StatusCode::REQUEST_TIMEOUT {
+                Failure::NoAnswer
+            } else {
+                Failure::Transport
+            };
+            if this.fail_over(call, relay_id, failure) {
+                return;
+            }
             let Some(relay) = call.relays.remove(&relay_id) else {
                 return;
             };

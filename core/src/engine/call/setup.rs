@@ -1,6 +1,7 @@
 //! A new INVITE: routing, both legs and the B leg's INVITE.
 
 use super::{Call, CallId, CancelState, Leg, Relay, RelayId, reliable, session_timer};
+use crate::config::RoutePlan;
 use crate::dialog::Dialog;
 use crate::engine::anchor::{BUSY_RETRY_AFTER_S, SdpRole, warning};
 use crate::engine::lync_leg::LyncMedia;
@@ -11,7 +12,7 @@ use crate::event::Event;
 use crate::event::Refusal;
 use crate::hop::{Hop, contact_uri};
 use crate::ids;
-use crate::sip::{HeaderName, Message, Method, Parsed, ReplyTo, StatusCode};
+use crate::sip::{HeaderName, Message, Method, Parsed, ReplyTo, StatusCode, Uri};
 use crate::status::{LegState, Side, TurnDecision};
 use crate::transaction::{MergeKey, TxId};
 
@@ -79,6 +80,28 @@ impl B2bua {
                 return;
             }
         };
+        let mut targets = self.call_targets(route_index);
+        if targets.is_empty() {
+            // Every destination failed its pings: asked to come back after the next round.
+            let retry_after = route
+                .ping
+                .map_or(1, |policy| policy.interval.as_secs().max(1));
+            let status = StatusCode::SERVICE_UNAVAILABLE;
+            let tag = ids::tag(&mut self.rng);
+            let mut response = reply.response(status, "No Destination Available", Some(&tag));
+            response
+                .headers
+                .push(HeaderName::RETRY_AFTER, retry_after.to_string());
+            self.refuse(
+                tx,
+                &response,
+                source,
+                &Method::INVITE,
+                Refusal::NoDestination,
+            );
+            return;
+        }
+        let destination = targets.remove(0);
         let merge_key = MergeKey::of(&parsed);
         self.merge_index.insert(merge_key.clone(), tx);
         if let Some(entry) = self.txs.get_mut(&tx) {
@@ -91,7 +114,7 @@ impl B2bua {
         let b_hop = Hop {
             transport: b_listener.transport,
             local: b_listener.address,
-            peer: route.destination,
+            peer: destination,
             connection: None,
         };
 
@@ -113,7 +136,7 @@ impl B2bua {
         // a policy.
         let mut anchor = self.anchor_for(
             source.ip(),
-            route.destination.ip(),
+            destination.ip(),
             [local.ip(), b_hop.local.ip()],
             lync_side,
         );
@@ -202,7 +225,7 @@ impl B2bua {
             local_cseq: ids::first_cseq(&mut self.rng) - 1,
             remote_cseq: None,
             route_set: Vec::new(),
-            remote_target: request.uri.clone(),
+            remote_target: rewrite_uri(&request.uri, &route),
             contact: contact_uri(b_hop.transport, b_hop.local),
         };
         let mut max_forwards = parsed
@@ -301,7 +324,13 @@ impl B2bua {
             ended_forks: Vec::new(),
             headers: route.headers.clone(),
             route_index,
+            targets,
+            attempts: Vec::new(),
         };
+        self.note_attempt(&mut call, destination);
+        if call.media.is_none() {
+            self.arm_failover(&call, relay_id);
+        }
         call.relays.insert(
             relay_id,
             Relay {
@@ -340,6 +369,24 @@ impl B2bua {
             self.set_call_timer(id, CallTimer::RingTimeout, ring);
         }
     }
+}
+
+/// The B leg's Request-URI: the caller's, with the route's new user and host parts.
+fn rewrite_uri(uri: &str, route: &RoutePlan) -> String {
+    if route.rewrite_user.is_none() && route.rewrite_host.is_none() {
+        return uri.to_owned();
+    }
+    let Ok(mut parsed) = Uri::parse(uri) else {
+        return uri.to_owned();
+    };
+    if let Some(user) = &route.rewrite_user {
+        parsed.user = Some(user.clone());
+    }
+    if let Some((host, port)) = &route.rewrite_host {
+        parsed.host = host.trim_matches(['[', ']']).to_owned();
+        parsed.port = *port;
+    }
+    parsed.to_string()
 }
 
 impl B2bua {

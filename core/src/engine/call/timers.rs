@@ -2,6 +2,7 @@
 
 use super::{AckBody, CallId, Ending};
 use crate::engine::B2bua;
+use crate::engine::destinations::Failure;
 use crate::engine::timers::CallTimer;
 use crate::sip::StatusCode;
 use crate::status::{EndedBy, LegState, Outcome};
@@ -70,6 +71,9 @@ impl B2bua {
                         "re-INVITE got no final response",
                     ),
                 );
+            }
+            CallTimer::Failover(relay_id) => {
+                let _ = this.fail_over(call, relay_id, Failure::NoAnswer);
             }
             CallTimer::TurnGiveUp => this.on_turn_give_up(call),
             CallTimer::TurnRefresh => this.on_turn_refresh(call),

@@ -1,0 +1,350 @@
+//! A route's destinations: the order a new call tries them in (best priority first, shared by
+//! weight within a priority, as RFC 2782 orders SRV targets), their health from OPTIONS pings
+//! and failed calls, and failing a call over to the next one.
+//!
+//! A destination is down after `failures_before_down` pings in a row went unanswered (a ping
+//! counts as missed when the next one is due), or at once when a call's INVITE to it timed out
+//! or could not be sent and the route pings (so that a ping brings it back). A down
+//! destination is left out of new calls until it answers a ping.
+
+use std::net::SocketAddr;
+
+use rand::Rng;
+
+use super::call::{Call, CancelState, RelayId};
+use super::timers::{CallTimer, TimerKey};
+use super::{B2bua, Owner};
+use crate::dialog::Dialog;
+use crate::event::Event;
+use crate::hop::Hop;
+use crate::ids;
+use crate::sip::{HeaderName, Method, NameAddr, Response, StatusCode};
+use crate::status::{DestinationAttempt, DestinationStatus, Side};
+use crate::transaction::TxId;
+use crate::turn::Health;
+
+/// What the engine knows of one destination of one route.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct DestinationHealth {
+    down: bool,
+    missed: u32,
+    /// The OPTIONS ping under way, if any.
+    ping: Option<TxId>,
+    pings_sent: u64,
+    calls: u64,
+}
+
+/// Why a call left a destination for the next.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Failure {
+    /// It answered 503 (RFC 3263 §4.3).
+    Unavailable,
+    /// Nothing came back within the route's `failover_after_ms`, or before Timer B.
+    NoAnswer,
+    /// The host could not send to it.
+    Transport,
+}
+
+impl B2bua {
+    /// The health table: one entry per destination of each route, all up, and the first ping
+    /// round of each route that pings now.
+    pub(crate) fn start_destinations(&mut self) {
+        self.destinations = self
+            .config
+            .routes()
+            .iter()
+            .map(|route| vec![DestinationHealth::default(); route.destinations.len()])
+            .collect();
+        for (index, route) in self.config.routes().iter().enumerate() {
+            if route.ping.is_some() {
+                self.timers.set(TimerKey::Ping(index), self.now);
+            }
+        }
+    }
+
+    /// Every destination of every route, with its health.
+    pub fn destinations(&self) -> Vec<DestinationStatus> {
+        let mut out = Vec::new();
+        for (route, health) in self.config.routes().iter().zip(&self.destinations) {
+            for (plan, state) in route.destinations.iter().zip(health) {
+                out.push(DestinationStatus {
+                    route: route.name.clone(),
+                    address: plan.address,
+                    priority: plan.priority,
+                    weight: plan.weight,
+                    health: if state.down { Health::Down } else { Health::Up },
+                    pings_sent: state.pings_sent,
+                    missed_pings: state.missed,
+                    calls: state.calls,
+                });
+            }
+        }
+        out
+    }
+
+    /// The order a new call on this route tries its destinations in: the up ones, best
+    /// priority first, each priority's in a random order weighted by weight. Empty when all
+    /// are down.
+    pub(crate) fn call_targets(&mut self, route_index: usize) -> Vec<SocketAddr> {
+        let plans = &self.config.routes()[route_index].destinations;
+        let health = &self.destinations[route_index];
+        let mut up: Vec<usize> = (0..plans.len()).filter(|&i| !health[i].down).collect();
+        up.sort_by_key(|&i| plans[i].priority);
+        let mut out = Vec::with_capacity(up.len());
+        let mut rest = up.as_slice();
+        while let Some(&first) = rest.first() {
+            let priority = plans[first].priority;
+            let same = rest
+                .iter()
+                .take_while(|&&i| plans[i].priority == priority)
+                .count();
+            let mut group: Vec<usize> = rest[..same].to_vec();
+            rest = &rest[same..];
+            // RFC 2782: draw by running sum of weights; a group of one draws nothing, so a
+            // route with one destination leaves the RNG as it was.
+            while group.len() > 1 {
+                let total: u32 = group.iter().map(|&i| u32::from(plans[i].weight)).sum();
+                let pick = if total == 0 {
+                    0
+                } else {
+                    let mut at = self.rng.random_range(0..total);
+                    group
+                        .iter()
+                        .position(|&i| {
+                            let weight = u32::from(plans[i].weight);
+                            if at < weight {
+                                return true;
+                            }
+                            at -= weight;
+                            false
+                        })
+                        .unwrap_or(0)
+                };
+                out.push(plans[group.remove(pick)].address);
+            }
+            out.extend(group.iter().map(|&i| plans[i].address));
+        }
+        out
+    }
+
+    /// A call's INVITE goes to `address`: counted, and listed in the call's attempts.
+    pub(crate) fn note_attempt(&mut self, call: &mut Call, address: SocketAddr) {
+        if let Some(index) = self.destination_index(call.route_index, address) {
+            self.destinations[call.route_index][index].calls += 1;
+        }
+        call.attempts.push(DestinationAttempt {
+            address,
+            failed: None,
+        });
+    }
+
+    /// Arms the wait for a first response from the destination the initial INVITE just went
+    /// to, when the route says how long and another destination is left.
+    pub(crate) fn arm_failover(&mut self, call: &Call, relay_id: RelayId) {
+        let after = self.config.routes()[call.route_index].failover_after;
+        if let Some(after) = after.filter(|_| !call.targets.is_empty()) {
+            self.set_call_timer(call.id, CallTimer::Failover(relay_id), after);
+        }
+    }
+
+    /// The initial INVITE failed at its destination: it goes to the next one (a new
+    /// transaction, the next CSeq, leg B's Call-ID and tag kept). Whether it went: not when
+    /// the call is being cancelled, a callee already set up an early dialog, or no
+    /// destination is left.
+    pub(crate) fn fail_over(
+        &mut self,
+        call: &mut Call,
+        relay_id: RelayId,
+        failure: Failure,
+    ) -> bool {
+        let id = call.id;
+        let Some(relay) = call.relays.get(&relay_id) else {
+            return false;
+        };
+        let failed_at = relay.client_hop.peer;
+        let what = match failure {
+            Failure::Unavailable => "503 Service Unavailable".to_owned(),
+            Failure::NoAnswer => match self.config.routes()[call.route_index].failover_after {
+                Some(after) => format!("no answer in {} ms", after.as_millis()),
+                None => "no answer (Timer B)".to_owned(),
+            },
+            Failure::Transport => "transport error".to_owned(),
+        };
+        if failure != Failure::Unavailable {
+            self.destination_failed(call.route_index, failed_at);
+        }
+        let early = call.leg(Side::B).dialog.remote_tag.is_some() || !call.forks.is_empty();
+        if !relay.initial || relay.cancel != CancelState::None || early || call.targets.is_empty() {
+            return false;
+        }
+        if let Some(last) = call.attempts.last_mut() {
+            last.failed = Some(what);
+        }
+        let next = call.targets.remove(0);
+        let old_tx = relay.client_tx;
+        let mut request = relay.client_request.clone();
+        let hop = Hop {
+            peer: next,
+            connection: None,
+            ..relay.client_hop
+        };
+        // The old transaction may still be calling (no answer yet): it stops; a late answer
+        // from there finds no transaction and, for a 2xx, is ACKed and hung up as a stray.
+        if failure == Failure::NoAnswer {
+            self.forget_tx(old_tx);
+        }
+        self.cancel_call_timer(id, CallTimer::Failover(relay_id));
+        let leg = call.leg_mut(Side::B);
+        leg.hop.peer = next;
+        leg.hop.connection = None;
+        leg.dialog.local_cseq += 1;
+        let number = leg.dialog.local_cseq;
+        let via = crate::sip::Via::new(
+            &hop.transport.to_string(),
+            hop.local,
+            &ids::branch(&mut self.rng),
+        );
+        request.headers.remove(&HeaderName::VIA);
+        request.headers.remove(&HeaderName::CSEQ);
+        request.headers.push_front(HeaderName::VIA, via.to_string());
+        request
+            .headers
+            .push(HeaderName::CSEQ, format!("{number} INVITE"));
+        let large_over = leg.large_over;
+        let (client_tx, client_hop) =
+            self.send_fitting(Owner::Relay(id, relay_id), &mut request, hop, large_over);
+        if let Some(relay) = call.relays.get_mut(&relay_id) {
+            relay.client_request = request;
+            relay.client_tx = client_tx;
+            relay.client_hop = client_hop;
+            relay.got_provisional = false;
+        }
+        self.note_attempt(call, next);
+        self.arm_failover(call, relay_id);
+        true
+    }
+
+    /// A call's INVITE to this destination timed out or could not be sent: on a route that
+    /// pings, it is down until a ping is answered.
+    fn destination_failed(&mut self, route_index: usize, address: SocketAddr) {
+        if self.config.routes()[route_index].ping.is_none() {
+            return;
+        }
+        if let Some(index) = self.destination_index(route_index, address) {
+            self.set_destination_health(route_index, index, true);
+        }
+    }
+
+    fn destination_index(&self, route_index: usize, address: SocketAddr) -> Option<usize> {
+        self.config.routes()[route_index]
+            .destinations
+            .iter()
+            .position(|d| d.address == address)
+    }
+
+    /// A ping round of one route: a ping still unanswered counts as missed, then each
+    /// destination gets a new OPTIONS.
+    pub(crate) fn on_ping_timer(&mut self, route_index: usize) {
+        let route = self.config.routes()[route_index].clone();
+        let Some(policy) = route.ping else {
+            return;
+        };
+        let listener = &self.config.listeners()[route.listener];
+        let (transport, local) = (listener.transport, listener.address);
+        for (index, plan) in route.destinations.iter().enumerate() {
+            if let Some(old) = self.destinations[route_index][index].ping.take() {
+                self.forget_tx(old);
+                self.ping_missed(route_index, index, policy.failures_before_down);
+            }
+            let hop = Hop {
+                transport,
+                local,
+                peer: plan.address,
+                connection: None,
+            };
+            let target = format!("sip:{}", plan.address);
+            let mut dialog = Dialog {
+                call_id: ids::call_id(&mut self.rng, &local.ip().to_string()),
+                local_tag: ids::tag(&mut self.rng),
+                remote_tag: None,
+                local_party: NameAddr::parse(&format!("<sip:ping@{local}>"))
+                    .expect("a SIP URI with an IP address parses"),
+                remote_party: NameAddr::parse(&format!("<{target}>"))
+                    .expect("a SIP URI with an IP address parses"),
+                local_cseq: 0,
+                remote_cseq: None,
+                route_set: Vec::new(),
+                remote_target: target,
+                contact: crate::hop::contact_uri(transport, local),
+            };
+            let options = dialog.request(Method::OPTIONS, None, &hop, 70, &mut self.rng);
+            let tx = self.send_request(Owner::Ping(route_index, index), &options, hop);
+            let state = &mut self.destinations[route_index][index];
+            state.ping = Some(tx);
+            state.pings_sent += 1;
+        }
+        self.timers
+            .set(TimerKey::Ping(route_index), self.now + policy.interval);
+    }
+
+    /// A ping's final response (any but 408 and 503 says the destination is alive), or its
+    /// loss.
+    pub(crate) fn on_ping_news(
+        &mut self,
+        route_index: usize,
+        index: usize,
+        response: Option<&Response>,
+    ) {
+        let Some(state) = self
+            .destinations
+            .get_mut(route_index)
+            .and_then(|route| route.get_mut(index))
+        else {
+            return;
+        };
+        if state.ping.is_none() {
+            return;
+        }
+        if response.is_some_and(|r| r.status.code() < 200) {
+            return;
+        }
+        state.ping = None;
+        let alive = response.is_some_and(|r| {
+            r.status != StatusCode::REQUEST_TIMEOUT && r.status != StatusCode::SERVICE_UNAVAILABLE
+        });
+        if alive {
+            state.missed = 0;
+            if state.down {
+                self.set_destination_health(route_index, index, false);
+            }
+        } else {
+            let threshold = self.config.routes()[route_index]
+                .ping
+                .map_or(1, |policy| policy.failures_before_down);
+            self.ping_missed(route_index, index, threshold);
+        }
+    }
+
+    fn ping_missed(&mut self, route_index: usize, index: usize, threshold: u32) {
+        let state = &mut self.destinations[route_index][index];
+        state.missed += 1;
+        if state.missed >= threshold && !state.down {
+            self.set_destination_health(route_index, index, true);
+        }
+    }
+
+    fn set_destination_health(&mut self, route_index: usize, index: usize, down: bool) {
+        let state = &mut self.destinations[route_index][index];
+        if state.down == down {
+            return;
+        }
+        state.down = down;
+        let route = &self.config.routes()[route_index];
+        let health = if down { Health::Down } else { Health::Up };
+        self.emit(Event::DestinationHealth {
+            route: route.name.clone(),
+            address: route.destinations[index].address,
+            health,
+        });
+    }
+}
