@@ -1,0 +1,174 @@
+//! A route over two real SIPp callees: both take calls, one is killed (its calls fail over to
+//! the other and none fails; pings mark it down), it comes back (a ping marks it up) and
+//! takes calls again.
+
+mod common;
+
+use std::path::Path;
+use std::time::Duration;
+
+use common::*;
+
+fn pool_config(ip: &str) -> String {
+    format!(
+        r#"{{
+  "version": 1,
+  "sip": {{ "listeners": [ {{ "name": "default", "address": "{ip}:5060" }} ] }},
+  "routes": [ {{
+    "name": "pool",
+    "destinations": [
+      {{ "address": "{ip}:5070", "priority": 1, "weight": 1 }},
+      {{ "address": "{ip}:5071", "priority": 1, "weight": 1 }}
+    ],
+    "failover_after_ms": 500,
+    "ping_interval_s": 1,
+    "ping_failures_before_down": 2
+  }} ],
+  "admin": {{ "listen": "{ip}:8080" }},
+  "history": {{ "max_calls": 1000 }}
+}}"#
+    )
+}
+
+/// SIPp's built-in callee on `ip:port`, answering OPTIONS pings with 200 (`-aa`), in its own
+/// directory (its screen file is its own).
+fn callee(dir: &Path, ip: &str, port: u16) -> Sipp {
+    let dir = dir.join(format!("callee-{port}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let port = port.to_string();
+    Sipp::spawn(&dir, &["-sn", "uas", "-aa", "-i", ip, "-p", &port])
+}
+
+/// `calls` calls at 20 per second from SIPp's built-in caller; its exit code and counts.
+fn place_calls(dir: &Path, ip: &str, batch: &str, calls: u32) -> (i32, (u64, u64), String) {
+    let dir = dir.join(batch);
+    std::fs::create_dir_all(&dir).unwrap();
+    let calls = calls.to_string();
+    let mut caller = uac(
+        &dir,
+        ip,
+        5080,
+        &["-m", &calls, "-r", "20", "-timeout", "60", "-timeout_error"],
+    );
+    let code = caller.wait(Duration::from_secs(90));
+    (code, caller.counts(), caller.screen())
+}
+
+/// Each destination's health, as `/api/routes` shows it.
+fn health(runner: &Runner) -> Vec<(String, String)> {
+    let (status, body) = runner.get("/api/routes");
+    assert_eq!(status, 200, "{body}");
+    let routes: serde_json::Value = serde_json::from_str(&body).unwrap();
+    routes[0]["destinations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["address"].as_str().unwrap().to_owned(),
+                d["health"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// Of the newest `count` records, how many calls leg B took to each port.
+fn peers(runner: &Runner, count: usize) -> (usize, usize, Vec<serde_json::Value>) {
+    let history = runner.history();
+    let mut records = history[..count.min(history.len())].to_vec();
+    records.retain(|r| r["final_status"] == 200);
+    let to = |port: u16| {
+        records
+            .iter()
+            .filter(|r| {
+                r["legs"][1]["peer"]
+                    .as_str()
+                    .unwrap()
+                    .ends_with(&format!(":{port}"))
+            })
+            .count()
+    };
+    (to(5070), to(5071), records)
+}
+
+#[test]
+fn a_killed_callee_is_failed_over_and_skipped_and_takes_calls_again_when_it_comes_back() {
+    require_sipp();
+    let ip = ip(41);
+    let dir = tempfile::tempdir().unwrap();
+    let runner = Runner::start(&ip, &pool_config(&ip), dir.path(), &[]);
+    let _first = callee(dir.path(), &ip, 5070);
+    let second = callee(dir.path(), &ip, 5071);
+    let up = |runner: &Runner, second: &str| {
+        health(runner)
+            == vec![
+                (format!("{ip}:5070"), "up".to_owned()),
+                (format!("{ip}:5071"), second.to_owned()),
+            ]
+    };
+    assert!(eventually(Duration::from_secs(10), || up(&runner, "up")));
+
+    // Both take calls.
+    let (code, counts, screen) = place_calls(dir.path(), &ip, "both", 60);
+    assert_eq!((code, counts), (0, (60, 0)), "{screen}");
+    assert!(eventually(Duration::from_secs(10), || runner
+        .history()
+        .len()
+        == 60));
+    let (first, second_calls, _) = peers(&runner, 60);
+    assert_eq!(first + second_calls, 60);
+    assert!(first >= 10 && second_calls >= 10, "{first}:{second_calls}");
+
+    // The second is killed: calls go on with no failure. Until pings mark it down, the
+    // calls sent to it fail over to the first after 500 ms.
+    drop(second);
+    let (code, counts, screen) = place_calls(dir.path(), &ip, "one-killed", 100);
+    assert_eq!(
+        (code, counts),
+        (0, (100, 0)),
+        "{screen}\n{}",
+        runner.log_text()
+    );
+    assert!(eventually(Duration::from_secs(10), || runner
+        .history()
+        .len()
+        == 160));
+    let (first, second_calls, records) = peers(&runner, 100);
+    assert_eq!((first, second_calls), (100, 0));
+    let failed_over: Vec<_> = records
+        .iter()
+        .filter(|r| r["attempts"].as_array().is_some_and(|a| a.len() == 2))
+        .collect();
+    assert!(
+        !failed_over.is_empty(),
+        "some calls went to the killed callee before it was marked down"
+    );
+    for record in &failed_over {
+        assert_eq!(record["attempts"][0]["address"], format!("{ip}:5071"));
+        assert_eq!(record["attempts"][0]["failed"], "no answer in 500 ms");
+    }
+    assert!(up(&runner, "down"), "{:?}", health(&runner));
+    let (_, metrics) = runner.get("/metrics");
+    assert!(
+        metrics.contains(&format!(
+            "twoleg_destination_up{{route=\"pool\",destination=\"{ip}:5071\"}} 0"
+        )),
+        "{metrics}"
+    );
+
+    // It comes back: a ping marks it up and it takes calls again.
+    let _second = callee(dir.path(), &ip, 5071);
+    assert!(
+        eventually(Duration::from_secs(10), || up(&runner, "up")),
+        "{:?}",
+        health(&runner)
+    );
+    let (code, counts, screen) = place_calls(dir.path(), &ip, "back", 60);
+    assert_eq!((code, counts), (0, (60, 0)), "{screen}");
+    assert!(eventually(Duration::from_secs(10), || runner
+        .history()
+        .len()
+        == 220));
+    let (first, second_calls, _) = peers(&runner, 60);
+    assert!(second_calls >= 10, "{first}:{second_calls}");
+}
