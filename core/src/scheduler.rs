@@ -58,6 +58,11 @@ impl<K: Ord + Copy> Scheduler<K> {
         Some(key)
     }
 
+    /// Whether `key` has a deadline.
+    pub fn contains(&self, key: &K) -> bool {
+        self.by_key.contains_key(key)
+    }
+
     /// How many deadlines are pending.
     pub fn len(&self) -> usize {
         self.by_key.len()

@@ -278,6 +278,28 @@ test('export gives a file twoleg check accepts; a broken import shows every prob
   await shot('config-file');
 });
 
+test('a route over two destinations: the simulator shares calls between them and the settings page shows their health', async () => {
+  await go('/settings');
+  const original = await page.inputValue('#route-0-destination');
+  await page.fill('#route-0-destination', '');
+  await page.fill('#route-0-destinations', '127.0.0.1:5070 1 1, 127.0.0.1:5072 1 1');
+  await page.fill('#route-0-ping-interval', '2');
+  await page.dispatchEvent('#route-0-ping-interval', 'change');
+  const problems = await page.$$eval('#config-problem-count', (els) => els.map((e) => e.textContent));
+  assert.deepEqual(problems, [], 'the route validates');
+  await placeCalls({ calls: 20, speed: 'max' });
+  await page.waitForFunction(() => /finished calls 20\b/.test(document.querySelector('#sim-status')?.textContent ?? ''), null, { timeout: 60000 });
+  await go('/settings');
+  await page.waitForFunction(() => /127\.0\.0\.1:5072 up \([1-9]\d* calls/.test(document.querySelector('#route-0-health')?.textContent ?? ''));
+  const health = await page.textContent('#route-0-health');
+  assert.match(health, /127\.0\.0\.1:5070 up \([1-9]\d* calls, [1-9]\d* pings\)/, health);
+  await shot('route-health');
+  await page.fill('#route-0-destinations', '');
+  await page.fill('#route-0-destination', original);
+  await page.fill('#route-0-ping-interval', '0');
+  await page.dispatchEvent('#route-0-ping-interval', 'change');
+});
+
 test('the working config survives a reload', async () => {
   await page.reload();
   await go('/turn-servers');

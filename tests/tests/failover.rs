@@ -383,3 +383,79 @@ fn destination_settings_are_checked() {
         assert!(all.iter().any(|p| p == expected), "{all:#?}");
     }
 }
+
+/// The simulator's callees behind one route, pinged every 2 s; the second's link from TwoLeg
+/// loses everything when `second_dead`.
+fn simulated_pool(second_dead: bool) -> twoleg_sim::Sim {
+    use twoleg_sim::{CalleeScript, CallerScript, LinkConditions, Sim, SimConfig};
+    let config = route_over(
+        &[(FIRST, 1, 1), (SECOND, 1, 1)],
+        r#", "failover_after_ms": 1000, "ping_interval_s": 2, "ping_failures_before_down": 1"#,
+    );
+    let mut sim = Sim::new(config, SimConfig::default());
+    if second_dead {
+        let dead = LinkConditions {
+            loss: 1.0,
+            ..LinkConditions::default()
+        };
+        sim.set_link(addr(B2BUA), addr(SECOND), dead);
+    }
+    for i in 0..40 {
+        sim.place_call(
+            Duration::from_millis(250 * i),
+            CallerScript {
+                hang_up_after: Some(Duration::from_millis(500)),
+                ..Default::default()
+            },
+            CalleeScript::Answer {
+                after: Duration::from_millis(20),
+                hang_up_after: None,
+            },
+        );
+    }
+    sim.run_until_idle().expect("the simulation ends");
+    sim
+}
+
+#[test]
+fn in_the_simulator_both_destinations_take_calls_and_the_run_ends_despite_the_pings() {
+    let sim = simulated_pool(false);
+    let history: Vec<_> = sim.engine().history().iter().cloned().collect();
+    assert_eq!(history.len(), 40);
+    assert!(history.iter().all(|r| r.final_status == 200));
+    let to = |who: &str| {
+        history
+            .iter()
+            .filter(|r| r.legs[1].peer == addr(who))
+            .count()
+    };
+    assert!(
+        to(FIRST) >= 10 && to(SECOND) >= 10,
+        "{}:{}",
+        to(FIRST),
+        to(SECOND)
+    );
+    assert!(
+        sim.engine()
+            .destinations()
+            .iter()
+            .all(|d| d.health == Health::Up)
+    );
+}
+
+#[test]
+fn in_the_simulator_a_dead_destination_is_failed_over_then_skipped() {
+    let sim = simulated_pool(true);
+    let history: Vec<_> = sim.engine().history().iter().cloned().collect();
+    assert_eq!(history.len(), 40);
+    assert!(
+        history.iter().all(|r| r.final_status == 200),
+        "no call fails: {:?}",
+        history.iter().map(|r| r.final_status).collect::<Vec<_>>()
+    );
+    assert!(history.iter().all(|r| r.legs[1].peer == addr(FIRST)));
+    let failed_over = history.iter().filter(|r| r.attempts.len() == 2).count();
+    // Only calls placed before the first ping round found the second down went to it.
+    assert!(failed_over <= 2, "{failed_over} calls failed over");
+    assert_eq!(sim.engine().destinations()[1].health, Health::Down);
+}

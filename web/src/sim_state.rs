@@ -7,7 +7,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use twoleg_core::config::ValidConfig;
-use twoleg_core::status::{CallRecord, CallStatus};
+use twoleg_core::status::{CallRecord, CallStatus, DestinationStatus};
 use twoleg_core::turn::Health;
 use twoleg_core::{Event, Instant, Transport};
 use twoleg_sim::{
@@ -141,6 +141,7 @@ impl SimHandle {
                 .iter()
                 .map(|(_, endpoint, health)| (endpoint.address, health))
                 .collect(),
+            destinations: engine.destinations(),
         }
     }
 }
@@ -158,6 +159,8 @@ pub(crate) struct SimView {
     pub(crate) calls_per_second: Option<f64>,
     /// Every TURN address/port combination of the simulated engine, with its health.
     pub(crate) turn_health: Vec<(SocketAddr, Health)>,
+    /// Every route destination of the simulated engine, with its health.
+    pub(crate) destinations: Vec<DestinationStatus>,
     /// The latest requests TwoLeg refused before a call existed, newest first.
     pub(crate) refused: Vec<RefusedRequest>,
 }

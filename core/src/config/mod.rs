@@ -17,13 +17,15 @@ mod secret;
 mod valid;
 
 pub use model::{
-    Admin, CONFIG_VERSION, Config, Connections, DefaultZone, Encryption, EncryptionB2bua, History,
-    Listener, LyncB2bua, MediaEncryptionMode, Pattern, PortRange, Route, RouteMatch, SipSettings,
-    Timers, TlsFiles, TurnAddress, TurnHealth, TurnServer, UnknownHeaders, Zone,
+    Admin, CONFIG_VERSION, Config, Connections, DefaultZone, Destination, Encryption,
+    EncryptionB2bua, History, Listener, LyncB2bua, MediaEncryptionMode, Pattern, PortRange, Route,
+    RouteMatch, SipSettings, Timers, TlsFiles, TurnAddress, TurnHealth, TurnServer, UnknownHeaders,
+    Zone,
 };
 pub use plans::{
-    ConnectionLimits, EncryptionPolicy, HeaderPolicy, HealthPolicy, IpBlock, ListenerPlan,
-    LyncPolicy, Matcher, RoutePlan, SessionTimerPolicy, TimerValues, TlsPlan, ZonePlan, ZoneTable,
+    ConnectionLimits, DestinationPlan, EncryptionPolicy, HeaderPolicy, HealthPolicy, IpBlock,
+    ListenerPlan, LyncPolicy, Matcher, PingPolicy, RoutePlan, SessionTimerPolicy, TimerValues,
+    TlsPlan, ZonePlan, ZoneTable,
 };
 pub use problem::{FieldPath, Problem, Problems, Segment};
 pub use schema::json_schema;

@@ -187,6 +187,20 @@ impl Lingering {
         Some(entry.linger)
     }
 
+    /// How many lingering transactions have a key like this.
+    pub(crate) fn count(&self, like: impl Fn(&TxKey) -> bool) -> usize {
+        self.queues
+            .iter()
+            .map(|queue| {
+                queue
+                    .entries
+                    .iter()
+                    .filter(|entry| like(&entry.key))
+                    .count()
+            })
+            .sum()
+    }
+
     /// How many linger.
     pub(crate) fn len(&self) -> usize {
         self.queues.iter().map(|queue| queue.entries.len()).sum()

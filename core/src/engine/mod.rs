@@ -360,13 +360,35 @@ impl B2bua {
         }
     }
 
-    /// Whether nothing is left to do but periodic health probing: no call, no transaction, no
-    /// allocation, no deadline other than the next probing round.
+    /// Whether nothing is left to do but periodic health probing: no call, no transaction but
+    /// the routes' OPTIONS pings, no allocation, no deadline other than the next probing and
+    /// ping rounds and the pings' own.
     pub fn is_idle(&self) -> bool {
-        let periodic = usize::from(self.probes.is_some());
+        let mut periodic = usize::from(self.probes.is_some())
+            + self
+                .config
+                .routes()
+                .iter()
+                .filter(|route| route.ping.is_some())
+                .count();
+        let mut busy = 0;
+        for (id, entry) in &self.txs {
+            if matches!(entry.owner, Owner::Ping(..)) {
+                periodic += crate::transaction::Timer::ALL
+                    .iter()
+                    .filter(|timer| self.timers.contains(&TimerKey::Tx(*id, **timer)))
+                    .count();
+            } else {
+                busy += 1;
+            }
+        }
+        // TwoLeg sends OPTIONS only as pings: their finished transactions linger a while.
+        let pings_lingering = self
+            .lingering
+            .count(|key| matches!(key, TxKey::Client { method, .. } if *method == Method::OPTIONS));
         self.calls.is_empty()
-            && self.txs.is_empty()
-            && self.lingering.len() == 0
+            && busy == 0
+            && self.lingering.len() == pings_lingering
             && self.allocations.is_empty()
             && self.timers.len() <= periodic
     }

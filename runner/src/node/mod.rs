@@ -5,6 +5,7 @@
 
 mod admin;
 mod sockets;
+mod unreachable;
 
 use std::collections::BTreeMap;
 use std::net::{SocketAddr, UdpSocket};
@@ -62,6 +63,9 @@ pub(crate) enum Message {
     Stream(StreamEvent),
     /// The media plane's counters for one leg of an anchored media line.
     MediaReport(twoleg_core::media::MediaReport),
+    /// An ICMP error said a datagram sent from a listener to `destination` was not taken
+    /// (port or host unreachable).
+    Unreachable { destination: SocketAddr },
     /// SIGINT or SIGTERM.
     Shutdown,
 }
@@ -196,6 +200,17 @@ impl Node {
                     self.check(result);
                 }
                 Ok(Message::Admin(request)) => self.admin(request),
+                Ok(Message::Unreachable { destination }) => {
+                    let input = Input::Undeliverable(
+                        self.now(),
+                        Undeliverable {
+                            transport: Transport::Udp,
+                            destination,
+                        },
+                    );
+                    let result = self.guest.handle_input(input);
+                    self.check(result);
+                }
                 Ok(Message::MediaReport(report)) => {
                     let input = Input::MediaReport(self.now(), report);
                     let result = self.guest.handle_input(input);

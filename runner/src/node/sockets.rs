@@ -116,6 +116,10 @@ pub(super) fn spawn_reader(
     let stop = media.map(|port| Arc::clone(&port.stop));
     let route = media.map(|port| Arc::clone(&port.route));
     let rtcp_port = local.port() % 2 == 1;
+    let listener = media.is_none();
+    if listener {
+        super::unreachable::enable(&socket, local);
+    }
     if stop.is_some() {
         socket
             .set_read_timeout(Some(Duration::from_millis(500)))
@@ -155,6 +159,14 @@ pub(super) fn spawn_reader(
                             e.kind(),
                             std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
                         ) => {}
+                    Err(e) if listener && super::unreachable::is_icmp_error(&e) => {
+                        for destination in super::unreachable::drain(&socket) {
+                            tracing::debug!(%local, %destination, error = %e, "ICMP error: unreachable");
+                            if tx.send(Message::Unreachable { destination }).is_err() {
+                                return;
+                            }
+                        }
+                    }
                     Err(e) => tracing::debug!(%local, error = %e, "receive error"),
                 }
             }

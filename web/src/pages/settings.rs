@@ -1,7 +1,8 @@
 //! B2BUA settings: the SIP listeners (with their transports), transaction timers, TCP and TLS
 //! connection limits, and the routes.
 
-use twoleg_core::config::{Listener, Pattern, Route, SipSettings, UnknownHeaders};
+use twoleg_core::config::{Destination, Listener, Pattern, Route, SipSettings, UnknownHeaders};
+use twoleg_core::turn::Health;
 use web_sys::{HtmlInputElement, HtmlSelectElement};
 use yew::prelude::*;
 
@@ -128,6 +129,31 @@ pub(crate) fn settings() -> Html {
             })
         };
         let allowed = route.allowed_headers.join(", ");
+        let destinations = destinations_text(&route.destinations);
+        let set_destinations = {
+            let ctx = ctx.clone();
+            let routes = routes.clone();
+            Callback::from(move |text: String| {
+                let mut next = routes.clone();
+                next[i].destinations = parse_destinations(&text);
+                ctx.config.dispatch(Action::SetRoutes(next));
+            })
+        };
+        let route_name = if route.name.is_empty() {
+            format!("route {i}")
+        } else {
+            route.name.clone()
+        };
+        let health: Vec<String> = ctx
+            .view
+            .destinations
+            .iter()
+            .filter(|d| d.route == route_name)
+            .map(|d| {
+                let word = if d.health == Health::Up { "up" } else { "down" };
+                format!("{} {word} ({} calls, {} pings)", d.address, d.calls, d.pings_sent)
+            })
+            .collect();
         let set_route_number = |f: fn(&mut Route, u64)| {
             let ctx = ctx.clone();
             let routes = routes.clone();
@@ -152,6 +178,13 @@ pub(crate) fn settings() -> Html {
                 <PatternInput id={format!("route-{i}-user")} label="Request-URI user" pattern={route.matcher.user.clone()} onchange={set_pattern(true)} />
                 <PatternInput id={format!("route-{i}-host")} label="Request-URI host" pattern={route.matcher.host.clone()} onchange={set_pattern(false)} />
                 <TextInput id={format!("route-{i}-destination")} label="Destination (ip:port)" value={route.destination.clone()} oninput={update(|r, v| r.destination = v)} />
+                <TextInput id={format!("route-{i}-destinations")} label="Or several destinations: ip:port priority weight, comma-separated (lowest priority first; calls shared by weight)" value={destinations} oninput={set_destinations} />
+                <NumberInput id={format!("route-{i}-failover-after")} label="Fail over after no answer for (ms; 0: Timer B)" value={route.failover_after_ms} onchange={set_route_number(|r, v| r.failover_after_ms = v)} />
+                <NumberInput id={format!("route-{i}-ping-interval")} label="OPTIONS ping interval (s; 0: no pings)" value={route.ping_interval_s} onchange={set_route_number(|r, v| r.ping_interval_s = v)} />
+                <NumberInput id={format!("route-{i}-ping-failures")} label="Missed pings before a destination is down (0: 3)" value={route.ping_failures_before_down} onchange={set_route_number(|r, v| r.ping_failures_before_down = v)} />
+                <p class="health" id={format!("route-{i}-health")}>{ format!("Destination health (simulator): {}", if health.is_empty() { "no simulator running".to_owned() } else { health.join("; ") }) }</p>
+                <TextInput id={format!("route-{i}-rewrite-user")} label="Request-URI user on leg B (empty: kept)" value={route.rewrite_user.clone()} oninput={update(|r, v| r.rewrite_user = v)} />
+                <TextInput id={format!("route-{i}-rewrite-host")} label="Request-URI host[:port] on leg B (empty: kept)" value={route.rewrite_host.clone()} oninput={update(|r, v| r.rewrite_host = v)} />
                 <TextInput id={format!("route-{i}-listener")} label="Listener (name; its transport is the B leg's; empty: the first)" value={route.listener.clone()} oninput={update(|r, v| r.listener = v)} />
                 <label class="field"><span>{ "Requests over 1,300 bytes go over TCP (UDP routes)" }</span>
                     <input id={format!("route-{i}-large")} type="checkbox" checked={route.large_requests_over_tcp} onchange={on_large} /></label>
@@ -217,4 +250,47 @@ pub(crate) fn settings() -> Html {
             <button onclick={add_route}>{ "Add route" }</button>
         </section>
     }
+}
+
+/// A route's destinations as the editor shows them: `ip:port priority weight`, comma-separated.
+fn destinations_text(destinations: &[Destination]) -> String {
+    destinations
+        .iter()
+        .map(|d| format!("{} {} {}", d.address, d.priority, d.weight))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The editor's text back into destinations; a priority or weight that is not a number leaves
+/// the whole entry in `address`, for the config check to name it.
+fn parse_destinations(text: &str) -> Vec<Destination> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|entry| !entry.is_empty())
+        .map(|entry| {
+            let mut words = entry.split_whitespace();
+            let address = words.next().unwrap_or_default().to_owned();
+            let numbers: Result<Vec<u16>, _> = words.map(str::parse::<u16>).collect();
+            match numbers.as_deref() {
+                Ok([]) => Destination {
+                    address,
+                    ..Destination::default()
+                },
+                Ok([priority]) => Destination {
+                    address,
+                    priority: *priority,
+                    ..Destination::default()
+                },
+                Ok([priority, weight]) => Destination {
+                    address,
+                    priority: *priority,
+                    weight: *weight,
+                },
+                _ => Destination {
+                    address: entry.to_owned(),
+                    ..Destination::default()
+                },
+            }
+        })
+        .collect()
 }
