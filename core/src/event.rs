@@ -96,6 +96,12 @@ pub enum Event {
         health: Health,
     },
 
+    // DNS.
+    /// Look this up and hand the answer in with [`Input::Resolved`](crate::Input::Resolved)
+    /// (empty when there is none or the lookup failed); unanswered for 5 s, it counts as
+    /// failed.
+    Resolve(crate::dns::DnsQuery),
+
     // Route destinations.
     /// A route's destination went down (missed pings, or a call's INVITE to it timed out or
     /// could not be sent) or came back up (answered a ping).

@@ -98,6 +98,7 @@
 
 pub mod config;
 mod dialog;
+pub mod dns;
 mod engine;
 mod event;
 mod hop;
@@ -135,6 +136,8 @@ pub enum Input<'a> {
     /// The media plane's counters for one leg of an anchored stream (see
     /// [`Event::MediaStream`]), shown in call status and history.
     MediaReport(Instant, media::MediaReport),
+    /// The answer to an [`Event::Resolve`] query.
+    Resolved(Instant, dns::DnsAnswer),
 }
 
 /// Where a [`Transmit`] could not go.

@@ -229,8 +229,8 @@ pub struct DestinationAttempt {
 pub struct DestinationStatus {
     /// The route's name.
     pub route: String,
-    /// Where.
-    pub address: SocketAddr,
+    /// Where: `ip:port`, or the host name as configured.
+    pub address: String,
     /// Lower goes first.
     pub priority: u16,
     /// Share of the calls among those of the same priority.

@@ -121,9 +121,9 @@ impl Convert<twoleg_core::sip::HeaderName> for String {
     }
 }
 
-impl Convert<wit::SocketAddress> for std::net::SocketAddr {
-    fn convert(self) -> wit::SocketAddress {
-        let ip = match self.ip() {
+impl Convert<wit::IpAddress> for std::net::IpAddr {
+    fn convert(self) -> wit::IpAddress {
+        match self {
             std::net::IpAddr::V4(ip) => {
                 let [a, b, c, d] = ip.octets();
                 wit::IpAddress::Ipv4((a, b, c, d))
@@ -132,9 +132,25 @@ impl Convert<wit::SocketAddress> for std::net::SocketAddr {
                 let [a, b, c, d, e, f, g, h] = ip.segments();
                 wit::IpAddress::Ipv6((a, b, c, d, e, f, g, h))
             }
-        };
+        }
+    }
+}
+
+impl Convert<std::net::IpAddr> for wit::IpAddress {
+    fn convert(self) -> std::net::IpAddr {
+        match self {
+            wit::IpAddress::Ipv4((a, b, c, d)) => std::net::IpAddr::from([a, b, c, d]),
+            wit::IpAddress::Ipv6((a, b, c, d, e, f, g, h)) => {
+                std::net::IpAddr::from([a, b, c, d, e, f, g, h])
+            }
+        }
+    }
+}
+
+impl Convert<wit::SocketAddress> for std::net::SocketAddr {
+    fn convert(self) -> wit::SocketAddress {
         wit::SocketAddress {
-            ip,
+            ip: self.ip().convert(),
             port: self.port(),
         }
     }
@@ -142,13 +158,7 @@ impl Convert<wit::SocketAddress> for std::net::SocketAddr {
 
 impl Convert<std::net::SocketAddr> for wit::SocketAddress {
     fn convert(self) -> std::net::SocketAddr {
-        let ip = match self.ip {
-            wit::IpAddress::Ipv4((a, b, c, d)) => std::net::IpAddr::from([a, b, c, d]),
-            wit::IpAddress::Ipv6((a, b, c, d, e, f, g, h)) => {
-                std::net::IpAddr::from([a, b, c, d, e, f, g, h])
-            }
-        };
-        std::net::SocketAddr::new(ip, self.port)
+        std::net::SocketAddr::new(self.ip.convert(), self.port)
     }
 }
 
@@ -191,6 +201,7 @@ enums! {
     };
     twoleg_core::status::EndedBy, wit::EndedBy { Caller, Callee, B2bua };
     twoleg_core::turn::Health, wit::Health { Up, Down };
+    twoleg_core::dns::RecordKind, wit::RecordKind { Naptr, Srv, A, Aaaa };
 }
 
 /// A struct with the same fields on both sides, converted field by field both ways.
@@ -246,11 +257,69 @@ same_fields! {
         tag, side, stream, local_rtp, remote_rtp, remote_rtcp, peer_stream, srtp,
     };
     twoleg_core::media::SrtpKeys, SrtpKeys { send, receive };
+    twoleg_core::dns::DnsQuery, DnsQuery { id, name, kind };
+    twoleg_core::dns::DnsRecord, DnsRecord { ttl_s, data };
+    twoleg_core::dns::DnsAnswer, DnsAnswer { id, records, negative_ttl_s };
     twoleg_core::Counters, Counters {
         datagrams_in, datagrams_out, retransmissions, parse_errors, calls_started,
         turn_relays_granted, turn_failures, turn_allocations_open, turn_probes_sent,
         turn_probes_answered,
     };
+}
+
+impl Convert<wit::RecordData> for twoleg_core::dns::RecordData {
+    fn convert(self) -> wit::RecordData {
+        use twoleg_core::dns::RecordData as C;
+        match self {
+            C::Naptr {
+                order,
+                preference,
+                flags,
+                service,
+                replacement,
+            } => wit::RecordData::Naptr(wit::NaptrRecord {
+                order,
+                preference,
+                flags,
+                service,
+                replacement,
+            }),
+            C::Srv {
+                priority,
+                weight,
+                port,
+                target,
+            } => wit::RecordData::Srv(wit::SrvRecord {
+                priority,
+                weight,
+                port,
+                target,
+            }),
+            C::Address(ip) => wit::RecordData::Address(ip.convert()),
+        }
+    }
+}
+
+impl Convert<twoleg_core::dns::RecordData> for wit::RecordData {
+    fn convert(self) -> twoleg_core::dns::RecordData {
+        use twoleg_core::dns::RecordData as C;
+        match self {
+            wit::RecordData::Naptr(r) => C::Naptr {
+                order: r.order,
+                preference: r.preference,
+                flags: r.flags,
+                service: r.service,
+                replacement: r.replacement,
+            },
+            wit::RecordData::Srv(r) => C::Srv {
+                priority: r.priority,
+                weight: r.weight,
+                port: r.port,
+                target: r.target,
+            },
+            wit::RecordData::Address(ip) => C::Address(ip.convert()),
+        }
+    }
 }
 
 impl Convert<wit::RelayState> for twoleg_core::status::RelayState {
@@ -646,6 +715,7 @@ impl Convert<wit::Event> for twoleg_core::Event {
                 address: address.convert(),
                 health: health.convert(),
             }),
+            C::Resolve(query) => W::Resolve(query.convert()),
             C::DestinationHealth {
                 route,
                 address,
@@ -716,6 +786,7 @@ impl Convert<twoleg_core::Event> for wit::Event {
                 address: change.address.convert(),
                 health: change.health.convert(),
             },
+            W::Resolve(query) => C::Resolve(query.convert()),
             W::DestinationHealth(change) => C::DestinationHealth {
                 route: change.route,
                 address: change.address.convert(),

@@ -391,6 +391,17 @@ impl twoleg_sim::Engine for Guest {
                     )
                 })
             }
+            Input::Resolved(now, answer) => {
+                let answer = answer.convert();
+                self.call(|store, b, r| {
+                    b.twoleg_engine_engine().b2bua().call_handle_resolved(
+                        store,
+                        r,
+                        now.as_nanos(),
+                        &answer,
+                    )
+                })
+            }
             Input::MediaReport(now, report) => {
                 let report = report.convert();
                 self.call(|store, b, r| {

@@ -187,7 +187,7 @@ fn serve(config: ValidConfig, args: &RunArgs) -> anyhow::Result<()> {
         let destinations: Vec<String> = route
             .destinations
             .iter()
-            .map(|d| d.address.to_string())
+            .map(|d| d.target.to_string())
             .collect();
         tracing::info!(route = %route.name, destinations = %destinations.join(", "), lync = route.lync, "route");
     }

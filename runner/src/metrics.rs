@@ -35,7 +35,7 @@ impl Metrics {
         active_calls: usize,
         engine: &twoleg_core::Counters,
         turn_up: &[(std::net::SocketAddr, bool)],
-        destinations_up: &[(String, std::net::SocketAddr, bool)],
+        destinations_up: &[(String, String, bool)],
         connections: &ConnectionCounts,
         media: &crate::media::MediaTotals,
     ) -> String {

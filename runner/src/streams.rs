@@ -195,7 +195,7 @@ impl Streams {
                     route
                         .destinations
                         .iter()
-                        .map(move |d| (d.address, name.clone())),
+                        .filter_map(move |d| Some((d.target.address()?, name.clone()))),
                 )
             })
             .flatten()
@@ -230,6 +230,11 @@ impl Streams {
                 .spawn(accept(listener, transport, local, acceptor, shared.clone()));
         }
         self.shared = Some(shared);
+    }
+
+    /// The runtime the connections run on (DNS lookups run there too).
+    pub(crate) fn handle(&self) -> tokio::runtime::Handle {
+        self.runtime.handle().clone()
     }
 
     /// Counts for metrics.

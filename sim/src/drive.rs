@@ -176,6 +176,17 @@ impl<E: Engine> Driver<E> {
         self.drain()
     }
 
+    /// The answer to a DNS query the engine asked for, now.
+    pub fn resolved(
+        &mut self,
+        answer: twoleg_core::dns::DnsAnswer,
+    ) -> Result<(), DriveError<E::Error>> {
+        self.engine
+            .handle_input(Input::Resolved(self.now, answer))
+            .map_err(DriveError::Engine)?;
+        self.drain()
+    }
+
     /// Lets time pass until `target`, handing in every deadline on the way in order.
     pub fn advance_to(&mut self, target: Instant) -> Result<(), DriveError<E::Error>> {
         let mut steps = 0;

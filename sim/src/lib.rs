@@ -93,6 +93,94 @@ pub struct SimConfig {
     /// What media the scripted callees accept.
     #[serde(default)]
     pub callee_media: MediaSecurity,
+    /// The scripted DNS: what the engine's lookups find (answered at once; a name and type
+    /// not listed has no records). Routes' host names get a scripted callee on each address
+    /// they resolve to.
+    #[serde(default)]
+    pub dns: Vec<DnsEntry>,
+}
+
+/// The records of one name and type in the scripted DNS.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct DnsEntry {
+    /// The name, without a trailing dot.
+    pub name: String,
+    /// The type.
+    pub kind: twoleg_core::dns::RecordKind,
+    /// Its records.
+    pub records: Vec<twoleg_core::dns::DnsRecord>,
+}
+
+impl DnsEntry {
+    /// The answer to `query` from these entries: their records, or none (remembered 30 s).
+    pub fn answer(
+        entries: &[Self],
+        query: &twoleg_core::dns::DnsQuery,
+    ) -> twoleg_core::dns::DnsAnswer {
+        let records = entries
+            .iter()
+            .find(|e| e.kind == query.kind && e.name.eq_ignore_ascii_case(&query.name))
+            .map(|e| e.records.clone())
+            .unwrap_or_default();
+        twoleg_core::dns::DnsAnswer {
+            id: query.id,
+            records,
+            negative_ttl_s: 30,
+        }
+    }
+
+    /// The addresses a route's host names reach in this DNS: each A/AAAA record of a name
+    /// with the port of the destination, of the SRV records naming it, or 5060.
+    fn callee_addresses(entries: &[Self], config: &ValidConfig) -> Vec<SocketAddr> {
+        use twoleg_core::dns::{RecordData, RecordKind};
+        let addresses = |name: &str| -> Vec<std::net::IpAddr> {
+            entries
+                .iter()
+                .filter(|e| {
+                    matches!(e.kind, RecordKind::A | RecordKind::Aaaa)
+                        && e.name.eq_ignore_ascii_case(name)
+                })
+                .flat_map(|e| e.records.iter())
+                .filter_map(|r| match r.data {
+                    RecordData::Address(ip) => Some(ip),
+                    _ => None,
+                })
+                .collect()
+        };
+        let mut out = Vec::new();
+        for route in config.routes() {
+            for destination in &route.destinations {
+                let twoleg_core::config::Target::Name { host, port } = &destination.target else {
+                    continue;
+                };
+                if let Some(port) = port {
+                    out.extend(
+                        addresses(host)
+                            .into_iter()
+                            .map(|ip| SocketAddr::new(ip, *port)),
+                    );
+                    continue;
+                }
+                out.extend(
+                    addresses(host)
+                        .into_iter()
+                        .map(|ip| SocketAddr::new(ip, 5060)),
+                );
+            }
+        }
+        for entry in entries.iter().filter(|e| e.kind == RecordKind::Srv) {
+            for record in &entry.records {
+                if let RecordData::Srv { port, target, .. } = &record.data {
+                    out.extend(
+                        addresses(target.trim_end_matches('.'))
+                            .into_iter()
+                            .map(|ip| SocketAddr::new(ip, *port)),
+                    );
+                }
+            }
+        }
+        out
+    }
 }
 
 impl Default for SimConfig {
@@ -106,6 +194,7 @@ impl Default for SimConfig {
             keep_log: true,
             media_packets: 0,
             callee_media: MediaSecurity::Rtp,
+            dns: Vec::new(),
         }
     }
 }
@@ -214,11 +303,19 @@ impl Sim {
         let mut callees = BTreeMap::new();
         for (i, route) in config.routes().iter().enumerate() {
             let listener = &config.listeners()[route.listener];
-            for (j, destination) in route.destinations.iter().enumerate() {
+            let mut reached: Vec<SocketAddr> = route
+                .destinations
+                .iter()
+                .filter_map(|d| d.target.address())
+                .collect();
+            if i == 0 {
+                reached.extend(DnsEntry::callee_addresses(&sim.dns, &config));
+            }
+            for (j, address) in reached.into_iter().enumerate() {
                 let index = callees.len() + 1;
-                callees.entry(destination.address).or_insert_with(|| {
+                callees.entry(address).or_insert_with(|| {
                     Agent::new(
-                        (destination.address, listener.transport),
+                        (address, listener.transport),
                         listener.address,
                         timers.t1,
                         timers.t2,
@@ -471,14 +568,24 @@ impl Sim {
         }
         let keep_log = self.config.keep_log;
         let events = self.driver.take_events();
+        let mut queries = Vec::new();
         for (_, event) in &events {
             self.media.handle_event(event);
+            if let Event::Resolve(query) = event {
+                queries.push(DnsEntry::answer(&self.config.dns, query));
+            }
         }
         self.events.extend(
             events
                 .into_iter()
                 .filter(|(_, event)| keep_log || matches!(event, Event::CallEnded(_))),
         );
+        for answer in queries {
+            // An engine that refuses an answer has broken; the run goes on and its calls
+            // time out, which the tests see.
+            let _ = self.driver.resolved(answer);
+            self.drain_engine();
+        }
     }
 
     /// The current virtual time.

@@ -17,15 +17,15 @@ mod secret;
 mod valid;
 
 pub use model::{
-    Admin, CONFIG_VERSION, Config, Connections, DefaultZone, Destination, Encryption,
+    Admin, CONFIG_VERSION, Config, Connections, DefaultZone, Destination, Dns, Encryption,
     EncryptionB2bua, History, Listener, LyncB2bua, MediaEncryptionMode, Pattern, PortRange, Route,
     RouteMatch, SipSettings, Timers, TlsFiles, TurnAddress, TurnHealth, TurnServer, UnknownHeaders,
     Zone,
 };
 pub use plans::{
     ConnectionLimits, DestinationPlan, EncryptionPolicy, HeaderPolicy, HealthPolicy, IpBlock,
-    ListenerPlan, LyncPolicy, Matcher, PingPolicy, RoutePlan, SessionTimerPolicy, TimerValues,
-    TlsPlan, ZonePlan, ZoneTable,
+    ListenerPlan, LyncPolicy, Matcher, PingPolicy, RoutePlan, SessionTimerPolicy, Target,
+    TimerValues, TlsPlan, ZonePlan, ZoneTable,
 };
 pub use problem::{FieldPath, Problem, Problems, Segment};
 pub use schema::json_schema;

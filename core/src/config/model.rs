@@ -41,6 +41,8 @@ pub struct Config {
     pub admin: Admin,
     /// The call history.
     pub history: History,
+    /// Where the runner sends DNS queries for destinations given as host names.
+    pub dns: Dns,
 }
 
 impl Default for Config {
@@ -57,6 +59,7 @@ impl Default for Config {
             turn_health: TurnHealth::default(),
             admin: Admin::default(),
             history: History::default(),
+            dns: Dns::default(),
         }
     }
 }
@@ -550,6 +553,16 @@ impl Default for TurnHealth {
             failures_before_down: 3,
         }
     }
+}
+
+/// The DNS servers the runner asks.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default)]
+#[schemars(deny_unknown_fields)]
+pub struct Dns {
+    /// `ip:port` of each server, asked in order; empty: the system's (`/etc/resolv.conf`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub servers: Vec<String>,
 }
 
 /// The runner's admin HTTP API.

@@ -110,14 +110,51 @@ pub struct RoutePlan {
 }
 
 /// One place a route's calls may go.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DestinationPlan {
-    /// Its address.
-    pub address: SocketAddr,
+    /// Where.
+    pub target: Target,
     /// Lower goes first.
     pub priority: u16,
     /// Share of the calls among those of the same priority.
     pub weight: u16,
+}
+
+/// A destination: an address, or a host name the engine resolves (RFC 3263).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// `ip:port`.
+    Address(SocketAddr),
+    /// `host:port` (A or AAAA records) or `host` (NAPTR, SRV, then A or AAAA).
+    Name {
+        /// The host name, lower case.
+        host: String,
+        /// The port, when given.
+        port: Option<u16>,
+    },
+}
+
+impl Target {
+    /// The address, for an `ip:port` destination.
+    pub fn address(&self) -> Option<SocketAddr> {
+        match self {
+            Self::Address(address) => Some(*address),
+            Self::Name { .. } => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Address(address) => address.fmt(f),
+            Self::Name {
+                host,
+                port: Some(port),
+            } => write!(f, "{host}:{port}"),
+            Self::Name { host, port: None } => f.write_str(host),
+        }
+    }
 }
 
 /// How a route's destinations are pinged with OPTIONS.

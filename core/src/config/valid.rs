@@ -33,6 +33,7 @@ pub struct ValidConfig {
     pub(super) turn_servers: TurnServerTable,
     pub(super) turn_health: Option<HealthPolicy>,
     pub(super) admin_listen: SocketAddr,
+    pub(super) dns_servers: Vec<SocketAddr>,
     pub(super) history_max_calls: usize,
 }
 
@@ -141,6 +142,11 @@ impl ValidConfig {
     /// TURN health probing, if switched on.
     pub fn turn_health(&self) -> Option<HealthPolicy> {
         self.turn_health
+    }
+
+    /// The DNS servers to ask (empty: the system's).
+    pub fn dns_servers(&self) -> &[SocketAddr] {
+        &self.dns_servers
     }
 
     /// The admin HTTP listener.

@@ -9,12 +9,12 @@
 
 use std::net::SocketAddr;
 
-use rand::Rng;
-
 use super::call::{Call, CancelState, RelayId};
 use super::timers::{CallTimer, TimerKey};
 use super::{B2bua, Owner};
+use crate::config::Target;
 use crate::dialog::Dialog;
+use crate::dns::{Lookup, weighted_order};
 use crate::event::Event;
 use crate::hop::Hop;
 use crate::ids;
@@ -69,7 +69,7 @@ impl B2bua {
             for (plan, state) in route.destinations.iter().zip(health) {
                 out.push(DestinationStatus {
                     route: route.name.clone(),
-                    address: plan.address,
+                    address: plan.target.to_string(),
                     priority: plan.priority,
                     weight: plan.weight,
                     health: if state.down { Health::Down } else { Health::Up },
@@ -82,49 +82,49 @@ impl B2bua {
         out
     }
 
-    /// The order a new call on this route tries its destinations in: the up ones, best
-    /// priority first, each priority's in a random order weighted by weight. Empty when all
-    /// are down.
-    pub(crate) fn call_targets(&mut self, route_index: usize) -> Vec<SocketAddr> {
-        let plans = &self.config.routes()[route_index].destinations;
+    /// The addresses a new call on this route tries, in order: the up destinations, best
+    /// priority first, each priority's in a random order weighted by weight, a host name
+    /// standing for its resolved addresses (RFC 3263 order). `None` while DNS answers are
+    /// awaited (the queries are out); empty when every destination is down or resolves to
+    /// nothing.
+    pub(crate) fn call_targets(&mut self, route_index: usize) -> Option<Vec<SocketAddr>> {
+        let route = &self.config.routes()[route_index];
+        let plans = route.destinations.clone();
+        let listener = &self.config.listeners()[route.listener];
+        let (transport, ipv6) = (listener.transport, listener.address.is_ipv6());
         let health = &self.destinations[route_index];
-        let mut up: Vec<usize> = (0..plans.len()).filter(|&i| !health[i].down).collect();
-        up.sort_by_key(|&i| plans[i].priority);
-        let mut out = Vec::with_capacity(up.len());
-        let mut rest = up.as_slice();
-        while let Some(&first) = rest.first() {
-            let priority = plans[first].priority;
-            let same = rest
-                .iter()
-                .take_while(|&&i| plans[i].priority == priority)
-                .count();
-            let mut group: Vec<usize> = rest[..same].to_vec();
-            rest = &rest[same..];
-            // RFC 2782: draw by running sum of weights; a group of one draws nothing, so a
-            // route with one destination leaves the RNG as it was.
-            while group.len() > 1 {
-                let total: u32 = group.iter().map(|&i| u32::from(plans[i].weight)).sum();
-                let pick = if total == 0 {
-                    0
-                } else {
-                    let mut at = self.rng.random_range(0..total);
-                    group
-                        .iter()
-                        .position(|&i| {
-                            let weight = u32::from(plans[i].weight);
-                            if at < weight {
-                                return true;
-                            }
-                            at -= weight;
-                            false
-                        })
-                        .unwrap_or(0)
-                };
-                out.push(plans[group.remove(pick)].address);
+        let up: Vec<(u16, u16, usize)> = (0..plans.len())
+            .filter(|&i| !health[i].down)
+            .map(|i| (plans[i].priority, plans[i].weight, i))
+            .collect();
+        let order = weighted_order(up, &mut self.rng);
+        let mut out: Vec<SocketAddr> = Vec::new();
+        let mut queries = Vec::new();
+        let mut waiting = false;
+        for i in order {
+            match &plans[i].target {
+                Target::Address(address) => out.push(*address),
+                Target::Name { host, port } => match self.resolver.lookup(
+                    host,
+                    *port,
+                    transport,
+                    ipv6,
+                    self.now,
+                    &mut self.rng,
+                    &mut queries,
+                ) {
+                    Lookup::Ready(addresses) => out.extend(addresses),
+                    Lookup::Waiting => waiting = true,
+                },
             }
-            out.extend(group.iter().map(|&i| plans[i].address));
         }
-        out
+        self.ask(queries);
+        if waiting {
+            return None;
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        out.retain(|address| seen.insert(*address));
+        Some(out)
     }
 
     /// A call's INVITE goes to `address`: counted, and listed in the call's attempts.
@@ -239,7 +239,7 @@ impl B2bua {
         self.config.routes()[route_index]
             .destinations
             .iter()
-            .position(|d| d.address == address)
+            .position(|d| d.target.address() == Some(address))
     }
 
     /// A ping round of one route: a ping still unanswered counts as missed, then each
@@ -251,7 +251,11 @@ impl B2bua {
         };
         let listener = &self.config.listeners()[route.listener];
         let (transport, local) = (listener.transport, listener.address);
+        // Host names are not pinged: their addresses change with DNS.
         for (index, plan) in route.destinations.iter().enumerate() {
+            let Some(address) = plan.target.address() else {
+                continue;
+            };
             if let Some(old) = self.destinations[route_index][index].ping.take() {
                 self.forget_tx(old);
                 self.ping_missed(route_index, index, policy.failures_before_down);
@@ -259,10 +263,10 @@ impl B2bua {
             let hop = Hop {
                 transport,
                 local,
-                peer: plan.address,
+                peer: address,
                 connection: None,
             };
-            let target = format!("sip:{}", plan.address);
+            let target = format!("sip:{address}");
             let mut dialog = Dialog {
                 call_id: ids::call_id(&mut self.rng, &local.ip().to_string()),
                 local_tag: ids::tag(&mut self.rng),
@@ -341,9 +345,12 @@ impl B2bua {
         state.down = down;
         let route = &self.config.routes()[route_index];
         let health = if down { Health::Down } else { Health::Up };
+        let Some(address) = route.destinations[index].target.address() else {
+            return;
+        };
         self.emit(Event::DestinationHealth {
             route: route.name.clone(),
-            address: route.destinations[index].address,
+            address,
             health,
         });
     }

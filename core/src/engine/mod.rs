@@ -15,6 +15,7 @@ mod pass_through;
 mod probes;
 mod receive;
 mod records;
+mod resolving;
 mod timers;
 mod transactions;
 
@@ -180,6 +181,10 @@ pub struct B2bua {
     route_load: Vec<RouteLoad>,
     /// Per route (by index), per destination: its health.
     destinations: Vec<Vec<destinations::DestinationHealth>>,
+    /// The DNS cache and the queries in flight.
+    resolver: crate::dns::Resolver,
+    /// New INVITEs waiting for DNS answers.
+    parked: Vec<resolving::ParkedInvite>,
     history: History,
     // TURN.
     turn_servers: TurnServerTable,
@@ -232,6 +237,8 @@ impl B2bua {
                 .map(|_| RouteLoad::default())
                 .collect(),
             destinations: Vec::new(),
+            resolver: crate::dns::Resolver::default(),
+            parked: Vec::new(),
             history: History::new(config.history_max_calls()),
             turn_servers: config.turn_servers().clone(),
             allocations: Allocations::new(),
@@ -281,6 +288,10 @@ impl B2bua {
             Input::MediaReport(now, report) => {
                 self.advance(now)?;
                 self.on_media_report(&report);
+            }
+            Input::Resolved(now, answer) => {
+                self.advance(now)?;
+                self.on_resolved(answer);
             }
         }
         Ok(())
@@ -387,6 +398,8 @@ impl B2bua {
             .lingering
             .count(|key| matches!(key, TxKey::Client { method, .. } if *method == Method::OPTIONS));
         self.calls.is_empty()
+            && self.parked.is_empty()
+            && !self.resolver.is_waiting()
             && busy == 0
             && self.lingering.len() == pings_lingering
             && self.allocations.is_empty()

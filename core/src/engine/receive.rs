@@ -449,6 +449,11 @@ impl B2bua {
         target: Option<TxId>,
         carries: Vec<(HeaderName, String)>,
     ) {
+        if let Some(invite) = target
+            && self.cancel_parked(tx, reply, invite)
+        {
+            return;
+        }
         let target = target.and_then(|id| self.txs.get(&id));
         // RFC 3261 §9.2: a CANCEL for a transaction already answered has no effect, but is
         // answered 200 all the same.

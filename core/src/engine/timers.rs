@@ -70,6 +70,8 @@ pub(crate) enum TimerKey {
     Probe,
     /// The next OPTIONS ping round of a route (by index).
     Ping(usize),
+    /// A DNS query (by id) has waited long enough for its answer.
+    Resolve(u64),
 }
 
 impl B2bua {
@@ -95,6 +97,7 @@ impl B2bua {
                 }
                 TimerKey::Probe => self.on_probe_timer(),
                 TimerKey::Ping(route) => self.on_ping_timer(route),
+                TimerKey::Resolve(id) => self.on_resolve_timeout(id),
             }
         }
     }

@@ -135,6 +135,14 @@ impl GuestB2bua for Engine {
             .map_err(Convert::convert)
     }
 
+    fn handle_resolved(&self, now: u64, answer: wit::DnsAnswer) -> Result<(), wit::EngineError> {
+        let input = Input::Resolved(Instant::from_nanos(now), answer.convert());
+        self.0
+            .borrow_mut()
+            .handle_input(input)
+            .map_err(Convert::convert)
+    }
+
     fn handle_timeout(&self, now: u64) -> Result<(), wit::EngineError> {
         self.0
             .borrow_mut()

@@ -73,7 +73,7 @@ impl Node {
                     .iter()
                     .map(|v| (v.address, v.health == Health::Up))
                     .collect();
-                let destinations: Vec<(String, SocketAddr, bool)> = self
+                let destinations: Vec<(String, String, bool)> = self
                     .destinations()
                     .into_iter()
                     .map(|d| (d.route, d.address, d.health == Health::Up))

@@ -4,6 +4,7 @@
 //! the loop here, the admin requests in `admin.rs`, the sockets in `sockets.rs`.
 
 mod admin;
+mod dns;
 mod sockets;
 mod unreachable;
 
@@ -66,6 +67,8 @@ pub(crate) enum Message {
     /// An ICMP error said a datagram sent from a listener to `destination` was not taken
     /// (port or host unreachable).
     Unreachable { destination: SocketAddr },
+    /// The answer to a DNS query of the engine.
+    Resolved(twoleg_core::dns::DnsAnswer),
     /// SIGINT or SIGTERM.
     Shutdown,
 }
@@ -76,6 +79,8 @@ pub(crate) struct Node {
     guest: Guest,
     /// TCP and TLS connections.
     streams: Streams,
+    /// The resolver for the engine's DNS queries (none when the system has no DNS set up).
+    dns: Option<dns::Dns>,
     config: ValidConfig,
     seed: u64,
     sockets: BTreeMap<SocketAddr, UdpSocket>,
@@ -120,10 +125,18 @@ impl Node {
             sockets.insert(listener.address, socket);
         }
         let streams = Streams::bind(&config, config_dir)?;
+        let dns = match dns::Dns::new(config.dns_servers()) {
+            Ok(dns) => Some(dns),
+            Err(e) => {
+                tracing::warn!(error = %format!("{e:#}"), "no DNS: destinations given as host names will not resolve");
+                None
+            }
+        };
         Ok(Self {
             host,
             guest,
             streams,
+            dns,
             config,
             seed,
             sockets,
@@ -200,6 +213,11 @@ impl Node {
                     self.check(result);
                 }
                 Ok(Message::Admin(request)) => self.admin(request),
+                Ok(Message::Resolved(answer)) => {
+                    let input = Input::Resolved(self.now(), answer);
+                    let result = self.guest.handle_input(input);
+                    self.check(result);
+                }
                 Ok(Message::Unreachable { destination }) => {
                     let input = Input::Undeliverable(
                         self.now(),
@@ -359,6 +377,21 @@ impl Node {
                 address, health, ..
             } => {
                 tracing::warn!(%address, ?health, "TURN server health changed");
+            }
+            Event::DestinationHealth {
+                route,
+                address,
+                health,
+            } => {
+                tracing::warn!(%route, %address, ?health, "route destination health changed");
+            }
+            Event::Resolve(query) => {
+                tracing::debug!(name = %query.name, kind = ?query.kind, "DNS lookup");
+                match (&self.dns, &self.loop_tx) {
+                    (Some(dns), Some(tx)) => dns.ask(&self.streams.handle(), query, tx.clone()),
+                    // Unanswered, the engine counts the query as failed after 5 s.
+                    _ => tracing::warn!(name = %query.name, "no DNS to ask"),
+                }
             }
             // Anchored media goes to the media plane (logged with suites only, never keys).
             Event::MediaStream(stream) => {

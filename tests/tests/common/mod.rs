@@ -156,6 +156,12 @@ pub struct Net {
     pub rsip_unreadable: usize,
     /// Keep-alive pongs (CRLF) the engine sent: to where, on which connection.
     pub pongs: Vec<(SocketAddr, Option<ConnectionId>)>,
+    /// The DNS the engine's queries are answered from, at once unless `hold_dns`.
+    pub dns: Vec<twoleg_sim::DnsEntry>,
+    /// Queries are kept in `dns_queries` instead of being answered.
+    pub hold_dns: bool,
+    /// Every query the engine asked, in order.
+    pub dns_queries: Vec<twoleg_core::dns::DnsQuery>,
     cursor: usize,
 }
 
@@ -188,6 +194,9 @@ impl Net {
             peer_text_rsip_refuses: false,
             rsip_unreadable: 0,
             pongs: Vec::new(),
+            dns: Vec::new(),
+            hold_dns: false,
+            dns_queries: Vec::new(),
             cursor: 0,
         };
         net.drain();
@@ -340,8 +349,20 @@ impl Net {
                 parsed,
             });
         }
-        self.events
-            .extend(self.driver.take_events().into_iter().map(|(_, e)| e));
+        let events = self.driver.take_events();
+        let mut queries = Vec::new();
+        for (_, event) in &events {
+            if let Event::Resolve(query) = event {
+                self.dns_queries.push(query.clone());
+                queries.push(query.clone());
+            }
+        }
+        self.events.extend(events.into_iter().map(|(_, e)| e));
+        if !self.hold_dns {
+            for query in queries {
+                self.answer_dns(&query);
+            }
+        }
         for (source, destination, contents) in answers {
             self.driver
                 .receive(source, destination, &contents)
@@ -380,6 +401,13 @@ impl Net {
                 .collect::<Vec<_>>()
         );
         found.into_iter().next().unwrap()
+    }
+
+    /// Answers a query from `dns` (no entry: no records, remembered 30 s).
+    pub fn answer_dns(&mut self, query: &twoleg_core::dns::DnsQuery) {
+        let answer = twoleg_sim::DnsEntry::answer(&self.dns, query);
+        self.driver.resolved(answer).expect("time moves forward");
+        self.drain();
     }
 
     pub fn history(&self) -> Vec<CallRecord> {

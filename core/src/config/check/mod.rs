@@ -84,6 +84,15 @@ impl Checker {
         let turn_servers = self.turn_servers(&config.turn_servers, &root.key("turn_servers"));
         let turn_health = self.turn_health(&config.turn_health, &root.key("turn_health"));
         let admin_listen = self.socket_addr(&config.admin.listen, &root.key("admin").key("listen"));
+        let dns_servers: Option<Vec<SocketAddr>> = config
+            .dns
+            .servers
+            .iter()
+            .enumerate()
+            .map(|(i, server)| self.socket_addr(server, &root.key("dns").key("servers").index(i)))
+            .collect::<Vec<_>>()
+            .into_iter()
+            .collect();
         let history_max_calls = self.bounded(
             config.history.max_calls,
             1,
@@ -106,6 +115,7 @@ impl Checker {
             turn_servers: turn_servers?,
             turn_health: turn_health?,
             admin_listen: admin_listen?,
+            dns_servers: dns_servers?,
             history_max_calls: history_max_calls? as usize,
             config,
         })

@@ -1,12 +1,13 @@
 //! Routes and how they match the Request-URI.
 
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use super::Checker;
 use crate::Transport;
 use crate::config::model::{self, Config};
 use crate::config::plans::{
-    DestinationPlan, HeaderPolicy, ListenerPlan, Matcher, PingPolicy, RoutePlan,
+    DestinationPlan, HeaderPolicy, ListenerPlan, Matcher, PingPolicy, RoutePlan, Target,
 };
 use crate::config::problem::FieldPath;
 
@@ -233,9 +234,9 @@ impl Checker {
                 None
             }
             (true, true) => {
-                let address = self.socket_addr(&route.destination, &at.key("destination"))?;
+                let target = self.target(&route.destination, &at.key("destination"))?;
                 Some(vec![DestinationPlan {
-                    address,
+                    target,
                     priority: 1,
                     weight: 1,
                 }])
@@ -245,21 +246,20 @@ impl Checker {
                 let mut ok = true;
                 for (i, entry) in route.destinations.iter().enumerate() {
                     let path = at.key("destinations").index(i);
-                    let Some(address) = self.socket_addr(&entry.address, &path.key("address"))
-                    else {
+                    let Some(target) = self.target(&entry.address, &path.key("address")) else {
                         ok = false;
                         continue;
                     };
-                    if out.iter().any(|d: &DestinationPlan| d.address == address) {
+                    if out.iter().any(|d: &DestinationPlan| d.target == target) {
                         self.report(
                             path.key("address"),
-                            format!("{address} is listed twice on this route"),
+                            format!("{target} is listed twice on this route"),
                         );
                         ok = false;
                         continue;
                     }
                     out.push(DestinationPlan {
-                        address,
+                        target,
                         priority: entry.priority,
                         weight: entry.weight,
                     });
@@ -267,6 +267,56 @@ impl Checker {
                 ok.then_some(out)
             }
         }
+    }
+
+    /// A destination: `ip:port`, `host:port` or `host`.
+    fn target(&mut self, text: &str, path: &FieldPath) -> Option<Target> {
+        let text = text.trim();
+        if text.parse::<SocketAddr>().is_ok() {
+            return self.socket_addr(text, path).map(Target::Address);
+        }
+        let (host, port) = match text.rsplit_once(':') {
+            Some((host, port)) => match port.parse::<u16>() {
+                Ok(port) if port > 0 => (host, Some(port)),
+                _ => {
+                    self.report(
+                        path.clone(),
+                        format!("\"{text}\": {port} is not a port number (1 to 65535)"),
+                    );
+                    return None;
+                }
+            },
+            None => (text, None),
+        };
+        if host.trim_matches(['[', ']']).parse::<IpAddr>().is_ok() {
+            self.report(
+                path.clone(),
+                format!("\"{text}\" gives an IP address without a port; write ip:port"),
+            );
+            return None;
+        }
+        let is_name = !host.is_empty()
+            && host.len() <= 253
+            && host.split('.').all(|label| {
+                !label.is_empty()
+                    && label.len() <= 63
+                    && label
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            });
+        if !is_name {
+            self.report(
+                path.clone(),
+                format!(
+                    "\"{text}\" is not ip:port, host:port or a host name, like 127.0.0.1:5070 or pbx.example.com"
+                ),
+            );
+            return None;
+        }
+        Some(Target::Name {
+            host: host.to_ascii_lowercase(),
+            port,
+        })
     }
 
     /// A route's Request-URI rewrite: its user part and host part, each when given.

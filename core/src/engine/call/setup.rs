@@ -6,6 +6,7 @@ use crate::dialog::Dialog;
 use crate::engine::anchor::{BUSY_RETRY_AFTER_S, SdpRole, warning};
 use crate::engine::lync_leg::LyncMedia;
 use crate::engine::pass_through::{advertise_allow, copy_payload};
+use crate::engine::resolving::ParkedInvite;
 use crate::engine::timers::CallTimer;
 use crate::engine::{B2bua, Owner};
 use crate::event::Event;
@@ -17,14 +18,31 @@ use crate::status::{LegState, Side, TurnDecision};
 use crate::transaction::{MergeKey, TxId};
 
 impl B2bua {
-    /// A new INVITE: 100 Trying, route, then the B leg's INVITE.
+    /// A new INVITE: 100 Trying, then routing.
     pub(crate) fn on_new_invite(&mut self, arrival: Hop, tx: TxId, reply: ReplyTo, parsed: Parsed) {
+        let trying = reply.response(StatusCode::TRYING, "Trying", None);
+        self.respond(tx, &trying);
+        self.route_invite(ParkedInvite {
+            arrival,
+            tx,
+            reply,
+            parsed,
+        });
+    }
+
+    /// Routes a new INVITE (again, once DNS answered): its route, the route's limits, both
+    /// legs and the B leg's INVITE.
+    pub(crate) fn route_invite(&mut self, invite: ParkedInvite) {
+        let ParkedInvite {
+            arrival,
+            tx,
+            reply,
+            parsed,
+        } = invite;
         let (source, local) = (arrival.peer, arrival.local);
         let Message::Request(request) = &parsed.message else {
             unreachable!("only requests open calls");
         };
-        let trying = reply.response(StatusCode::TRYING, "Trying", None);
-        self.respond(tx, &trying);
 
         let route_index = parsed.request_uri.as_ref().and_then(|uri| {
             self.config
@@ -39,6 +57,36 @@ impl B2bua {
             return;
         };
         let route = self.config.routes()[route_index].clone();
+        let Some(mut targets) = self.call_targets(route_index) else {
+            self.parked.push(ParkedInvite {
+                arrival,
+                tx,
+                reply,
+                parsed,
+            });
+            return;
+        };
+        if targets.is_empty() {
+            // Every destination failed its pings, or its names resolve to nothing: asked to
+            // come back after the next ping round.
+            let retry_after = route
+                .ping
+                .map_or(5, |policy| policy.interval.as_secs().max(1));
+            let status = StatusCode::SERVICE_UNAVAILABLE;
+            let tag = ids::tag(&mut self.rng);
+            let mut response = reply.response(status, "No Destination Available", Some(&tag));
+            response
+                .headers
+                .push(HeaderName::RETRY_AFTER, retry_after.to_string());
+            self.refuse(
+                tx,
+                &response,
+                source,
+                &Method::INVITE,
+                Refusal::NoDestination,
+            );
+            return;
+        }
         if let Some(retry_after) = self.admit(route_index) {
             let status = StatusCode::SERVICE_UNAVAILABLE;
             let tag = ids::tag(&mut self.rng);
@@ -80,27 +128,6 @@ impl B2bua {
                 return;
             }
         };
-        let mut targets = self.call_targets(route_index);
-        if targets.is_empty() {
-            // Every destination failed its pings: asked to come back after the next round.
-            let retry_after = route
-                .ping
-                .map_or(1, |policy| policy.interval.as_secs().max(1));
-            let status = StatusCode::SERVICE_UNAVAILABLE;
-            let tag = ids::tag(&mut self.rng);
-            let mut response = reply.response(status, "No Destination Available", Some(&tag));
-            response
-                .headers
-                .push(HeaderName::RETRY_AFTER, retry_after.to_string());
-            self.refuse(
-                tx,
-                &response,
-                source,
-                &Method::INVITE,
-                Refusal::NoDestination,
-            );
-            return;
-        }
         let destination = targets.remove(0);
         let merge_key = MergeKey::of(&parsed);
         self.merge_index.insert(merge_key.clone(), tx);
