@@ -33,7 +33,8 @@ fi
 
 # Debian packages the end-to-end tests drive: SIPp (sip-tester), Chromium for the browser test,
 # coturn for the TURN client, baresip and openssl (s_client) for SIP over TLS and SRTP, tcpdump
-# for the media capture the SRTP relay test decrypts.
+# for the media capture the SRTP relay test decrypts, dnsmasq as the DNS server of the routing
+# tests.
 missing=()
 command -v sipp >/dev/null 2>&1 || missing+=(sip-tester)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
@@ -42,6 +43,7 @@ command -v node >/dev/null 2>&1 || missing+=(nodejs npm)
 command -v baresip >/dev/null 2>&1 || missing+=(baresip-core)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 command -v tcpdump >/dev/null 2>&1 || missing+=(tcpdump)
+command -v dnsmasq >/dev/null 2>&1 || [ -x /usr/sbin/dnsmasq ] || missing+=(dnsmasq-base)
 python3 -m pip --version >/dev/null 2>&1 || missing+=(python3 python3-pip)
 if [ ${#missing[@]} -gt 0 ]; then
   log "apt-get install ${missing[*]}"

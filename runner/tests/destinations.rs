@@ -4,7 +4,6 @@
 
 mod common;
 
-use std::path::Path;
 use std::time::Duration;
 
 use common::*;
@@ -28,30 +27,6 @@ fn pool_config(ip: &str) -> String {
   "history": {{ "max_calls": 1000 }}
 }}"#
     )
-}
-
-/// SIPp's built-in callee on `ip:port`, answering OPTIONS pings with 200 (`-aa`), in its own
-/// directory (its screen file is its own).
-fn callee(dir: &Path, ip: &str, port: u16) -> Sipp {
-    let dir = dir.join(format!("callee-{port}"));
-    std::fs::create_dir_all(&dir).unwrap();
-    let port = port.to_string();
-    Sipp::spawn(&dir, &["-sn", "uas", "-aa", "-i", ip, "-p", &port])
-}
-
-/// `calls` calls at 20 per second from SIPp's built-in caller; its exit code and counts.
-fn place_calls(dir: &Path, ip: &str, batch: &str, calls: u32) -> (i32, (u64, u64), String) {
-    let dir = dir.join(batch);
-    std::fs::create_dir_all(&dir).unwrap();
-    let calls = calls.to_string();
-    let mut caller = uac(
-        &dir,
-        ip,
-        5080,
-        &["-m", &calls, "-r", "20", "-timeout", "60", "-timeout_error"],
-    );
-    let code = caller.wait(Duration::from_secs(90));
-    (code, caller.counts(), caller.screen())
 }
 
 /// Each destination's health, as `/api/routes` shows it.
@@ -109,7 +84,7 @@ fn a_killed_callee_is_failed_over_and_skipped_and_takes_calls_again_when_it_come
     assert!(eventually(Duration::from_secs(10), || up(&runner, "up")));
 
     // Both take calls.
-    let (code, counts, screen) = place_calls(dir.path(), &ip, "both", 60);
+    let (code, counts, screen) = place_calls(dir.path(), &ip, "both", 60, 20);
     assert_eq!((code, counts), (0, (60, 0)), "{screen}");
     assert!(eventually(Duration::from_secs(10), || runner
         .history()
@@ -122,7 +97,7 @@ fn a_killed_callee_is_failed_over_and_skipped_and_takes_calls_again_when_it_come
     // The second is killed: calls go on with no failure. Until it is marked down, the calls
     // sent to it fail over to the first (on the ICMP error, or after 500 ms).
     drop(second);
-    let (code, counts, screen) = place_calls(dir.path(), &ip, "one-killed", 100);
+    let (code, counts, screen) = place_calls(dir.path(), &ip, "one-killed", 100, 20);
     assert_eq!(
         (code, counts),
         (0, (100, 0)),
@@ -168,7 +143,7 @@ fn a_killed_callee_is_failed_over_and_skipped_and_takes_calls_again_when_it_come
         "{:?}",
         health(&runner)
     );
-    let (code, counts, screen) = place_calls(dir.path(), &ip, "back", 60);
+    let (code, counts, screen) = place_calls(dir.path(), &ip, "back", 60, 20);
     assert_eq!((code, counts), (0, (60, 0)), "{screen}");
     assert!(eventually(Duration::from_secs(10), || runner
         .history()
@@ -201,7 +176,7 @@ fn a_destination_with_no_listener_fails_over_on_the_icmp_error_not_after_timer_b
     );
     let runner = Runner::start(&ip, &config, dir.path(), &[]);
     let _second = callee(dir.path(), &ip, 5071);
-    let (code, counts, screen) = place_calls(dir.path(), &ip, "calls", 5);
+    let (code, counts, screen) = place_calls(dir.path(), &ip, "calls", 5, 20);
     assert_eq!(
         (code, counts),
         (0, (5, 0)),

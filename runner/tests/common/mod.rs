@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 pub mod baresip;
 pub mod coturn;
+pub mod dnsmasq;
 pub mod pki;
 
 pub const TWOLEG: &str = env!("CARGO_BIN_EXE_twoleg");
@@ -341,4 +342,44 @@ pub fn media_legs(call: &serde_json::Value) -> Vec<serde_json::Value> {
         .as_array()
         .cloned()
         .unwrap_or_default()
+}
+
+/// SIPp's built-in callee on `ip:port`, answering OPTIONS pings with 200 (`-aa`), in its own
+/// directory (its screen file is its own).
+pub fn callee(dir: &Path, ip: &str, port: u16) -> Sipp {
+    let dir = dir.join(format!("callee-{port}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let port = port.to_string();
+    Sipp::spawn(&dir, &["-sn", "uas", "-aa", "-i", ip, "-p", &port])
+}
+
+/// `calls` calls at `rate` per second from SIPp's built-in caller (in its own directory
+/// `batch`); its exit code, counts and screen.
+pub fn place_calls(
+    dir: &Path,
+    ip: &str,
+    batch: &str,
+    calls: u32,
+    rate: u32,
+) -> (i32, (u64, u64), String) {
+    let dir = dir.join(batch);
+    std::fs::create_dir_all(&dir).unwrap();
+    let calls = calls.to_string();
+    let rate = rate.to_string();
+    let mut caller = uac(
+        &dir,
+        ip,
+        5080,
+        &[
+            "-m",
+            &calls,
+            "-r",
+            &rate,
+            "-timeout",
+            "60",
+            "-timeout_error",
+        ],
+    );
+    let code = caller.wait(Duration::from_secs(90));
+    (code, caller.counts(), caller.screen())
 }
