@@ -196,3 +196,57 @@ fn a_destination_with_no_listener_fails_over_on_the_icmp_error_not_after_timer_b
         assert_eq!(record["legs"][1]["peer"], format!("{ip}:5071"));
     }
 }
+
+#[test]
+fn a_lync_route_that_points_at_twoleg_itself_gets_482_with_one_record_and_one_calls_relays() {
+    use common::coturn::Coturn;
+    require_sipp();
+    let ip = ip(47);
+    let dir = tempfile::tempdir().unwrap();
+    let coturn = Coturn::start(dir.path(), "127.0.0.48", (49_800, 49_899));
+    // The route's destination is TwoLeg's own listener.
+    let config = format!(
+        r#"{{
+  "version": 1,
+  "sip": {{ "listeners": [ {{ "name": "default", "address": "{ip}:5060" }} ] }},
+  "routes": [ {{ "name": "loop", "destination": "{ip}:5060", "lync": true }} ],
+  "lync_b2bua": {{ "enabled": true, "offer_turn_services": true,
+                   "media_port_range": {{ "start": 56000, "end": 56999 }} }},
+  "turn_servers": [ {{ "address": "127.0.0.48", "port": 3478, "description": "coturn",
+                      "username": "alice", "password": "secret" }} ],
+  "admin": {{ "listen": "{ip}:8080" }}
+}}"#
+    );
+    let runner = Runner::start(&ip, &config, dir.path(), &[]);
+    let mut caller = uac_scenario(dir.path(), &ip, "uac_loop", 3, &[]);
+    assert_eq!(
+        caller.wait(Duration::from_secs(60)),
+        0,
+        "{}\n{}",
+        caller.screen(),
+        runner.log_text()
+    );
+    assert_eq!(caller.counts(), (3, 0), "every call got 482");
+    assert!(
+        eventually(Duration::from_secs(10), || runner.history().len() == 3),
+        "{}",
+        runner.log_text()
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        runner.history().len(),
+        3,
+        "one record per call, none for the loop"
+    );
+    for record in runner.history() {
+        assert_eq!(record["final_status"], 482, "{record:#}");
+    }
+    // Each call's Lync leg allocated its RTP and RTCP relays once; the INVITE that came back
+    // allocated nothing.
+    assert_eq!(
+        coturn.count("incoming packet ALLOCATE processed, success"),
+        6,
+        "{}",
+        coturn.log_text()
+    );
+}
