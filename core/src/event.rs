@@ -186,6 +186,9 @@ pub enum Refusal {
     RouteBusy,
     /// Every destination of its route is down (503 with Retry-After).
     NoDestination,
+    /// The listener it arrived on is at its limit of concurrent calls or of calls per
+    /// second (503 with Retry-After).
+    ListenerBusy,
 }
 
 impl fmt::Display for Refusal {
@@ -212,6 +215,7 @@ impl fmt::Display for Refusal {
             Self::Loop => f.write_str("an INVITE TwoLeg sent came back to it (loop)"),
             Self::RouteBusy => f.write_str("the route is at its call limit"),
             Self::NoDestination => f.write_str("every destination of the route is down"),
+            Self::ListenerBusy => f.write_str("the listener is at its call limit"),
         }
     }
 }

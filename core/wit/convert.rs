@@ -600,6 +600,7 @@ impl Convert<wit::Refusal> for twoleg_core::Refusal {
             C::Loop => W::Loop,
             C::RouteBusy => W::RouteBusy,
             C::NoDestination => W::NoDestination,
+            C::ListenerBusy => W::ListenerBusy,
             other => unreachable!("a refusal the WIT does not name yet: {other}"),
         }
     }
@@ -627,6 +628,7 @@ impl Convert<twoleg_core::Refusal> for wit::Refusal {
             W::Loop => C::Loop,
             W::RouteBusy => C::RouteBusy,
             W::NoDestination => C::NoDestination,
+            W::ListenerBusy => C::ListenerBusy,
         }
     }
 }

@@ -86,3 +86,33 @@ fn an_invite_that_comes_back_to_twoleg_gets_482_and_makes_no_second_call() {
     assert_eq!(net.engine().call_count(), 0);
     assert_eq!(net.history().len(), 1, "one record");
 }
+
+#[test]
+fn a_listener_at_its_limits_answers_503_before_any_route_is_tried() {
+    let text = format!(
+        r#"{{ "version": 1,
+             "sip": {{ "listeners": [ {{ "name": "udp", "address": "{B2BUA}",
+                                         "max_calls": 2, "max_calls_per_second": 5 }} ] }},
+             "routes": [ {{ "destination": "{CALLEE}" }} ] }}"#
+    );
+    let mut net = Net::new(ValidConfig::from_json(&text).unwrap());
+    for n in 10..12 {
+        assert!(place(&mut net, n).iter().any(|m| m.to == addr(CALLEE)));
+    }
+    let sent = place(&mut net, 12);
+    let busy = sent.iter().find(|m| m.status() == Some(503)).expect("503");
+    assert!(
+        busy.start_line().contains("Listener Busy"),
+        "{}",
+        busy.start_line()
+    );
+    assert_eq!(busy.header("Retry-After"), Some("5"));
+    assert!(!sent.iter().any(|m| m.to == addr(CALLEE)), "no leg B");
+    assert!(net.events.iter().any(|e| matches!(
+        e,
+        twoleg_core::Event::Refused {
+            reason: twoleg_core::Refusal::ListenerBusy,
+            ..
+        }
+    )));
+}

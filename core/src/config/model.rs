@@ -145,6 +145,14 @@ pub struct Listener {
     /// For a `tls` listener: its certificate, key and the peers it trusts.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tls: Option<TlsFiles>,
+    /// Concurrent calls arriving on this listener at most (0: no limit); beyond it, 503 with
+    /// Retry-After.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub max_calls: u64,
+    /// New calls arriving on this listener per second at most (0: no limit); beyond it, 503
+    /// with Retry-After.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub max_calls_per_second: u64,
 }
 
 impl Default for Listener {
@@ -154,6 +162,8 @@ impl Default for Listener {
             address: "127.0.0.1:5060".to_owned(),
             transport: "udp".to_owned(),
             tls: None,
+            max_calls: 0,
+            max_calls_per_second: 0,
         }
     }
 }

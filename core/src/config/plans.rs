@@ -18,6 +18,10 @@ pub struct ListenerPlan {
     pub transport: Transport,
     /// For a TLS listener: its files.
     pub tls: Option<TlsPlan>,
+    /// Concurrent calls arriving on it at most.
+    pub max_calls: Option<usize>,
+    /// New calls arriving on it per second at most.
+    pub max_calls_per_second: Option<usize>,
 }
 
 /// The files of a TLS listener (paths, read by the runner), and whether clients must show a

@@ -178,7 +178,9 @@ pub struct B2bua {
     /// Live calls by tag (the name the host, the admin API and media reports use).
     call_tags: BTreeMap<String, CallId>,
     /// Per route (by index): its live calls and when its last calls were admitted.
-    route_load: Vec<RouteLoad>,
+    route_load: Vec<Load>,
+    /// Per listener (by index): the calls that arrived on it.
+    listener_load: Vec<Load>,
     /// Per route (by index), per destination: its health.
     destinations: Vec<Vec<destinations::DestinationHealth>>,
     /// The DNS cache and the queries in flight.
@@ -234,7 +236,10 @@ impl B2bua {
             calls: BTreeMap::new(),
             call_tags: BTreeMap::new(),
             route_load: (0..config.routes().len())
-                .map(|_| RouteLoad::default())
+                .map(|_| Load::default())
+                .collect(),
+            listener_load: (0..config.listeners().len())
+                .map(|_| Load::default())
                 .collect(),
             destinations: Vec::new(),
             resolver: crate::dns::Resolver::default(),
@@ -493,11 +498,40 @@ impl std::fmt::Debug for B2bua {
     }
 }
 
-/// One route's load, against its limits.
+/// One route's or listener's load, against its limits.
 #[derive(Debug, Default)]
-pub(crate) struct RouteLoad {
+pub(crate) struct Load {
     /// Calls on it now.
     pub(crate) live: usize,
     /// When calls were admitted in the last second.
     pub(crate) admitted: VecDeque<Instant>,
+}
+
+impl Load {
+    /// Whether one more call fits now: `None` when it does (counted as admitted), else the
+    /// Retry-After, in seconds, of its 503.
+    pub(crate) fn admit(
+        &mut self,
+        now: Instant,
+        max_calls: Option<usize>,
+        per_second: Option<usize>,
+    ) -> Option<u32> {
+        while self
+            .admitted
+            .front()
+            .is_some_and(|at| now.saturating_since(*at) >= std::time::Duration::from_secs(1))
+        {
+            self.admitted.pop_front();
+        }
+        if per_second.is_some_and(|limit| self.admitted.len() >= limit) {
+            return Some(1);
+        }
+        if max_calls.is_some_and(|limit| self.live >= limit) {
+            return Some(5);
+        }
+        if per_second.is_some() {
+            self.admitted.push_back(now);
+        }
+        None
+    }
 }

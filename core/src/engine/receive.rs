@@ -582,6 +582,7 @@ fn refusal_status(refusal: &Refusal) -> StatusCode {
         Refusal::Loop => StatusCode::LOOP_DETECTED,
         Refusal::RouteBusy => StatusCode::SERVICE_UNAVAILABLE,
         Refusal::NoDestination => StatusCode::SERVICE_UNAVAILABLE,
+        Refusal::ListenerBusy => StatusCode::SERVICE_UNAVAILABLE,
     }
 }
 

@@ -19,6 +19,9 @@ impl B2bua {
         if let Some(load) = self.route_load.get_mut(call.route_index) {
             load.live = load.live.saturating_sub(1);
         }
+        if let Some(load) = self.listener_load.get_mut(call.listener_index) {
+            load.live = load.live.saturating_sub(1);
+        }
         self.end_turn(&mut call);
         // Requests still being relayed get a final response; an INVITE client transaction that
         // got a provisional has no timer left, so it is forgotten.

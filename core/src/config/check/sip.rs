@@ -77,11 +77,23 @@ impl Checker {
                 );
                 ok = false;
             }
+            let limits = [
+                (listener.max_calls, "max_calls"),
+                (listener.max_calls_per_second, "max_calls_per_second"),
+            ];
+            if let Some((_, key)) = limits.iter().find(|(value, _)| *value > 1_000_000) {
+                self.report(at.key(key), "is over 1,000,000; 0 means no limit");
+                ok = false;
+                continue;
+            }
             out.push(ListenerPlan {
                 name: listener.name.clone(),
                 address,
                 transport,
                 tls,
+                max_calls: (listener.max_calls > 0).then_some(listener.max_calls as usize),
+                max_calls_per_second: (listener.max_calls_per_second > 0)
+                    .then_some(listener.max_calls_per_second as usize),
             });
         }
         ok.then_some(out)

@@ -254,6 +254,8 @@ pub(crate) struct Call {
     pub(crate) headers: HeaderPolicy,
     /// Its route, by index (for the route's load).
     pub(crate) route_index: usize,
+    /// The listener leg A's INVITE arrived on (by index).
+    pub(crate) listener_index: usize,
     /// The destinations leg B's INVITE may still fail over to, in order.
     pub(crate) targets: Vec<SocketAddr>,
     /// The destinations leg B's INVITE went to.

@@ -87,14 +87,29 @@ impl B2bua {
             );
             return;
         }
-        if let Some(retry_after) = self.admit(route_index) {
+        let listener_index = self
+            .config
+            .listeners()
+            .iter()
+            .position(|l| l.address == local && l.transport == arrival.transport)
+            .unwrap_or(0);
+        let listener = &self.config.listeners()[listener_index];
+        let (listener_max, listener_rate) = (listener.max_calls, listener.max_calls_per_second);
+        let busy =
+            match self.listener_load[listener_index].admit(self.now, listener_max, listener_rate) {
+                Some(retry_after) => Some((retry_after, "Listener Busy", Refusal::ListenerBusy)),
+                None => self.route_load[route_index]
+                    .admit(self.now, route.max_calls, route.max_calls_per_second)
+                    .map(|retry_after| (retry_after, "Route Busy", Refusal::RouteBusy)),
+            };
+        if let Some((retry_after, reason, refusal)) = busy {
             let status = StatusCode::SERVICE_UNAVAILABLE;
             let tag = ids::tag(&mut self.rng);
-            let mut response = reply.response(status, "Route Busy", Some(&tag));
+            let mut response = reply.response(status, reason, Some(&tag));
             response
                 .headers
                 .push(HeaderName::RETRY_AFTER, retry_after.to_string());
-            self.refuse(tx, &response, source, &Method::INVITE, Refusal::RouteBusy);
+            self.refuse(tx, &response, source, &Method::INVITE, refusal);
             return;
         }
         // Session timers (RFC 4028): the route's own, else the Lync B2BUA's on a call to or
@@ -351,6 +366,7 @@ impl B2bua {
             ended_forks: Vec::new(),
             headers: route.headers.clone(),
             route_index,
+            listener_index,
             targets,
             attempts: Vec::new(),
         };
@@ -382,6 +398,7 @@ impl B2bua {
         let status = call.status();
         self.call_tags.insert(call.tag.clone(), id);
         self.route_load[route_index].live += 1;
+        self.listener_load[listener_index].live += 1;
         self.calls.insert(id, call);
         self.counters.calls_started += 1;
         self.emit(Event::CallStarted(Box::new(status)));
@@ -414,32 +431,4 @@ fn rewrite_uri(uri: &str, route: &RoutePlan) -> String {
         parsed.port = *port;
     }
     parsed.to_string()
-}
-
-impl B2bua {
-    /// Whether a route takes one more call now: `None` when it does (counted as admitted),
-    /// else the Retry-After, in seconds, of its 503.
-    fn admit(&mut self, route_index: usize) -> Option<u32> {
-        let route = &self.config.routes()[route_index];
-        let (max_calls, per_second) = (route.max_calls, route.max_calls_per_second);
-        let now = self.now;
-        let load = &mut self.route_load[route_index];
-        while load
-            .admitted
-            .front()
-            .is_some_and(|at| now.saturating_since(*at) >= std::time::Duration::from_secs(1))
-        {
-            load.admitted.pop_front();
-        }
-        if per_second.is_some_and(|limit| load.admitted.len() >= limit) {
-            return Some(1);
-        }
-        if max_calls.is_some_and(|limit| load.live >= limit) {
-            return Some(5);
-        }
-        if per_second.is_some() {
-            load.admitted.push_back(now);
-        }
-        None
-    }
 }
