@@ -77,6 +77,10 @@ struct RunArgs {
     /// Expose `POST /api/fault`, which makes the engine trap (for testing recovery).
     #[arg(long)]
     fault_injection: bool,
+    /// Datagrams waiting for the engine beyond which new INVITEs are answered 503 at once
+    /// (default: three quarters of the 8,192 the queue holds).
+    #[arg(long)]
+    shed_queue_depth: Option<usize>,
 }
 
 fn main() -> ExitCode {
@@ -198,6 +202,7 @@ fn serve(config: ValidConfig, args: &RunArgs) -> anyhow::Result<()> {
         history,
         seed,
         args.fault_injection,
+        args.shed_queue_depth,
     )?;
     let (tx, rx) = std::sync::mpsc::sync_channel(node::INPUT_QUEUE);
     node.spawn_readers(&tx)?;

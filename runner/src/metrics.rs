@@ -36,6 +36,7 @@ impl Metrics {
         engine: &twoleg_core::Counters,
         turn_up: &[(std::net::SocketAddr, bool)],
         destinations_up: &[(String, String, bool)],
+        queue: (usize, u64),
         connections: &ConnectionCounts,
         media: &crate::media::MediaTotals,
     ) -> String {
@@ -188,6 +189,20 @@ impl Metrics {
                 u8::from(*up)
             );
         }
+        header(
+            &mut out,
+            "twoleg_input_queue_depth",
+            "gauge",
+            "Datagrams waiting for the engine.",
+        );
+        let _ = writeln!(out, "twoleg_input_queue_depth {}", queue.0);
+        header(
+            &mut out,
+            "twoleg_calls_shed_total",
+            "counter",
+            "New INVITEs answered 503 at the door because the engine's input queue was too deep.",
+        );
+        let _ = writeln!(out, "twoleg_calls_shed_total {}", queue.1);
         header(
             &mut out,
             "twoleg_destination_up",

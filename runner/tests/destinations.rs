@@ -250,3 +250,31 @@ fn a_lync_route_that_points_at_twoleg_itself_gets_482_with_one_record_and_one_ca
         coturn.log_text()
     );
 }
+
+#[test]
+fn past_its_queue_bound_the_runner_answers_new_invites_503_at_the_door() {
+    require_sipp();
+    let ip = ip(49);
+    let dir = tempfile::tempdir().unwrap();
+    // A bound of 0: every new INVITE is shed (the real bound is 6,144 waiting datagrams).
+    let runner = Runner::start(&ip, &config(&ip), dir.path(), &["--shed-queue-depth", "0"]);
+    let _callee = uas(dir.path(), &ip);
+    let mut caller = uac_scenario(dir.path(), &ip, "uac_shed", 20, &[]);
+    assert_eq!(
+        caller.wait(Duration::from_secs(60)),
+        0,
+        "{}\n{}",
+        caller.screen(),
+        runner.log_text()
+    );
+    assert_eq!(
+        caller.counts(),
+        (20, 0),
+        "every INVITE got 503 with Retry-After"
+    );
+    let (_, metrics) = runner.get("/metrics");
+    assert!(metrics.contains("twoleg_calls_shed_total 20"), "{metrics}");
+    assert!(metrics.contains("twoleg_input_queue_depth "), "{metrics}");
+    assert!(runner.history().is_empty(), "the engine never saw them");
+    assert!(runner.calls().is_empty());
+}

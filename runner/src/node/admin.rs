@@ -92,6 +92,7 @@ impl Node {
                     &counters,
                     &up,
                     &destinations,
+                    (self.queue.depth(), self.queue.shed()),
                     &connections,
                     self.media_plane.totals(),
                 ));

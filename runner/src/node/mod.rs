@@ -5,12 +5,14 @@
 
 mod admin;
 mod dns;
+mod shedding;
 mod sockets;
 mod unreachable;
 
 use std::collections::BTreeMap;
 use std::net::{SocketAddr, UdpSocket};
 use std::path::Path;
+use std::sync::Arc;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
 use std::time::Duration;
 
@@ -101,6 +103,8 @@ pub(crate) struct Node {
     retired: Counters,
     fault_injection: bool,
     last_recycle_check: std::time::Instant,
+    /// The input queue's depth and the new INVITEs shed at the door.
+    queue: Arc<shedding::InputQueue>,
 }
 
 impl Node {
@@ -110,6 +114,7 @@ impl Node {
         history: HistoryStore,
         seed: u64,
         fault_injection: bool,
+        shed_at: Option<usize>,
     ) -> anyhow::Result<Self> {
         let host = Host::new()?;
         let epoch = std::time::Instant::now();
@@ -149,6 +154,9 @@ impl Node {
             metrics: Metrics::default(),
             retired: Counters::default(),
             fault_injection,
+            queue: Arc::new(shedding::InputQueue::new(
+                shed_at.unwrap_or(shedding::SHED_AT),
+            )),
             last_recycle_check: epoch,
         })
     }
@@ -159,7 +167,7 @@ impl Node {
         self.streams.start(tx);
         self.media_plane.start(tx);
         for (&listener, socket) in &self.sockets {
-            spawn_reader(listener, socket, tx.clone(), None)?;
+            spawn_reader(listener, socket, tx.clone(), None, Arc::clone(&self.queue))?;
         }
         Ok(())
     }
@@ -206,6 +214,7 @@ impl Node {
                     source,
                     contents,
                 }) => {
+                    self.queue.taken();
                     self.metrics.datagrams_in += 1;
                     let now = self.now();
                     let input = Input::Receive(now, Receive::datagram(source, local, &contents));

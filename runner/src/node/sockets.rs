@@ -10,6 +10,7 @@ use std::time::Duration;
 use anyhow::Context;
 use twoleg_core::media::MediaStream;
 
+use super::shedding::InputQueue;
 use super::{Message, Node};
 use crate::media::MediaRoute;
 
@@ -52,7 +53,13 @@ impl Node {
             route: Arc::new(Mutex::new(None)),
         };
         if let Some(tx) = &self.loop_tx
-            && let Err(e) = spawn_reader(port, &socket, tx.clone(), Some(&media_port))
+            && let Err(e) = spawn_reader(
+                port,
+                &socket,
+                tx.clone(),
+                Some(&media_port),
+                Arc::clone(&self.queue),
+            )
         {
             tracing::warn!(%port, error = %format!("{e:#}"), "cannot read a media port");
             return;
@@ -111,6 +118,7 @@ pub(super) fn spawn_reader(
     socket: &UdpSocket,
     tx: SyncSender<Message>,
     media: Option<&MediaPort>,
+    queue: Arc<InputQueue>,
 ) -> anyhow::Result<()> {
     let socket = socket.try_clone().context("cloning a UDP socket")?;
     let stop = media.map(|port| Arc::clone(&port.stop));
@@ -143,6 +151,11 @@ pub(super) fn spawn_reader(
                                 .is_some_and(|route| route.take(rtcp_port, source, &buffer[..n]))
                         });
                         if taken {
+                            continue;
+                        }
+                        if let Some((refusal, to)) = queue.admit(&buffer[..n], source) {
+                            tracing::debug!(%local, %source, depth = queue.depth(), "overloaded: a new INVITE shed with 503");
+                            let _ = socket.send_to(&refusal, to);
                             continue;
                         }
                         let message = Message::Datagram {
