@@ -65,6 +65,12 @@
 //!   ([`DropReason::UnknownListener`]).
 //! - [`Event::CallEnded`] carries the call's record: persist it if history must outlive the
 //!   process.
+//! - [`Event::Resolve`] asks for one DNS lookup (a route's destination is a host name): hand
+//!   the answer in with [`Input::Resolved`], empty when there are no records or the lookup
+//!   failed. Unanswered for 5 s, it counts as failed.
+//! - A transmit that could not go (a refused connect, an ICMP unreachable) is worth an
+//!   [`Input::Undeliverable`]: the engine fails over or answers at once instead of waiting for
+//!   Timer B.
 //!
 //! ## Panics and errors
 //!
@@ -87,6 +93,7 @@
 //! - [`turn`]: the B2BUA TURN server table, the random load-balancing selector, the TURN
 //!   client and its STUN codec.
 //! - [`status`]: call status and call history records.
+//! - [`dns`]: RFC 3263 resolution, sans-IO: its queries and answers.
 //! - [`ids`]: tags, branches and Call-IDs drawn from a seeded RNG.
 //! - [`scheduler`]: the deadline table the engine (and the simulator's agents) keep.
 //!
