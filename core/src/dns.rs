@@ -131,6 +131,8 @@ pub(crate) struct Resolver {
     cache: BTreeMap<(String, RecordKind), Cached>,
     in_flight: BTreeMap<u64, (String, RecordKind)>,
     asked: BTreeSet<(String, RecordKind)>,
+    /// Queries to send, until taken.
+    outbox: Vec<DnsQuery>,
     next_id: u64,
 }
 
@@ -140,8 +142,14 @@ impl Resolver {
         !self.in_flight.is_empty()
     }
 
+    /// The queries to send, since the last call.
+    pub(crate) fn take_queries(&mut self) -> Vec<DnsQuery> {
+        std::mem::take(&mut self.outbox)
+    }
+
     /// The addresses of `host` for a route over `transport` (`port` given: A records only),
-    /// when everything needed is cached; else `Waiting`, with the queries to send pushed.
+    /// when everything needed is cached; else `Waiting`, with the queries to send in
+    /// [`Self::take_queries`].
     pub(crate) fn lookup(
         &mut self,
         host: &str,
@@ -150,7 +158,6 @@ impl Resolver {
         ipv6: bool,
         now: Instant,
         rng: &mut ChaCha8Rng,
-        queries: &mut Vec<DnsQuery>,
     ) -> Lookup {
         let address_kind = if ipv6 {
             RecordKind::Aaaa
@@ -158,12 +165,12 @@ impl Resolver {
             RecordKind::A
         };
         if let Some(port) = port {
-            let Some(addresses) = self.get(host, address_kind, now, queries) else {
+            let Some(addresses) = self.get(host, address_kind, now) else {
                 return Lookup::Waiting;
             };
             return Lookup::Ready(with_port(&addresses, port));
         }
-        let Some(naptr) = self.get(host, RecordKind::Naptr, now, queries) else {
+        let Some(naptr) = self.get(host, RecordKind::Naptr, now) else {
             return Lookup::Waiting;
         };
         let service = match transport {
@@ -195,7 +202,7 @@ impl Resolver {
                 Transport::Tls => format!("_sips._tcp.{host}"),
             },
         };
-        let Some(srv) = self.get(&srv_name, RecordKind::Srv, now, queries) else {
+        let Some(srv) = self.get(&srv_name, RecordKind::Srv, now) else {
             return Lookup::Waiting;
         };
         let targets: Vec<(u16, u16, (u16, String))> = srv
@@ -220,7 +227,7 @@ impl Resolver {
             } else {
                 5060
             };
-            let Some(addresses) = self.get(host, address_kind, now, queries) else {
+            let Some(addresses) = self.get(host, address_kind, now) else {
                 return Lookup::Waiting;
             };
             return Lookup::Ready(with_port(&addresses, default_port));
@@ -230,7 +237,7 @@ impl Resolver {
         let mut out = Vec::new();
         let mut waiting = false;
         for (port, target) in ordered {
-            match self.get(&target, address_kind, now, queries) {
+            match self.get(&target, address_kind, now) {
                 Some(addresses) => out.extend(with_port(&addresses, port)),
                 None => waiting = true,
             }
@@ -243,13 +250,7 @@ impl Resolver {
     }
 
     /// The cached records of `name`, or `None` after asking for them (once).
-    fn get(
-        &mut self,
-        name: &str,
-        kind: RecordKind,
-        now: Instant,
-        queries: &mut Vec<DnsQuery>,
-    ) -> Option<Vec<RecordData>> {
+    fn get(&mut self, name: &str, kind: RecordKind, now: Instant) -> Option<Vec<RecordData>> {
         let key = (name.trim_end_matches('.').to_ascii_lowercase(), kind);
         if let Some(cached) = self.cache.get(&key)
             && now <= cached.until
@@ -259,7 +260,7 @@ impl Resolver {
         if self.asked.insert(key.clone()) {
             self.next_id += 1;
             let id = self.next_id;
-            queries.push(DnsQuery {
+            self.outbox.push(DnsQuery {
                 id,
                 name: key.0.clone(),
                 kind,

@@ -24,6 +24,18 @@ pub(crate) struct Metrics {
     ended_by_status: BTreeMap<u16, u64>,
 }
 
+/// What is up and how deep the input queue is, for the gauges.
+pub(crate) struct Health<'a> {
+    /// Each TURN address/port combination and whether it may be chosen.
+    pub(crate) turn_up: &'a [(std::net::SocketAddr, bool)],
+    /// Each route destination (route, destination) and whether it takes calls.
+    pub(crate) destinations_up: &'a [(String, String, bool)],
+    /// Datagrams waiting for the engine.
+    pub(crate) queue_depth: usize,
+    /// New INVITEs shed at the door.
+    pub(crate) shed: u64,
+}
+
 impl Metrics {
     pub(crate) fn count_ended(&mut self, final_status: u16) {
         *self.ended_by_status.entry(final_status).or_default() += 1;
@@ -34,9 +46,7 @@ impl Metrics {
         &self,
         active_calls: usize,
         engine: &twoleg_core::Counters,
-        turn_up: &[(std::net::SocketAddr, bool)],
-        destinations_up: &[(String, String, bool)],
-        queue: (usize, u64),
+        health: &Health<'_>,
         connections: &ConnectionCounts,
         media: &crate::media::MediaTotals,
     ) -> String {
@@ -182,7 +192,7 @@ impl Metrics {
             "gauge",
             "Whether a TURN address/port combination may be chosen (1) or is marked down (0).",
         );
-        for (address, up) in turn_up {
+        for (address, up) in health.turn_up {
             let _ = writeln!(
                 out,
                 "twoleg_turn_server_up{{address=\"{address}\"}} {}",
@@ -195,21 +205,21 @@ impl Metrics {
             "gauge",
             "Datagrams waiting for the engine.",
         );
-        let _ = writeln!(out, "twoleg_input_queue_depth {}", queue.0);
+        let _ = writeln!(out, "twoleg_input_queue_depth {}", health.queue_depth);
         header(
             &mut out,
             "twoleg_calls_shed_total",
             "counter",
             "New INVITEs answered 503 at the door because the engine's input queue was too deep.",
         );
-        let _ = writeln!(out, "twoleg_calls_shed_total {}", queue.1);
+        let _ = writeln!(out, "twoleg_calls_shed_total {}", health.shed);
         header(
             &mut out,
             "twoleg_destination_up",
             "gauge",
             "Whether a route's destination takes calls (1) or is marked down by its pings (0).",
         );
-        for (route, address, up) in destinations_up {
+        for (route, address, up) in health.destinations_up {
             let route = route
                 .replace('\\', "\\\\")
                 .replace('"', "\\\"")

@@ -18,7 +18,7 @@ fn embedded_default_validates_and_works_on_one_machine() {
     assert_eq!(config.listeners()[0].address.to_string(), "127.0.0.1:5060");
     assert_eq!(config.routes().len(), 1);
     assert_eq!(
-        config.routes()[0].destinations[0].address.to_string(),
+        config.routes()[0].destinations[0].target.to_string(),
         "127.0.0.1:5070"
     );
     assert!(config.routes()[0].matches(Some("anyone"), "anywhere.example"));

@@ -279,11 +279,14 @@ fn a_destination_that_misses_its_pings_is_skipped_until_it_answers_one() {
         .engine()
         .destinations()
         .iter()
-        .map(|d| (d.address, d.health))
+        .map(|d| (d.address.clone(), d.health))
         .collect();
     assert_eq!(
         health,
-        vec![(addr(FIRST), Health::Down), (addr(SECOND), Health::Up)]
+        vec![
+            (FIRST.to_owned(), Health::Down),
+            (SECOND.to_owned(), Health::Up)
+        ]
     );
     // New calls go straight to the second.
     let sent = place(&mut net, 7);

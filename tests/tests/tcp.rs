@@ -306,12 +306,14 @@ fn a_tls_listener_without_files_is_refused_with_its_path() {
         address: "127.0.0.1:5061".to_owned(),
         transport: "tls".to_owned(),
         tls: None,
+        ..Listener::default()
     });
     config.sip.listeners.push(Listener {
         name: "bad".to_owned(),
         address: "127.0.0.1:5062".to_owned(),
         transport: "sctp".to_owned(),
         tls: None,
+        ..Listener::default()
     });
     let problems: Vec<String> = ValidConfig::validate(config)
         .unwrap_err()

@@ -99,7 +99,6 @@ impl B2bua {
             .collect();
         let order = weighted_order(up, &mut self.rng);
         let mut out: Vec<SocketAddr> = Vec::new();
-        let mut queries = Vec::new();
         let mut waiting = false;
         for i in order {
             match &plans[i].target {
@@ -111,13 +110,13 @@ impl B2bua {
                     ipv6,
                     self.now,
                     &mut self.rng,
-                    &mut queries,
                 ) {
                     Lookup::Ready(addresses) => out.extend(addresses),
                     Lookup::Waiting => waiting = true,
                 },
             }
         }
+        let queries = self.resolver.take_queries();
         self.ask(queries);
         if waiting {
             return None;

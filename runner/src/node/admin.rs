@@ -90,9 +90,12 @@ impl Node {
                 let _ = reply.send(self.metrics.render(
                     self.live.len(),
                     &counters,
-                    &up,
-                    &destinations,
-                    (self.queue.depth(), self.queue.shed()),
+                    &crate::metrics::Health {
+                        turn_up: &up,
+                        destinations_up: &destinations,
+                        queue_depth: self.queue.depth(),
+                        shed: self.queue.shed(),
+                    },
                     &connections,
                     self.media_plane.totals(),
                 ));

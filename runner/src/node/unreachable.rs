@@ -43,14 +43,13 @@ pub(super) fn drain(socket: &UdpSocket) -> Vec<SocketAddr> {
         let mut data = [0u8; 512];
         let mut iov = [IoSliceMut::new(&mut data)];
         let mut control = nix::cmsg_space!(nix::libc::sock_extended_err, nix::libc::sockaddr_in6);
-        let message = match recvmsg::<SockaddrStorage>(
+        let Ok(message) = recvmsg::<SockaddrStorage>(
             socket.as_raw_fd(),
             &mut iov,
             Some(&mut control),
             MsgFlags::MSG_ERRQUEUE | MsgFlags::MSG_DONTWAIT,
-        ) {
-            Ok(message) => message,
-            Err(_) => break,
+        ) else {
+            break;
         };
         let icmp = message.cmsgs().ok().is_some_and(|mut cmsgs| {
             cmsgs.any(|cmsg| {
