@@ -109,24 +109,28 @@ fn a_503_from_the_first_destination_sends_the_invite_on_to_the_next_and_the_call
 }
 
 #[test]
-fn no_answer_within_failover_after_ms_moves_on_and_the_first_destination_hears_no_more() {
+fn no_answer_within_failover_after_ms_moves_on_and_the_first_destination_gets_no_new_request() {
     let mut net = Net::new(route_over(
         &[(FIRST, 1, 1), (SECOND, 2, 1)],
         r#", "failover_after_ms": 2000"#,
     ));
     let sent = place(&mut net, 2);
-    assert!(invite_to(&sent, FIRST).is_some());
+    let first = invite_to(&sent, FIRST).unwrap();
     net.advance(Duration::from_millis(1_900));
     let sent = net.take();
     assert!(invite_to(&sent, SECOND).is_none(), "not before 2 s");
     net.advance(Duration::from_millis(200));
     let sent = net.take();
     assert!(invite_to(&sent, SECOND).is_some(), "after 2 s: {sent:#?}");
+    // The abandoned INVITE's transaction runs to Timer B (it may still ring, to be
+    // cancelled): only its retransmissions go there, then nothing.
     net.advance(Duration::from_secs(10));
     let sent = net.take();
     assert!(
-        !sent.iter().any(|m| m.to == addr(FIRST)),
-        "no retransmission to the abandoned destination: {sent:#?}"
+        sent.iter()
+            .filter(|m| m.to == addr(FIRST))
+            .all(|m| m.is("INVITE") && m.branch() == first.branch()),
+        "{sent:#?}"
     );
     assert!(
         !sent
@@ -139,6 +143,101 @@ fn no_answer_within_failover_after_ms_moves_on_and_the_first_destination_hears_n
         call.attempts[0].failed.as_deref(),
         Some("no answer in 2000 ms")
     );
+    net.advance(Duration::from_secs(30));
+    net.take();
+    net.advance(Duration::from_secs(10));
+    let sent = net.take();
+    assert!(!sent.iter().any(|m| m.to == addr(FIRST)), "{sent:#?}");
+}
+
+#[test]
+fn the_abandoned_destination_is_cancelled_when_it_rings_and_hung_up_when_it_answers() {
+    let mut net = Net::new(route_over(
+        &[(FIRST, 1, 1), (SECOND, 2, 1), (THIRD, 3, 1)],
+        r#", "failover_after_ms": 1000"#,
+    ));
+    let first = invite_to(&place(&mut net, 20), FIRST).unwrap();
+    net.advance(Duration::from_millis(1_000));
+    let second = invite_to(&net.take(), SECOND).expect("failed over");
+    // The first wakes up and rings: it is cancelled.
+    let contact = format!("Contact: <sip:bob@{FIRST}>\r\n");
+    net.send(
+        FIRST,
+        &first.reply(180, "Ringing", Some("late"), &contact, ""),
+    );
+    let sent = net.take();
+    let cancel = sent
+        .iter()
+        .find(|m| m.to == addr(FIRST) && m.is("CANCEL"))
+        .expect("a CANCEL to the first destination");
+    assert_eq!(cancel.branch(), first.branch(), "for the INVITE it left");
+    assert!(
+        !sent
+            .iter()
+            .any(|m| m.to == addr(CALLER) && m.status() == Some(180)),
+        "the caller hears nothing of it"
+    );
+    // It answers all the same: ACKed and hung up; the call goes on with the second.
+    net.send(
+        FIRST,
+        &first.reply(200, "OK", Some("late"), &contact, SDP_ANSWER),
+    );
+    let sent = net.take();
+    assert!(
+        sent.iter().any(|m| m.to == addr(FIRST) && m.is("ACK")),
+        "{sent:#?}"
+    );
+    assert!(
+        sent.iter().any(|m| m.to == addr(FIRST) && m.is("BYE")),
+        "{sent:#?}"
+    );
+    assert!(
+        !sent
+            .iter()
+            .any(|m| m.to == addr(CALLER) && m.status() == Some(200))
+    );
+    let contact = format!("Contact: <sip:bob@{SECOND}>\r\n");
+    net.send(
+        SECOND,
+        &second.reply(200, "OK", Some("s"), &contact, SDP_ANSWER),
+    );
+    let sent = net.take_to(CALLER);
+    assert!(sent.iter().any(|m| m.status() == Some(200)));
+    assert_eq!(
+        net.engine().calls().next().unwrap().legs[1].peer,
+        addr(SECOND)
+    );
+}
+
+#[test]
+fn a_bye_to_a_destination_that_went_away_does_not_mark_it_down() {
+    let mut net = Net::new(route_over(&[(FIRST, 1, 1)], r#", "ping_interval_s": 60"#));
+    let b_invite = invite_to(&place(&mut net, 21), FIRST).unwrap();
+    let contact = format!("Contact: <sip:bob@{FIRST}>\r\n");
+    net.send(
+        FIRST,
+        &b_invite.reply(200, "OK", Some("b"), &contact, SDP_ANSWER),
+    );
+    let ok = net
+        .take()
+        .into_iter()
+        .find(|m| m.to == addr(CALLER) && m.status() == Some(200))
+        .unwrap();
+    net.send(CALLER, &caller_ack("fo21", 1, ok.to_tag().unwrap(), ""));
+    net.send(
+        CALLER,
+        &caller_request(
+            "BYE",
+            "fo21",
+            "z9hG4bKbye21",
+            2,
+            ok.to_tag().unwrap(),
+            "",
+            "",
+        ),
+    );
+    net.undeliverable(Transport::Udp, FIRST);
+    assert_eq!(net.engine().destinations()[0].health, Health::Up);
 }
 
 #[test]

@@ -15,10 +15,11 @@ use super::{B2bua, Owner};
 use crate::config::Target;
 use crate::dialog::Dialog;
 use crate::dns::{Lookup, weighted_order};
+use crate::engine::call::cancel_for;
 use crate::event::Event;
 use crate::hop::Hop;
 use crate::ids;
-use crate::sip::{HeaderName, Method, NameAddr, Response, StatusCode};
+use crate::sip::{HeaderName, Message, Method, NameAddr, Parsed, Request, Response, StatusCode};
 use crate::status::{DestinationAttempt, DestinationStatus, Side};
 use crate::transaction::TxId;
 use crate::turn::Health;
@@ -32,6 +33,14 @@ pub(crate) struct DestinationHealth {
     ping: Option<TxId>,
     pings_sent: u64,
     calls: u64,
+}
+
+/// An INVITE a call left for the next destination while it was still calling.
+#[derive(Debug)]
+pub(crate) struct Abandoned {
+    request: Request,
+    hop: Hop,
+    cancelled: bool,
 }
 
 /// Why a call left a destination for the next.
@@ -169,7 +178,9 @@ impl B2bua {
             },
             Failure::Transport => "transport error".to_owned(),
         };
-        if failure != Failure::Unavailable {
+        // Only leg B's first INVITE says something of a destination's health (a BYE or
+        // re-INVITE to a peer that went away does not).
+        if failure != Failure::Unavailable && relay.initial && relay.server_side == Side::A {
             self.destination_failed(call.route_index, failed_at);
         }
         let early = call.leg(Side::B).dialog.remote_tag.is_some() || !call.forks.is_empty();
@@ -187,10 +198,19 @@ impl B2bua {
             connection: None,
             ..relay.client_hop
         };
-        // The old transaction may still be calling (no answer yet): it stops; a late answer
-        // from there finds no transaction and, for a 2xx, is ACKed and hung up as a stray.
+        // The old transaction may still be calling (no answer yet): it runs on, owned by no
+        // call; should it ring, it is cancelled, should it answer, it is ACKed and hung up.
         if failure == Failure::NoAnswer {
-            self.forget_tx(old_tx);
+            let serial = self.next_id();
+            self.abandoned.insert(
+                serial,
+                Abandoned {
+                    request: request.clone(),
+                    hop: relay.client_hop,
+                    cancelled: false,
+                },
+            );
+            self.set_owner(old_tx, Owner::Abandoned(serial));
         }
         self.cancel_call_timer(id, CallTimer::Failover(relay_id));
         let leg = call.leg_mut(Side::B);
@@ -221,6 +241,38 @@ impl B2bua {
         self.note_attempt(call, next);
         self.arm_failover(call, relay_id);
         true
+    }
+
+    /// A response to an INVITE a call failed over from: a provisional gets it cancelled
+    /// (RFC 3261 §9.1), a 2xx is ACKed and hung up; a final response ends it.
+    pub(crate) fn on_abandoned_response(&mut self, serial: u64, hop: Hop, parsed: &Parsed) {
+        let Message::Response(response) = &parsed.message else {
+            return;
+        };
+        if response.status.is_success() {
+            self.abandoned.remove(&serial);
+            self.ack_and_bye_orphan(hop, parsed);
+            return;
+        }
+        if !response.status.is_provisional() {
+            self.abandoned.remove(&serial);
+            return;
+        }
+        let Some(abandoned) = self.abandoned.get_mut(&serial) else {
+            return;
+        };
+        if abandoned.cancelled {
+            return;
+        }
+        abandoned.cancelled = true;
+        let cancel = cancel_for(&abandoned.request, &[]);
+        let hop = abandoned.hop;
+        let _ = self.send_request(Owner::Engine, &cancel, hop);
+    }
+
+    /// An abandoned INVITE timed out or could not be sent.
+    pub(crate) fn on_abandoned_lost(&mut self, serial: u64) {
+        self.abandoned.remove(&serial);
     }
 
     /// A call's INVITE to this destination timed out or could not be sent: on a route that

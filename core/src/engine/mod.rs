@@ -135,6 +135,9 @@ pub(crate) enum Owner {
     Call(CallId),
     /// An OPTIONS ping to a route's destination (route index, destination index).
     Ping(usize, usize),
+    /// An initial INVITE left for the next destination for want of an answer (by serial in
+    /// the abandoned table): cancelled once it rings, hung up if it answers.
+    Abandoned(u64),
 }
 
 /// Mixed into the engine's seed for the key generator, so that keys and the other random
@@ -187,6 +190,8 @@ pub struct B2bua {
     resolver: crate::dns::Resolver,
     /// New INVITEs waiting for DNS answers.
     parked: Vec<resolving::ParkedInvite>,
+    /// INVITEs a call failed over from while they were still calling, by serial.
+    abandoned: BTreeMap<u64, destinations::Abandoned>,
     history: History,
     // TURN.
     turn_servers: TurnServerTable,
@@ -244,6 +249,7 @@ impl B2bua {
             destinations: Vec::new(),
             resolver: crate::dns::Resolver::default(),
             parked: Vec::new(),
+            abandoned: BTreeMap::new(),
             history: History::new(config.history_max_calls()),
             turn_servers: config.turn_servers().clone(),
             allocations: Allocations::new(),

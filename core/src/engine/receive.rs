@@ -547,6 +547,12 @@ impl B2bua {
             (Owner::Refresh(call, side), TuNews::Timeout | TuNews::TransportError, _) => {
                 self.on_refresh_lost(call, side)
             }
+            (Owner::Abandoned(serial), TuNews::Response, Some(parsed)) => {
+                self.on_abandoned_response(serial, news.hop, parsed)
+            }
+            (Owner::Abandoned(serial), TuNews::Timeout | TuNews::TransportError, _) => {
+                self.on_abandoned_lost(serial)
+            }
             (Owner::Ping(route, index), TuNews::Response, Some(parsed)) => {
                 if let Message::Response(response) = &parsed.message {
                     self.on_ping_news(route, index, Some(response));

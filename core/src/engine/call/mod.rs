@@ -7,6 +7,7 @@
 
 mod ack;
 mod cancel;
+pub(crate) use cancel::cancel_for;
 mod hangup;
 mod in_dialog;
 mod reliable;
