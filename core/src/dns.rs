@@ -109,6 +109,14 @@ pub(crate) const QUERY_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a failed (timed out) lookup is remembered.
 const FAILED_TTL: Duration = Duration::from_secs(5);
 
+/// An answer is usable at least this long, whatever its TTL (0 included): long enough for
+/// the lookups that follow it in one resolution (NAPTR, SRV, A) to come back, so that a
+/// TTL of 0 cannot keep a resolution asking forever.
+const MIN_TTL: Duration = Duration::from_secs(1);
+
+/// A negative answer (no such name or records) is remembered at most this long.
+const MAX_NEGATIVE_TTL: u32 = 300;
+
 /// What a lookup came to.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Lookup {
@@ -221,6 +229,13 @@ impl Resolver {
                 _ => None,
             })
             .collect();
+        // RFC 2782: a lone target "." says the service is decidedly not available here.
+        let refused = srv.iter().any(
+            |record| matches!(record, RecordData::Srv { target, .. } if target == "." || target.is_empty()),
+        );
+        if targets.is_empty() && refused {
+            return Lookup::Ready(Vec::new());
+        }
         if targets.is_empty() {
             let default_port = if transport == Transport::Tls {
                 5061
@@ -278,7 +293,7 @@ impl Resolver {
         };
         self.asked.remove(&key);
         let ttl = if answer.records.is_empty() {
-            answer.negative_ttl_s
+            answer.negative_ttl_s.min(MAX_NEGATIVE_TTL)
         } else {
             answer.records.iter().map(|r| r.ttl_s).min().unwrap_or(0)
         };
@@ -294,7 +309,7 @@ impl Resolver {
                 _ => false,
             })
             .collect();
-        let until = now + Duration::from_secs(u64::from(ttl.min(86_400)));
+        let until = now + Duration::from_secs(u64::from(ttl.min(86_400))).max(MIN_TTL);
         self.cache.insert(key, Cached { records, until });
         true
     }

@@ -337,3 +337,47 @@ fn in_the_simulator_calls_reach_the_srv_targets_the_scripted_dns_names() {
         "{to_second} of 20 to the second"
     );
 }
+
+#[test]
+fn records_with_ttl_0_still_complete_a_resolution_whose_answers_come_slowly() {
+    let mut net = Net::new(route_to("pool.example"));
+    net.dns = pool((10, 1), (20, 1), 0);
+    net.hold_dns = true;
+    place(&mut net, 12);
+    let mut answered = 0;
+    let mut b_leg = None;
+    // The DNS answers each query 300 ms after it is asked.
+    for _ in 0..40 {
+        net.advance(Duration::from_millis(300));
+        let asked: Vec<_> = net.dns_queries[answered..].to_vec();
+        answered = net.dns_queries.len();
+        for query in &asked {
+            net.answer_dns(query);
+        }
+        if let Some(invite) = b_invite(&net.take()) {
+            b_leg = Some(invite);
+            break;
+        }
+    }
+    let invite = b_leg.expect("the INVITE goes out");
+    assert_eq!(invite.to, addr("127.0.0.1:5071"));
+    assert_eq!(net.dns_queries.len(), 4, "NAPTR, SRV and two A, each once");
+}
+
+#[test]
+fn an_invite_that_waits_for_dns_too_long_gets_503_and_shutting_down_answers_those_waiting() {
+    let mut net = Net::new(route_to("pbx.example:5077"));
+    net.hold_dns = true;
+    place(&mut net, 13);
+    // Every query fails after 5 s and is asked again: after 12 s the caller gets 503.
+    net.advance(Duration::from_secs(13));
+    let sent = net.take_to(CALLER);
+    assert!(sent.iter().any(|m| m.status() == Some(503)), "{sent:#?}");
+
+    let mut net = Net::new(route_to("pbx.example:5077"));
+    net.hold_dns = true;
+    place(&mut net, 14);
+    net.shut_down();
+    let sent = net.take_to(CALLER);
+    assert!(sent.iter().any(|m| m.status() == Some(503)), "{sent:#?}");
+}

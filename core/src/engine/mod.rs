@@ -338,6 +338,7 @@ impl B2bua {
     pub fn shut_down(&mut self, now: Instant) -> Result<(), Error> {
         self.advance(now)?;
         self.shutting_down = true;
+        self.refuse_all_parked();
         let live: Vec<CallId> = self.calls.keys().copied().collect();
         for id in live {
             self.disconnect_call(id);

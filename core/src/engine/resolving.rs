@@ -5,10 +5,11 @@
 use super::timers::TimerKey;
 use super::{B2bua, Owner};
 use crate::dns::{DnsAnswer, DnsQuery, QUERY_TIMEOUT};
-use crate::event::Event;
+use crate::event::{Event, Refusal};
 use crate::hop::Hop;
 use crate::ids;
 use crate::sip::{Parsed, ReplyTo, StatusCode};
+use crate::time::Instant;
 use crate::transaction::TxId;
 
 /// An INVITE whose route waits for DNS answers.
@@ -18,7 +19,13 @@ pub(crate) struct ParkedInvite {
     pub(crate) tx: TxId,
     pub(crate) reply: ReplyTo,
     pub(crate) parsed: Parsed,
+    /// When it arrived.
+    pub(crate) since: Instant,
 }
+
+/// How long an INVITE may wait for DNS in all (several lookups in a row, each up to
+/// [`QUERY_TIMEOUT`]) before it is answered 503.
+const PARK_LIMIT: std::time::Duration = std::time::Duration::from_secs(12);
 
 impl B2bua {
     /// Sends the resolver's queries to the host, each with its deadline.
@@ -52,10 +59,38 @@ impl B2bua {
                 .txs
                 .get(&invite.tx)
                 .is_some_and(|entry| entry.tx.can_respond());
-            if open {
-                self.route_invite(invite);
+            if !open {
+                continue;
             }
+            if self.now.saturating_since(invite.since) >= PARK_LIMIT {
+                self.refuse_parked(invite, "No Destination Available", Refusal::NoDestination);
+                continue;
+            }
+            self.route_invite(invite);
         }
+    }
+
+    /// Answers every parked INVITE 503 (shutting down).
+    pub(crate) fn refuse_all_parked(&mut self) {
+        for invite in std::mem::take(&mut self.parked) {
+            self.refuse_parked(invite, "Shutting Down", Refusal::ShuttingDown);
+        }
+    }
+
+    fn refuse_parked(&mut self, invite: ParkedInvite, reason: &str, refusal: Refusal) {
+        let status = StatusCode::SERVICE_UNAVAILABLE;
+        let tag = ids::tag(&mut self.rng);
+        let mut response = invite.reply.response(status, reason, Some(&tag));
+        response
+            .headers
+            .push(crate::sip::HeaderName::RETRY_AFTER, "5".to_owned());
+        self.refuse(
+            invite.tx,
+            &response,
+            invite.arrival.peer,
+            &crate::sip::Method::INVITE,
+            refusal,
+        );
     }
 
     /// A CANCEL for a parked INVITE: 200 to it, 487 to the INVITE. Whether one was parked.

@@ -56,7 +56,10 @@ impl Dns {
         let resolver = self.resolver.clone();
         runtime.spawn(async move {
             let answer = lookup(&resolver, &query).await;
-            let _ = loop_tx.send(Message::Resolved(answer));
+            // The loop's queue is bounded: waiting for room must not hold a runtime worker.
+            tokio::task::block_in_place(|| {
+                let _ = loop_tx.send(Message::Resolved(answer));
+            });
         });
     }
 }

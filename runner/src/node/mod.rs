@@ -315,7 +315,21 @@ impl Node {
                         tracing::error!(source = %transmit.source, "the engine sent from a port it has not opened");
                         continue;
                     };
-                    match socket.send_to(&transmit.contents, transmit.destination) {
+                    let mut sent = socket.send_to(&transmit.contents, transmit.destination);
+                    if let Err(e) = &sent
+                        && unreachable::is_icmp_error(e)
+                    {
+                        // An ICMP error pending on the socket surfaced on this send (not on
+                        // the reader's receive): its queued destinations go to the engine,
+                        // and this datagram goes again.
+                        for destination in unreachable::drain(socket) {
+                            if let Some(tx) = &self.loop_tx {
+                                let _ = tx.try_send(Message::Unreachable { destination });
+                            }
+                        }
+                        sent = socket.send_to(&transmit.contents, transmit.destination);
+                    }
+                    match sent {
                         Ok(_) => self.metrics.datagrams_out += 1,
                         Err(e) => {
                             tracing::warn!(destination = %transmit.destination, error = %e, "send failed")
@@ -490,11 +504,18 @@ impl Node {
             if !self.guest.is_idle()? {
                 return Ok(None);
             }
+            // A fresh instance starts with every TURN server and destination up: not while
+            // one is down.
             let all_up = self
                 .guest
                 .turn_servers()?
                 .iter()
-                .all(|s| s.health == Health::Up);
+                .all(|s| s.health == Health::Up)
+                && self
+                    .guest
+                    .destinations()?
+                    .iter()
+                    .all(|d| d.health == Health::Up);
             all_up.then(|| self.guest.counters()).transpose()
         })();
         match state {

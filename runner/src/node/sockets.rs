@@ -172,7 +172,9 @@ pub(super) fn spawn_reader(
                             e.kind(),
                             std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
                         ) => {}
-                    Err(e) if listener && super::unreachable::is_icmp_error(&e) => {
+                    // Any error may leave an entry in the error queue (which counts against
+                    // the receive buffer): drained every time.
+                    Err(e) if listener => {
                         for destination in super::unreachable::drain(&socket) {
                             tracing::debug!(%local, %destination, error = %e, "ICMP error: unreachable");
                             if tx.send(Message::Unreachable { destination }).is_err() {

@@ -14,6 +14,10 @@ use nix::sys::socket::{
     ControlMessageOwned, MsgFlags, SockaddrStorage, recvmsg, setsockopt, sockopt,
 };
 
+/// Where a queued error came from (`linux/errqueue.h`).
+const SO_EE_ORIGIN_ICMP: u8 = 2;
+const SO_EE_ORIGIN_ICMP6: u8 = 3;
+
 /// Asks the kernel to queue ICMP errors for this socket. A failure is logged: the socket works
 /// as before, only without early failure.
 pub(super) fn enable(socket: &UdpSocket, local: SocketAddr) {
@@ -51,12 +55,23 @@ pub(super) fn drain(socket: &UdpSocket) -> Vec<SocketAddr> {
         ) else {
             break;
         };
+        // Only port, host or network unreachable from ICMP says the peer is not there (a
+        // "packet too big" or a local error does not).
         let icmp = message.cmsgs().ok().is_some_and(|mut cmsgs| {
-            cmsgs.any(|cmsg| {
-                matches!(
-                    cmsg,
-                    ControlMessageOwned::Ipv4RecvErr(..) | ControlMessageOwned::Ipv6RecvErr(..)
-                )
+            cmsgs.any(|cmsg| match cmsg {
+                ControlMessageOwned::Ipv4RecvErr(error, _)
+                | ControlMessageOwned::Ipv6RecvErr(error, _) => {
+                    matches!(error.ee_origin, SO_EE_ORIGIN_ICMP | SO_EE_ORIGIN_ICMP6)
+                        && i32::try_from(error.ee_errno).is_ok_and(|errno| {
+                            matches!(
+                                errno,
+                                nix::libc::ECONNREFUSED
+                                    | nix::libc::EHOSTUNREACH
+                                    | nix::libc::ENETUNREACH
+                            )
+                        })
+                }
+                _ => false,
             })
         });
         let destination = message.address.and_then(|address| socket_addr(&address));

@@ -27,6 +27,7 @@ impl B2bua {
             tx,
             reply,
             parsed,
+            since: self.now,
         });
     }
 
@@ -38,6 +39,7 @@ impl B2bua {
             tx,
             reply,
             parsed,
+            since,
         } = invite;
         let (source, local) = (arrival.peer, arrival.local);
         let Message::Request(request) = &parsed.message else {
@@ -63,6 +65,7 @@ impl B2bua {
                 tx,
                 reply,
                 parsed,
+                since,
             });
             return;
         };
