@@ -19,7 +19,7 @@ use crate::engine::call::cancel_for;
 use crate::event::Event;
 use crate::hop::Hop;
 use crate::ids;
-use crate::sip::{HeaderName, Message, Method, NameAddr, Parsed, Request, Response, StatusCode};
+use crate::sip::{Message, Method, NameAddr, Parsed, Request, Response, StatusCode};
 use crate::status::{DestinationAttempt, DestinationStatus, Side};
 use crate::transaction::TxId;
 use crate::turn::Health;
@@ -192,7 +192,7 @@ impl B2bua {
         }
         let next = call.targets.remove(0);
         let old_tx = relay.client_tx;
-        let mut request = relay.client_request.clone();
+        let request = relay.client_request.clone();
         let hop = Hop {
             peer: next,
             connection: None,
@@ -216,28 +216,7 @@ impl B2bua {
         let leg = call.leg_mut(Side::B);
         leg.hop.peer = next;
         leg.hop.connection = None;
-        leg.dialog.local_cseq += 1;
-        let number = leg.dialog.local_cseq;
-        let via = crate::sip::Via::new(
-            &hop.transport.to_string(),
-            hop.local,
-            &ids::branch(&mut self.rng),
-        );
-        request.headers.remove(&HeaderName::VIA);
-        request.headers.remove(&HeaderName::CSEQ);
-        request.headers.push_front(HeaderName::VIA, via.to_string());
-        request
-            .headers
-            .push(HeaderName::CSEQ, format!("{number} INVITE"));
-        let large_over = leg.large_over;
-        let (client_tx, client_hop) =
-            self.send_fitting(Owner::Relay(id, relay_id), &mut request, hop, large_over);
-        if let Some(relay) = call.relays.get_mut(&relay_id) {
-            relay.client_request = request;
-            relay.client_tx = client_tx;
-            relay.client_hop = client_hop;
-            relay.got_provisional = false;
-        }
+        self.reissue_initial(call, relay_id, hop, request);
         self.note_attempt(call, next);
         self.arm_failover(call, relay_id);
         true

@@ -11,9 +11,10 @@ use crate::engine::destinations::Failure;
 use crate::engine::pass_through::{advertise_allow, copy_payload};
 use crate::engine::timers::CallTimer;
 use crate::engine::{B2bua, Owner};
+use crate::hop::Hop;
 use crate::ids;
 use crate::media::PolicyViolation;
-use crate::sip::{HeaderName, Message, Method, Parsed, Response, StatusCode};
+use crate::sip::{HeaderName, Message, Method, Parsed, Request, Response, StatusCode};
 use crate::status::{EndedBy, LegState, Outcome, Side};
 use crate::transaction::DialogKey;
 
@@ -561,7 +562,6 @@ impl B2bua {
         relay_id: RelayId,
         response: &Response,
     ) -> bool {
-        let id = call.id;
         let Some(relay) = call.relays.get(&relay_id) else {
             return false;
         };
@@ -575,10 +575,26 @@ impl B2bua {
         if !relay.initial || relay.cancel != CancelState::None || min <= asked || min > 86_400 {
             return false;
         }
-        let client_side = relay.server_side.other();
         let hop = relay.client_hop;
         let mut request = relay.client_request.clone();
-        let leg = call.leg_mut(client_side);
+        request.headers.remove(&HeaderName::SESSION_EXPIRES);
+        request.headers.remove(&HeaderName::MIN_SE);
+        session_timer::write_offer(&mut request.headers, min, min);
+        self.reissue_initial(call, relay_id, hop, request);
+        true
+    }
+
+    /// Sends leg B's first INVITE again, as a new transaction (a fresh branch, the next CSeq)
+    /// in the same dialog, over `hop`: after a 422, or to the next destination.
+    pub(crate) fn reissue_initial(
+        &mut self,
+        call: &mut Call,
+        relay_id: RelayId,
+        hop: Hop,
+        mut request: Request,
+    ) {
+        let id = call.id;
+        let leg = call.leg_mut(Side::B);
         leg.dialog.local_cseq += 1;
         let number = leg.dialog.local_cseq;
         let via = crate::sip::Via::new(
@@ -588,23 +604,18 @@ impl B2bua {
         );
         request.headers.remove(&HeaderName::VIA);
         request.headers.remove(&HeaderName::CSEQ);
-        request.headers.remove(&HeaderName::SESSION_EXPIRES);
-        request.headers.remove(&HeaderName::MIN_SE);
         request.headers.push_front(HeaderName::VIA, via.to_string());
         request
             .headers
             .push(HeaderName::CSEQ, format!("{number} INVITE"));
-        session_timer::write_offer(&mut request.headers, min, min);
         let large_over = leg.large_over;
         let (client_tx, client_hop) =
             self.send_fitting(Owner::Relay(id, relay_id), &mut request, hop, large_over);
-        let Some(relay) = call.relays.get_mut(&relay_id) else {
-            return true;
-        };
-        relay.client_request = request;
-        relay.client_tx = client_tx;
-        relay.client_hop = client_hop;
-        relay.got_provisional = false;
-        true
+        if let Some(relay) = call.relays.get_mut(&relay_id) {
+            relay.client_request = request;
+            relay.client_tx = client_tx;
+            relay.client_hop = client_hop;
+            relay.got_provisional = false;
+        }
     }
 }
