@@ -285,6 +285,13 @@ test('a route over two destinations: the simulator shares calls between them and
   await page.fill('#route-0-destinations', '127.0.0.1:5070 1 1, 127.0.0.1:5072 1 1');
   await page.fill('#route-0-ping-interval', '2');
   await page.dispatchEvent('#route-0-ping-interval', 'change');
+  // A listener limit out of range shows its error; in range, none.
+  await page.fill('#listener-0-max-cps', '2000000');
+  await page.dispatchEvent('#listener-0-max-cps', 'change');
+  await page.waitForSelector('text=is over 1,000,000; 0 means no limit');
+  await page.fill('#listener-0-max-cps', '0');
+  await page.dispatchEvent('#listener-0-max-cps', 'change');
+  await page.waitForSelector('text=is over 1,000,000', { state: 'detached' });
   const problems = await page.$$eval('#config-problem-count', (els) => els.map((e) => e.textContent));
   assert.deepEqual(problems, [], 'the route validates');
   await placeCalls({ calls: 20, speed: 'max' });

@@ -6,6 +6,7 @@ use twoleg_core::config::{Listener, TlsFiles};
 use web_sys::{HtmlInputElement, HtmlSelectElement};
 use yew::prelude::*;
 
+use crate::components::number_input::NumberInput;
 use crate::components::text_input::TextInput;
 
 #[derive(Clone, PartialEq, Properties)]
@@ -64,6 +65,15 @@ pub(crate) fn listener_editor(props: &ListenerEditorProps) -> Html {
     } else {
         listener.transport.to_ascii_lowercase()
     };
+    let limit = |f: fn(&mut Listener, u64)| {
+        let listener = listener.clone();
+        let onchange = props.onchange.clone();
+        Callback::from(move |value: u64| {
+            let mut next = listener.clone();
+            f(&mut next, value);
+            onchange.emit(next);
+        })
+    };
     let tls = listener.tls.clone().unwrap_or_default();
     html! {
         <div class="listener">
@@ -76,6 +86,8 @@ pub(crate) fn listener_editor(props: &ListenerEditorProps) -> Html {
                     }) }
                 </select>
             </label>
+            <NumberInput id={format!("listener-{i}-max-calls")} label="Concurrent calls arriving here at most (0: no limit)" value={listener.max_calls} onchange={limit(|l, v| l.max_calls = v)} />
+            <NumberInput id={format!("listener-{i}-max-cps")} label="New calls arriving here per second at most (0: no limit)" value={listener.max_calls_per_second} onchange={limit(|l, v| l.max_calls_per_second = v)} />
             if transport == "tls" {
                 <TextInput id={format!("listener-{i}-chain")} label="Certificate chain file (PEM)" value={tls.certificate_chain.clone()} oninput={tls_field(|t, v| t.certificate_chain = v)} />
                 <TextInput id={format!("listener-{i}-key")} label="Private key file (PEM)" value={tls.private_key.clone()} oninput={tls_field(|t, v| t.private_key = v)} />
