@@ -241,6 +241,32 @@ fn a_bye_to_a_destination_that_went_away_does_not_mark_it_down() {
 }
 
 #[test]
+fn a_503_with_retry_after_keeps_new_calls_off_that_destination_that_long() {
+    let mut net = Net::new(route_over(&[(FIRST, 1, 1), (SECOND, 2, 1)], ""));
+    let first = invite_to(&place(&mut net, 30), FIRST).unwrap();
+    net.send(
+        FIRST,
+        &first.reply(
+            503,
+            "Service Unavailable",
+            Some("f"),
+            "Retry-After: 30\r\n",
+            "",
+        ),
+    );
+    assert!(invite_to(&net.take(), SECOND).is_some(), "failed over");
+    let sent = place(&mut net, 31);
+    assert!(invite_to(&sent, FIRST).is_none(), "resting: {sent:#?}");
+    assert!(invite_to(&sent, SECOND).is_some());
+    net.advance(Duration::from_secs(31));
+    net.take();
+    assert!(
+        invite_to(&place(&mut net, 32), FIRST).is_some(),
+        "back after 30 s"
+    );
+}
+
+#[test]
 fn a_100_trying_stops_the_failover_wait() {
     let mut net = Net::new(route_over(
         &[(FIRST, 1, 1), (SECOND, 2, 1)],

@@ -21,6 +21,7 @@ use crate::hop::Hop;
 use crate::ids;
 use crate::sip::{Message, Method, NameAddr, Parsed, Request, Response, StatusCode};
 use crate::status::{DestinationAttempt, DestinationStatus, Side};
+use crate::time::Instant;
 use crate::transaction::TxId;
 use crate::turn::Health;
 
@@ -28,6 +29,8 @@ use crate::turn::Health;
 #[derive(Clone, Debug, Default)]
 pub(crate) struct DestinationHealth {
     down: bool,
+    /// It asked (503 with Retry-After) not to get new calls before then.
+    resting_until: Option<Instant>,
     missed: u32,
     /// The OPTIONS ping under way, if any.
     ping: Option<TxId>,
@@ -46,8 +49,8 @@ pub(crate) struct Abandoned {
 /// Why a call left a destination for the next.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Failure {
-    /// It answered 503 (RFC 3263 §4.3).
-    Unavailable,
+    /// It answered 503 (RFC 3263 §4.3), with this Retry-After, in seconds, if any.
+    Unavailable(Option<u32>),
     /// Nothing came back within the route's `failover_after_ms`, or before Timer B.
     NoAnswer,
     /// The host could not send to it.
@@ -102,8 +105,9 @@ impl B2bua {
         let listener = &self.config.listeners()[route.listener];
         let (transport, ipv6) = (listener.transport, listener.address.is_ipv6());
         let health = &self.destinations[route_index];
+        let now = self.now;
         let up: Vec<(u16, u16, usize)> = (0..plans.len())
-            .filter(|&i| !health[i].down)
+            .filter(|&i| !health[i].down && health[i].resting_until.is_none_or(|t| now >= t))
             .map(|i| (plans[i].priority, plans[i].weight, i))
             .collect();
         let order = weighted_order(up, &mut self.rng);
@@ -171,7 +175,7 @@ impl B2bua {
         };
         let failed_at = relay.client_hop.peer;
         let what = match failure {
-            Failure::Unavailable => "503 Service Unavailable".to_owned(),
+            Failure::Unavailable(_) => "503 Service Unavailable".to_owned(),
             Failure::NoAnswer => match self.config.routes()[call.route_index].failover_after {
                 Some(after) => format!("no answer in {} ms", after.as_millis()),
                 None => "no answer (Timer B)".to_owned(),
@@ -180,8 +184,16 @@ impl B2bua {
         };
         // Only leg B's first INVITE says something of a destination's health (a BYE or
         // re-INVITE to a peer that went away does not).
-        if failure != Failure::Unavailable && relay.initial && relay.server_side == Side::A {
-            self.destination_failed(call.route_index, failed_at);
+        let first_invite = relay.initial && relay.server_side == Side::A;
+        match failure {
+            Failure::Unavailable(Some(seconds)) if first_invite => {
+                self.destination_rests(call.route_index, failed_at, seconds);
+            }
+            Failure::Unavailable(_) => {}
+            Failure::NoAnswer | Failure::Transport if first_invite => {
+                self.destination_failed(call.route_index, failed_at);
+            }
+            Failure::NoAnswer | Failure::Transport => {}
         }
         let early = call.leg(Side::B).dialog.remote_tag.is_some() || !call.forks.is_empty();
         if !relay.initial || relay.cancel != CancelState::None || early || call.targets.is_empty() {
@@ -252,6 +264,15 @@ impl B2bua {
     /// An abandoned INVITE timed out or could not be sent.
     pub(crate) fn on_abandoned_lost(&mut self, serial: u64) {
         self.abandoned.remove(&serial);
+    }
+
+    /// A destination answered 503 with Retry-After (RFC 3261 §21.5.4, RFC 3263 §4.3): new
+    /// calls leave it alone that long (at most an hour).
+    fn destination_rests(&mut self, route_index: usize, address: SocketAddr, seconds: u32) {
+        if let Some(index) = self.destination_index(route_index, address) {
+            let until = self.now + std::time::Duration::from_secs(u64::from(seconds.min(3_600)));
+            self.destinations[route_index][index].resting_until = Some(until);
+        }
     }
 
     /// A call's INVITE to this destination timed out or could not be sent: on a route that

@@ -296,7 +296,17 @@ impl B2bua {
             return;
         }
         if response.status == StatusCode::SERVICE_UNAVAILABLE
-            && self.fail_over(call, relay_id, Failure::Unavailable)
+            && self.fail_over(
+                call,
+                relay_id,
+                Failure::Unavailable(
+                    response
+                        .headers
+                        .get(&HeaderName::RETRY_AFTER)
+                        .and_then(|value| value.split([';', ' ', '(']).next())
+                        .and_then(|seconds| seconds.trim().parse().ok()),
+                ),
+            )
         {
             return;
         }
