@@ -84,12 +84,7 @@ fn a_killed_callee_is_failed_over_and_skipped_and_takes_calls_again_when_it_come
     assert!(eventually(Duration::from_secs(10), || up(&runner, "up")));
 
     // Both take calls.
-    let (code, counts, screen) = place_calls(dir.path(), &ip, "both", 60, 20);
-    assert_eq!((code, counts), (0, (60, 0)), "{screen}");
-    assert!(eventually(Duration::from_secs(10), || runner
-        .history()
-        .len()
-        == 60));
+    calls_complete(&runner, dir.path(), &ip, "both", 60, 20, 60);
     let (first, second_calls, _) = peers(&runner, 60);
     assert_eq!(first + second_calls, 60);
     assert!(first >= 10 && second_calls >= 10, "{first}:{second_calls}");
@@ -97,17 +92,7 @@ fn a_killed_callee_is_failed_over_and_skipped_and_takes_calls_again_when_it_come
     // The second is killed: calls go on with no failure. Until it is marked down, the calls
     // sent to it fail over to the first (on the ICMP error, or after 500 ms).
     drop(second);
-    let (code, counts, screen) = place_calls(dir.path(), &ip, "one-killed", 100, 20);
-    assert_eq!(
-        (code, counts),
-        (0, (100, 0)),
-        "{screen}\n{}",
-        runner.log_text()
-    );
-    assert!(eventually(Duration::from_secs(10), || runner
-        .history()
-        .len()
-        == 160));
+    calls_complete(&runner, dir.path(), &ip, "one-killed", 100, 20, 160);
     let (first, second_calls, records) = peers(&runner, 100);
     assert_eq!((first, second_calls), (100, 0));
     let failed_over: Vec<_> = records
@@ -143,12 +128,7 @@ fn a_killed_callee_is_failed_over_and_skipped_and_takes_calls_again_when_it_come
         "{:?}",
         health(&runner)
     );
-    let (code, counts, screen) = place_calls(dir.path(), &ip, "back", 60, 20);
-    assert_eq!((code, counts), (0, (60, 0)), "{screen}");
-    assert!(eventually(Duration::from_secs(10), || runner
-        .history()
-        .len()
-        == 220));
+    calls_complete(&runner, dir.path(), &ip, "back", 60, 20, 220);
     let (first, second_calls, _) = peers(&runner, 60);
     assert!(second_calls >= 10, "{first}:{second_calls}");
 }
@@ -176,17 +156,7 @@ fn a_destination_with_no_listener_fails_over_on_the_icmp_error_not_after_timer_b
     );
     let runner = Runner::start(&ip, &config, dir.path(), &[]);
     let _second = callee(dir.path(), &ip, 5071);
-    let (code, counts, screen) = place_calls(dir.path(), &ip, "calls", 5, 20);
-    assert_eq!(
-        (code, counts),
-        (0, (5, 0)),
-        "{screen}\n{}",
-        runner.log_text()
-    );
-    assert!(eventually(Duration::from_secs(10), || runner
-        .history()
-        .len()
-        == 5));
+    calls_complete(&runner, dir.path(), &ip, "calls", 5, 20, 5);
     for record in runner.history() {
         assert_eq!(record["attempts"][0]["address"], format!("{ip}:5070"));
         assert_eq!(

@@ -62,17 +62,7 @@ fn srv_targets_are_called_in_priority_order_and_a_dead_first_target_is_failed_ov
     );
     let first = callee(dir.path(), &ip, 5070);
     let _second = callee(dir.path(), &ip, 5071);
-    let (code, counts, screen) = place_calls(dir.path(), &ip, "up", 20, 20);
-    assert_eq!(
-        (code, counts),
-        (0, (20, 0)),
-        "{screen}\n{}",
-        runner.log_text()
-    );
-    assert!(eventually(Duration::from_secs(10), || runner
-        .history()
-        .len()
-        == 20));
+    calls_complete(&runner, dir.path(), &ip, "up", 20, 20, 20);
     assert!(
         peers(&runner, 20)
             .iter()
@@ -90,17 +80,7 @@ fn srv_targets_are_called_in_priority_order_and_a_dead_first_target_is_failed_ov
 
     // The first target dies: every call goes on to the second.
     drop(first);
-    let (code, counts, screen) = place_calls(dir.path(), &ip, "first-dead", 20, 20);
-    assert_eq!(
-        (code, counts),
-        (0, (20, 0)),
-        "{screen}\n{}",
-        runner.log_text()
-    );
-    assert!(eventually(Duration::from_secs(10), || runner
-        .history()
-        .len()
-        == 40));
+    calls_complete(&runner, dir.path(), &ip, "first-dead", 20, 20, 40);
     for record in &runner.history()[..20] {
         assert_eq!(
             record["legs"][1]["peer"],
@@ -126,12 +106,7 @@ fn srv_weights_share_1000_calls() {
     );
     let _a = callee(dir.path(), &ip, 5070);
     let _b = callee(dir.path(), &ip, 5071);
-    let (code, counts, screen) = place_calls(dir.path(), &ip, "calls", 1_000, 200);
-    assert_eq!((code, counts), (0, (1_000, 0)), "{screen}");
-    assert!(eventually(Duration::from_secs(20), || runner
-        .history()
-        .len()
-        == 1_000));
+    calls_complete(&runner, dir.path(), &ip, "calls", 1_000, 200, 1_000);
     let peers = peers(&runner, 1_000);
     let to_a = peers.iter().filter(|p| **p == format!("{ip}:5070")).count() as f64;
     let to_b = peers.iter().filter(|p| **p == format!("{ip}:5071")).count() as f64;
@@ -155,33 +130,13 @@ fn a_changed_a_record_is_picked_up_once_its_ttl_runs_out() {
     );
     let _old = callee(dir.path(), &ip, 5070);
     let _new = callee(dir.path(), &moved_to, 5070);
-    let (code, counts, screen) = place_calls(dir.path(), &ip, "before", 5, 10);
-    assert_eq!(
-        (code, counts),
-        (0, (5, 0)),
-        "{screen}\n{}",
-        runner.log_text()
-    );
-    assert!(eventually(Duration::from_secs(10), || runner
-        .history()
-        .len()
-        == 5));
+    calls_complete(&runner, dir.path(), &ip, "before", 5, 10, 5);
     assert!(peers(&runner, 5).iter().all(|p| *p == format!("{ip}:5070")));
 
     dns.set_hosts(&format!("{moved_to} pbx.test\n"));
     // The record's TTL is 1 s.
     std::thread::sleep(Duration::from_millis(1_500));
-    let (code, counts, screen) = place_calls(dir.path(), &ip, "after", 5, 10);
-    assert_eq!(
-        (code, counts),
-        (0, (5, 0)),
-        "{screen}\n{}",
-        runner.log_text()
-    );
-    assert!(eventually(Duration::from_secs(10), || runner
-        .history()
-        .len()
-        == 10));
+    calls_complete(&runner, dir.path(), &ip, "after", 5, 10, 10);
     assert!(
         peers(&runner, 5)
             .iter()

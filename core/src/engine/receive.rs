@@ -441,6 +441,25 @@ impl B2bua {
         });
     }
 
+    /// Refuses a new INVITE with 503 and Retry-After (`retry_after` seconds), with a tag of
+    /// its own, and reports why.
+    pub(crate) fn refuse_unavailable(
+        &mut self,
+        tx: TxId,
+        reply: &ReplyTo,
+        source: SocketAddr,
+        reason: &str,
+        retry_after: u64,
+        refusal: Refusal,
+    ) {
+        let tag = ids::tag(&mut self.rng);
+        let mut response = reply.response(StatusCode::SERVICE_UNAVAILABLE, reason, Some(&tag));
+        response
+            .headers
+            .push(HeaderName::RETRY_AFTER, retry_after.to_string());
+        self.refuse(tx, &response, source, &Method::INVITE, refusal);
+    }
+
     /// A CANCEL: `carries`, what it says of why, goes on with the CANCEL TwoLeg sends.
     fn on_cancel(
         &mut self,

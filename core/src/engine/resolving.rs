@@ -78,19 +78,8 @@ impl B2bua {
     }
 
     fn refuse_parked(&mut self, invite: ParkedInvite, reason: &str, refusal: Refusal) {
-        let status = StatusCode::SERVICE_UNAVAILABLE;
-        let tag = ids::tag(&mut self.rng);
-        let mut response = invite.reply.response(status, reason, Some(&tag));
-        response
-            .headers
-            .push(crate::sip::HeaderName::RETRY_AFTER, "5".to_owned());
-        self.refuse(
-            invite.tx,
-            &response,
-            invite.arrival.peer,
-            &crate::sip::Method::INVITE,
-            refusal,
-        );
+        let source = invite.arrival.peer;
+        self.refuse_unavailable(invite.tx, &invite.reply, source, reason, 5, refusal);
     }
 
     /// A CANCEL for a parked INVITE: 200 to it, 487 to the INVITE. Whether one was parked.

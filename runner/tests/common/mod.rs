@@ -383,3 +383,29 @@ pub fn place_calls(
     let code = caller.wait(Duration::from_secs(90));
     (code, caller.counts(), caller.screen())
 }
+
+/// `calls` calls at `rate` per second (as [`place_calls`]) that must all succeed, after which
+/// call history must hold `history_total` records.
+pub fn calls_complete(
+    runner: &Runner,
+    dir: &Path,
+    ip: &str,
+    batch: &str,
+    calls: u32,
+    rate: u32,
+    history_total: usize,
+) {
+    let (code, counts, screen) = place_calls(dir, ip, batch, calls, rate);
+    assert_eq!(
+        (code, counts),
+        (0, (u64::from(calls), 0)),
+        "{screen}\n{}",
+        runner.log_text()
+    );
+    assert!(
+        eventually(Duration::from_secs(20), || runner.history().len()
+            == history_total),
+        "{}",
+        runner.log_text()
+    );
+}

@@ -75,17 +75,12 @@ impl B2bua {
             let retry_after = route
                 .ping
                 .map_or(5, |policy| policy.interval.as_secs().max(1));
-            let status = StatusCode::SERVICE_UNAVAILABLE;
-            let tag = ids::tag(&mut self.rng);
-            let mut response = reply.response(status, "No Destination Available", Some(&tag));
-            response
-                .headers
-                .push(HeaderName::RETRY_AFTER, retry_after.to_string());
-            self.refuse(
+            self.refuse_unavailable(
                 tx,
-                &response,
+                &reply,
                 source,
-                &Method::INVITE,
+                "No Destination Available",
+                retry_after,
                 Refusal::NoDestination,
             );
             return;
@@ -106,13 +101,7 @@ impl B2bua {
                     .map(|retry_after| (retry_after, "Route Busy", Refusal::RouteBusy)),
             };
         if let Some((retry_after, reason, refusal)) = busy {
-            let status = StatusCode::SERVICE_UNAVAILABLE;
-            let tag = ids::tag(&mut self.rng);
-            let mut response = reply.response(status, reason, Some(&tag));
-            response
-                .headers
-                .push(HeaderName::RETRY_AFTER, retry_after.to_string());
-            self.refuse(tx, &response, source, &Method::INVITE, refusal);
+            self.refuse_unavailable(tx, &reply, source, reason, retry_after.into(), refusal);
             return;
         }
         // Session timers (RFC 4028): the route's own, else the Lync B2BUA's on a call to or
@@ -189,19 +178,12 @@ impl B2bua {
         if let Some(anchor) = anchor.as_mut() {
             anchor.set_turn_port(media.as_ref().map(LyncMedia::port));
             if !anchor.is_lync() && self.anchored_calls() >= self.config.encryption().max_calls {
-                let mut response = reply.response(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "Encryption B2BUA Busy",
-                    Some(&ids::tag(&mut self.rng)),
-                );
-                response
-                    .headers
-                    .push(HeaderName::RETRY_AFTER, BUSY_RETRY_AFTER_S.to_string());
-                self.refuse(
+                self.refuse_unavailable(
                     tx,
-                    &response,
+                    &reply,
                     source,
-                    &Method::INVITE,
+                    "Encryption B2BUA Busy",
+                    BUSY_RETRY_AFTER_S.into(),
                     Refusal::EncryptionB2buaBusy,
                 );
                 return;
