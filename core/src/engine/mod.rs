@@ -387,6 +387,14 @@ impl B2bua {
     /// the routes' OPTIONS pings, no allocation, no deadline other than the next probing and
     /// ping rounds and the pings' own.
     pub fn is_idle(&self) -> bool {
+        // Cheap checks first: the simulator asks after every step.
+        if !self.calls.is_empty()
+            || !self.parked.is_empty()
+            || self.resolver.is_waiting()
+            || !self.allocations.is_empty()
+        {
+            return false;
+        }
         let mut periodic = usize::from(self.probes.is_some())
             + self
                 .config
