@@ -1,6 +1,6 @@
 //! Per-leg dialog state (RFC 3261 §12): Call-ID, tags, CSeq spaces, route set, remote target.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use rand_chacha::ChaCha8Rng;
 
@@ -116,26 +116,44 @@ impl Dialog {
         }
     }
 
-    /// Where in-dialog requests go: the address of the first route, or of the remote target,
-    /// if it is an IP address (else `fallback`'s, where the leg's INVITE came from or went
-    /// to), over the transport that URI asks for (else `fallback`'s); the fallback's
-    /// connection is kept when the hop is the same.
+    /// Where in-dialog requests go: the address of the first route, or of the remote target
+    /// (port 5061 for TLS, else 5060, when it gives none), over the transport that URI asks
+    /// for (else `fallback`'s); the fallback's connection is kept when the hop is the same.
+    /// A host name is for `peer_of_name` to answer (RFC 3263); a URI TwoLeg cannot use, or a
+    /// name with no address, leaves `fallback`'s address, where the leg's INVITE came from or
+    /// went to.
     pub(crate) fn next_hop(
         &self,
         fallback: &Hop,
         local_for: impl Fn(Transport) -> Option<SocketAddr>,
+        peer_of_name: impl FnOnce(&str, Option<u16>, Transport) -> NamedPeer,
     ) -> Hop {
         let uri = self.next_uri();
-        let peer = uri
-            .as_ref()
-            .and_then(Uri::socket_addr)
-            .unwrap_or(fallback.peer);
         let transport = uri
             .as_ref()
             .and_then(transport_of)
             .filter(|transport| *transport == fallback.transport || local_for(*transport).is_some())
             .unwrap_or(fallback.transport);
-        if transport == fallback.transport && peer == fallback.peer {
+        let default_port = if transport == Transport::Tls {
+            5061
+        } else {
+            5060
+        };
+        let (peer, awaiting) = match &uri {
+            None => (fallback.peer, None),
+            Some(uri) => match uri.host.parse::<IpAddr>() {
+                Ok(ip) => (SocketAddr::new(ip, uri.port.unwrap_or(default_port)), None),
+                Err(_) if crate::dns::is_host_name(&uri.host) => {
+                    match peer_of_name(&uri.host, uri.port, transport) {
+                        NamedPeer::Known(address) => (address, None),
+                        NamedPeer::Awaiting(wait) => (fallback.peer, Some(wait)),
+                        NamedPeer::Unknown => (fallback.peer, None),
+                    }
+                }
+                Err(_) => (fallback.peer, None),
+            },
+        };
+        if transport == fallback.transport && peer == fallback.peer && awaiting.is_none() {
             return *fallback;
         }
         Hop {
@@ -147,8 +165,20 @@ impl Dialog {
             },
             peer,
             connection: None,
+            awaiting,
         }
     }
+}
+
+/// What the engine knows of a host name's address, for [`Dialog::next_hop`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum NamedPeer {
+    /// Resolved: the first address to try.
+    Known(SocketAddr),
+    /// Being resolved: the wait that will say.
+    Awaiting(u64),
+    /// No address (no records, or the lookup failed).
+    Unknown,
 }
 
 #[cfg(test)]
@@ -190,6 +220,52 @@ mod tests {
         }
     }
 
+    fn no_names(host: &str, _: Option<u16>, _: Transport) -> NamedPeer {
+        panic!("{host} is an address, not a name to resolve")
+    }
+
+    #[test]
+    fn a_host_name_is_resolved_and_its_address_used() {
+        let dialog = dialog(
+            &["<sip:proxy.example.com;transport=tls;lr>"],
+            "sip:peer@198.51.100.2:5060",
+        );
+        let mut asked = None;
+        let hop = dialog.next_hop(&fallback(), local_for, |host, port, transport| {
+            asked = Some((host.to_owned(), port, transport));
+            NamedPeer::Known("203.0.113.7:5061".parse().unwrap())
+        });
+        assert_eq!(
+            asked,
+            Some(("proxy.example.com".to_owned(), None, Transport::Tls)),
+            "the first route's host, port and transport are resolved"
+        );
+        assert_eq!(hop.peer, "203.0.113.7:5061".parse().unwrap());
+        assert_eq!(hop.transport, Transport::Tls);
+        assert_eq!(hop.awaiting, None);
+    }
+
+    #[test]
+    fn a_name_being_resolved_makes_the_hop_wait_and_one_without_address_falls_back() {
+        let dialog = dialog(&[], "sip:peer@pbx.example.com:5070");
+        let hop = dialog.next_hop(&fallback(), local_for, |_, port, _| {
+            assert_eq!(port, Some(5070));
+            NamedPeer::Awaiting(4)
+        });
+        assert_eq!(hop.awaiting, Some(4));
+        assert_eq!(hop.connection, None);
+        let hop = dialog.next_hop(&fallback(), local_for, |_, _, _| NamedPeer::Unknown);
+        assert_eq!(hop, fallback(), "no address: where the INVITE went");
+    }
+
+    #[test]
+    fn an_address_without_port_takes_the_transport_s_default() {
+        let hop = dialog(&[], "sips:peer@198.51.100.2").next_hop(&fallback(), local_for, no_names);
+        assert_eq!(hop.peer, "198.51.100.2:5061".parse().unwrap());
+        let hop = dialog(&[], "sip:peer@198.51.100.3").next_hop(&fallback(), local_for, no_names);
+        assert_eq!(hop.peer, "198.51.100.3:5060".parse().unwrap());
+    }
+
     #[test]
     fn a_contact_asking_for_tls_moves_the_dialog_to_tls() {
         for target in [
@@ -197,7 +273,7 @@ mod tests {
             "sip:peer@198.51.100.2:5061;TRANSPORT=TLS",
             "sips:peer@198.51.100.2:5061",
         ] {
-            let hop = dialog(&[], target).next_hop(&fallback(), local_for);
+            let hop = dialog(&[], target).next_hop(&fallback(), local_for, no_names);
             assert_eq!(hop.transport, Transport::Tls, "{target}");
             assert_eq!(hop.local, TLS_LOCAL.parse().unwrap(), "{target}");
             assert_eq!(hop.peer, "198.51.100.2:5061".parse().unwrap(), "{target}");
@@ -214,7 +290,7 @@ mod tests {
             &["<sip:198.51.100.9:5061;transport=tls;lr>"],
             "sip:peer@198.51.100.2:5060",
         )
-        .next_hop(&fallback(), local_for);
+        .next_hop(&fallback(), local_for, no_names);
         assert_eq!(hop.transport, Transport::Tls);
         assert_eq!(hop.peer, "198.51.100.9:5061".parse().unwrap());
     }
@@ -222,7 +298,7 @@ mod tests {
     #[test]
     fn a_transport_without_a_listener_keeps_the_leg_s_own() {
         let hop = dialog(&[], "sip:peer@198.51.100.2:5070;transport=tcp")
-            .next_hop(&fallback(), local_for);
+            .next_hop(&fallback(), local_for, no_names);
         assert_eq!(hop.transport, Transport::Udp);
         assert_eq!(hop.local, UDP_LOCAL.parse().unwrap());
         assert_eq!(hop.peer, "198.51.100.2:5070".parse().unwrap());
@@ -234,7 +310,7 @@ mod tests {
         over_tcp.transport = Transport::Tcp;
         over_tcp.connection = Some(ConnectionId(7));
         let hop =
-            dialog(&[], "sip:peer@198.51.100.2:5060;transport=tcp").next_hop(&over_tcp, |_| None);
+            dialog(&[], "sip:peer@198.51.100.2:5060;transport=tcp").next_hop(&over_tcp, |_| None, no_names);
         assert_eq!(hop, over_tcp);
     }
 }

@@ -1,7 +1,7 @@
 //! Host names resolved as RFC 3263 says, sans-IO: the engine asks with [`Event::Resolve`]
 //! (one [`DnsQuery`]: a name and a record type) and the host answers with
-//! [`Input::Resolved`] (a [`DnsAnswer`], empty when the name has no such records or the lookup
-//! failed). Answers are cached for their TTL; the engine never blocks and, given the same
+//! [`Input::Resolved`] (a [`DnsAnswer`]: the records, none when the name has no such records,
+//! or a failure). Answers are cached for their TTL; the engine never blocks and, given the same
 //! answers, decides the same way on every host.
 //!
 //! A destination `host:port` is looked up as A (AAAA on an IPv6 listener). A bare `host` goes
@@ -60,6 +60,12 @@ pub struct DnsAnswer {
     /// With no records: how long, in seconds, to remember that (the zone's negative TTL; a
     /// failed lookup: a few seconds).
     pub negative_ttl_s: u32,
+    /// The lookup failed (no server answered, or one answered SERVFAIL or REFUSED): nothing
+    /// is known of the name, which is not the same as its having no such records. A failed
+    /// SRV lookup does not fall back to the name's A records (RFC 3263 §4.2 falls back only
+    /// when no SRV records were found).
+    #[serde(default)]
+    pub failed: bool,
 }
 
 /// One record of an answer.
@@ -106,7 +112,7 @@ pub enum RecordData {
 /// How long a lookup may take before it counts as failed.
 pub(crate) const QUERY_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// How long a failed (timed out) lookup is remembered.
+/// How long a failed lookup is remembered at most.
 const FAILED_TTL: Duration = Duration::from_secs(5);
 
 /// An answer is usable at least this long, whatever its TTL (0 included): long enough for
@@ -129,6 +135,8 @@ pub(crate) enum Lookup {
 #[derive(Debug)]
 struct Cached {
     records: Vec<RecordData>,
+    /// The lookup failed (see [`DnsAnswer::failed`]).
+    failed: bool,
     /// Usable up to and including this time.
     until: Instant,
 }
@@ -173,12 +181,13 @@ impl Resolver {
             RecordKind::A
         };
         if let Some(port) = port {
-            let Some(addresses) = self.get(host, address_kind, now) else {
+            let Some((addresses, _)) = self.get(host, address_kind, now) else {
                 return Lookup::Waiting;
             };
             return Lookup::Ready(with_port(&addresses, port));
         }
-        let Some(naptr) = self.get(host, RecordKind::Naptr, now) else {
+        // A failed NAPTR lookup leaves the transport's SRV name, as no NAPTR records would.
+        let Some((naptr, _)) = self.get(host, RecordKind::Naptr, now) else {
             return Lookup::Waiting;
         };
         let service = match transport {
@@ -210,9 +219,12 @@ impl Resolver {
                 Transport::Tls => format!("_sips._tcp.{host}"),
             },
         };
-        let Some(srv) = self.get(&srv_name, RecordKind::Srv, now) else {
+        let Some((srv, srv_failed)) = self.get(&srv_name, RecordKind::Srv, now) else {
             return Lookup::Waiting;
         };
+        if srv_failed {
+            return Lookup::Ready(Vec::new());
+        }
         let targets: Vec<(u16, u16, (u16, String))> = srv
             .iter()
             .filter_map(|record| match record {
@@ -242,7 +254,7 @@ impl Resolver {
             } else {
                 5060
             };
-            let Some(addresses) = self.get(host, address_kind, now) else {
+            let Some((addresses, _)) = self.get(host, address_kind, now) else {
                 return Lookup::Waiting;
             };
             return Lookup::Ready(with_port(&addresses, default_port));
@@ -253,7 +265,7 @@ impl Resolver {
         let mut waiting = false;
         for (port, target) in ordered {
             match self.get(&target, address_kind, now) {
-                Some(addresses) => out.extend(with_port(&addresses, port)),
+                Some((addresses, _)) => out.extend(with_port(&addresses, port)),
                 None => waiting = true,
             }
         }
@@ -264,13 +276,19 @@ impl Resolver {
         }
     }
 
-    /// The cached records of `name`, or `None` after asking for them (once).
-    fn get(&mut self, name: &str, kind: RecordKind, now: Instant) -> Option<Vec<RecordData>> {
+    /// The cached records of `name` and whether its lookup failed, or `None` after asking for
+    /// them (once).
+    fn get(
+        &mut self,
+        name: &str,
+        kind: RecordKind,
+        now: Instant,
+    ) -> Option<(Vec<RecordData>, bool)> {
         let key = (name.trim_end_matches('.').to_ascii_lowercase(), kind);
         if let Some(cached) = self.cache.get(&key)
             && now <= cached.until
         {
-            return Some(cached.records.clone());
+            return Some((cached.records.clone(), cached.failed));
         }
         if self.asked.insert(key.clone()) {
             self.next_id += 1;
@@ -292,7 +310,10 @@ impl Resolver {
             return false;
         };
         self.asked.remove(&key);
-        let ttl = if answer.records.is_empty() {
+        let failed = answer.failed && answer.records.is_empty();
+        let ttl = if failed {
+            answer.negative_ttl_s.min(FAILED_TTL.as_secs() as u32)
+        } else if answer.records.is_empty() {
             answer.negative_ttl_s.min(MAX_NEGATIVE_TTL)
         } else {
             answer.records.iter().map(|r| r.ttl_s).min().unwrap_or(0)
@@ -310,11 +331,18 @@ impl Resolver {
             })
             .collect();
         let until = now + Duration::from_secs(u64::from(ttl.min(86_400))).max(MIN_TTL);
-        self.cache.insert(key, Cached { records, until });
+        self.cache.insert(
+            key,
+            Cached {
+                records,
+                failed,
+                until,
+            },
+        );
         true
     }
 
-    /// A query got no answer in time: remembered as empty for a few seconds. Whether it was
+    /// A query got no answer in time: remembered as failed for a few seconds. Whether it was
     /// still in flight.
     pub(crate) fn give_up(&mut self, id: u64, now: Instant) -> bool {
         let Some(key) = self.in_flight.remove(&id) else {
@@ -326,11 +354,28 @@ impl Resolver {
             key,
             Cached {
                 records: Vec::new(),
+                failed: true,
                 until,
             },
         );
         true
     }
+}
+
+/// Whether `host` is written as a DNS name (labels of letters, digits, `-` and `_`, each 1 to
+/// 63 long, 253 in all; a trailing dot allowed): something to resolve, not an address.
+pub(crate) fn is_host_name(host: &str) -> bool {
+    let host = host.strip_suffix('.').unwrap_or(host);
+    !host.is_empty()
+        && host.len() <= 253
+        && host.parse::<IpAddr>().is_err()
+        && host.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
 }
 
 fn with_port(addresses: &[RecordData], port: u16) -> Vec<SocketAddr> {

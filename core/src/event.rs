@@ -98,18 +98,17 @@ pub enum Event {
 
     // DNS.
     /// Look this up and hand the answer in with [`Input::Resolved`](crate::Input::Resolved)
-    /// (empty when there is none or the lookup failed); unanswered for 5 s, it counts as
-    /// failed.
+    /// (no records, or a failure); unanswered for 5 s, it counts as failed.
     Resolve(crate::dns::DnsQuery),
 
     // Route destinations.
-    /// A route's destination went down (missed pings, or a call's INVITE to it timed out or
-    /// could not be sent) or came back up (answered a ping).
+    /// A route's destination went down (missed pings, or a call's INVITE to its address timed
+    /// out or could not be sent) or came back up (answered a ping).
     DestinationHealth {
         /// The route's name.
         route: String,
-        /// The destination.
-        address: SocketAddr,
+        /// The destination as configured: `ip:port`, `host:port` or a host name.
+        destination: String,
         /// Its health now.
         health: Health,
     },

@@ -17,6 +17,10 @@ pub(crate) struct Hop {
     /// The stream connection to use, if one is known (the one a request came on); `None` on
     /// UDP, or when the host is to find or open one to `peer`.
     pub(crate) connection: Option<ConnectionId>,
+    /// While the peer is a host name still being resolved: the wait for it (see
+    /// `engine::names`). Messages on this hop are held until the address is known; `peer` is
+    /// where they go should the name have none.
+    pub(crate) awaiting: Option<u64>,
 }
 
 impl Hop {
@@ -27,6 +31,7 @@ impl Hop {
             local,
             peer,
             connection: None,
+            awaiting: None,
         }
     }
 

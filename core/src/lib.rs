@@ -257,6 +257,10 @@ pub struct Transmit {
     pub source: SocketAddr,
     /// Where to.
     pub destination: SocketAddr,
+    /// Over TLS: the name the peer's certificate must carry when this opens the connection
+    /// (RFC 5922: the route's `tls_server_name`, else the host name the destination was
+    /// resolved from); `None`: the destination's address.
+    pub server_name: Option<String>,
     /// Its bytes.
     pub contents: Vec<u8>,
 }

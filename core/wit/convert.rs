@@ -259,7 +259,7 @@ same_fields! {
     twoleg_core::media::SrtpKeys, SrtpKeys { send, receive };
     twoleg_core::dns::DnsQuery, DnsQuery { id, name, kind };
     twoleg_core::dns::DnsRecord, DnsRecord { ttl_s, data };
-    twoleg_core::dns::DnsAnswer, DnsAnswer { id, records, negative_ttl_s };
+    twoleg_core::dns::DnsAnswer, DnsAnswer { id, records, negative_ttl_s, failed };
     twoleg_core::Counters, Counters {
         datagrams_in, datagrams_out, retransmissions, parse_errors, calls_started,
         turn_relays_granted, turn_failures, turn_allocations_open, turn_probes_sent,
@@ -720,11 +720,11 @@ impl Convert<wit::Event> for twoleg_core::Event {
             C::Resolve(query) => W::Resolve(query.convert()),
             C::DestinationHealth {
                 route,
-                address,
+                destination,
                 health,
             } => W::DestinationHealth(wit::DestinationHealthChange {
                 route,
-                address: address.convert(),
+                destination,
                 health: health.convert(),
             }),
             C::Refused {
@@ -791,7 +791,7 @@ impl Convert<twoleg_core::Event> for wit::Event {
             W::Resolve(query) => C::Resolve(query.convert()),
             W::DestinationHealth(change) => C::DestinationHealth {
                 route: change.route,
-                address: change.address.convert(),
+                destination: change.destination,
                 health: change.health.convert(),
             },
             W::Refused(refused) => C::Refused {
@@ -846,6 +846,7 @@ impl Convert<wit::Packet> for twoleg_core::Transmit {
             connection: self.connection.map(|c| c.0),
             source: self.source.convert(),
             destination: self.destination.convert(),
+            server_name: self.server_name,
             contents: self.contents,
         }
     }
@@ -858,6 +859,7 @@ impl Convert<twoleg_core::Transmit> for wit::Packet {
             connection: self.connection.map(twoleg_core::ConnectionId),
             source: self.source.convert(),
             destination: self.destination.convert(),
+            server_name: self.server_name,
             contents: self.contents,
         }
     }

@@ -352,6 +352,7 @@ impl twoleg_sim::Engine for Guest {
                     connection: receive.connection.map(|c| c.0),
                     source: receive.source.convert(),
                     destination: receive.destination.convert(),
+                    server_name: None,
                     contents: receive.contents.to_vec(),
                 };
                 self.call(|store, b, r| {

@@ -143,7 +143,6 @@ pub(crate) struct Streams {
     runtime: tokio::runtime::Runtime,
     listeners: Vec<(Transport, SocketAddr, TcpListener)>,
     tls: BTreeMap<SocketAddr, TlsContext>,
-    server_names: BTreeMap<SocketAddr, String>,
     limits: ConnectionLimits,
     counters: Arc<StreamCounters>,
     shared: Option<Shared>,
@@ -186,25 +185,10 @@ impl Streams {
             tracing::info!(listener = %listener.address, name = %listener.name, transport = %listener.transport, "listening for SIP");
             listeners.push((listener.transport, listener.address, socket));
         }
-        let server_names = config
-            .routes()
-            .iter()
-            .filter_map(|route| {
-                let name = route.tls_server_name.clone()?;
-                Some(
-                    route
-                        .destinations
-                        .iter()
-                        .filter_map(move |d| Some((d.target.address()?, name.clone()))),
-                )
-            })
-            .flatten()
-            .collect();
         Ok(Self {
             runtime,
             listeners,
             tls: contexts,
-            server_names,
             limits: config.connections(),
             counters: Arc::new(StreamCounters::default()),
             shared: None,
@@ -277,7 +261,7 @@ impl Streams {
             }
             _ => None,
         };
-        let name = self.server_names.get(&transmit.destination).cloned();
+        let name = transmit.server_name.clone();
         self.runtime.spawn(connect(
             transmit.transport,
             transmit.source,

@@ -126,6 +126,7 @@ impl DnsEntry {
             id: query.id,
             records,
             negative_ttl_s: 30,
+            failed: false,
         }
     }
 

@@ -398,7 +398,7 @@ fn a_destination_that_misses_its_pings_is_skipped_until_it_answers_one() {
     assert!(pinged_first >= 2, "pinged every round");
     assert!(net.events.iter().any(|e| matches!(
         e,
-        Event::DestinationHealth { address, health: Health::Down, .. } if *address == addr(FIRST)
+        Event::DestinationHealth { destination, health: Health::Down, .. } if *destination == FIRST
     )));
     let health: Vec<_> = net
         .engine()

@@ -2,10 +2,14 @@
 //! weight within a priority, as RFC 2782 orders SRV targets), their health from OPTIONS pings
 //! and failed calls, and failing a call over to the next one.
 //!
-//! A destination is down after `failures_before_down` pings in a row went unanswered (a ping
-//! counts as missed when the next one is due), or at once when a call's INVITE to it timed out
-//! or could not be sent and the route pings (so that a ping brings it back). A down
-//! destination is left out of new calls until it answers a ping.
+//! A destination is down after `failures_before_down` ping rounds in a row went unanswered (a
+//! round counts as missed when the next one is due, or when every ping of it failed), or at
+//! once when a call's INVITE to its address timed out or could not be sent and the route pings
+//! (so that a ping brings it back). A down destination is left out of new calls until it
+//! answers a ping. A host name is pinged at each address it resolves to (at most
+//! [`PINGED_ADDRESSES`]): one answer keeps it up. Its addresses' failures in calls fail the
+//! call over but leave its health to the pings, since one SRV target down says nothing of the
+//! others.
 
 use std::net::SocketAddr;
 
@@ -32,11 +36,18 @@ pub(crate) struct DestinationHealth {
     /// It asked (503 with Retry-After) not to get new calls before then.
     resting_until: Option<Instant>,
     missed: u32,
-    /// The OPTIONS ping under way, if any.
-    ping: Option<TxId>,
+    /// The OPTIONS pings of the round under way still unanswered, by address.
+    pings: Vec<(SocketAddr, TxId)>,
+    /// The round under way, if its pings went out: whether any was answered.
+    round: Option<bool>,
+    /// A host name's addresses, as last resolved.
+    addresses: Vec<SocketAddr>,
     pings_sent: u64,
     calls: u64,
 }
+
+/// A host name's addresses pinged in one round, at most.
+pub(crate) const PINGED_ADDRESSES: usize = 8;
 
 /// An INVITE a call left for the next destination while it was still calling.
 #[derive(Debug)]
@@ -111,7 +122,9 @@ impl B2bua {
             .map(|i| (plans[i].priority, plans[i].weight, i))
             .collect();
         let order = weighted_order(up, &mut self.rng);
+        let server_name = route.tls_server_name.clone();
         let mut out: Vec<SocketAddr> = Vec::new();
+        let mut named: Vec<(SocketAddr, String)> = Vec::new();
         let mut waiting = false;
         for i in order {
             match &plans[i].target {
@@ -124,10 +137,18 @@ impl B2bua {
                     self.now,
                     &mut self.rng,
                 ) {
-                    Lookup::Ready(addresses) => out.extend(addresses),
+                    Lookup::Ready(addresses) => {
+                        self.destinations[route_index][i].addresses = addresses.clone();
+                        let name = server_name.as_ref().unwrap_or(host);
+                        named.extend(addresses.iter().map(|a| (*a, name.clone())));
+                        out.extend(addresses);
+                    }
                     Lookup::Waiting => waiting = true,
                 },
             }
+        }
+        for (address, name) in named {
+            self.note_server_name(transport, address, &name);
         }
         let queries = self.resolver.take_queries();
         self.ask(queries);
@@ -141,7 +162,13 @@ impl B2bua {
 
     /// A call's INVITE goes to `address`: counted, and listed in the call's attempts.
     pub(crate) fn note_attempt(&mut self, call: &mut Call, address: SocketAddr) {
-        if let Some(index) = self.destination_index(call.route_index, address) {
+        let route_index = call.route_index;
+        let index = self.destination_index(route_index, address).or_else(|| {
+            self.destinations[route_index]
+                .iter()
+                .position(|state| state.addresses.contains(&address))
+        });
+        if let Some(index) = index {
             self.destinations[call.route_index][index].calls += 1;
         }
         call.attempts.push(DestinationAttempt {
@@ -293,8 +320,9 @@ impl B2bua {
             .position(|d| d.target.address() == Some(address))
     }
 
-    /// A ping round of one route: a ping still unanswered counts as missed, then each
-    /// destination gets a new OPTIONS.
+    /// A ping round of one route: a destination whose last round went unanswered missed it,
+    /// then each gets new OPTIONS (a host name at each of its addresses; one still being
+    /// resolved is pinged next round).
     pub(crate) fn on_ping_timer(&mut self, route_index: usize) {
         let route = self.config.routes()[route_index].clone();
         let Some(policy) = route.ping else {
@@ -302,52 +330,96 @@ impl B2bua {
         };
         let listener = &self.config.listeners()[route.listener];
         let (transport, local) = (listener.transport, listener.address);
-        // Host names are not pinged: their addresses change with DNS.
         for (index, plan) in route.destinations.iter().enumerate() {
-            let Some(address) = plan.target.address() else {
-                continue;
-            };
-            if let Some(old) = self.destinations[route_index][index].ping.take() {
+            let state = &mut self.destinations[route_index][index];
+            let unanswered = state.round == Some(false);
+            state.round = None;
+            for (_, old) in std::mem::take(&mut state.pings) {
                 self.forget_tx(old);
+            }
+            if unanswered {
                 self.ping_missed(route_index, index, policy.failures_before_down);
             }
-            let hop = Hop {
-                transport,
-                local,
-                peer: address,
-                connection: None,
+            let addresses = match &plan.target {
+                Target::Address(address) => vec![*address],
+                Target::Name { host, port } => {
+                    let lookup = self.resolver.lookup(
+                        host,
+                        *port,
+                        transport,
+                        local.is_ipv6(),
+                        self.now,
+                        &mut self.rng,
+                    );
+                    let Lookup::Ready(addresses) = lookup else {
+                        continue;
+                    };
+                    if addresses.is_empty() {
+                        self.ping_missed(route_index, index, policy.failures_before_down);
+                    }
+                    let name = route.tls_server_name.as_ref().unwrap_or(host);
+                    for address in &addresses {
+                        self.note_server_name(transport, *address, name);
+                    }
+                    self.destinations[route_index][index].addresses = addresses.clone();
+                    addresses
+                }
             };
-            let target = format!("sip:{address}");
-            let mut dialog = Dialog {
-                call_id: ids::call_id(&mut self.rng, &local.ip().to_string()),
-                local_tag: ids::tag(&mut self.rng),
-                remote_tag: None,
-                local_party: NameAddr::parse(&format!("<sip:ping@{local}>"))
-                    .expect("a SIP URI with an IP address parses"),
-                remote_party: NameAddr::parse(&format!("<{target}>"))
-                    .expect("a SIP URI with an IP address parses"),
-                local_cseq: 0,
-                remote_cseq: None,
-                route_set: Vec::new(),
-                remote_target: target,
-                contact: crate::hop::contact_uri(transport, local),
-            };
-            let options = dialog.request(Method::OPTIONS, None, &hop, 70, &mut self.rng);
-            let tx = self.send_request(Owner::Ping(route_index, index), &options, hop);
-            let state = &mut self.destinations[route_index][index];
-            state.ping = Some(tx);
-            state.pings_sent += 1;
+            for address in addresses.into_iter().take(PINGED_ADDRESSES) {
+                let tx = self.send_ping(route_index, index, transport, local, address);
+                let state = &mut self.destinations[route_index][index];
+                state.pings.push((address, tx));
+                state.pings_sent += 1;
+                state.round = Some(false);
+            }
         }
+        let queries = self.resolver.take_queries();
+        self.ask(queries);
         self.timers
             .set(TimerKey::Ping(route_index), self.now + policy.interval);
     }
 
-    /// A ping's final response (any but 408 and 503 says the destination is alive), or its
-    /// loss.
+    fn send_ping(
+        &mut self,
+        route_index: usize,
+        index: usize,
+        transport: crate::Transport,
+        local: SocketAddr,
+        address: SocketAddr,
+    ) -> TxId {
+        let hop = Hop {
+            transport,
+            local,
+            peer: address,
+            connection: None,
+            awaiting: None,
+        };
+        let target = format!("sip:{address}");
+        let mut dialog = Dialog {
+            call_id: ids::call_id(&mut self.rng, &local.ip().to_string()),
+            local_tag: ids::tag(&mut self.rng),
+            remote_tag: None,
+            local_party: NameAddr::parse(&format!("<sip:ping@{local}>"))
+                .expect("a SIP URI with an IP address parses"),
+            remote_party: NameAddr::parse(&format!("<{target}>"))
+                .expect("a SIP URI with an IP address parses"),
+            local_cseq: 0,
+            remote_cseq: None,
+            route_set: Vec::new(),
+            remote_target: target,
+            contact: crate::hop::contact_uri(transport, local),
+        };
+        let options = dialog.request(Method::OPTIONS, None, &hop, 70, &mut self.rng);
+        self.send_request(Owner::Ping(route_index, index), &options, hop)
+    }
+
+    /// A ping's final response from `peer` (any but 408 and 503 says the destination is
+    /// alive), or its loss.
     pub(crate) fn on_ping_news(
         &mut self,
         route_index: usize,
         index: usize,
+        peer: SocketAddr,
         response: Option<&Response>,
     ) {
         let Some(state) = self
@@ -357,22 +429,24 @@ impl B2bua {
         else {
             return;
         };
-        if state.ping.is_none() {
+        let Some(at) = state.pings.iter().position(|(address, _)| *address == peer) else {
             return;
-        }
+        };
         if response.is_some_and(|r| r.status.code() < 200) {
             return;
         }
-        state.ping = None;
+        state.pings.remove(at);
         let alive = response.is_some_and(|r| {
             r.status != StatusCode::REQUEST_TIMEOUT && r.status != StatusCode::SERVICE_UNAVAILABLE
         });
         if alive {
+            state.round = Some(true);
             state.missed = 0;
             if state.down {
                 self.set_destination_health(route_index, index, false);
             }
-        } else {
+        } else if state.pings.is_empty() && state.round == Some(false) {
+            state.round = None;
             let threshold = self.config.routes()[route_index]
                 .ping
                 .map_or(1, |policy| policy.failures_before_down);
@@ -396,12 +470,9 @@ impl B2bua {
         state.down = down;
         let route = &self.config.routes()[route_index];
         let health = if down { Health::Down } else { Health::Up };
-        let Some(address) = route.destinations[index].target.address() else {
-            return;
-        };
         self.emit(Event::DestinationHealth {
             route: route.name.clone(),
-            address,
+            destination: route.destinations[index].target.to_string(),
             health,
         });
     }

@@ -11,6 +11,7 @@ mod destinations;
 mod lingering;
 mod lync_leg;
 mod media_ports;
+mod names;
 mod pass_through;
 mod probes;
 mod receive;
@@ -20,7 +21,7 @@ mod timers;
 mod transactions;
 
 use std::collections::{BTreeMap, VecDeque};
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 
 use rand::SeedableRng;
 use rand_chacha::{ChaCha8Rng, ChaCha20Rng};
@@ -190,6 +191,10 @@ pub struct B2bua {
     resolver: crate::dns::Resolver,
     /// New INVITEs waiting for DNS answers.
     parked: Vec<resolving::ParkedInvite>,
+    /// Host names in dialogs being resolved, with the messages waiting for them.
+    names: names::Names,
+    /// The names TLS peers' certificates must carry, by address (RFC 5922).
+    tls_names: BTreeMap<SocketAddr, String>,
     /// INVITEs a call failed over from while they were still calling, by serial.
     abandoned: BTreeMap<u64, destinations::Abandoned>,
     history: History,
@@ -249,6 +254,8 @@ impl B2bua {
             destinations: Vec::new(),
             resolver: crate::dns::Resolver::default(),
             parked: Vec::new(),
+            names: names::Names::default(),
+            tls_names: configured_tls_names(&config),
             abandoned: BTreeMap::new(),
             history: History::new(config.history_max_calls()),
             turn_servers: config.turn_servers().clone(),
@@ -390,6 +397,7 @@ impl B2bua {
         // Cheap checks first: the simulator asks after every step.
         if !self.calls.is_empty()
             || !self.parked.is_empty()
+            || !self.names.is_empty()
             || self.resolver.is_waiting()
             || !self.allocations.is_empty()
         {
@@ -457,14 +465,38 @@ impl B2bua {
     }
 
     fn transmit(&mut self, hop: &Hop, contents: Vec<u8>) {
+        let (hop, contents) = match hop.awaiting {
+            Some(_) => match self.hold_for_name(hop, contents) {
+                Some(settled) => settled,
+                None => return,
+            },
+            None => (*hop, contents),
+        };
         self.counters.datagrams_out += 1;
+        let server_name = match hop.transport {
+            Transport::Tls => self.tls_names.get(&hop.peer).cloned(),
+            _ => None,
+        };
         self.outputs.push_back(Output::Transmit(Transmit {
             transport: hop.transport,
             connection: hop.connection,
             source: hop.local,
             destination: hop.peer,
+            server_name,
             contents,
         }));
+    }
+
+    /// A TLS peer at `address` was found by resolving `host`: its certificate must carry that
+    /// name, unless the config names another for it.
+    fn note_server_name(&mut self, transport: Transport, address: SocketAddr, host: &str) {
+        if transport != Transport::Tls || self.tls_names.contains_key(&address) {
+            return;
+        }
+        if self.tls_names.len() >= TLS_NAMES_MAX {
+            self.tls_names = configured_tls_names(&self.config);
+        }
+        self.tls_names.insert(address, host.to_owned());
     }
 
     fn retransmit(&mut self, hop: &Hop, contents: Vec<u8>) {
@@ -476,15 +508,25 @@ impl B2bua {
         });
         self.transmit(hop, contents);
     }
+}
 
-    /// TwoLeg's listener for `transport` on `ip`, if it has one.
-    fn listener_on(&self, ip: IpAddr, transport: Transport) -> Option<SocketAddr> {
-        self.config
-            .listeners()
-            .iter()
-            .find(|l| l.address.ip() == ip && l.transport == transport)
-            .map(|l| l.address)
+/// Names of TLS peers remembered at most; past it, those learnt from DNS are forgotten.
+const TLS_NAMES_MAX: usize = 4_096;
+
+/// The names the config gives TLS destinations' certificates, by address.
+fn configured_tls_names(config: &ValidConfig) -> BTreeMap<SocketAddr, String> {
+    let mut names = BTreeMap::new();
+    for route in config.routes() {
+        let Some(name) = &route.tls_server_name else {
+            continue;
+        };
+        for destination in &route.destinations {
+            if let Some(address) = destination.target.address() {
+                names.insert(address, name.clone());
+            }
+        }
     }
+    names
 }
 
 /// The `Allow` header TwoLeg sends.

@@ -40,6 +40,7 @@ impl B2bua {
             local: listener.address,
             peer: receive.source,
             connection: receive.connection,
+            awaiting: None,
         };
         if receive.transport == Transport::Udp {
             self.on_message(arrival, receive.contents);
@@ -574,11 +575,11 @@ impl B2bua {
             }
             (Owner::Ping(route, index), TuNews::Response, Some(parsed)) => {
                 if let Message::Response(response) = &parsed.message {
-                    self.on_ping_news(route, index, Some(response));
+                    self.on_ping_news(route, index, news.hop.peer, Some(response));
                 }
             }
             (Owner::Ping(route, index), TuNews::Timeout | TuNews::TransportError, _) => {
-                self.on_ping_news(route, index, None)
+                self.on_ping_news(route, index, news.hop.peer, None)
             }
             _ => {}
         }

@@ -43,6 +43,7 @@ impl B2bua {
         if self.resolver.answer(answer, self.now) {
             self.timers.cancel(TimerKey::Resolve(id));
             self.route_parked();
+            self.settle_names();
         }
     }
 
@@ -50,6 +51,7 @@ impl B2bua {
     pub(crate) fn on_resolve_timeout(&mut self, id: u64) {
         if self.resolver.give_up(id, self.now) {
             self.route_parked();
+            self.settle_names();
         }
     }
 

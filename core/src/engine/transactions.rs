@@ -102,6 +102,7 @@ impl B2bua {
                 local: tcp,
                 peer: hop.peer,
                 connection: None,
+                awaiting: hop.awaiting,
             };
             let via = request
                 .headers

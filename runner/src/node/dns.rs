@@ -10,6 +10,7 @@ use anyhow::Context;
 use hickory_resolver::config::{NameServerConfig, ResolverConfig, ResolverOpts};
 use hickory_resolver::name_server::TokioConnectionProvider;
 use hickory_resolver::proto::ProtoErrorKind;
+use hickory_resolver::proto::op::ResponseCode;
 use hickory_resolver::proto::rr::{RData, RecordType};
 use hickory_resolver::proto::xfer::Protocol;
 use hickory_resolver::{ResolveErrorKind, TokioResolver};
@@ -89,21 +90,36 @@ async fn lookup(resolver: &TokioResolver, query: &DnsQuery) -> DnsAnswer {
                 id: query.id,
                 records,
                 negative_ttl_s: FAILED_TTL_S,
+                failed: false,
             }
         }
         Err(error) => {
-            let negative_ttl = match error.kind() {
+            // No such name or no such records (NXDOMAIN, or NOERROR with none) is an answer;
+            // anything else (SERVFAIL, REFUSED, no server answering) is a failure.
+            let (negative_ttl, failed) = match error.kind() {
                 ResolveErrorKind::Proto(proto) => match proto.kind() {
-                    ProtoErrorKind::NoRecordsFound { negative_ttl, .. } => *negative_ttl,
-                    _ => None,
+                    ProtoErrorKind::NoRecordsFound {
+                        negative_ttl,
+                        response_code,
+                        ..
+                    } => (
+                        *negative_ttl,
+                        !matches!(response_code, ResponseCode::NoError | ResponseCode::NXDomain),
+                    ),
+                    _ => (None, true),
                 },
-                _ => None,
+                _ => (None, true),
             };
-            tracing::debug!(name = %query.name, kind = ?query.kind, %error, "DNS lookup found nothing");
+            if failed {
+                tracing::warn!(name = %query.name, kind = ?query.kind, %error, "DNS lookup failed");
+            } else {
+                tracing::debug!(name = %query.name, kind = ?query.kind, %error, "DNS lookup found nothing");
+            }
             DnsAnswer {
                 id: query.id,
                 records: Vec::new(),
                 negative_ttl_s: negative_ttl.unwrap_or(FAILED_TTL_S),
+                failed,
             }
         }
     }

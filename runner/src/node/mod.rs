@@ -403,10 +403,10 @@ impl Node {
             }
             Event::DestinationHealth {
                 route,
-                address,
+                destination,
                 health,
             } => {
-                tracing::warn!(%route, %address, ?health, "route destination health changed");
+                tracing::warn!(%route, %destination, ?health, "route destination health changed");
             }
             Event::Resolve(query) => {
                 tracing::debug!(name = %query.name, kind = ?query.kind, "DNS lookup");

@@ -295,16 +295,7 @@ impl Checker {
             );
             return None;
         }
-        let is_name = !host.is_empty()
-            && host.len() <= 253
-            && host.split('.').all(|label| {
-                !label.is_empty()
-                    && label.len() <= 63
-                    && label
-                        .bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-            });
-        if !is_name {
+        if !crate::dns::is_host_name(host) || host.ends_with('.') {
             self.report(
                 path.clone(),
                 format!(

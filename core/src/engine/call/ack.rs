@@ -66,7 +66,7 @@ impl B2bua {
     ) -> Option<PolicyViolation> {
         let mut violation = None;
         let max_forwards = self.config.max_forwards();
-        let hop = call.leg(side).next_hop(&self.config);
+        let hop = self.leg_hop(call, side);
         let leg = call.leg_mut(side);
         let mut ack =
             leg.dialog
@@ -176,9 +176,7 @@ impl B2bua {
     /// and its bytes.
     fn ack_and_bye(&mut self, mut dialog: Dialog, fallback: Hop, cseq: u32) -> (Hop, Vec<u8>) {
         let max_forwards = self.config.max_forwards();
-        let hop = dialog.next_hop(&fallback, |transport| {
-            self.listener_on(fallback.local.ip(), transport)
-        });
+        let hop = self.dialog_hop(&dialog, &fallback);
         let ack = dialog
             .request(Method::ACK, Some(cseq), &hop, max_forwards, &mut self.rng)
             .to_bytes();

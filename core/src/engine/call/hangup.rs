@@ -111,7 +111,7 @@ impl B2bua {
     pub(crate) fn send_bye(&mut self, call: &mut Call, side: Side, reason: Option<&str>) {
         let id = call.id;
         let max_forwards = self.config.max_forwards();
-        let hop = call.leg(side).next_hop(&self.config);
+        let hop = self.leg_hop(call, side);
         let leg = call.leg_mut(side);
         leg.bye_sent = true;
         leg.bye_held = false;

@@ -157,7 +157,7 @@ impl B2bua {
         let max_forwards = parsed
             .max_forwards
             .map_or_else(|| self.config.max_forwards(), |mf| mf.saturating_sub(1));
-        let leg_hop = call.leg(other).next_hop(&self.config);
+        let leg_hop = self.leg_hop(call, other);
         let policy = call.headers.clone();
         let leg = call.leg_mut(other);
         let mut out = leg.dialog.request(

@@ -25,7 +25,7 @@ use self::session_timer::SessionTimer;
 use super::B2bua;
 use super::anchor::Anchor;
 use super::lync_leg::LyncMedia;
-use crate::config::{HeaderPolicy, SessionTimerPolicy, ValidConfig};
+use crate::config::{HeaderPolicy, SessionTimerPolicy};
 use crate::dialog::Dialog;
 use crate::event::Event;
 use crate::hop::Hop;
@@ -98,17 +98,6 @@ impl Leg {
             local: self.hop.local,
             final_status: self.final_status,
         }
-    }
-
-    /// Where this leg's next in-dialog request goes, and how.
-    pub(crate) fn next_hop(&self, config: &ValidConfig) -> Hop {
-        self.dialog.next_hop(&self.hop, |transport| {
-            config
-                .listeners()
-                .iter()
-                .find(|l| l.transport == transport && l.address.ip() == self.hop.local.ip())
-                .map(|l| l.address)
-        })
     }
 }
 

@@ -118,7 +118,7 @@ impl B2bua {
             return false;
         }
         let max_forwards = self.config.max_forwards();
-        let hop = leg.next_hop(&self.config);
+        let hop = self.leg_hop(call, Side::B);
         let leg = call.leg_mut(Side::B);
         leg.peer_rseqs.retain(|(fork, _)| fork != tag);
         leg.peer_rseqs.push((tag.to_owned(), rseq));

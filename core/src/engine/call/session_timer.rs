@@ -212,7 +212,7 @@ impl B2bua {
             return;
         };
         let max_forwards = self.config.max_forwards();
-        let hop = call.leg(side).next_hop(&self.config);
+        let hop = self.leg_hop(call, side);
         let leg = call.leg_mut(side);
         let mut update =
             leg.dialog

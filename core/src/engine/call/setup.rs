@@ -150,6 +150,7 @@ impl B2bua {
             local: b_listener.address,
             peer: destination,
             connection: None,
+            awaiting: None,
         };
 
         // The Lync leg: B toward Lync on a Lync route, else A for a call from Lync. Its TURN
