@@ -297,8 +297,11 @@ mod tests {
 
     #[test]
     fn a_transport_without_a_listener_keeps_the_leg_s_own() {
-        let hop = dialog(&[], "sip:peer@198.51.100.2:5070;transport=tcp")
-            .next_hop(&fallback(), local_for, no_names);
+        let hop = dialog(&[], "sip:peer@198.51.100.2:5070;transport=tcp").next_hop(
+            &fallback(),
+            local_for,
+            no_names,
+        );
         assert_eq!(hop.transport, Transport::Udp);
         assert_eq!(hop.local, UDP_LOCAL.parse().unwrap());
         assert_eq!(hop.peer, "198.51.100.2:5070".parse().unwrap());
@@ -309,8 +312,11 @@ mod tests {
         let mut over_tcp = fallback();
         over_tcp.transport = Transport::Tcp;
         over_tcp.connection = Some(ConnectionId(7));
-        let hop =
-            dialog(&[], "sip:peer@198.51.100.2:5060;transport=tcp").next_hop(&over_tcp, |_| None, no_names);
+        let hop = dialog(&[], "sip:peer@198.51.100.2:5060;transport=tcp").next_hop(
+            &over_tcp,
+            |_| None,
+            no_names,
+        );
         assert_eq!(hop, over_tcp);
     }
 }

@@ -7,8 +7,10 @@ mod common;
 use std::time::Duration;
 
 use common::*;
+use twoleg_core::Event;
 use twoleg_core::config::ValidConfig;
 use twoleg_core::dns::{DnsRecord, RecordData, RecordKind};
+use twoleg_core::turn::Health;
 use twoleg_sim::DnsEntry;
 
 fn route_to(destination: &str) -> ValidConfig {
@@ -380,4 +382,59 @@ fn an_invite_that_waits_for_dns_too_long_gets_503_and_shutting_down_answers_thos
     net.shut_down();
     let sent = net.take_to(CALLER);
     assert!(sent.iter().any(|m| m.status() == Some(503)), "{sent:#?}");
+}
+
+#[test]
+fn a_host_name_destination_is_pinged_at_each_address_and_is_down_only_when_none_answers() {
+    let text = format!(
+        r#"{{ "version": 1,
+             "sip": {{ "listeners": [ {{ "name": "udp", "address": "{B2BUA}" }} ] }},
+             "routes": [ {{ "name": "pool", "destination": "pool.example",
+                           "ping_interval_s": 5, "ping_failures_before_down": 2 }} ] }}"#
+    );
+    let mut net = Net::new(ValidConfig::from_json(&text).unwrap());
+    net.dns = pool((10, 1), (20, 1), 86_400);
+    let (first, second) = ("127.0.0.1:5071", "127.0.0.1:5072");
+    let pings_to = |sent: &[Msg], to: &str| -> Vec<Msg> {
+        sent.iter()
+            .filter(|m| m.to == addr(to) && m.is("OPTIONS"))
+            .cloned()
+            .collect()
+    };
+    // The first round waits for the name's answers, then pings both SRV targets; so does
+    // every round after. Only the second answers: one answer keeps the name up.
+    for _ in 0..4 {
+        net.advance(Duration::from_secs(5));
+        let sent = net.take();
+        assert!(!pings_to(&sent, first).is_empty(), "{sent:#?}");
+        for ping in pings_to(&sent, second) {
+            net.send(second, &ping.reply(200, "OK", Some("p"), "", ""));
+        }
+    }
+    let status = &net.engine().destinations()[0];
+    assert_eq!(status.address, "pool.example");
+    assert_eq!(status.health, Health::Up);
+    assert_eq!(status.missed_pings, 0);
+    assert!(status.pings_sent >= 8);
+    // Now neither answers: two rounds missed, the name is down and calls get 503.
+    for _ in 0..3 {
+        net.advance(Duration::from_secs(5));
+    }
+    assert_eq!(net.engine().destinations()[0].health, Health::Down);
+    assert!(net.events.iter().any(|e| matches!(
+        e,
+        Event::DestinationHealth { destination, health: Health::Down, .. } if destination == "pool.example"
+    )));
+    net.take();
+    let sent = place(&mut net, 40);
+    assert!(b_invite(&sent).is_none());
+    assert!(sent.iter().any(|m| m.status() == Some(503)));
+    // The first target answers a ping: the name is up and calls go to it again.
+    net.advance(Duration::from_secs(5));
+    let sent = net.take();
+    for ping in pings_to(&sent, first) {
+        net.send(first, &ping.reply(200, "OK", Some("p"), "", ""));
+    }
+    assert_eq!(net.engine().destinations()[0].health, Health::Up);
+    assert_eq!(b_invite(&place(&mut net, 41)).unwrap().to, addr(first));
 }

@@ -587,3 +587,32 @@ fn in_the_simulator_a_dead_destination_is_failed_over_then_skipped() {
     assert!(failed_over <= 2, "{failed_over} calls failed over");
     assert_eq!(sim.engine().destinations()[1].health, Health::Down);
 }
+
+#[test]
+fn a_call_fails_over_only_to_destinations_in_the_zone_of_its_first() {
+    // Leg B's SDP was written for the first destination's zone (here plain RTP); a destination
+    // in a Force encrypted zone would get an offer its policy refuses.
+    let text = format!(
+        r#"{{ "version": 1,
+             "sip": {{ "listeners": [ {{ "name": "udp", "address": "{B2BUA}" }} ] }},
+             "routes": [ {{ "name": "pool", "destinations": [
+                 {{ "address": "{FIRST}", "priority": 1 }},
+                 {{ "address": "127.0.0.2:5072", "priority": 2 }},
+                 {{ "address": "{THIRD}", "priority": 3 }} ] }} ],
+             "zones": [ {{ "name": "secure", "peers": ["127.0.0.2/32"],
+                          "media_encryption_mode": "force_encrypted" }} ] }}"#
+    );
+    let mut net = Net::new(ValidConfig::from_json(&text).unwrap());
+    let sent = place(&mut net, 60);
+    let first = invite_to(&sent, FIRST).expect("priority 1 first");
+    net.send(
+        FIRST,
+        &first.reply(503, "Service Unavailable", Some("x"), "", ""),
+    );
+    let sent = net.take();
+    assert!(invite_to(&sent, "127.0.0.2:5072").is_none(), "{sent:#?}");
+    assert!(
+        invite_to(&sent, THIRD).is_some(),
+        "the next destination in the same zone"
+    );
+}

@@ -42,6 +42,8 @@ pub(crate) struct DestinationHealth {
     round: Option<bool>,
     /// A host name's addresses, as last resolved.
     addresses: Vec<SocketAddr>,
+    /// This round's pings wait for the name's DNS answers.
+    ping_awaits_dns: bool,
     pings_sent: u64,
     calls: u64,
 }
@@ -321,16 +323,12 @@ impl B2bua {
     }
 
     /// A ping round of one route: a destination whose last round went unanswered missed it,
-    /// then each gets new OPTIONS (a host name at each of its addresses; one still being
-    /// resolved is pinged next round).
+    /// then each gets new OPTIONS (a host name at each of its addresses, once resolved).
     pub(crate) fn on_ping_timer(&mut self, route_index: usize) {
-        let route = self.config.routes()[route_index].clone();
-        let Some(policy) = route.ping else {
+        let Some(policy) = self.config.routes()[route_index].ping else {
             return;
         };
-        let listener = &self.config.listeners()[route.listener];
-        let (transport, local) = (listener.transport, listener.address);
-        for (index, plan) in route.destinations.iter().enumerate() {
+        for index in 0..self.destinations[route_index].len() {
             let state = &mut self.destinations[route_index][index];
             let unanswered = state.round == Some(false);
             state.round = None;
@@ -340,43 +338,70 @@ impl B2bua {
             if unanswered {
                 self.ping_missed(route_index, index, policy.failures_before_down);
             }
-            let addresses = match &plan.target {
-                Target::Address(address) => vec![*address],
-                Target::Name { host, port } => {
-                    let lookup = self.resolver.lookup(
-                        host,
-                        *port,
-                        transport,
-                        local.is_ipv6(),
-                        self.now,
-                        &mut self.rng,
-                    );
-                    let Lookup::Ready(addresses) = lookup else {
-                        continue;
-                    };
-                    if addresses.is_empty() {
-                        self.ping_missed(route_index, index, policy.failures_before_down);
-                    }
-                    let name = route.tls_server_name.as_ref().unwrap_or(host);
-                    for address in &addresses {
-                        self.note_server_name(transport, *address, name);
-                    }
-                    self.destinations[route_index][index].addresses = addresses.clone();
-                    addresses
-                }
-            };
-            for address in addresses.into_iter().take(PINGED_ADDRESSES) {
-                let tx = self.send_ping(route_index, index, transport, local, address);
-                let state = &mut self.destinations[route_index][index];
-                state.pings.push((address, tx));
-                state.pings_sent += 1;
-                state.round = Some(false);
-            }
+            self.ping_destination(route_index, index);
         }
-        let queries = self.resolver.take_queries();
-        self.ask(queries);
         self.timers
             .set(TimerKey::Ping(route_index), self.now + policy.interval);
+    }
+
+    /// After a DNS answer: the destinations whose ping round waited for their names.
+    pub(crate) fn ping_resolved_names(&mut self) {
+        for route_index in 0..self.destinations.len() {
+            for index in 0..self.destinations[route_index].len() {
+                if self.destinations[route_index][index].ping_awaits_dns {
+                    self.ping_destination(route_index, index);
+                }
+            }
+        }
+    }
+
+    /// This round's OPTIONS to one destination: to its address, or to each address its name
+    /// resolves to (a name still being resolved waits for the answers).
+    fn ping_destination(&mut self, route_index: usize, index: usize) {
+        let route = &self.config.routes()[route_index];
+        let Some(policy) = route.ping else {
+            return;
+        };
+        let listener = &self.config.listeners()[route.listener];
+        let (transport, local) = (listener.transport, listener.address);
+        let server_name = route.tls_server_name.clone();
+        let addresses = match route.destinations[index].target.clone() {
+            Target::Address(address) => vec![address],
+            Target::Name { host, port } => {
+                let lookup = self.resolver.lookup(
+                    &host,
+                    port,
+                    transport,
+                    local.is_ipv6(),
+                    self.now,
+                    &mut self.rng,
+                );
+                let queries = self.resolver.take_queries();
+                self.ask(queries);
+                let state = &mut self.destinations[route_index][index];
+                let Lookup::Ready(addresses) = lookup else {
+                    state.ping_awaits_dns = true;
+                    return;
+                };
+                state.ping_awaits_dns = false;
+                state.addresses = addresses.clone();
+                if addresses.is_empty() {
+                    self.ping_missed(route_index, index, policy.failures_before_down);
+                }
+                let name = server_name.unwrap_or(host);
+                for address in &addresses {
+                    self.note_server_name(transport, *address, &name);
+                }
+                addresses
+            }
+        };
+        for address in addresses.into_iter().take(PINGED_ADDRESSES) {
+            let tx = self.send_ping(route_index, index, transport, local, address);
+            let state = &mut self.destinations[route_index][index];
+            state.pings.push((address, tx));
+            state.pings_sent += 1;
+            state.round = Some(false);
+        }
     }
 
     fn send_ping(

@@ -160,9 +160,9 @@ impl B2bua {
             let wait = &self.names.waits[&id];
             let (host, port, transport, ipv6) =
                 (wait.host.clone(), wait.port, wait.transport, wait.ipv6);
-            let lookup = self
-                .resolver
-                .lookup(&host, port, transport, ipv6, self.now, &mut self.rng);
+            let lookup =
+                self.resolver
+                    .lookup(&host, port, transport, ipv6, self.now, &mut self.rng);
             let Lookup::Ready(addresses) = lookup else {
                 continue;
             };

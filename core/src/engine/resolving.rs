@@ -44,6 +44,7 @@ impl B2bua {
             self.timers.cancel(TimerKey::Resolve(id));
             self.route_parked();
             self.settle_names();
+            self.ping_resolved_names();
         }
     }
 
@@ -52,6 +53,7 @@ impl B2bua {
         if self.resolver.give_up(id, self.now) {
             self.route_parked();
             self.settle_names();
+            self.ping_resolved_names();
         }
     }
 

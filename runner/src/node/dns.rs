@@ -104,7 +104,10 @@ async fn lookup(resolver: &TokioResolver, query: &DnsQuery) -> DnsAnswer {
                         ..
                     } => (
                         *negative_ttl,
-                        !matches!(response_code, ResponseCode::NoError | ResponseCode::NXDomain),
+                        !matches!(
+                            response_code,
+                            ResponseCode::NoError | ResponseCode::NXDomain
+                        ),
                     ),
                     _ => (None, true),
                 },

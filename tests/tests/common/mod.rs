@@ -39,6 +39,8 @@ pub struct Msg {
     pub connection: Option<ConnectionId>,
     pub from: SocketAddr,
     pub to: SocketAddr,
+    /// Over TLS: the name the peer's certificate must carry.
+    pub server_name: Option<String>,
     pub text: String,
     pub parsed: Parsed,
 }
@@ -162,6 +164,8 @@ pub struct Net {
     pub hold_dns: bool,
     /// Every query the engine asked, in order.
     pub dns_queries: Vec<twoleg_core::dns::DnsQuery>,
+    /// Names and types whose lookups fail (SERVFAIL) instead of being answered from `dns`.
+    pub fail_dns: Vec<(String, twoleg_core::dns::RecordKind)>,
     cursor: usize,
 }
 
@@ -197,6 +201,7 @@ impl Net {
             dns: Vec::new(),
             hold_dns: false,
             dns_queries: Vec::new(),
+            fail_dns: Vec::new(),
             cursor: 0,
         };
         net.drain();
@@ -345,6 +350,7 @@ impl Net {
                 connection: t.connection,
                 from: t.source,
                 to: t.destination,
+                server_name: t.server_name.clone(),
                 text,
                 parsed,
             });
@@ -405,9 +411,27 @@ impl Net {
 
     /// Answers a query from `dns` (no entry: no records, remembered 30 s).
     pub fn answer_dns(&mut self, query: &twoleg_core::dns::DnsQuery) {
-        let answer = twoleg_sim::DnsEntry::answer(&self.dns, query);
+        let mut answer = twoleg_sim::DnsEntry::answer(&self.dns, query);
+        if self
+            .fail_dns
+            .iter()
+            .any(|(name, kind)| *kind == query.kind && name.eq_ignore_ascii_case(&query.name))
+        {
+            answer.records.clear();
+            answer.failed = true;
+            answer.negative_ttl_s = 5;
+        }
         self.driver.resolved(answer).expect("time moves forward");
         self.drain();
+    }
+
+    /// Where every TLS message so far went, with the certificate name it asked for.
+    pub fn tls_transmits(&self) -> Vec<(SocketAddr, Option<String>)> {
+        self.sent
+            .iter()
+            .filter(|m| m.transport == Transport::Tls)
+            .map(|m| (m.to, m.server_name.clone()))
+            .collect()
     }
 
     pub fn history(&self) -> Vec<CallRecord> {

@@ -136,6 +136,11 @@ impl B2bua {
             }
         };
         let destination = targets.remove(0);
+        // Leg B's media policy is the zone's of its first destination: the call fails over only
+        // to addresses in that zone.
+        let zones = self.config.zones();
+        let zone = zones.zone_of(destination.ip()).0;
+        targets.retain(|target| zones.zone_of(target.ip()).0 == zone);
         let merge_key = MergeKey::of(&parsed);
         self.merge_index.insert(merge_key.clone(), tx);
         if let Some(entry) = self.txs.get_mut(&tx) {
