@@ -10,6 +10,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use common::baresip::{Baresip, require_baresip};
+use common::dnsmasq::Dnsmasq;
 use common::pki::{Ca, Leaf};
 use common::*;
 
@@ -205,6 +206,64 @@ fn baresip_calls_baresip_through_twoleg_over_mutual_tls() {
     );
     assert_eq!(record["legs"][0]["transport"], "tls");
     assert_eq!(record["legs"][1]["transport"], "tls");
+}
+
+#[test]
+fn tls_to_a_host_name_checks_the_certificate_against_that_name() {
+    // The callee's certificate names only `callee.test` (no IP address): TwoLeg finds the
+    // callee through dnsmasq and must check the certificate against the name it resolved
+    // (RFC 5922), not against the address.
+    require_baresip();
+    let (ip, callee_ip, caller_ip) = (ip(123), ip(124), ip(125));
+    let dir = tempfile::tempdir().unwrap();
+    let dns = Dnsmasq::start(dir.path(), &ip, &[], &format!("{callee_ip} callee.test\n"));
+    let ca = Ca::new("TwoLeg test CA");
+    let ca_file = ca.write(dir.path(), "ca.pem");
+    let twoleg = ca.leaf(dir.path(), "twoleg", "twoleg", &[&ip], false);
+    let callee_leaf = ca.leaf(
+        dir.path(),
+        "callee",
+        "named callee",
+        &["callee.test"],
+        false,
+    );
+    let caller_leaf = ca.leaf(dir.path(), "caller", "baresip caller", &[&caller_ip], false);
+    let config = tls_config(&ip, &twoleg, &ca_file, false, "callee.test:5091").replacen(
+        r#""admin""#,
+        &format!(r#""dns": {{ "servers": ["{}"] }}, "admin""#, dns.address),
+        1,
+    );
+    let runner = Runner::start(&ip, &config, dir.path(), &[]);
+    let _callee = Baresip::callee(dir.path(), &callee_ip, &callee_leaf, &ca_file, 30);
+    std::thread::sleep(Duration::from_millis(500));
+    let mut caller = Baresip::caller(
+        dir.path(),
+        &caller_ip,
+        &caller_leaf,
+        &ca_file,
+        &format!("sip:callee@{ip}:5061"),
+        3,
+    );
+    assert!(caller.wait(Duration::from_secs(20)).success());
+    assert!(
+        eventually(Duration::from_secs(10), || runner.history().len() == 1),
+        "{}",
+        runner.log_text()
+    );
+    let record = &runner.history()[0];
+    assert_eq!(
+        record["final_status"],
+        200,
+        "{record}\n{}",
+        runner.log_text()
+    );
+    assert_eq!(record["legs"][1]["peer"], format!("{callee_ip}:5091"));
+    let (_, connections) = runner.get("/api/connections");
+    assert!(
+        connections.contains("named callee"),
+        "TwoLeg verified the callee's certificate: {connections}"
+    );
+    assert!(dns.log_text().contains("callee.test"));
 }
 
 #[test]

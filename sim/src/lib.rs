@@ -131,52 +131,59 @@ impl DnsEntry {
     }
 
     /// The addresses a route's host names reach in this DNS: each A/AAAA record of a name
-    /// with the port of the destination, of the SRV records naming it, or 5060.
-    fn callee_addresses(entries: &[Self], config: &ValidConfig) -> Vec<SocketAddr> {
+    /// with the port of the destination; of a bare name, its SRV targets (through NAPTR, or
+    /// the transports' SRV names) with their ports, and its own addresses on 5060 and 5061.
+    fn callee_addresses(
+        entries: &[Self],
+        route: &twoleg_core::config::RoutePlan,
+    ) -> Vec<SocketAddr> {
         use twoleg_core::dns::{RecordData, RecordKind};
-        let addresses = |name: &str| -> Vec<std::net::IpAddr> {
+        let records = |name: &str, kind: RecordKind| -> Vec<&RecordData> {
+            let name = name.trim_end_matches('.');
             entries
                 .iter()
-                .filter(|e| {
-                    matches!(e.kind, RecordKind::A | RecordKind::Aaaa)
-                        && e.name.eq_ignore_ascii_case(name)
-                })
-                .flat_map(|e| e.records.iter())
-                .filter_map(|r| match r.data {
-                    RecordData::Address(ip) => Some(ip),
+                .filter(|e| e.kind == kind && e.name.eq_ignore_ascii_case(name))
+                .flat_map(|e| e.records.iter().map(|r| &r.data))
+                .collect()
+        };
+        let with_port = |name: &str, port: u16| -> Vec<SocketAddr> {
+            [RecordKind::A, RecordKind::Aaaa]
+                .into_iter()
+                .flat_map(|kind| records(name, kind))
+                .filter_map(|data| match data {
+                    RecordData::Address(ip) => Some(SocketAddr::new(*ip, port)),
                     _ => None,
                 })
                 .collect()
         };
         let mut out = Vec::new();
-        for route in config.routes() {
-            for destination in &route.destinations {
-                let twoleg_core::config::Target::Name { host, port } = &destination.target else {
-                    continue;
-                };
-                if let Some(port) = port {
-                    out.extend(
-                        addresses(host)
-                            .into_iter()
-                            .map(|ip| SocketAddr::new(ip, *port)),
-                    );
-                    continue;
-                }
-                out.extend(
-                    addresses(host)
-                        .into_iter()
-                        .map(|ip| SocketAddr::new(ip, 5060)),
-                );
+        for destination in &route.destinations {
+            let twoleg_core::config::Target::Name { host, port } = &destination.target else {
+                continue;
+            };
+            if let Some(port) = port {
+                out.extend(with_port(host, *port));
+                continue;
             }
-        }
-        for entry in entries.iter().filter(|e| e.kind == RecordKind::Srv) {
-            for record in &entry.records {
-                if let RecordData::Srv { port, target, .. } = &record.data {
-                    out.extend(
-                        addresses(target.trim_end_matches('.'))
-                            .into_iter()
-                            .map(|ip| SocketAddr::new(ip, *port)),
-                    );
+            out.extend(with_port(host, 5060));
+            out.extend(with_port(host, 5061));
+            let mut srv_names: Vec<String> = ["_sip._udp", "_sip._tcp", "_sips._tcp"]
+                .iter()
+                .map(|prefix| format!("{prefix}.{host}"))
+                .collect();
+            srv_names.extend(
+                records(host, RecordKind::Naptr)
+                    .into_iter()
+                    .filter_map(|data| match data {
+                        RecordData::Naptr { replacement, .. } => Some(replacement.clone()),
+                        _ => None,
+                    }),
+            );
+            for name in &srv_names {
+                for data in records(name, RecordKind::Srv) {
+                    if let RecordData::Srv { port, target, .. } = data {
+                        out.extend(with_port(target, *port));
+                    }
                 }
             }
         }
@@ -309,9 +316,7 @@ impl Sim {
                 .iter()
                 .filter_map(|d| d.target.address())
                 .collect();
-            if i == 0 {
-                reached.extend(DnsEntry::callee_addresses(&sim.dns, &config));
-            }
+            reached.extend(DnsEntry::callee_addresses(&sim.dns, route));
             for (j, address) in reached.into_iter().enumerate() {
                 let index = callees.len() + 1;
                 callees.entry(address).or_insert_with(|| {

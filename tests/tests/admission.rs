@@ -116,3 +116,35 @@ fn a_listener_at_its_limits_answers_503_before_any_route_is_tried() {
         }
     )));
 }
+
+#[test]
+fn calls_refused_for_another_reason_do_not_use_up_the_calls_per_second() {
+    let mut net = Net::new(config_with_route(r#", "max_calls_per_second": 2"#, CALLEE));
+    // Two INVITEs asking for a session interval below the minimum: 422, no call made.
+    for n in 0..2 {
+        let extra = "Session-Expires: 30\r\nSupported: timer\r\n";
+        net.send(
+            CALLER,
+            &invite(
+                &format!("ad4{n}"),
+                &format!("z9hG4bKad4{n}"),
+                1,
+                70,
+                extra,
+                SDP,
+            ),
+        );
+        let sent = net.take();
+        assert!(sent.iter().any(|m| m.status() == Some(422)), "{sent:#?}");
+    }
+    // The same second: both calls of the budget are still there.
+    for n in 0..2 {
+        let sent = place(&mut net, 50 + n);
+        assert!(
+            sent.iter().any(|m| m.to == addr(CALLEE) && m.is("INVITE")),
+            "{sent:#?}"
+        );
+    }
+    let sent = place(&mut net, 52);
+    assert!(sent.iter().any(|m| m.status() == Some(503)));
+}

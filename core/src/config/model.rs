@@ -220,7 +220,8 @@ pub struct Route {
     /// What the Request-URI must look like; an empty match takes every call.
     #[serde(rename = "match")]
     pub matcher: RouteMatch,
-    /// Where the B leg goes: `ip:port`. Leave empty when `destinations` lists several.
+    /// Where the B leg goes: `ip:port`, `host:port` or a host name (resolved per RFC 3263).
+    /// Leave empty when `destinations` lists several.
     #[serde(skip_serializing_if = "String::is_empty")]
     pub destination: String,
     /// Several places the B leg may go, instead of `destination`: calls are shared by weight

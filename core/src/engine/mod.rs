@@ -565,9 +565,9 @@ pub(crate) struct Load {
 }
 
 impl Load {
-    /// Whether one more call fits now: `None` when it does (counted as admitted), else the
-    /// Retry-After, in seconds, of its 503.
-    pub(crate) fn admit(
+    /// Whether one more call fits now: `None` when it does, else the Retry-After, in seconds,
+    /// of its 503. Only calls that were opened (see [`Self::open`]) count.
+    pub(crate) fn refusal(
         &mut self,
         now: Instant,
         max_calls: Option<usize>,
@@ -586,9 +586,15 @@ impl Load {
         if max_calls.is_some_and(|limit| self.live >= limit) {
             return Some(5);
         }
+        None
+    }
+
+    /// A call was admitted and opened: one more live, and one more this second when calls per
+    /// second are limited.
+    pub(crate) fn open(&mut self, now: Instant, per_second: Option<usize>) {
+        self.live += 1;
         if per_second.is_some() {
             self.admitted.push_back(now);
         }
-        None
     }
 }

@@ -41,7 +41,7 @@ impl Ca {
         path
     }
 
-    /// A leaf for `common_name`, valid for these IP addresses, written as `dir/<stem>.pem`,
+    /// A leaf for `common_name`, valid for these IP addresses (or DNS names), written as `dir/<stem>.pem`,
     /// `dir/<stem>.key` and `dir/<stem>.both.pem`; `expired` makes it valid only in 2020.
     pub fn leaf(
         &self,
@@ -57,7 +57,10 @@ impl Ca {
             .push(DnType::CommonName, common_name);
         params.subject_alt_names = ips
             .iter()
-            .map(|ip| SanType::IpAddress(ip.parse().unwrap()))
+            .map(|name| match name.parse() {
+                Ok(ip) => SanType::IpAddress(ip),
+                Err(_) => SanType::DnsName((*name).try_into().unwrap()),
+            })
             .collect();
         if expired {
             params.not_before = date_time_ymd(2020, 1, 1);

@@ -94,10 +94,11 @@ impl B2bua {
         let listener = &self.config.listeners()[listener_index];
         let (listener_max, listener_rate) = (listener.max_calls, listener.max_calls_per_second);
         let busy =
-            match self.listener_load[listener_index].admit(self.now, listener_max, listener_rate) {
+            match self.listener_load[listener_index].refusal(self.now, listener_max, listener_rate)
+            {
                 Some(retry_after) => Some((retry_after, "Listener Busy", Refusal::ListenerBusy)),
                 None => self.route_load[route_index]
-                    .admit(self.now, route.max_calls, route.max_calls_per_second)
+                    .refusal(self.now, route.max_calls, route.max_calls_per_second)
                     .map(|retry_after| (retry_after, "Route Busy", Refusal::RouteBusy)),
             };
         if let Some((retry_after, reason, refusal)) = busy {
@@ -388,8 +389,8 @@ impl B2bua {
         self.learn_lync_peers(&mut call, Side::A, &request.body);
         let status = call.status();
         self.call_tags.insert(call.tag.clone(), id);
-        self.route_load[route_index].live += 1;
-        self.listener_load[listener_index].live += 1;
+        self.route_load[route_index].open(self.now, route.max_calls_per_second);
+        self.listener_load[listener_index].open(self.now, listener_rate);
         self.calls.insert(id, call);
         self.counters.calls_started += 1;
         self.emit(Event::CallStarted(Box::new(status)));
