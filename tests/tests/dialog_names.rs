@@ -270,3 +270,24 @@ fn a_failed_srv_lookup_does_not_fall_back_to_a_records() {
     net.send(CALLER, &invite("names8", "z9hG4bKn8", 1, 70, "", SDP));
     net.expect_one("127.0.0.2:5060", "INVITE");
 }
+
+#[test]
+fn responses_to_a_via_with_a_host_name_go_to_the_source_with_received_and_ask_no_dns() {
+    let mut net = Net::new(config());
+    let text = invite("names9", "z9hG4bKn9", 1, 70, "", SDP).replacen(
+        &format!("Via: SIP/2.0/UDP {CALLER};branch=z9hG4bKn9;rport"),
+        "Via: SIP/2.0/UDP caller.example:5080;branch=z9hG4bKn9",
+        1,
+    );
+    assert!(text.contains("caller.example"));
+    net.send(CALLER, &text);
+    let trying = net.expect_one(CALLER, "100");
+    assert!(
+        trying
+            .header("Via")
+            .is_some_and(|via| via.contains("received=127.0.0.1")),
+        "{}",
+        trying.text
+    );
+    assert!(net.dns_queries.is_empty());
+}
