@@ -553,6 +553,62 @@ fn a_call_from_lync_gets_relay_candidates_in_the_answer_toward_lync() {
     );
 }
 
+#[test]
+fn a_lync_signalling_destination_given_by_name_recognises_calls_from_its_addresses() {
+    use twoleg_core::dns::{DnsRecord, RecordData, RecordKind};
+    let mut config = example();
+    config.turn_servers.truncate(1);
+    config.lync_b2bua.signalling_destination = "pool.lync.example".to_owned();
+    config.routes.retain(|r| !r.lync);
+    config.routes.push(twoleg_core::config::Route {
+        name: "everything else".to_owned(),
+        destination: CALLEE.to_owned(),
+        ..Default::default()
+    });
+    let record = |data| DnsRecord { ttl_s: 3_600, data };
+    let dns = vec![
+        twoleg_sim::DnsEntry {
+            name: "_sips._tcp.pool.lync.example".to_owned(),
+            kind: RecordKind::Srv,
+            records: vec![record(RecordData::Srv {
+                priority: 1,
+                weight: 1,
+                port: 5061,
+                target: "fe1.lync.example".to_owned(),
+            })],
+        },
+        twoleg_sim::DnsEntry {
+            name: "fe1.lync.example".to_owned(),
+            kind: RecordKind::A,
+            records: vec![record(RecordData::Address("127.0.0.9".parse().unwrap()))],
+        },
+    ];
+    let mut net = Net::with_dns(ValidConfig::validate(config).unwrap(), dns.clone());
+    assert!(
+        net.dns_queries.iter().any(|q| q.name == "fe1.lync.example"),
+        "resolved from the start: {:?}",
+        net.dns_queries
+    );
+    // From the pool's front end: a call from Lync (its leg A gets the TURN relays).
+    let text = invite("ln1", "z9hG4bKln1", 1, 70, "", SDP).replace(CALLER, "127.0.0.9:5061");
+    net.send("127.0.0.9:5061", &text);
+    net.expect_one(CALLEE, "INVITE");
+    let TurnDecision::Offered { leg, .. } = turn_of(&net) else {
+        panic!("{:?}", turn_of(&net));
+    };
+    assert_eq!(leg, twoleg_core::status::Side::A);
+    // From elsewhere, with the same DNS: not from Lync.
+    let mut net2 = Net::with_dns(net.engine().config().clone(), dns);
+    let text = invite("ln2", "z9hG4bKln2", 1, 70, "", SDP).replace(CALLER, "127.0.0.10:5061");
+    net2.send("127.0.0.10:5061", &text);
+    net2.expect_one(CALLEE, "INVITE");
+    assert!(
+        !matches!(turn_of(&net2), TurnDecision::Offered { .. }),
+        "{:?}",
+        turn_of(&net2)
+    );
+}
+
 /// One Lync call in the simulator (1 s, answered after 200 ms), run until idle.
 fn simulated_lync_call(config: Config) -> twoleg_sim::Sim {
     use twoleg_sim::{CalleeScript, CallerScript, Sim, SimConfig};

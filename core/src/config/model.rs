@@ -367,7 +367,8 @@ pub struct LyncB2bua {
     pub session_refresh_interval_s: u64,
     /// RFC 4028 Min-SE (default 500 s).
     pub min_session_refresh_interval_s: u64,
-    /// Lync signalling destination (`ip:port` of the Front End, Director or load balancer).
+    /// Lync signalling destination: `ip:port`, `host:port` or a host name (a pool FQDN, resolved
+    /// per RFC 3263) of the Front End, Director or load balancer.
     pub signalling_destination: String,
     /// When an allocation fails, try another TURN server before going on without relays.
     pub turn_failover: bool,

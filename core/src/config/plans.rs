@@ -247,8 +247,10 @@ pub struct LyncPolicy {
     pub hop_count: u8,
     /// Session timers (RFC 4028) on the legs of its calls.
     pub session_timers: SessionTimerPolicy,
-    /// Lync signalling destination, if set.
-    pub signalling_destination: Option<SocketAddr>,
+    /// Lync signalling destination, if set: `ip:port`, `host:port` or a host name (a Lync
+    /// pool's FQDN, resolved per RFC 3263 over TLS). Calls from its addresses are calls from
+    /// Lync.
+    pub signalling_destination: Option<Target>,
     /// Try another TURN server when an allocation fails.
     pub turn_failover: bool,
     /// How long the Lync leg's INVITE waits for its relays.

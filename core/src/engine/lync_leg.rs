@@ -10,6 +10,9 @@ use std::time::Duration;
 use super::call::{Call, CallId};
 use super::timers::CallTimer;
 use super::{B2bua, Owner};
+use crate::Transport;
+use crate::config::Target;
+use crate::dns::Lookup;
 use crate::event::Event;
 use crate::hop::Hop;
 use crate::ids;
@@ -69,12 +72,41 @@ impl B2bua {
 
     /// Whether a call from `source` comes from Microsoft Lync: the Lync B2BUA is enabled and
     /// `source` is on the IP of its signalling destination.
-    pub(crate) fn comes_from_lync(&self, source: SocketAddr) -> bool {
+    pub(crate) fn comes_from_lync(&mut self, source: SocketAddr) -> bool {
         let lync = self.config.lync();
-        lync.enabled
-            && lync
-                .signalling_destination
-                .is_some_and(|destination| destination.ip() == source.ip())
+        if !lync.enabled {
+            return false;
+        }
+        match &lync.signalling_destination {
+            None => false,
+            Some(Target::Address(address)) => address.ip() == source.ip(),
+            Some(Target::Name { .. }) => {
+                self.refresh_lync_addresses();
+                self.lync_addresses.contains(&source.ip())
+            }
+        }
+    }
+
+    /// A Lync signalling destination given by name: its addresses looked up again (from the
+    /// cache while its records live; the queries go out when they expired). The addresses last
+    /// found stay in use while new answers are awaited.
+    pub(crate) fn refresh_lync_addresses(&mut self) {
+        let lync = self.config.lync();
+        let Some(Target::Name { host, port }) = lync.signalling_destination.clone() else {
+            return;
+        };
+        if !lync.enabled {
+            return;
+        }
+        let ipv6 = self.lync_addresses.first().is_some_and(IpAddr::is_ipv6);
+        let lookup =
+            self.resolver
+                .lookup(&host, port, Transport::Tls, ipv6, self.now, &mut self.rng);
+        let queries = self.resolver.take_queries();
+        self.ask(queries);
+        if let Lookup::Ready(addresses) = lookup {
+            self.lync_addresses = addresses.iter().map(SocketAddr::ip).collect();
+        }
     }
 
     fn offer(

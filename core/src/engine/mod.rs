@@ -21,7 +21,7 @@ mod timers;
 mod transactions;
 
 use std::collections::{BTreeMap, VecDeque};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use rand::SeedableRng;
 use rand_chacha::{ChaCha8Rng, ChaCha20Rng};
@@ -195,6 +195,9 @@ pub struct B2bua {
     names: names::Names,
     /// The names TLS peers' certificates must carry, by address (RFC 5922).
     tls_names: BTreeMap<SocketAddr, String>,
+    /// The addresses of the Lync signalling destination, when it is a host name, as last
+    /// resolved.
+    lync_addresses: Vec<IpAddr>,
     /// INVITEs a call failed over from while they were still calling, by serial.
     abandoned: BTreeMap<u64, destinations::Abandoned>,
     history: History,
@@ -256,6 +259,7 @@ impl B2bua {
             parked: Vec::new(),
             names: names::Names::default(),
             tls_names: configured_tls_names(&config),
+            lync_addresses: Vec::new(),
             abandoned: BTreeMap::new(),
             history: History::new(config.history_max_calls()),
             turn_servers: config.turn_servers().clone(),
@@ -274,6 +278,7 @@ impl B2bua {
             config,
         };
         engine.start_destinations();
+        engine.refresh_lync_addresses();
         engine
     }
 

@@ -45,6 +45,7 @@ impl B2bua {
             self.route_parked();
             self.settle_names();
             self.ping_resolved_names();
+            self.refresh_lync_addresses();
         }
     }
 
@@ -54,6 +55,7 @@ impl B2bua {
             self.route_parked();
             self.settle_names();
             self.ping_resolved_names();
+            self.refresh_lync_addresses();
         }
     }
 

@@ -174,8 +174,17 @@ impl Net {
         Self::with_seed(config, 7)
     }
 
+    /// An engine whose lookups are answered from `dns` from its very start.
+    pub fn with_dns(config: ValidConfig, dns: Vec<twoleg_sim::DnsEntry>) -> Self {
+        Self::build(config, 7, dns)
+    }
+
     /// An engine drawing its random choices from `seed`.
     pub fn with_seed(config: ValidConfig, seed: u64) -> Self {
+        Self::build(config, seed, Vec::new())
+    }
+
+    fn build(config: ValidConfig, seed: u64, dns: Vec<twoleg_sim::DnsEntry>) -> Self {
         let turn_servers = config
             .turn_servers()
             .iter()
@@ -198,7 +207,7 @@ impl Net {
             peer_text_rsip_refuses: false,
             rsip_unreadable: 0,
             pongs: Vec::new(),
-            dns: Vec::new(),
+            dns,
             hold_dns: false,
             dns_queries: Vec::new(),
             fail_dns: Vec::new(),

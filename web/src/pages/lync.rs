@@ -67,7 +67,7 @@ pub(crate) fn lync() -> Html {
             <div class="form">
                 <label class="field"><span>{ "Microsoft Lync B2BUA enabled" }</span>
                     <input id="lync-enabled" type="checkbox" checked={lync.enabled} onchange={toggle(|l, v| l.enabled = v)} /></label>
-                <TextInput id="lync-destination" label="Lync signaling destination (ip:port)" value={lync.signalling_destination.clone()} oninput={on_destination} />
+                <TextInput id="lync-destination" label="Lync signaling destination (ip:port or host name)" value={lync.signalling_destination.clone()} oninput={on_destination} />
                 <FieldErrors errors={errors("signalling_destination")} />
                 <h2>{ "TURN" }</h2>
                 <label class="field"><span>{ "Offer TURN services" }</span>

@@ -26,8 +26,8 @@ impl Checker {
         let signalling_destination = if lync.signalling_destination.trim().is_empty() {
             Some(None)
         } else {
-            self.socket_addr(
-                &lync.signalling_destination,
+            self.target(
+                lync.signalling_destination.trim(),
                 &path.key("signalling_destination"),
             )
             .map(Some)

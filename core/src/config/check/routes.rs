@@ -270,7 +270,7 @@ impl Checker {
     }
 
     /// A destination: `ip:port`, `host:port` or `host`.
-    fn target(&mut self, text: &str, path: &FieldPath) -> Option<Target> {
+    pub(super) fn target(&mut self, text: &str, path: &FieldPath) -> Option<Target> {
         let text = text.trim();
         if text.parse::<SocketAddr>().is_ok() {
             return self.socket_addr(text, path).map(Target::Address);
