@@ -188,6 +188,13 @@ pub enum Refusal {
     /// The listener it arrived on is at its limit of concurrent calls or of calls per
     /// second (503 with Retry-After).
     ListenerBusy,
+    /// Its source's zone refuses calls (403).
+    Forbidden,
+    /// Its zone checks credentials and these did not do (407 with a new challenge).
+    Unauthenticated(crate::auth::AuthFailure),
+    /// Its source sent more requests per second than flood protection allows, and is refused
+    /// for a while (503 with Retry-After).
+    Flooding,
 }
 
 impl fmt::Display for Refusal {
@@ -215,6 +222,9 @@ impl fmt::Display for Refusal {
             Self::RouteBusy => f.write_str("the route is at its call limit"),
             Self::NoDestination => f.write_str("every destination of the route is down"),
             Self::ListenerBusy => f.write_str("the listener is at its call limit"),
+            Self::Forbidden => f.write_str("the zone refuses calls"),
+            Self::Unauthenticated(failure) => write!(f, "not authenticated: {failure}"),
+            Self::Flooding => f.write_str("the source is flooding"),
         }
     }
 }
@@ -252,6 +262,10 @@ pub enum DropReason {
     Framing(FramingError),
     /// Stream bytes that came with no connection to answer on.
     NoConnection,
+    /// An INVITE from a zone that drops calls.
+    ZoneDropsCalls,
+    /// A request from a source that flood protection blocks (action `drop`).
+    Flooding,
 }
 
 impl fmt::Display for DropReason {
@@ -266,6 +280,8 @@ impl fmt::Display for DropReason {
             Self::StrayStun => f.write_str("STUN message answers nothing of this engine"),
             Self::Framing(error) => error.fmt(f),
             Self::NoConnection => f.write_str("stream bytes without a connection"),
+            Self::ZoneDropsCalls => f.write_str("the zone drops calls"),
+            Self::Flooding => f.write_str("the source is flooding"),
         }
     }
 }

@@ -103,6 +103,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod auth;
 pub mod config;
 mod dialog;
 pub mod dns;

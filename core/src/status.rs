@@ -224,6 +224,21 @@ pub struct DestinationAttempt {
     pub failed: Option<String>,
 }
 
+/// A source flood protection refused requests from.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceStatus {
+    /// Its IP address.
+    pub address: std::net::IpAddr,
+    /// Whether it is blocked now.
+    pub blocked: bool,
+    /// How much longer it is blocked, in milliseconds (0 when it is not).
+    pub blocked_for_ms: u64,
+    /// How often it went over the limit.
+    pub blocks: u64,
+    /// Its requests refused (answered 503 or dropped).
+    pub requests_refused: u64,
+}
+
 /// One destination of a route, with its health.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DestinationStatus {

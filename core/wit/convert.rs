@@ -245,6 +245,9 @@ same_fields! {
     twoleg_core::status::DestinationStatus, DestinationStatus {
         route, address, priority, weight, health, pings_sent, missed_pings, calls,
     };
+    twoleg_core::status::SourceStatus, SourceStatus {
+        address, blocked, blocked_for_ms, blocks, requests_refused,
+    };
     twoleg_core::status::MediaStatus, MediaStatus { component, zones, streams };
     twoleg_core::status::ZoneStatus, ZoneStatus { name, mode };
     twoleg_core::status::StreamStatus, StreamStatus { index, legs };
@@ -499,6 +502,38 @@ impl Convert<twoleg_core::sip::FramingError> for wit::FramingError {
     }
 }
 
+impl Convert<wit::AuthFailure> for twoleg_core::auth::AuthFailure {
+    fn convert(self) -> wit::AuthFailure {
+        use twoleg_core::auth::AuthFailure as C;
+        use wit::AuthFailure as W;
+        match self {
+            C::NoCredentials => W::NoCredentials,
+            C::Malformed => W::Malformed,
+            C::UnknownUser => W::UnknownUser,
+            C::WrongResponse => W::WrongResponse,
+            C::UnknownNonce => W::UnknownNonce,
+            C::StaleNonce => W::StaleNonce,
+            C::Replayed => W::Replayed,
+        }
+    }
+}
+
+impl Convert<twoleg_core::auth::AuthFailure> for wit::AuthFailure {
+    fn convert(self) -> twoleg_core::auth::AuthFailure {
+        use twoleg_core::auth::AuthFailure as C;
+        use wit::AuthFailure as W;
+        match self {
+            W::NoCredentials => C::NoCredentials,
+            W::Malformed => C::Malformed,
+            W::UnknownUser => C::UnknownUser,
+            W::WrongResponse => C::WrongResponse,
+            W::UnknownNonce => C::UnknownNonce,
+            W::StaleNonce => C::StaleNonce,
+            W::Replayed => C::Replayed,
+        }
+    }
+}
+
 impl Convert<wit::PolicyViolation> for twoleg_core::media::PolicyViolation {
     fn convert(self) -> wit::PolicyViolation {
         use twoleg_core::media::PolicyViolation as C;
@@ -601,6 +636,9 @@ impl Convert<wit::Refusal> for twoleg_core::Refusal {
             C::RouteBusy => W::RouteBusy,
             C::NoDestination => W::NoDestination,
             C::ListenerBusy => W::ListenerBusy,
+            C::Forbidden => W::Forbidden,
+            C::Unauthenticated(failure) => W::Unauthenticated(failure.convert()),
+            C::Flooding => W::Flooding,
             other => unreachable!("a refusal the WIT does not name yet: {other}"),
         }
     }
@@ -629,6 +667,9 @@ impl Convert<twoleg_core::Refusal> for wit::Refusal {
             W::RouteBusy => C::RouteBusy,
             W::NoDestination => C::NoDestination,
             W::ListenerBusy => C::ListenerBusy,
+            W::Forbidden => C::Forbidden,
+            W::Unauthenticated(failure) => C::Unauthenticated(failure.convert()),
+            W::Flooding => C::Flooding,
         }
     }
 }
@@ -648,6 +689,8 @@ impl Convert<wit::DropReason> for twoleg_core::DropReason {
             C::StrayStun => W::StrayStun,
             C::Framing(error) => W::Framing(error.convert()),
             C::NoConnection => W::NoConnection,
+            C::ZoneDropsCalls => W::ZoneDropsCalls,
+            C::Flooding => W::Flooding,
             other => unreachable!("a drop reason the WIT does not name yet: {other}"),
         }
     }
@@ -668,6 +711,8 @@ impl Convert<twoleg_core::DropReason> for wit::DropReason {
             W::StrayStun => C::StrayStun,
             W::Framing(error) => C::Framing(error.convert()),
             W::NoConnection => C::NoConnection,
+            W::ZoneDropsCalls => C::ZoneDropsCalls,
+            W::Flooding => C::Flooding,
         }
     }
 }

@@ -49,6 +49,7 @@ pub(crate) fn spawn(
         .route("/api/config", get(config))
         .route("/api/turn", get(turn))
         .route("/api/routes", get(routes))
+        .route("/api/sources", get(sources))
         .route("/api/connections", get(connections))
         .route("/metrics", get(metrics));
     if fault_injection {
@@ -124,6 +125,13 @@ async fn turn(State(api): State<Api>) -> Response {
 
 async fn routes(State(api): State<Api>) -> Response {
     match api.ask(AdminRequest::Routes).await {
+        Ok(body) => json(body),
+        Err(response) => response,
+    }
+}
+
+async fn sources(State(api): State<Api>) -> Response {
+    match api.ask(AdminRequest::Sources).await {
         Ok(body) => json(body),
         Err(response) => response,
     }

@@ -6,7 +6,7 @@
 use std::collections::VecDeque;
 
 use twoleg_core::config::ValidConfig;
-use twoleg_core::status::{CallStatus, DestinationStatus};
+use twoleg_core::status::{CallStatus, DestinationStatus, SourceStatus};
 use twoleg_core::turn::Health;
 use twoleg_core::{Counters, Input, Output};
 use wasmtime::component::{Component, Linker, ResourceAny, ResourceTable};
@@ -333,6 +333,15 @@ impl Guest {
         let destinations =
             self.call(|store, b, r| b.twoleg_engine_engine().b2bua().call_destinations(store, r))?;
         Ok(destinations.convert())
+    }
+
+    pub(crate) fn flood_sources(&mut self) -> Result<Vec<SourceStatus>, Trap> {
+        let sources = self.call(|store, b, r| {
+            b.twoleg_engine_engine()
+                .b2bua()
+                .call_flood_sources(store, r)
+        })?;
+        Ok(sources.convert())
     }
 
     pub(crate) fn is_idle(&mut self) -> Result<bool, Trap> {

@@ -195,6 +195,7 @@ fn serve(config: ValidConfig, args: &RunArgs) -> anyhow::Result<()> {
             .collect();
         tracing::info!(route = %route.name, destinations = %destinations.join(", "), lync = route.lync, "route");
     }
+    log_access(&config);
     let history = HistoryStore::open(&args.data_dir, config.history_max_calls())?;
     let mut node = Node::new(
         config,
@@ -246,6 +247,32 @@ fn config_dir(file: Option<&PathBuf>) -> PathBuf {
     file.and_then(|file| file.parent())
         .map(PathBuf::from)
         .unwrap_or_default()
+}
+
+/// Says at start who may call: each zone's call acceptance and authentication policy, and
+/// the Default Zone's (a warning when anyone may call).
+fn log_access(config: &ValidConfig) {
+    use twoleg_core::config::CallAcceptance;
+    let zones = config.zones();
+    let mut accepting = Vec::new();
+    for zone in &zones.zones {
+        let peers: Vec<String> = zone
+            .peers
+            .iter()
+            .map(|block| format!("{}/{}", block.address, block.prefix))
+            .collect();
+        tracing::info!(zone = %zone.name, peers = %peers.join(", "), calls = ?zone.calls, authentication = ?zone.authentication, "zone");
+        if zone.calls == CallAcceptance::Accept {
+            accepting.push(format!("{} ({})", zone.name, peers.join(", ")));
+        }
+    }
+    if zones.default_calls == CallAcceptance::Accept {
+        tracing::warn!(authentication = ?zones.default_authentication, "calls are accepted from any address (the Default Zone accepts calls)");
+    } else if accepting.is_empty() {
+        tracing::warn!("no zone accepts calls: every INVITE is refused");
+    } else {
+        tracing::info!(default_zone = ?zones.default_calls, "calls are accepted only from {}", accepting.join("; "));
+    }
 }
 
 /// Reads and validates a config file (or the embedded default), printing every problem.

@@ -22,6 +22,8 @@ pub(crate) struct Metrics {
     pub(crate) guest_traps: u64,
     pub(crate) framing_errors: u64,
     ended_by_status: BTreeMap<u16, u64>,
+    /// Requests access control turned away (refused or dropped), by why.
+    access_refused: BTreeMap<&'static str, u64>,
 }
 
 /// What is up and how deep the input queue is, for the gauges.
@@ -39,6 +41,12 @@ pub(crate) struct Health<'a> {
 impl Metrics {
     pub(crate) fn count_ended(&mut self, final_status: u16) {
         *self.ended_by_status.entry(final_status).or_default() += 1;
+    }
+
+    /// A request turned away by access control: `forbidden` (zone refuses), `zone_drop`,
+    /// `unauthenticated` (407), `flooding`.
+    pub(crate) fn count_access_refused(&mut self, reason: &'static str) {
+        *self.access_refused.entry(reason).or_default() += 1;
     }
 
     /// The Prometheus text exposition.
@@ -219,6 +227,18 @@ impl Metrics {
             "gauge",
             "Whether a route's destination takes calls (1) or is marked down by its pings (0).",
         );
+        header(
+            &mut out,
+            "twoleg_access_refused_total",
+            "counter",
+            "Requests turned away by access control: the zone refuses or drops calls, credentials missing or wrong (407), or a flooding source.",
+        );
+        for (reason, count) in &self.access_refused {
+            let _ = writeln!(
+                out,
+                "twoleg_access_refused_total{{reason=\"{reason}\"}} {count}"
+            );
+        }
         for (route, address, up) in health.destinations_up {
             let route = route
                 .replace('\\', "\\\\")

@@ -31,6 +31,7 @@ fn lync_config(encryption: Encryption, lync_zone: MediaEncryptionMode) -> ValidC
         name: "lync".to_owned(),
         peers: vec!["127.0.0.4".to_owned()],
         media_encryption_mode: lync_zone,
+        ..Zone::default()
     }];
     ValidConfig::validate(config).unwrap()
 }

@@ -204,11 +204,15 @@ fn batch(sim: &mut Sim, first: usize, count: usize) {
 #[test]
 fn two_thousand_anchored_calls_with_five_percent_loss() {
     let mut config = ValidConfig::default_config().config().clone();
-    config.zones.push(twoleg_core::config::Zone {
-        name: "local".to_owned(),
-        peers: vec!["127.0.0.1".to_owned()],
-        media_encryption_mode: twoleg_core::config::MediaEncryptionMode::BestEffort,
-    });
+    config.zones.insert(
+        0,
+        twoleg_core::config::Zone {
+            name: "local".to_owned(),
+            peers: vec!["127.0.0.1".to_owned()],
+            media_encryption_mode: twoleg_core::config::MediaEncryptionMode::BestEffort,
+            ..Default::default()
+        },
+    );
     config.encryption_b2bua.max_calls = 1_000;
     let mut sim = Sim::new(
         ValidConfig::validate(config).expect("a valid config"),

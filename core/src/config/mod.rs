@@ -17,15 +17,16 @@ mod secret;
 mod valid;
 
 pub use model::{
-    Admin, CONFIG_VERSION, Config, Connections, DefaultZone, Destination, Dns, Encryption,
-    EncryptionB2bua, History, Listener, LyncB2bua, MediaEncryptionMode, Pattern, PortRange, Route,
-    RouteMatch, SipSettings, Timers, TlsFiles, TurnAddress, TurnHealth, TurnServer, UnknownHeaders,
-    Zone,
+    Admin, Authentication, AuthenticationPolicy, CONFIG_VERSION, CallAcceptance, Config,
+    Connections, Credential, DefaultZone, Destination, DigestAlgorithm, Dns, Encryption,
+    EncryptionB2bua, FloodAction, FloodProtection, History, Listener, LyncB2bua,
+    MediaEncryptionMode, Pattern, PortRange, Route, RouteMatch, SipSettings, Timers, TlsFiles,
+    TurnAddress, TurnHealth, TurnServer, UnknownHeaders, Zone,
 };
 pub use plans::{
-    ConnectionLimits, DestinationPlan, EncryptionPolicy, HeaderPolicy, HealthPolicy, IpBlock,
-    ListenerPlan, LyncPolicy, Matcher, PingPolicy, RoutePlan, SessionTimerPolicy, Target,
-    TimerValues, TlsPlan, ZonePlan, ZoneTable,
+    AuthPlan, ConnectionLimits, DestinationPlan, EncryptionPolicy, FloodPlan, HeaderPolicy,
+    HealthPolicy, IpBlock, ListenerPlan, LyncPolicy, Matcher, PingPolicy, RoutePlan,
+    SessionTimerPolicy, Target, TimerValues, TlsPlan, ZoneAccess, ZonePlan, ZoneTable,
 };
 pub use problem::{FieldPath, Problem, Problems, Segment};
 pub use schema::json_schema;
@@ -47,6 +48,11 @@ impl Config {
         for server in &mut copy.turn_servers {
             if !server.password.is_empty() {
                 server.password = Password::new(Password::REDACTED);
+            }
+        }
+        for credential in &mut copy.authentication.credentials {
+            if !credential.password.is_empty() {
+                credential.password = Password::new(Password::REDACTED);
             }
         }
         copy

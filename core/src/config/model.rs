@@ -29,6 +29,10 @@ pub struct Config {
     pub zones: Vec<Zone>,
     /// The zone of every address no zone lists.
     pub default_zone: DefaultZone,
+    /// The credentials zones with `check_credentials` challenge for (SIP digest).
+    pub authentication: Authentication,
+    /// Per-source flood protection (off by default).
+    pub flood_protection: FloodProtection,
     /// The B2BUA that applies media encryption policy.
     pub encryption_b2bua: EncryptionB2bua,
     /// The Microsoft Lync B2BUA, as on Expressway's Applications > B2BUA > Microsoft Lync page.
@@ -53,6 +57,8 @@ impl Default for Config {
             routes: Vec::new(),
             zones: Vec::new(),
             default_zone: DefaultZone::default(),
+            authentication: Authentication::default(),
+            flood_protection: FloodProtection::default(),
             encryption_b2bua: EncryptionB2bua::default(),
             lync_b2bua: LyncB2bua::default(),
             turn_servers: Vec::new(),
@@ -408,6 +414,11 @@ pub struct Zone {
     pub peers: Vec<String>,
     /// Media encryption mode.
     pub media_encryption_mode: MediaEncryptionMode,
+    /// Whether calls (INVITEs) from the zone's peers are taken (default), refused with 403, or
+    /// dropped without an answer.
+    pub calls: CallAcceptance,
+    /// How calls from the zone are authenticated, as Expressway names it.
+    pub authentication_policy: AuthenticationPolicy,
 }
 
 /// The zone of every address no zone lists (Expressway's Default Zone).
@@ -417,6 +428,122 @@ pub struct Zone {
 pub struct DefaultZone {
     /// Media encryption mode.
     pub media_encryption_mode: MediaEncryptionMode,
+    /// Whether calls from addresses no zone lists are taken, refused with 403, or dropped.
+    pub calls: CallAcceptance,
+    /// How calls from addresses no zone lists are authenticated.
+    pub authentication_policy: AuthenticationPolicy,
+}
+
+/// Whether a zone's calls are taken.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CallAcceptance {
+    /// Taken (then authenticated as the zone's policy says).
+    #[default]
+    Accept,
+    /// Answered 403 Forbidden: no leg B, no TURN allocation.
+    Refuse,
+    /// Dropped without an answer (the caller's INVITE times out), and counted.
+    Drop,
+}
+
+/// A zone's authentication policy, as Expressway names them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthenticationPolicy {
+    /// Check credentials: a call is challenged (407 Proxy-Authenticate, RFC 3261 §22 digest)
+    /// and goes on only with credentials from `authentication.credentials`.
+    CheckCredentials,
+    /// Do not check credentials: calls are not challenged, and count as not authenticated.
+    #[default]
+    DoNotCheckCredentials,
+    /// Treat as authenticated: calls are not challenged, and count as authenticated.
+    TreatAsAuthenticated,
+}
+
+/// SIP digest authentication (RFC 3261 §22, RFC 8760).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default)]
+#[schemars(deny_unknown_fields)]
+pub struct Authentication {
+    /// The realm of TwoLeg's challenges (default `twoleg`).
+    pub realm: String,
+    /// The digest algorithms offered, most preferred first: one challenge header each
+    /// (default SHA-256, then MD5).
+    pub algorithms: Vec<DigestAlgorithm>,
+    /// How long a nonce may be used, in seconds (default 300); an expired one is challenged
+    /// again with `stale=true`.
+    pub nonce_lifetime_s: u64,
+    /// Who may call through zones that check credentials.
+    pub credentials: Vec<Credential>,
+}
+
+impl Default for Authentication {
+    fn default() -> Self {
+        Self {
+            realm: "twoleg".to_owned(),
+            algorithms: vec![DigestAlgorithm::Sha256, DigestAlgorithm::Md5],
+            nonce_lifetime_s: 300,
+            credentials: Vec::new(),
+        }
+    }
+}
+
+/// A digest algorithm.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum DigestAlgorithm {
+    /// SHA-256 (RFC 8760).
+    #[serde(rename = "SHA-256")]
+    Sha256,
+    /// MD5 (RFC 3261 §22).
+    #[serde(rename = "MD5")]
+    Md5,
+}
+
+/// One user's SIP credentials.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default)]
+#[schemars(deny_unknown_fields)]
+pub struct Credential {
+    /// The digest username.
+    pub username: String,
+    /// The password; shown as `***` anywhere but in the exported file.
+    pub password: Password,
+}
+
+/// Per-source flood protection: a source that sends more requests in one second than the
+/// limit is refused for a while.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default)]
+#[schemars(deny_unknown_fields)]
+pub struct FloodProtection {
+    /// Requests per second one source IP may send (0: no limit, the default).
+    pub max_requests_per_second: u64,
+    /// How long a source over the limit is refused, in seconds (default 30).
+    pub block_s: u64,
+    /// What a blocked source's requests get: `respond` (503 with Retry-After) or `drop`.
+    pub action: FloodAction,
+}
+
+impl Default for FloodProtection {
+    fn default() -> Self {
+        Self {
+            max_requests_per_second: 0,
+            block_s: 30,
+            action: FloodAction::Respond,
+        }
+    }
+}
+
+/// What a flooding source's requests get.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FloodAction {
+    /// 503 Service Unavailable with Retry-After (the rest of the block).
+    #[default]
+    Respond,
+    /// Nothing.
+    Drop,
 }
 
 /// A zone's media encryption mode, as Expressway names them. It applies to the leg toward

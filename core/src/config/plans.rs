@@ -1,10 +1,16 @@
-//! The typed parts of a valid config: listeners, timers, routes and their matchers, zones, the
-//! encryption and Lync B2BUAs' policies and TURN health probing.
+//! The typed parts of a valid config: listeners, timers, routes and their matchers, zones (with
+//! who may call), digest authentication, flood protection, the encryption and Lync B2BUAs'
+//! policies and TURN health probing.
 
+use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use super::model::{Encryption, MediaEncryptionMode};
+use super::model::{
+    AuthenticationPolicy, CallAcceptance, DigestAlgorithm, Encryption, FloodAction,
+    MediaEncryptionMode,
+};
+use super::secret::Password;
 use crate::Transport;
 
 /// A UDP listener.
@@ -305,18 +311,56 @@ pub struct ZonePlan {
     pub peers: Vec<IpBlock>,
     /// Its media encryption mode.
     pub mode: MediaEncryptionMode,
+    /// Whether its calls are taken.
+    pub calls: CallAcceptance,
+    /// How its calls are authenticated.
+    pub authentication: AuthenticationPolicy,
 }
 
-/// The zones in order, and the default zone's mode.
+/// The zones in order, and the default zone's settings.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ZoneTable {
     /// The zones, first match wins.
     pub zones: Vec<ZonePlan>,
     /// The mode of addresses no zone holds.
     pub default_mode: MediaEncryptionMode,
+    /// Whether calls from addresses no zone holds are taken.
+    pub default_calls: CallAcceptance,
+    /// How calls from addresses no zone holds are authenticated.
+    pub default_authentication: AuthenticationPolicy,
+}
+
+/// What a zone lets a caller do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ZoneAccess<'a> {
+    /// The zone's name (`Default Zone` for addresses no zone holds).
+    pub zone: &'a str,
+    /// Whether its calls are taken.
+    pub calls: CallAcceptance,
+    /// How its calls are authenticated.
+    pub authentication: AuthenticationPolicy,
 }
 
 impl ZoneTable {
+    /// The zone `ip` is in, with its call acceptance and authentication policy.
+    pub fn access_of(&self, ip: IpAddr) -> ZoneAccess<'_> {
+        self.zones
+            .iter()
+            .find(|zone| zone.peers.iter().any(|block| block.contains(ip)))
+            .map_or(
+                ZoneAccess {
+                    zone: "Default Zone",
+                    calls: self.default_calls,
+                    authentication: self.default_authentication,
+                },
+                |zone| ZoneAccess {
+                    zone: &zone.name,
+                    calls: zone.calls,
+                    authentication: zone.authentication,
+                },
+            )
+    }
+
     /// The zone `ip` is in: its name (`Default Zone` when none lists it) and mode.
     pub fn zone_of(&self, ip: IpAddr) -> (&str, MediaEncryptionMode) {
         self.zones
@@ -346,4 +390,28 @@ pub struct SessionTimerPolicy {
     pub interval: Duration,
     /// Min-SE: a shorter Session-Expires is answered 422.
     pub min: Duration,
+}
+
+/// SIP digest authentication, typed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AuthPlan {
+    /// The challenges' realm.
+    pub realm: String,
+    /// The algorithms offered, most preferred first.
+    pub algorithms: Vec<DigestAlgorithm>,
+    /// How long a nonce may be used.
+    pub nonce_lifetime: Duration,
+    /// Passwords by username.
+    pub credentials: BTreeMap<String, Password>,
+}
+
+/// Flood protection, typed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FloodPlan {
+    /// Requests one source may send in one second.
+    pub max_per_second: u32,
+    /// How long a source over it is refused.
+    pub block: Duration,
+    /// What its requests get meanwhile.
+    pub action: FloodAction,
 }

@@ -6,8 +6,8 @@ use std::time::Duration;
 use super::check::Checker;
 use super::model::{self, Config};
 use super::plans::{
-    ConnectionLimits, EncryptionPolicy, HealthPolicy, ListenerPlan, LyncPolicy, RoutePlan,
-    SessionTimerPolicy, TimerValues, ZoneTable,
+    AuthPlan, ConnectionLimits, EncryptionPolicy, FloodPlan, HealthPolicy, ListenerPlan,
+    LyncPolicy, RoutePlan, SessionTimerPolicy, TimerValues, ZoneTable,
 };
 use super::problem::Problems;
 use crate::turn::TurnServerTable;
@@ -28,6 +28,8 @@ pub struct ValidConfig {
     pub(super) connections: ConnectionLimits,
     pub(super) routes: Vec<RoutePlan>,
     pub(super) zones: ZoneTable,
+    pub(super) auth: AuthPlan,
+    pub(super) flood: Option<FloodPlan>,
     pub(super) encryption: EncryptionPolicy,
     pub(super) lync: LyncPolicy,
     pub(super) turn_servers: TurnServerTable,
@@ -122,6 +124,16 @@ impl ValidConfig {
     /// The zones and their media encryption modes.
     pub fn zones(&self) -> &ZoneTable {
         &self.zones
+    }
+
+    /// SIP digest authentication: realm, algorithms, nonce lifetime, credentials.
+    pub fn authentication(&self) -> &AuthPlan {
+        &self.auth
+    }
+
+    /// Per-source flood protection, if on.
+    pub fn flood_protection(&self) -> Option<FloodPlan> {
+        self.flood
     }
 
     /// The encryption B2BUA's limits.

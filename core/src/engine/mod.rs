@@ -5,9 +5,11 @@
 //! call), [`timers`] the deadline table, [`records`] moves finished calls to history,
 //! [`lync_leg`], [`probes`] and [`media_ports`] the TURN side.
 
+mod access;
 mod anchor;
 mod call;
 mod destinations;
+mod flood;
 mod lingering;
 mod lync_leg;
 mod media_ports;
@@ -198,6 +200,10 @@ pub struct B2bua {
     /// The addresses of the Lync signalling destination, when it is a host name, as last
     /// resolved.
     lync_addresses: Vec<IpAddr>,
+    /// Flood protection's view of each source.
+    sources: flood::Sources,
+    /// The digest nonces issued.
+    nonces: crate::auth::Nonces,
     /// INVITEs a call failed over from while they were still calling, by serial.
     abandoned: BTreeMap<u64, destinations::Abandoned>,
     history: History,
@@ -260,6 +266,8 @@ impl B2bua {
             names: names::Names::default(),
             tls_names: configured_tls_names(&config),
             lync_addresses: Vec::new(),
+            sources: flood::Sources::default(),
+            nonces: crate::auth::Nonces::default(),
             abandoned: BTreeMap::new(),
             history: History::new(config.history_max_calls()),
             turn_servers: config.turn_servers().clone(),

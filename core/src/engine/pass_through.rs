@@ -5,7 +5,7 @@ use crate::sip::{HeaderName, Headers, Method};
 
 /// Whether a header is copied from a message on one leg into the matching message on the other.
 /// Headers that belong to one leg's transaction or dialog, or to an extension TwoLeg does not
-/// take part in, stay on their leg; everything else (Content-Type, Session-ID, User-Agent,
+/// take part in, and credentials, stay on their leg; everything else (Content-Type, Session-ID, User-Agent,
 /// unknown headers, ...) passes through untouched.
 pub(crate) fn passes_through(name: &HeaderName) -> bool {
     ![
@@ -28,6 +28,9 @@ pub(crate) fn passes_through(name: &HeaderName) -> bool {
         HeaderName::RACK,
         HeaderName::SESSION_EXPIRES,
         HeaderName::MIN_SE,
+        // Credentials are for the hop they were written for: never relayed.
+        HeaderName::AUTHORIZATION,
+        HeaderName::PROXY_AUTHORIZATION,
     ]
     .contains(name)
 }

@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 
+use super::access::Screening;
 use super::lingering::{Kept, Linger};
 use super::transactions::News;
 use super::{B2bua, Owner, SHUTDOWN_RETRY_AFTER_S, SUPPORTED, allow_header};
@@ -256,6 +257,10 @@ impl B2bua {
             None => {}
         }
 
+        let screening = self.screen(&parsed, source);
+        if screening == Screening::Dropped {
+            return;
+        }
         let reply = ReplyTo::new(&parsed, source);
         let tx = self.open_server_tx(
             Owner::Engine,
@@ -263,6 +268,10 @@ impl B2bua {
             key,
             arrival.answering(reply.address),
         );
+        if let Screening::Flooding(blocked_for) = screening {
+            self.refuse_flooding(tx, &reply, source, &method, blocked_for);
+            return;
+        }
 
         if method == Method::CANCEL {
             let invite = TxKey::of_request(&parsed, Method::INVITE);
@@ -609,6 +618,9 @@ fn refusal_status(refusal: &Refusal) -> StatusCode {
         Refusal::RouteBusy => StatusCode::SERVICE_UNAVAILABLE,
         Refusal::NoDestination => StatusCode::SERVICE_UNAVAILABLE,
         Refusal::ListenerBusy => StatusCode::SERVICE_UNAVAILABLE,
+        Refusal::Forbidden => StatusCode::FORBIDDEN,
+        Refusal::Unauthenticated(_) => StatusCode::PROXY_AUTHENTICATION_REQUIRED,
+        Refusal::Flooding => StatusCode::SERVICE_UNAVAILABLE,
     }
 }
 

@@ -85,6 +85,10 @@ headers! {
     TIMESTAMP "Timestamp" None, "Timestamp (§20.38).";
     WARNING "Warning" None, "Warning (§20.43).";
     MS_DIAGNOSTICS "ms-diagnostics" None, "Microsoft's diagnostics on BYE and errors ([MS-SIPRE]).";
+    AUTHORIZATION "Authorization" None, "Authorization (§20.7).";
+    PROXY_AUTHORIZATION "Proxy-Authorization" None, "Proxy-Authorization (§20.28).";
+    PROXY_AUTHENTICATE "Proxy-Authenticate" None, "Proxy-Authenticate (§20.27).";
+    WWW_AUTHENTICATE "WWW-Authenticate" None, "WWW-Authenticate (§20.44).";
 }
 
 impl HeaderName {

@@ -54,6 +54,7 @@ codes! {
     OK = 200, "OK";
     BAD_REQUEST = 400, "Bad Request";
     FORBIDDEN = 403, "Forbidden";
+    PROXY_AUTHENTICATION_REQUIRED = 407, "Proxy Authentication Required";
     NOT_FOUND = 404, "Not Found";
     METHOD_NOT_ALLOWED = 405, "Method Not Allowed";
     REQUEST_TIMEOUT = 408, "Request Timeout";

@@ -214,6 +214,10 @@ impl GuestB2bua for Engine {
         self.0.borrow().destinations().convert()
     }
 
+    fn flood_sources(&self) -> Vec<wit::SourceStatus> {
+        self.0.borrow().flood_sources().convert()
+    }
+
     fn is_idle(&self) -> bool {
         self.0.borrow().is_idle()
     }

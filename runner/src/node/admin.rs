@@ -20,6 +20,7 @@ pub(crate) enum AdminRequest {
     Turn(tokio::sync::oneshot::Sender<String>),
     Connections(tokio::sync::oneshot::Sender<String>),
     Routes(tokio::sync::oneshot::Sender<String>),
+    Sources(tokio::sync::oneshot::Sender<String>),
 }
 
 /// `GET /api/routes`: each route with its destinations' health.
@@ -126,6 +127,13 @@ impl Node {
                     }
                 }
                 let _ = reply.send(serde_json::to_string(&routes).unwrap_or_default());
+            }
+            AdminRequest::Sources(reply) => {
+                let sources = self.guest.flood_sources().unwrap_or_else(|trap| {
+                    self.replace_guest(trap);
+                    Vec::new()
+                });
+                let _ = reply.send(serde_json::to_string(&sources).unwrap_or_default());
             }
             AdminRequest::Connections(reply) => {
                 let views = self.streams.views();

@@ -21,7 +21,7 @@ use twoleg_core::config::ValidConfig;
 use twoleg_core::status::LiveCalls;
 use twoleg_core::turn::Health;
 use twoleg_core::{
-    Counters, DropReason, Event, Input, Instant, Output, Receive, Transport, Undeliverable,
+    Counters, DropReason, Event, Input, Instant, Output, Receive, Refusal, Transport, Undeliverable,
 };
 use twoleg_sim::Engine as _;
 
@@ -366,11 +366,27 @@ impl Node {
                 if reason.is_malformed() {
                     self.metrics.parse_errors += 1;
                 }
-                tracing::debug!(%source, %method, %status, %reason, "refused");
+                let access = match reason {
+                    Refusal::Forbidden => Some("forbidden"),
+                    Refusal::Unauthenticated(_) => Some("unauthenticated"),
+                    Refusal::Flooding => Some("flooding"),
+                    _ => None,
+                };
+                if let Some(access) = access {
+                    self.metrics.count_access_refused(access);
+                    tracing::info!(%source, %method, %status, %reason, "refused by access control");
+                } else {
+                    tracing::debug!(%source, %method, %status, %reason, "refused");
+                }
             }
             Event::Dropped { source, reason } => {
                 if matches!(reason, DropReason::Malformed(_)) {
                     self.metrics.parse_errors += 1;
+                }
+                match reason {
+                    DropReason::Flooding => self.metrics.count_access_refused("flooding"),
+                    DropReason::ZoneDropsCalls => self.metrics.count_access_refused("zone_drop"),
+                    _ => {}
                 }
                 tracing::debug!(%source, %reason, "dropped");
             }
@@ -504,8 +520,8 @@ impl Node {
             if !self.guest.is_idle()? {
                 return Ok(None);
             }
-            // A fresh instance starts with every TURN server and destination up: not while
-            // one is down.
+            // A fresh instance starts with every TURN server and destination up and no source
+            // blocked: not while one is down or blocked.
             let all_up = self
                 .guest
                 .turn_servers()?
@@ -515,7 +531,8 @@ impl Node {
                     .guest
                     .destinations()?
                     .iter()
-                    .all(|d| d.health == Health::Up);
+                    .all(|d| d.health == Health::Up)
+                && !self.guest.flood_sources()?.iter().any(|s| s.blocked);
             all_up.then(|| self.guest.counters()).transpose()
         })();
         match state {

@@ -129,12 +129,18 @@ pub(crate) fn zones() -> Html {
         })
     };
     let on_default = {
-        let (set, zones, b2bua) = (set.clone(), zones.clone(), b2bua.clone());
+        let (set, zones, b2bua, default_zone) = (
+            set.clone(),
+            zones.clone(),
+            b2bua.clone(),
+            default_zone.clone(),
+        );
         Callback::from(move |e: Event| {
             let default_zone = DefaultZone {
                 media_encryption_mode: mode_of(
                     &e.target_unchecked_into::<HtmlSelectElement>().value(),
                 ),
+                ..default_zone.clone()
             };
             set(zones.clone(), default_zone, b2bua.clone());
         })

@@ -77,6 +77,22 @@ impl Checker {
             &sip,
         );
         let zones = self.zones(&config.zones, &config.default_zone, &root.key("zones"));
+        let checking_zone = config
+            .zones
+            .iter()
+            .position(|z| z.authentication_policy == model::AuthenticationPolicy::CheckCredentials)
+            .map(|i| root.key("zones").index(i).key("authentication_policy"))
+            .or_else(|| {
+                (config.default_zone.authentication_policy
+                    == model::AuthenticationPolicy::CheckCredentials)
+                    .then(|| root.key("default_zone").key("authentication_policy"))
+            });
+        let auth = self.authentication(
+            &config.authentication,
+            checking_zone.as_ref(),
+            &root.key("authentication"),
+        );
+        let flood = self.flood_protection(&config.flood_protection, &root.key("flood_protection"));
         let encryption =
             self.encryption_b2bua(&config.encryption_b2bua, &root.key("encryption_b2bua"));
         let lync = self.lync(&config.lync_b2bua, &root.key("lync_b2bua"));
@@ -110,6 +126,8 @@ impl Checker {
             connections: connections?,
             routes: routes?,
             zones: zones?,
+            auth: auth?,
+            flood: flood?,
             encryption: encryption?,
             lync: lync?,
             turn_servers: turn_servers?,

@@ -1,12 +1,13 @@
-//! Zones and the encryption B2BUA.
+//! Zones (with who may call through them), digest authentication, flood protection and the
+//! encryption B2BUA.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::time::Duration;
 
 use super::Checker;
 use crate::config::model::{self};
-use crate::config::plans::{EncryptionPolicy, IpBlock, ZonePlan, ZoneTable};
+use crate::config::plans::{AuthPlan, EncryptionPolicy, FloodPlan, IpBlock, ZonePlan, ZoneTable};
 use crate::config::problem::FieldPath;
 
 impl Checker {
@@ -53,6 +54,8 @@ impl Checker {
                     name: name.to_owned(),
                     peers,
                     mode: zone.media_encryption_mode,
+                    calls: zone.calls,
+                    authentication: zone.authentication_policy,
                 }),
                 _ => plans = None,
             }
@@ -60,7 +63,118 @@ impl Checker {
         Some(ZoneTable {
             zones: plans?,
             default_mode: default_zone.media_encryption_mode,
+            default_calls: default_zone.calls,
+            default_authentication: default_zone.authentication_policy,
         })
+    }
+
+    /// Digest authentication; `zones` says whether any zone checks credentials (then some
+    /// must be configured).
+    pub(super) fn authentication(
+        &mut self,
+        auth: &model::Authentication,
+        checks_credentials: Option<&FieldPath>,
+        path: &FieldPath,
+    ) -> Option<AuthPlan> {
+        let mut ok = true;
+        let realm = auth.realm.trim();
+        if realm.is_empty() || realm.contains(['"', '\\']) || realm.chars().any(char::is_control) {
+            self.report(
+                path.key("realm"),
+                "must be a non-empty name without quotes or backslashes",
+            );
+            ok = false;
+        }
+        if auth.algorithms.is_empty() {
+            self.report(
+                path.key("algorithms"),
+                "is empty; offer \"SHA-256\", \"MD5\" or both",
+            );
+            ok = false;
+        }
+        let nonce_lifetime = self.bounded(
+            auth.nonce_lifetime_s,
+            10,
+            86_400,
+            &path.key("nonce_lifetime_s"),
+            "s",
+        );
+        let mut credentials = BTreeMap::new();
+        for (index, credential) in auth.credentials.iter().enumerate() {
+            let at = path.key("credentials").index(index);
+            let username = credential.username.trim();
+            if username.is_empty()
+                || username.contains(['"', '\\'])
+                || username.chars().any(char::is_control)
+            {
+                self.report(
+                    at.key("username"),
+                    "must be a non-empty name without quotes or backslashes",
+                );
+                ok = false;
+                continue;
+            }
+            if credential.password.is_empty() {
+                self.report(at.key("password"), "is empty; give the user a password");
+                ok = false;
+            }
+            if credentials
+                .insert(username.to_owned(), credential.password.clone())
+                .is_some()
+            {
+                self.report(
+                    at.key("username"),
+                    format!("\"{username}\" is listed earlier"),
+                );
+                ok = false;
+            }
+        }
+        if let Some(zone) = checks_credentials
+            && credentials.is_empty()
+            && ok
+        {
+            self.report(
+                zone.clone(),
+                "checks credentials, but authentication.credentials lists none: no call could get through",
+            );
+            ok = false;
+        }
+        let mut algorithms = Vec::new();
+        for algorithm in &auth.algorithms {
+            if !algorithms.contains(algorithm) {
+                algorithms.push(*algorithm);
+            }
+        }
+        ok.then_some(AuthPlan {
+            realm: realm.to_owned(),
+            algorithms,
+            nonce_lifetime: Duration::from_secs(nonce_lifetime?),
+            credentials,
+        })
+    }
+
+    /// Per-source flood protection (off at 0 requests per second).
+    pub(super) fn flood_protection(
+        &mut self,
+        flood: &model::FloodProtection,
+        path: &FieldPath,
+    ) -> Option<Option<FloodPlan>> {
+        if flood.max_requests_per_second == 0 {
+            return Some(None);
+        }
+        let max = self.bounded(
+            flood.max_requests_per_second,
+            1,
+            1_000_000,
+            &path.key("max_requests_per_second"),
+            "requests",
+        );
+        let block = self.bounded(flood.block_s, 1, 86_400, &path.key("block_s"), "s");
+        Some(Some(FloodPlan {
+            max_per_second: max? as u32,
+            block: Duration::from_secs(block?),
+            action: flood.action,
+        }))
     }
 
     fn ip_block(&mut self, text: &str, path: &FieldPath) -> Option<IpBlock> {

@@ -20,6 +20,9 @@ use crate::transaction::{MergeKey, TxId};
 impl B2bua {
     /// A new INVITE: 100 Trying, then routing.
     pub(crate) fn on_new_invite(&mut self, arrival: Hop, tx: TxId, reply: ReplyTo, parsed: Parsed) {
+        if !self.admit_caller(tx, &reply, &parsed, arrival.peer) {
+            return;
+        }
         let trying = reply.response(StatusCode::TRYING, "Trying", None);
         self.respond(tx, &trying);
         self.route_invite(ParkedInvite {
