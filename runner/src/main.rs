@@ -17,6 +17,7 @@ mod tls;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use anyhow::Context;
 use clap::{Parser, Subcommand};
 use twoleg_core::config::{DEFAULT_CONFIG, ValidConfig, json_schema};
 
@@ -143,6 +144,12 @@ fn check(file: &PathBuf) -> ExitCode {
             }
         }
     }
+    if let Some(plan) = config.admin_tls() {
+        for problem in tls::check(plan, &config_dir(Some(file))) {
+            eprintln!("{}: admin.tls: {problem}", file.display());
+            problems += 1;
+        }
+    }
     if problems > 0 {
         eprintln!("{}: {problems} problem(s)", file.display());
         return ExitCode::FAILURE;
@@ -208,11 +215,22 @@ fn serve(config: ValidConfig, args: &RunArgs) -> anyhow::Result<()> {
     let (tx, rx) = std::sync::mpsc::sync_channel(node::INPUT_QUEUE);
     node.spawn_readers(&tx)?;
     let redacted = serde_json::to_string_pretty(&node.config().config().redacted())?;
+    let admin_tls = node
+        .config()
+        .admin_tls()
+        .map(|plan| tls::context(plan, &config_dir(args.config.as_ref())))
+        .transpose()
+        .context("the admin API's HTTPS certificate")?
+        .map(|context| context.server);
     admin::spawn(
         node.config().admin_listen(),
         tx.clone(),
         redacted,
         args.fault_injection,
+        admin::Access {
+            tokens: node.config().admin_tokens().to_vec(),
+            tls: admin_tls,
+        },
     )?;
     let mut signals = signal_hook::iterator::Signals::new([
         signal_hook::consts::SIGINT,

@@ -17,15 +17,15 @@ mod secret;
 mod valid;
 
 pub use model::{
-    Admin, Authentication, AuthenticationPolicy, CONFIG_VERSION, CallAcceptance, Config,
-    Connections, Credential, DefaultZone, Destination, DigestAlgorithm, Dns, Encryption,
-    EncryptionB2bua, FloodAction, FloodProtection, History, Listener, LyncB2bua,
+    Admin, AdminRole, AdminTls, AdminToken, Authentication, AuthenticationPolicy, CONFIG_VERSION,
+    CallAcceptance, Config, Connections, Credential, DefaultZone, Destination, DigestAlgorithm,
+    Dns, Encryption, EncryptionB2bua, FloodAction, FloodProtection, History, Listener, LyncB2bua,
     MediaEncryptionMode, Pattern, PortRange, Route, RouteMatch, SipSettings, Timers, TlsFiles,
     TurnAddress, TurnHealth, TurnServer, UnknownHeaders, Zone,
 };
 pub use plans::{
-    AuthPlan, ConnectionLimits, DestinationPlan, EncryptionPolicy, FloodPlan, HeaderPolicy,
-    HealthPolicy, IpBlock, ListenerPlan, LyncPolicy, Matcher, PingPolicy, RoutePlan,
+    AdminTokenPlan, AuthPlan, ConnectionLimits, DestinationPlan, EncryptionPolicy, FloodPlan,
+    HeaderPolicy, HealthPolicy, IpBlock, ListenerPlan, LyncPolicy, Matcher, PingPolicy, RoutePlan,
     SessionTimerPolicy, Target, TimerValues, TlsPlan, ZoneAccess, ZonePlan, ZoneTable,
 };
 pub use problem::{FieldPath, Problem, Problems, Segment};
@@ -49,6 +49,9 @@ impl Config {
             if !server.password.is_empty() {
                 server.password = Password::new(Password::REDACTED);
             }
+        }
+        for token in &mut copy.admin.tokens {
+            token.sha256 = Password::REDACTED.to_owned();
         }
         for credential in &mut copy.authentication.credentials {
             if !credential.password.is_empty() {

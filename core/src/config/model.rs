@@ -709,16 +709,62 @@ pub struct Dns {
 #[serde(default)]
 #[schemars(deny_unknown_fields)]
 pub struct Admin {
-    /// `ip:port` of the admin HTTP listener (default 127.0.0.1:8080).
+    /// `ip:port` of the admin HTTP listener (default 127.0.0.1:8080). An address other than
+    /// loopback needs `tokens` and `tls`.
     pub listen: String,
+    /// Bearer tokens, each stored as the SHA-256 of the token (hex); with any, every request
+    /// but `GET /healthz` needs one (`Authorization: Bearer <token>`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tokens: Vec<AdminToken>,
+    /// HTTPS: the certificate chain and private key (PEM files, relative names from the config
+    /// file's directory); none: plain HTTP.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<AdminTls>,
 }
 
 impl Default for Admin {
     fn default() -> Self {
         Self {
             listen: "127.0.0.1:8080".to_owned(),
+            tokens: Vec::new(),
+            tls: None,
         }
     }
+}
+
+/// One admin API token.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default)]
+#[schemars(deny_unknown_fields)]
+pub struct AdminToken {
+    /// Who or what holds it (shown in logs).
+    pub name: String,
+    /// What it may do.
+    pub role: AdminRole,
+    /// The SHA-256 of the token, 64 hex digits (`printf %s TOKEN | sha256sum`).
+    pub sha256: String,
+}
+
+/// What an admin token may do.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AdminRole {
+    /// Read: call status, history, config, routes, sources, metrics.
+    #[default]
+    Read,
+    /// Operate: read, and disconnect calls.
+    Operate,
+}
+
+/// The admin API's HTTPS certificate.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default)]
+#[schemars(deny_unknown_fields)]
+pub struct AdminTls {
+    /// The certificate chain it presents, leaf first (PEM).
+    pub certificate_chain: String,
+    /// Its private key (PEM).
+    pub private_key: String,
 }
 
 /// Call history settings.

@@ -7,7 +7,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use super::model::{
-    AuthenticationPolicy, CallAcceptance, DigestAlgorithm, Encryption, FloodAction,
+    AdminRole, AuthenticationPolicy, CallAcceptance, DigestAlgorithm, Encryption, FloodAction,
     MediaEncryptionMode,
 };
 use super::secret::Password;
@@ -414,4 +414,24 @@ pub struct FloodPlan {
     pub block: Duration,
     /// What its requests get meanwhile.
     pub action: FloodAction,
+}
+
+/// An admin API token, typed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AdminTokenPlan {
+    /// Who holds it.
+    pub name: String,
+    /// What it may do.
+    pub role: AdminRole,
+    /// The SHA-256 of the token.
+    pub sha256: [u8; 32],
+}
+
+impl std::fmt::Debug for AdminTokenPlan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AdminTokenPlan")
+            .field("name", &self.name)
+            .field("role", &self.role)
+            .finish_non_exhaustive()
+    }
 }

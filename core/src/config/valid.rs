@@ -6,8 +6,8 @@ use std::time::Duration;
 use super::check::Checker;
 use super::model::{self, Config};
 use super::plans::{
-    AuthPlan, ConnectionLimits, EncryptionPolicy, FloodPlan, HealthPolicy, ListenerPlan,
-    LyncPolicy, RoutePlan, SessionTimerPolicy, TimerValues, ZoneTable,
+    AdminTokenPlan, AuthPlan, ConnectionLimits, EncryptionPolicy, FloodPlan, HealthPolicy,
+    ListenerPlan, LyncPolicy, RoutePlan, SessionTimerPolicy, TimerValues, TlsPlan, ZoneTable,
 };
 use super::problem::Problems;
 use crate::turn::TurnServerTable;
@@ -35,6 +35,8 @@ pub struct ValidConfig {
     pub(super) turn_servers: TurnServerTable,
     pub(super) turn_health: Option<HealthPolicy>,
     pub(super) admin_listen: SocketAddr,
+    pub(super) admin_tokens: Vec<AdminTokenPlan>,
+    pub(super) admin_tls: Option<TlsPlan>,
     pub(super) dns_servers: Vec<SocketAddr>,
     pub(super) history_max_calls: usize,
 }
@@ -164,6 +166,16 @@ impl ValidConfig {
     /// The admin HTTP listener.
     pub fn admin_listen(&self) -> SocketAddr {
         self.admin_listen
+    }
+
+    /// The admin API's tokens (none: no authentication, loopback only).
+    pub fn admin_tokens(&self) -> &[AdminTokenPlan] {
+        &self.admin_tokens
+    }
+
+    /// The admin API's HTTPS files, if it serves HTTPS.
+    pub fn admin_tls(&self) -> Option<&TlsPlan> {
+        self.admin_tls.as_ref()
     }
 
     /// How many finished calls history keeps.

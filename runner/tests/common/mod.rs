@@ -63,6 +63,23 @@ impl Runner {
     /// Starts `twoleg run` with this config in `dir` (history in `dir/data`) and waits until the
     /// admin API answers.
     pub fn start(ip: &str, config_json: &str, dir: &Path, extra: &[&str]) -> Self {
+        let runner = Self::spawn(ip, config_json, dir, extra);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            if runner
+                .try_get("/healthz")
+                .is_some_and(|(status, _)| status == 200)
+            {
+                return runner;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("twoleg did not come up:\n{}", runner.log_text());
+    }
+
+    /// Starts `twoleg run` as [`Self::start`] does, without waiting for the admin API (which
+    /// may speak HTTPS).
+    pub fn spawn(ip: &str, config_json: &str, dir: &Path, extra: &[&str]) -> Self {
         let config = dir.join("twoleg.json");
         std::fs::write(&config, config_json).unwrap();
         let log = dir.join(format!(
@@ -82,23 +99,12 @@ impl Runner {
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
             .expect("twoleg starts");
-        let runner = Self {
+        Self {
             child,
             ip: ip.to_owned(),
             dir: dir.to_owned(),
             log,
-        };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while Instant::now() < deadline {
-            if runner
-                .try_get("/healthz")
-                .is_some_and(|(status, _)| status == 200)
-            {
-                return runner;
-            }
-            std::thread::sleep(Duration::from_millis(100));
         }
-        panic!("twoleg did not come up:\n{}", runner.log_text());
     }
 
     pub fn log_text(&self) -> String {

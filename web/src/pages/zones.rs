@@ -1,8 +1,10 @@
-//! Zones and media encryption: each zone's peers (IP addresses or CIDR blocks) and media
-//! encryption mode, the default zone's mode, and the encryption B2BUA's limits, in
-//! Expressway's words.
+//! Zones and media encryption: each zone's peers (IP addresses or CIDR blocks), media
+//! encryption mode, whether its calls are taken and its authentication policy, the default
+//! zone's, and the encryption B2BUA's limits, in Expressway's words.
 
-use twoleg_core::config::{DefaultZone, EncryptionB2bua, MediaEncryptionMode, Zone};
+use twoleg_core::config::{
+    AuthenticationPolicy, CallAcceptance, DefaultZone, EncryptionB2bua, MediaEncryptionMode, Zone,
+};
 use web_sys::HtmlSelectElement;
 use yew::prelude::*;
 
@@ -51,6 +53,60 @@ fn mode_select(id: String, mode: MediaEncryptionMode, onchange: Callback<Event>)
     }
 }
 
+/// Whether a zone's calls are taken.
+const CALLS: [(CallAcceptance, &str, &str); 3] = [
+    (CallAcceptance::Accept, "accept", "Accept"),
+    (CallAcceptance::Refuse, "refuse", "Refuse (403 Forbidden)"),
+    (CallAcceptance::Drop, "drop", "Drop (no answer)"),
+];
+
+/// Expressway's authentication policies.
+const POLICIES: [(AuthenticationPolicy, &str, &str); 3] = [
+    (
+        AuthenticationPolicy::CheckCredentials,
+        "check_credentials",
+        "Check credentials",
+    ),
+    (
+        AuthenticationPolicy::DoNotCheckCredentials,
+        "do_not_check_credentials",
+        "Do not check credentials",
+    ),
+    (
+        AuthenticationPolicy::TreatAsAuthenticated,
+        "treat_as_authenticated",
+        "Treat as authenticated",
+    ),
+];
+
+/// A select over `options` (value, key, label) showing `current`.
+fn choice<T: Copy + PartialEq>(
+    id: String,
+    label: &'static str,
+    options: &[(T, &'static str, &'static str)],
+    current: T,
+    onchange: Callback<Event>,
+) -> Html {
+    html! {
+        <label class="field"><span>{ label }</span>
+            <select {id} {onchange}>
+                { for options.iter().map(|(value, key, text)| html! {
+                    <option value={*key} selected={*value == current}>{ *text }</option>
+                }) }
+            </select>
+        </label>
+    }
+}
+
+/// The option of `options` whose key is the select's value.
+fn chosen<T: Copy>(options: &[(T, &'static str, &'static str)], e: &Event) -> Option<T> {
+    let value = e.target_unchecked_into::<HtmlSelectElement>().value();
+    options
+        .iter()
+        .find(|(_, key, _)| *key == value)
+        .map(|(v, _, _)| *v)
+}
+
 #[component(Zones)]
 pub(crate) fn zones() -> Html {
     let ctx = use_context::<Ctx>().expect("the app provides the context");
@@ -90,6 +146,25 @@ pub(crate) fn zones() -> Html {
                 set(next, default_zone.clone(), b2bua.clone());
             })
         };
+        let select = |f: fn(&mut Zone, &Event)| {
+            let (set, zones, default_zone, b2bua) =
+                (set.clone(), zones.clone(), default_zone.clone(), b2bua.clone());
+            Callback::from(move |e: Event| {
+                let mut next = zones.clone();
+                f(&mut next[i], &e);
+                set(next, default_zone.clone(), b2bua.clone());
+            })
+        };
+        let on_calls = select(|z, e| {
+            if let Some(calls) = chosen(&CALLS, e) {
+                z.calls = calls;
+            }
+        });
+        let on_policy = select(|z, e| {
+            if let Some(policy) = chosen(&POLICIES, e) {
+                z.authentication_policy = policy;
+            }
+        });
         let delete = {
             let (set, zones, default_zone, b2bua) =
                 (set.clone(), zones.clone(), default_zone.clone(), b2bua.clone());
@@ -107,6 +182,8 @@ pub(crate) fn zones() -> Html {
                 <TextInput id={format!("zone-{i}-peers")} label="Peers (IP addresses or CIDR blocks, comma-separated)" value={zone.peers.join(", ")}
                     oninput={text(|z, v| z.peers = v.split(',').map(str::trim).filter(|p| !p.is_empty()).map(str::to_owned).collect())} />
                 { mode_select(format!("zone-{i}-mode"), zone.media_encryption_mode, on_mode) }
+                { choice(format!("zone-{i}-calls"), "Calls", &CALLS, zone.calls, on_calls) }
+                { choice(format!("zone-{i}-authentication"), "Authentication policy", &POLICIES, zone.authentication_policy, on_policy) }
                 <button id={format!("zone-{i}-delete")} onclick={delete}>{ "Delete zone" }</button>
                 <FieldErrors errors={ctx.config.problems_at(&format!("zones[{i}]"))} />
             </div>
@@ -145,6 +222,29 @@ pub(crate) fn zones() -> Html {
             set(zones.clone(), default_zone, b2bua.clone());
         })
     };
+    let default_select = |f: fn(&mut DefaultZone, &Event)| {
+        let (set, zones, b2bua, default_zone) = (
+            set.clone(),
+            zones.clone(),
+            b2bua.clone(),
+            default_zone.clone(),
+        );
+        Callback::from(move |e: Event| {
+            let mut next = default_zone.clone();
+            f(&mut next, &e);
+            set(zones.clone(), next, b2bua.clone());
+        })
+    };
+    let on_default_calls = default_select(|z, e| {
+        if let Some(calls) = chosen(&CALLS, e) {
+            z.calls = calls;
+        }
+    });
+    let on_default_policy = default_select(|z, e| {
+        if let Some(policy) = chosen(&POLICIES, e) {
+            z.authentication_policy = policy;
+        }
+    });
     let set_b2bua = |f: fn(&mut EncryptionB2bua, u64)| {
         let (set, zones, default_zone, b2bua) = (
             set.clone(),
@@ -161,12 +261,15 @@ pub(crate) fn zones() -> Html {
     html! {
         <section>
             <h1>{ "Zones and media encryption" }</h1>
-            <p>{ "A call's leg takes the media encryption mode of its peer's zone. When either leg's mode is not Auto, the B2BUA takes the media and encrypts or decrypts it per leg." }</p>
+            <p>{ "A call's leg takes the media encryption mode of its peer's zone. When either leg's mode is not Auto, the B2BUA takes the media and encrypts or decrypts it per leg. A zone's calls are accepted, refused (403) or dropped; with Check credentials they are challenged (407, digest) against the config's credentials." }</p>
             { for rows }
             <button id="zone-add" onclick={add}>{ "Add zone" }</button>
             <h2>{ "Default zone" }</h2>
             <div class="form">
                 { mode_select("default-zone-mode".to_owned(), default_zone.media_encryption_mode, on_default) }
+                { choice("default-zone-calls".to_owned(), "Calls", &CALLS, default_zone.calls, on_default_calls) }
+                { choice("default-zone-authentication".to_owned(), "Authentication policy", &POLICIES, default_zone.authentication_policy, on_default_policy) }
+                <FieldErrors errors={ctx.config.problems_at("default_zone")} />
             </div>
             <h2>{ "Encryption B2BUA" }</h2>
             <div class="form">

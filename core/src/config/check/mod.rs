@@ -1,6 +1,7 @@
 //! Checks a config model part by part, typing each value and collecting every problem with its
 //! path; one file per section, the scalars (addresses, ports, bounded numbers) here.
 
+mod admin;
 mod lync;
 mod routes;
 mod sip;
@@ -11,6 +12,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use super::model::{self, Config};
+use super::plans::TlsPlan;
 use super::problem::{FieldPath, Problem, Problems};
 use super::valid::ValidConfig;
 
@@ -100,6 +102,13 @@ impl Checker {
         let turn_servers = self.turn_servers(&config.turn_servers, &root.key("turn_servers"));
         let turn_health = self.turn_health(&config.turn_health, &root.key("turn_health"));
         let admin_listen = self.socket_addr(&config.admin.listen, &root.key("admin").key("listen"));
+        let admin_tokens = self.admin_tokens(&config.admin, admin_listen, &root.key("admin"));
+        let admin_tls = config.admin.tls.as_ref().map(|tls| TlsPlan {
+            certificate_chain: tls.certificate_chain.trim().to_owned(),
+            private_key: tls.private_key.trim().to_owned(),
+            ca: None,
+            require_client_certificate: false,
+        });
         let dns_servers: Option<Vec<SocketAddr>> = config
             .dns
             .servers
@@ -133,6 +142,8 @@ impl Checker {
             turn_servers: turn_servers?,
             turn_health: turn_health?,
             admin_listen: admin_listen?,
+            admin_tokens: admin_tokens?,
+            admin_tls,
             dns_servers: dns_servers?,
             history_max_calls: history_max_calls? as usize,
             config,
