@@ -38,7 +38,7 @@ pub use agent::{AgentCall, AgentMedia, MediaSecurity, Role, SCRIPT_HEADER};
 pub use drive::{DriveError, Driver, Engine, LIVELOCK_STEPS, ReplayIn, ReplayOut, replay};
 pub use network::{Datagram, LinkConditions};
 pub use peer_text::{header_value, response_text};
-pub use script::{CalleeScript, CallerScript};
+pub use script::{CalleeScript, CallerScript, SimCredentials};
 pub use turn_server::SimTurnServer;
 
 use self::agent::{Agent, MediaSetup, PORTS_PER_AGENT};

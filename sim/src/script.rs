@@ -23,6 +23,28 @@ pub struct CallerScript {
     /// What media the caller offers: clear RTP, SRTP or opportunistic SRTP.
     #[serde(default)]
     pub media: MediaSecurity,
+    /// Digest credentials: a 407 to the INVITE is answered once with a new INVITE carrying
+    /// `Proxy-Authorization` (the first challenge the caller can answer).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credentials: Option<SimCredentials>,
+}
+
+/// A scripted caller's digest username and password.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SimCredentials {
+    /// The username.
+    pub username: String,
+    /// The password.
+    pub password: String,
+}
+
+impl fmt::Debug for SimCredentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SimCredentials")
+            .field("username", &self.username)
+            .field("password", &"***")
+            .finish()
+    }
 }
 
 /// The callee's side of a scripted call. It travels to the callee in an `X-Sim-Callee` header

@@ -65,6 +65,15 @@ before(async () => {
   await mkdir(artifacts, { recursive: true });
   await page.goto(base);
   await page.waitForSelector('nav');
+  // The embedded default takes calls from loopback only (a zone `loopback`, the default zone
+  // refusing): the zone tests below add their own zones, so that one goes and the default
+  // zone accepts.
+  await go('/zones');
+  assert.equal(await page.inputValue('#zone-0-name'), 'loopback');
+  assert.equal(await page.inputValue('#default-zone-calls'), 'refuse');
+  await page.click('#zone-0-delete');
+  await page.waitForFunction(() => !document.querySelector('#zone-0-name'));
+  await page.selectOption('#default-zone-calls', 'accept');
 });
 
 after(async () => {
@@ -79,6 +88,11 @@ async function shot(name) {
 async function go(hash) {
   await page.goto(`${base}#${hash}`);
   await page.waitForSelector('main h1');
+}
+
+/** The problems the config shows (none: an empty list). */
+async function problems() {
+  return page.$$eval('#config-problem-count', (els) => els.map((e) => e.textContent));
 }
 
 /** Resets the simulator and places `calls` calls with these behaviours; `setup` runs after the reset. */
@@ -217,6 +231,53 @@ test('a Force encrypted callee zone: SRTP on leg B, clear RTP on leg A, in histo
   await page.waitForFunction(() => !document.querySelector('#zone-0-name'));
   await go('/settings');
   await page.fill('#route-0-destination', '127.0.0.1:5070');
+});
+
+test('a zone that checks credentials: the ladder shows the 407 round, a wrong password is refused, a refusing zone answers 403', async () => {
+  await go('/zones');
+  await page.click('#zone-add');
+  await page.fill('#zone-0-name', 'phones');
+  await page.fill('#zone-0-peers', '127.0.0.1');
+  await page.selectOption('#zone-0-authentication', 'check_credentials');
+  await page.waitForSelector('text=authentication.credentials lists none');
+  await page.click('#credential-add');
+  await page.fill('#credential-0-username', 'alice');
+  await page.fill('#credential-0-password', 'wonderland');
+  assert.deepEqual(await problems(), [], 'the zone and its user validate');
+  assert.equal(await page.getAttribute('#credential-0-password', 'type'), 'password');
+  await shot('zones-authentication');
+
+  await placeCalls({ callerMs: 500, setup: () => page.selectOption('#sim-caller-credentials', 'right') });
+  await page.waitForFunction(() => /finished calls 1\b/.test(document.querySelector('#sim-status')?.textContent ?? ''));
+  await go('/history');
+  await page.click('#call-history tr.history-leg-row a');
+  await page.waitForSelector('#ladder tr.ladder-row');
+  const ladder = await page.$$eval('#ladder tr.ladder-row', (trs) => trs.map((r) => r.textContent));
+  const text = ladder.join('\n');
+  const challenge = ladder.findIndex((row) => row.includes('407'));
+  assert.ok(challenge > 0, text);
+  assert.ok(ladder.slice(challenge + 1).some((row) => row.includes('INVITE')), `the INVITE again after the 407:\n${text}`);
+  assert.ok(ladder.some((row) => row.includes('200')), text);
+  await shot('ladder-407');
+
+  await placeCalls({ callerMs: 500, setup: () => page.selectOption('#sim-caller-credentials', 'wrong') });
+  await page.waitForSelector('#sim-refused tr.refused-row');
+  let refused = await page.$$eval('#sim-refused tr.refused-row', (trs) => trs.map((r) => r.textContent));
+  assert.ok(refused.some((row) => /INVITE407not authenticated: wrong password/.test(row)), refused.join('\n'));
+  assert.match(await page.textContent('#sim-status'), /finished calls 0\b/);
+
+  await go('/zones');
+  await page.selectOption('#zone-0-calls', 'refuse');
+  await placeCalls({ callerMs: 500 });
+  await page.waitForSelector('#sim-refused tr.refused-row');
+  refused = await page.$$eval('#sim-refused tr.refused-row', (trs) => trs.map((r) => r.textContent));
+  assert.ok(refused.some((row) => /INVITE403the zone refuses calls/.test(row)), refused.join('\n'));
+  await page.click('#sim-reset');
+  await go('/zones');
+  await page.click('#zone-0-delete');
+  await page.click('#credential-0-delete');
+  await page.waitForFunction(() => !document.querySelector('#zone-0-name') && !document.querySelector('#credential-0-username'));
+  assert.deepEqual(await problems(), []);
 });
 
 test('a caller over TCP: the ladder shows leg A on its connection and leg B on UDP, nothing retransmitted', async () => {

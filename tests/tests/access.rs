@@ -340,3 +340,65 @@ fn checking_credentials_with_none_configured_is_a_config_error_and_passwords_sta
             .contains("wonderland")
     );
 }
+
+#[test]
+fn in_the_simulator_a_caller_with_credentials_gets_through_after_the_407_round_and_others_do_not() {
+    use twoleg_sim::{CalleeScript, CallerScript, Sim, SimConfig, SimCredentials};
+    let answer = CalleeScript::Answer {
+        after: Duration::from_millis(50),
+        hang_up_after: None,
+    };
+    let caller = |password: Option<&str>| CallerScript {
+        hang_up_after: Some(Duration::from_millis(300)),
+        credentials: password.map(|password| SimCredentials {
+            username: "alice".to_owned(),
+            password: password.to_owned(),
+        }),
+        ..Default::default()
+    };
+    let mut sim = Sim::new(
+        config("check_credentials", "accept", ""),
+        SimConfig::default(),
+    );
+    sim.place_call(Duration::ZERO, caller(Some("wonderland")), answer);
+    sim.place_call(
+        Duration::from_secs(2),
+        caller(Some("looking-glass")),
+        answer,
+    );
+    sim.place_call(Duration::from_secs(4), caller(None), answer);
+    sim.run_until_idle().unwrap();
+    let finals: Vec<Option<u16>> = sim.caller_calls().map(|c| c.final_status).collect();
+    assert_eq!(finals, vec![Some(200), Some(407), Some(407)]);
+    let ladder: Vec<String> = sim.ladder().iter().map(|d| d.summary()).collect();
+    let round: Vec<&str> = ladder
+        .iter()
+        .map(String::as_str)
+        .filter(|s| s.starts_with("INVITE") || s.starts_with("SIP/2.0 407") || s.starts_with("ACK"))
+        .take(4)
+        .collect();
+    assert_eq!(round.len(), 4, "{ladder:#?}");
+    assert!(
+        round[0].starts_with("INVITE") && round[1].starts_with("SIP/2.0 407"),
+        "{round:?}"
+    );
+    assert!(
+        round[2].starts_with("ACK") && round[3].starts_with("INVITE"),
+        "{round:?}"
+    );
+    assert_eq!(sim.engine().history().len(), 1, "one call made");
+
+    // A caller in a zone that refuses calls.
+    let mut sim = Sim::new(
+        config("do_not_check_credentials", "accept", ""),
+        SimConfig {
+            caller: addr(STRANGER),
+            ..SimConfig::default()
+        },
+    );
+    sim.place_call(Duration::ZERO, caller(None), answer);
+    sim.run_until_idle().unwrap();
+    let finals: Vec<Option<u16>> = sim.caller_calls().map(|c| c.final_status).collect();
+    assert_eq!(finals, vec![Some(403)]);
+    assert!(sim.engine().history().is_empty());
+}

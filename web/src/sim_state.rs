@@ -60,6 +60,8 @@ pub(crate) struct Plan {
     pub(crate) media_packets: u32,
     /// What media the callees accept (fixed for the life of a simulator).
     pub(crate) callee_media: MediaSecurity,
+    /// Where the caller sends from (fixed for the life of a simulator).
+    pub(crate) caller_address: SocketAddr,
 }
 
 impl SimHandle {
@@ -75,6 +77,7 @@ impl SimHandle {
                     caller_transport: plan.caller_transport,
                     media_packets: plan.media_packets,
                     callee_media: plan.callee_media,
+                    caller: plan.caller_address,
                     ..SimConfig::default()
                 },
             )

@@ -3,8 +3,8 @@
 use std::rc::Rc;
 
 use twoleg_core::config::{
-    Config, DefaultZone, EncryptionB2bua, LyncB2bua, Problem, Route, SipSettings, TurnHealth,
-    TurnServer, ValidConfig, Zone,
+    Authentication, Config, DefaultZone, EncryptionB2bua, LyncB2bua, Problem, Route, SipSettings,
+    TurnHealth, TurnServer, ValidConfig, Zone,
 };
 use yew::Reducible;
 
@@ -41,6 +41,8 @@ pub(crate) enum Action {
         default_zone: DefaultZone,
         encryption_b2bua: EncryptionB2bua,
     },
+    /// Replace the digest authentication settings (realm, credentials).
+    SetAuthentication(Authentication),
     /// Back to the embedded default.
     Reset,
 }
@@ -115,6 +117,7 @@ impl Reducible for ConfigState {
                 config.default_zone = default_zone;
                 config.encryption_b2bua = encryption_b2bua;
             }
+            Action::SetAuthentication(authentication) => config.authentication = authentication,
             Action::Reset => {
                 config =
                     serde_json::from_str(twoleg_core::config::DEFAULT_CONFIG).unwrap_or_default();

@@ -130,6 +130,64 @@ pub(crate) fn response(credentials: &DigestCredentials, password: &str, method: 
     ))
 }
 
+/// A client's `Proxy-Authorization` value answering `challenge` (a `Digest` challenge with
+/// `qop="auth"`, MD5 or SHA-256) for a `method` request to `uri`; `None` when the challenge is
+/// not one this client can answer.
+pub fn answer_challenge(
+    challenge: &str,
+    username: &str,
+    password: &str,
+    method: &str,
+    uri: &str,
+    cnonce: &str,
+    nc: u32,
+) -> Option<String> {
+    let challenge = challenge.trim_start();
+    let (scheme, rest) = challenge.split_at(
+        challenge
+            .find(char::is_whitespace)
+            .unwrap_or(challenge.len()),
+    );
+    if !scheme.eq_ignore_ascii_case("Digest") {
+        return None;
+    }
+    let params = params(rest).ok()?;
+    let get = |name: &str| {
+        params
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.clone())
+    };
+    let (algorithm, name) = match get("algorithm").as_deref() {
+        None => (DigestAlgorithm::Md5, "MD5"),
+        Some(a) if a.eq_ignore_ascii_case("MD5") => (DigestAlgorithm::Md5, "MD5"),
+        Some(a) if a.eq_ignore_ascii_case("SHA-256") => (DigestAlgorithm::Sha256, "SHA-256"),
+        Some(_) => return None,
+    };
+    if !get("qop")?
+        .split(',')
+        .any(|q| q.trim().eq_ignore_ascii_case("auth"))
+    {
+        return None;
+    }
+    let credentials = DigestCredentials {
+        username: username.to_owned(),
+        realm: get("realm")?,
+        nonce: get("nonce")?,
+        uri: uri.to_owned(),
+        response: String::new(),
+        algorithm,
+        cnonce: cnonce.to_owned(),
+        nc: (format!("{nc:08x}"), nc),
+    };
+    let answer = response(&credentials, password, method);
+    Some(format!(
+        "Digest username=\"{username}\", realm=\"{}\", nonce=\"{}\", uri=\"{uri}\", \
+         response=\"{answer}\", algorithm={name}, cnonce=\"{cnonce}\", qop=auth, nc={}",
+        credentials.realm, credentials.nonce, credentials.nc.0
+    ))
+}
+
 /// A `Proxy-Authenticate` value for one algorithm (RFC 8760 §2.4: one header per algorithm,
 /// the preferred first).
 pub(crate) fn challenge(
@@ -215,6 +273,25 @@ mod tests {
         let parsed = params(r#" username="a,\"b", realm=r"#).unwrap();
         assert_eq!(parsed[0], ("username".to_owned(), "a,\"b".to_owned()));
         assert_eq!(parsed[1], ("realm".to_owned(), "r".to_owned()));
+    }
+
+    #[test]
+    fn an_answered_challenge_checks_out() {
+        let challenge = challenge("twoleg", "abc123", DigestAlgorithm::Sha256, false);
+        let value = answer_challenge(
+            &challenge,
+            "alice",
+            "secret",
+            "INVITE",
+            "sip:bob@x",
+            "c1",
+            1,
+        )
+        .unwrap();
+        let parsed = DigestCredentials::parse(&value).unwrap();
+        assert_eq!(parsed.algorithm, DigestAlgorithm::Sha256);
+        assert_eq!(parsed.response, response(&parsed, "secret", "INVITE"));
+        assert_ne!(parsed.response, response(&parsed, "wrong", "INVITE"));
     }
 
     #[test]

@@ -6,6 +6,7 @@
 mod digest;
 mod nonces;
 
+pub use self::digest::answer_challenge;
 pub(crate) use self::digest::{DigestCredentials, challenge, constant_time_eq, response};
 pub(crate) use self::nonces::{NonceState, Nonces};
 

@@ -153,6 +153,7 @@ impl Agent {
             pending: BTreeMap::new(),
             last_ack: Vec::new(),
             cancel_wanted: false,
+            authenticated: false,
             media: Default::default(),
         }
         .with_media(self.callee_media, self.media_port_for(id));

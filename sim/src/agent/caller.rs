@@ -52,6 +52,7 @@ impl Agent {
             pending: BTreeMap::new(),
             last_ack: Vec::new(),
             cancel_wanted: false,
+            authenticated: false,
             media: Default::default(),
         }
         .with_media(security, self.media_port_for(id));
@@ -66,13 +67,29 @@ impl Agent {
             return;
         };
         session.state = State::Calling;
+        let caller = session.caller.clone();
+        if let Some(after) = caller.cancel_after {
+            self.timers.set((id, Timer::Cancel), self.now + after);
+        }
+        self.send_invite(id, None);
+    }
+
+    /// The call's INVITE (its CSeq and branch as the session has them), with
+    /// `Proxy-Authorization` when answering a challenge.
+    fn send_invite(&mut self, id: u64, authorization: Option<String>) {
+        let session = &self.sessions[&id];
         let late_offer = session.caller.late_offer;
         let script = session.callee.unwrap_or_default();
-        let branch = session.invite_branch.clone();
-        let mut request = self.base_request(id, Method::INVITE, 1, Some(&branch));
+        let (cseq, branch) = (session.invite_cseq, session.invite_branch.clone());
+        let mut request = self.base_request(id, Method::INVITE, cseq, Some(&branch));
         request
             .headers
             .push(HeaderName::parse(SCRIPT_HEADER), script.to_string());
+        if let Some(authorization) = authorization {
+            request
+                .headers
+                .push(HeaderName::PROXY_AUTHORIZATION, authorization);
+        }
         if !late_offer {
             request
                 .headers
@@ -80,11 +97,50 @@ impl Agent {
             request.body = self.offer_sdp(id).into_bytes();
         }
         let bytes = request.to_bytes();
-        let caller = self.sessions[&id].caller.clone();
-        if let Some(after) = caller.cancel_after {
-            self.timers.set((id, Timer::Cancel), self.now + after);
-        }
         self.send_reliably(id, Kind::Invite, bytes, Duration::MAX);
+    }
+
+    /// A 407 to the INVITE: answered once with a new INVITE (next CSeq, new branch) carrying
+    /// credentials, when the script has them and a challenge can be answered. Whether it was.
+    fn retry_with_credentials(&mut self, id: u64, parsed: &Parsed) -> bool {
+        let cnonce = ids::tag(&mut self.rng);
+        let branch = ids::branch(&mut self.rng);
+        let Some(session) = self.sessions.get_mut(&id) else {
+            return false;
+        };
+        let Some(credentials) = session.caller.credentials.clone() else {
+            return false;
+        };
+        if session.authenticated {
+            return false;
+        }
+        let uri = session.remote_uri.clone();
+        let Some(authorization) = parsed
+            .message
+            .headers()
+            .get_all(&HeaderName::PROXY_AUTHENTICATE)
+            .find_map(|challenge| {
+                twoleg_core::auth::answer_challenge(
+                    challenge,
+                    &credentials.username,
+                    &credentials.password,
+                    "INVITE",
+                    &uri,
+                    &cnonce,
+                    1,
+                )
+            })
+        else {
+            return false;
+        };
+        session.authenticated = true;
+        session.remote_tag = None;
+        session.invite_cseq += 1;
+        session.cseq = session.invite_cseq;
+        session.invite_branch = branch;
+        session.state = State::Calling;
+        self.send_invite(id, Some(authorization));
+        true
     }
 
     pub(super) fn send_cancel(&mut self, id: u64) {
@@ -147,17 +203,22 @@ impl Agent {
                     self.on_invite_success(id, &parsed);
                 } else {
                     let branch = self.sessions[&id].invite_branch.clone();
+                    if let Some(session) = self.sessions.get_mut(&id)
+                        && let Some(tag) = parsed.to.tag()
+                    {
+                        session.remote_tag = Some(tag.to_owned());
+                    }
+                    let ack = self.ack(id, cseq, Some(&branch), None);
+                    self.send(self.proxy, ack);
+                    if status.code() == 407 && self.retry_with_credentials(id, &parsed) {
+                        return;
+                    }
                     if let Some(session) = self.sessions.get_mut(&id) {
-                        if let Some(tag) = parsed.to.tag() {
-                            session.remote_tag = Some(tag.to_owned());
-                        }
                         session
                             .record
                             .final_status
                             .get_or_insert_with(|| status.code());
                     }
-                    let ack = self.ack(id, cseq, Some(&branch), None);
-                    self.send(self.proxy, ack);
                     self.stop(id, Kind::Cancel);
                     let how = format!("refused with {status}");
                     self.end(id, &how);

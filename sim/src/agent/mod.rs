@@ -121,6 +121,8 @@ struct Session {
     last_ack: Vec<u8>,
     /// The script wants to cancel, but no provisional response came yet.
     cancel_wanted: bool,
+    /// A caller's INVITE went again with credentials (once per call).
+    authenticated: bool,
     media: media::SessionMedia,
 }
 

@@ -1,5 +1,6 @@
 //! Components shared by the pages, one per file.
 
+pub(crate) mod credentials_editor;
 pub(crate) mod field_errors;
 pub(crate) mod listener_editor;
 pub(crate) mod nav;

@@ -1,12 +1,15 @@
 //! The simulator: place calls through the real engine, with chosen caller and callee behaviour,
 //! the caller's transport (UDP, or a TCP or TLS stream to a listener of that transport), what
 //! media each end offers (clear RTP, SRTP, opportunistic SRTP) and how many packets it sends,
-//! link loss and latency, seed and speed; one call or a batch.
+//! link loss and latency, seed and speed; one call or a batch. The caller may come from any
+//! address (a zone that refuses calls, say) and answer a 407 with the config's first user's
+//! password, or a wrong one.
 
 use std::time::Duration;
 
 use twoleg_core::Transport;
-use twoleg_sim::{CalleeScript, CallerScript, LinkConditions, MediaSecurity};
+use twoleg_core::config::ValidConfig;
+use twoleg_sim::{CalleeScript, CallerScript, LinkConditions, MediaSecurity, SimCredentials};
 use web_sys::{HtmlInputElement, HtmlSelectElement};
 use yew::prelude::*;
 
@@ -31,6 +34,9 @@ struct Form {
     caller_media: MediaSecurity,
     callee_media: MediaSecurity,
     media_packets: u32,
+    /// `none`, `right` (the config's first user) or `wrong`.
+    credentials: String,
+    caller_address: String,
 }
 
 impl Default for Form {
@@ -51,12 +57,28 @@ impl Default for Form {
             caller_media: MediaSecurity::Rtp,
             callee_media: MediaSecurity::Rtp,
             media_packets: 5,
+            credentials: "none".to_owned(),
+            caller_address: "127.0.0.1:5080".to_owned(),
         }
     }
 }
 
 impl Form {
-    fn plan(&self) -> Plan {
+    /// The caller's credentials: the config's first user, with the right or a wrong password.
+    fn credentials(&self, config: &ValidConfig) -> Option<SimCredentials> {
+        let (username, password) = config.authentication().credentials.iter().next()?;
+        let password = match self.credentials.as_str() {
+            "right" => password.expose().to_owned(),
+            "wrong" => format!("{}-wrong", password.expose()),
+            _ => return None,
+        };
+        Some(SimCredentials {
+            username: username.clone(),
+            password,
+        })
+    }
+
+    fn plan(&self, config: &ValidConfig) -> Plan {
         let ms = Duration::from_millis;
         let caller = CallerScript {
             uri: Some(self.uri.clone()),
@@ -65,6 +87,7 @@ impl Form {
             reinvite_after: None,
             late_offer: false,
             media: self.caller_media,
+            credentials: self.credentials(config),
         };
         let callee = match self.callee.as_str() {
             "busy" => CalleeScript::Reject {
@@ -96,6 +119,11 @@ impl Form {
             caller_transport: self.caller_transport,
             media_packets: self.media_packets.min(1_000),
             callee_media: self.callee_media,
+            caller_address: self
+                .caller_address
+                .trim()
+                .parse()
+                .unwrap_or_else(|_| ([127, 0, 0, 1], 5080).into()),
         }
     }
 }
@@ -137,7 +165,7 @@ pub(crate) fn simulator() -> Html {
             {
                 let mut sim = ctx.sim.borrow_mut();
                 sim.speed = form.speed;
-                sim.place(config, &form.plan(), wall_ms());
+                sim.place(config, &form.plan(config), wall_ms());
             }
             ctx.refresh();
         })
@@ -190,6 +218,14 @@ pub(crate) fn simulator() -> Html {
                     </select>
                     if running { <span class="hint">{ " (reset the simulator to change it)" }</span> }
                 </label>
+                <label class="field"><span>{ "Caller's credentials (407)" }</span>
+                    <select id="sim-caller-credentials" onchange={select(|f, v| f.credentials = v)}>
+                        <option value="none" selected={form.credentials == "none"}>{ "none" }</option>
+                        <option value="right" selected={form.credentials == "right"}>{ "the first user's password" }</option>
+                        <option value="wrong" selected={form.credentials == "wrong"}>{ "a wrong password" }</option>
+                    </select></label>
+                <label class="field"><span>{ "Caller's address" }</span>
+                    <input id="sim-caller-address" disabled={running} value={form.caller_address.clone()} onchange={text(|f, v| f.caller_address = v)} /></label>
                 <label class="field"><span>{ "Caller's media" }</span>
                     { media_select("sim-caller-media", form.caller_media, false, select(|f, v| f.caller_media = MediaSecurity::parse(&v))) }</label>
                 <label class="field"><span>{ "Callee" }</span>

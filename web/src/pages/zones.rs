@@ -9,6 +9,7 @@ use web_sys::HtmlSelectElement;
 use yew::prelude::*;
 
 use crate::app::Ctx;
+use crate::components::credentials_editor::CredentialsEditor;
 use crate::components::field_errors::FieldErrors;
 use crate::components::number_input::NumberInput;
 use crate::components::text_input::TextInput;
@@ -271,6 +272,7 @@ pub(crate) fn zones() -> Html {
                 { choice("default-zone-authentication".to_owned(), "Authentication policy", &POLICIES, default_zone.authentication_policy, on_default_policy) }
                 <FieldErrors errors={ctx.config.problems_at("default_zone")} />
             </div>
+            <CredentialsEditor />
             <h2>{ "Encryption B2BUA" }</h2>
             <div class="form">
                 <NumberInput id="encryption-max-calls" label="Calls at most (then 503)" value={b2bua.max_calls} onchange={set_b2bua(|b, v| b.max_calls = v)} />
