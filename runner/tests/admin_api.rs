@@ -128,7 +128,7 @@ fn with_tokens_over_https_a_read_token_reads_and_only_an_operate_token_disconnec
     require_sipp();
     let ip = ip(26);
     let dir = tempfile::tempdir().unwrap();
-    let ca = common::pki::Ca::new("TwoLeg admin test CA");
+    let ca = pki::Ca::new("TwoLeg admin test CA");
     let ca_file = ca.write(dir.path(), "ca.pem");
     let leaf = ca.leaf(dir.path(), "admin", "twoleg admin", &[&ip], false);
     let (reader, operator) = ("reader-7f3a9c", "operator-51be02");
