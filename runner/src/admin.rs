@@ -112,26 +112,52 @@ pub(crate) fn spawn(
     Ok(())
 }
 
-/// HTTPS: each connection's TLS handshake, then HTTP/1.1 over it.
+/// HTTPS connections at once, at most; more wait to be accepted.
+const HTTPS_CONNECTIONS: usize = 64;
+
+/// How long a TLS handshake, and then a request's headers, may take.
+const HTTPS_SLOW: Duration = Duration::from_secs(10);
+
+/// HTTPS: each connection's TLS handshake, then HTTP/1.1 over it; slow handshakes and
+/// requests are cut off, connections are capped, and accept errors (too many open files) are
+/// waited out rather than ending the API.
 async fn serve_https(
     listener: tokio::net::TcpListener,
     router: Router,
     tls: Arc<rustls::ServerConfig>,
 ) -> std::io::Result<()> {
     let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+    let slots = Arc::new(tokio::sync::Semaphore::new(HTTPS_CONNECTIONS));
     loop {
-        let (stream, peer) = listener.accept().await?;
+        let Ok(slot) = slots.clone().acquire_owned().await else {
+            return Ok(());
+        };
+        let (stream, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(error) => {
+                tracing::warn!(%error, "admin HTTPS accept failed; retrying");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
         let (acceptor, router) = (acceptor.clone(), router.clone());
         tokio::spawn(async move {
-            let stream = match acceptor.accept(stream).await {
-                Ok(stream) => stream,
-                Err(error) => {
+            let _slot = slot;
+            let stream = match tokio::time::timeout(HTTPS_SLOW, acceptor.accept(stream)).await {
+                Ok(Ok(stream)) => stream,
+                Ok(Err(error)) => {
                     tracing::warn!(%peer, %error, "admin HTTPS handshake failed");
+                    return;
+                }
+                Err(_) => {
+                    tracing::warn!(%peer, "admin HTTPS handshake timed out");
                     return;
                 }
             };
             let service = hyper_util::service::TowerToHyperService::new(router);
             if let Err(error) = hyper::server::conn::http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(HTTPS_SLOW)
                 .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
                 .await
             {

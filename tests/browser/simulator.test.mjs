@@ -261,17 +261,17 @@ test('a zone that checks credentials: the ladder shows the 407 round, a wrong pa
   await shot('ladder-407');
 
   await placeCalls({ callerMs: 500, setup: () => page.selectOption('#sim-caller-credentials', 'wrong') });
-  await page.waitForSelector('#sim-refused tr.refused-row');
+  await page.waitForFunction(() => [...document.querySelectorAll('#sim-refused tr.refused-row')]
+    .some((r) => /INVITE407not authenticated: wrong password/.test(r.textContent)));
   let refused = await page.$$eval('#sim-refused tr.refused-row', (trs) => trs.map((r) => r.textContent));
-  assert.ok(refused.some((row) => /INVITE407not authenticated: wrong password/.test(row)), refused.join('\n'));
+  assert.ok(refused.some((row) => /INVITE407not authenticated: no credentials/.test(row)), refused.join('\n'));
   assert.match(await page.textContent('#sim-status'), /finished calls 0\b/);
 
   await go('/zones');
   await page.selectOption('#zone-0-calls', 'refuse');
   await placeCalls({ callerMs: 500 });
-  await page.waitForSelector('#sim-refused tr.refused-row');
-  refused = await page.$$eval('#sim-refused tr.refused-row', (trs) => trs.map((r) => r.textContent));
-  assert.ok(refused.some((row) => /INVITE403the zone refuses calls/.test(row)), refused.join('\n'));
+  await page.waitForFunction(() => [...document.querySelectorAll('#sim-refused tr.refused-row')]
+    .some((r) => /INVITE403the zone refuses calls/.test(r.textContent)));
   await page.click('#sim-reset');
   await go('/zones');
   await page.click('#zone-0-delete');

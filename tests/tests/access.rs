@@ -182,7 +182,131 @@ fn check_credentials_challenges_then_lets_the_right_credentials_through_and_stri
         "credentials are not relayed: {}",
         b_invite.text
     );
-    assert!(!format!("{:?}", net.events).contains("wonderland"));
+    assert!(
+        !format!("{:?}", net.events).contains("Digest username"),
+        "events carry no credentials"
+    );
+}
+
+#[test]
+fn credentials_that_do_not_fit_the_challenge_are_refused() {
+    let mut net = Net::new(config("check_credentials", "accept", ""));
+    let sent = send_invite(&mut net, CALLER, 80, "");
+    let nonce = nonce_of(
+        sent.iter().find(|m| m.status() == Some(407)).unwrap(),
+        "SHA-256",
+    );
+    let right = credentials("SHA-256", "alice", "wonderland", &nonce, 1);
+    let cases = [
+        (
+            right.replace(
+                "uri=\"sip:bob@example.com\"",
+                "uri=\"sip:carol@example.com\"",
+            ),
+            AuthFailure::Malformed,
+        ),
+        (right.replace(", qop=auth", ""), AuthFailure::Malformed),
+        (right.replace("Digest", "Basic"), AuthFailure::Malformed),
+        (
+            right.replace("nc=00000001", "nc=zz"),
+            AuthFailure::Malformed,
+        ),
+        (
+            right.replace("realm=\"twoleg.test\"", "realm=\"elsewhere\""),
+            AuthFailure::NoCredentials,
+        ),
+    ];
+    for (n, (extra, failure)) in cases.into_iter().enumerate() {
+        let sent = send_invite(&mut net, CALLER, 81 + n as u32, &extra);
+        assert!(leg_b(&sent).is_none(), "{extra}");
+        assert!(sent.iter().any(|m| m.status() == Some(407)));
+        assert_eq!(
+            refusals(&net).last(),
+            Some(&Refusal::Unauthenticated(failure)),
+            "{extra}"
+        );
+    }
+    // The unharmed credentials still go through: none of the above used the count up.
+    assert!(leg_b(&send_invite(&mut net, CALLER, 90, &right)).is_some());
+}
+
+#[test]
+fn an_algorithm_not_offered_is_refused() {
+    let extra = r#", "authentication": { "realm": "twoleg.test", "algorithms": ["MD5"],
+                     "credentials": [ { "username": "alice", "password": "wonderland" } ] }"#;
+    let text = format!(
+        r#"{{ "version": 1,
+             "sip": {{ "listeners": [ {{ "name": "udp", "address": "{B2BUA}" }} ] }},
+             "routes": [ {{ "destination": "{CALLEE}" }} ],
+             "default_zone": {{ "authentication_policy": "check_credentials" }} {extra} }}"#
+    );
+    let mut net = Net::new(ValidConfig::from_json(&text).unwrap());
+    let sent = send_invite(&mut net, CALLER, 91, "");
+    let challenge = sent.iter().find(|m| m.status() == Some(407)).unwrap();
+    assert_eq!(challenge.headers("Proxy-Authenticate").len(), 1, "MD5 only");
+    let nonce = nonce_of(challenge, "MD5");
+    let sha = credentials("SHA-256", "alice", "wonderland", &nonce, 1);
+    assert!(leg_b(&send_invite(&mut net, CALLER, 92, &sha)).is_none());
+    assert_eq!(
+        refusals(&net).last(),
+        Some(&Refusal::Unauthenticated(AuthFailure::Malformed))
+    );
+}
+
+#[test]
+fn a_nonce_from_another_engine_with_the_right_password_is_challenged_again_as_stale() {
+    // A restart (or a fresh engine instance) has a new nonce secret: the client's nonce is
+    // not TwoLeg's any more, but its password is right, so it is told stale=true.
+    let mut first = Net::with_seed(config("check_credentials", "accept", ""), 1);
+    let sent = send_invite(&mut first, CALLER, 93, "");
+    let nonce = nonce_of(
+        sent.iter().find(|m| m.status() == Some(407)).unwrap(),
+        "SHA-256",
+    );
+    let mut net = Net::with_seed(config("check_credentials", "accept", ""), 2);
+    send_invite(&mut net, CALLER, 94, "");
+    let right = credentials("SHA-256", "alice", "wonderland", &nonce, 1);
+    let sent = send_invite(&mut net, CALLER, 95, &right);
+    assert!(leg_b(&sent).is_none());
+    let again = sent.iter().find(|m| m.status() == Some(407)).expect("407");
+    assert!(again.headers("Proxy-Authenticate")[0].contains("stale=true"));
+    assert_eq!(
+        refusals(&net).last(),
+        Some(&Refusal::Unauthenticated(AuthFailure::UnknownNonce))
+    );
+    // A wrong password with that nonce: not stale, just wrong.
+    let wrong = credentials("SHA-256", "alice", "looking-glass", &nonce, 1);
+    let sent = send_invite(&mut net, CALLER, 96, &wrong);
+    let again = sent.iter().find(|m| m.status() == Some(407)).expect("407");
+    assert!(!again.headers("Proxy-Authenticate")[0].contains("stale"));
+}
+
+#[test]
+fn a_challenge_from_the_callee_reaches_the_caller_as_403_without_it() {
+    let mut net = Net::new(config("do_not_check_credentials", "accept", ""));
+    let sent = send_invite(
+        &mut net,
+        CALLER,
+        97,
+        "Proxy-Authorization: Digest username=\"x\"\r\n",
+    );
+    let b_invite = leg_b(&sent).expect("leg B").clone();
+    assert!(
+        b_invite.header("Proxy-Authorization").is_none(),
+        "not relayed"
+    );
+    net.send(
+        CALLEE,
+        &b_invite.reply(
+            407,
+            "Proxy Authentication Required",
+            Some("bob"),
+            "Proxy-Authenticate: Digest realm=\"far\", nonce=\"n\", qop=\"auth\"\r\n",
+            "",
+        ),
+    );
+    let forbidden = net.expect_one(CALLER, "403");
+    assert!(forbidden.header("Proxy-Authenticate").is_none());
 }
 
 #[test]
@@ -275,10 +399,20 @@ fn a_flooding_source_is_refused_for_the_block_and_other_sources_are_not() {
     let busy = sent.iter().find(|m| m.status() == Some(503)).expect("503");
     assert_eq!(busy.header("Retry-After"), Some("10"));
     assert!(leg_b(&sent).is_none());
+    // Sent once, statelessly: no transaction, no retransmission.
+    let before = net.engine().pending_work().transactions;
+    net.advance(Duration::from_millis(1_600));
+    assert!(
+        !net.take()
+            .iter()
+            .any(|m| m.to == addr(flooder) && m.status() == Some(503)),
+        "the 503 is not retransmitted"
+    );
+    assert!(net.engine().pending_work().transactions <= before);
     // Another source in the same second: untouched.
     assert!(leg_b(&send_invite(&mut net, CALLER, 56, "")).is_some());
     // Still blocked five seconds on, counted; free after the block.
-    net.advance(Duration::from_secs(5));
+    net.advance(Duration::from_millis(3_400));
     net.take();
     let sent = send_invite(&mut net, flooder, 57, "");
     let busy = sent.iter().find(|m| m.status() == Some(503)).expect("503");

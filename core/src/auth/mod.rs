@@ -24,7 +24,8 @@ pub enum AuthFailure {
     UnknownUser,
     /// The response does not match the password (or the method and URI).
     WrongResponse,
-    /// The nonce is not one TwoLeg issued (or was forgotten).
+    /// The nonce is not one TwoLeg issued under its current secret (a restart); the password
+    /// was right, so the new challenge says `stale=true`.
     UnknownNonce,
     /// The nonce is past its lifetime (challenged again with `stale=true`).
     StaleNonce,

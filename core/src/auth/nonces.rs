@@ -1,75 +1,66 @@
-//! The nonces TwoLeg issued: each lives `nonce_lifetime_s`; each accepted request must carry a
-//! nonce count above the last one accepted with that nonce (RFC 7616 §3.4.5), so a captured
-//! request cannot be sent again. Nonces are drawn from the engine's seeded RNG, so runs are
-//! deterministic; the table is bounded (the oldest are forgotten first).
+//! Nonces without a table of their own: a nonce is the time it was issued and an HMAC of that
+//! time under a secret, so TwoLeg can tell its own nonces and their age from the nonce alone,
+//! and a flood of unanswered challenges stores nothing. What is stored is the highest nonce
+//! count accepted with each nonce used within its lifetime (RFC 7616 §3.4.5): a captured
+//! request sent again is refused. That table is bounded: when it is full of live nonces, a new
+//! one is not accepted (its client is challenged again with `stale=true`), so no replay can
+//! slip through an eviction.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 
-use rand::Rng;
-use rand_chacha::ChaCha8Rng;
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
 
+use super::digest::constant_time_eq;
 use crate::time::Instant;
 
-/// Nonces remembered at most.
-const MAX_NONCES: usize = 65_536;
+/// Nonces in use remembered at most.
+const MAX_USED: usize = 65_536;
 
-/// How long an expired nonce is still recognised (to answer `stale=true`).
-const STALE_GRACE: Duration = Duration::from_secs(300);
-
-/// The issued nonces.
-#[derive(Debug, Default)]
+/// The nonce secret and the counts of nonces in use.
+#[derive(Default)]
 pub(crate) struct Nonces {
-    issued: BTreeMap<String, Issued>,
+    /// Drawn at the first challenge (from the engine's key RNG, which the runner seeds from
+    /// the OS).
+    secret: Option<[u8; 32]>,
+    used: BTreeMap<String, u32>,
     order: VecDeque<(Instant, String)>,
 }
 
-#[derive(Debug)]
-struct Issued {
-    at: Instant,
-    /// The highest nonce count accepted with it.
-    last_count: u32,
+impl std::fmt::Debug for Nonces {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Nonces")
+            .field("used", &self.used.len())
+            .finish_non_exhaustive()
+    }
 }
 
 /// What a nonce is worth now.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum NonceState {
-    /// Live, and this count is above every one accepted with it.
+    /// TwoLeg's, live, and this count is above every one accepted with it.
     Fresh,
     /// Live, but this count was accepted already (or a higher one).
     Replayed,
-    /// Past its lifetime.
+    /// TwoLeg's, but past its lifetime (or TwoLeg cannot take one more nonce in use now).
     Stale,
-    /// Not one TwoLeg issued (or remembers).
+    /// Not one TwoLeg issued under its current secret.
     Unknown,
 }
 
 impl Nonces {
-    /// A new nonce: 128 random bits, hex.
+    /// A new nonce: the time in nanoseconds and 64 random bits (so that two challenges at one
+    /// instant differ), then 128 bits of HMAC-SHA-256 over both, hex.
     pub(crate) fn issue(
         &mut self,
         now: Instant,
-        lifetime: Duration,
-        rng: &mut ChaCha8Rng,
+        salt: u64,
+        secret: impl FnOnce() -> [u8; 32],
     ) -> String {
-        self.forget_old(now, lifetime);
-        let nonce: String = (0..16)
-            .map(|_| format!("{:02x}", rng.random::<u8>()))
-            .collect();
-        self.issued.insert(
-            nonce.clone(),
-            Issued {
-                at: now,
-                last_count: 0,
-            },
-        );
-        self.order.push_back((now, nonce.clone()));
-        while self.issued.len() > MAX_NONCES {
-            if let Some((_, oldest)) = self.order.pop_front() {
-                self.issued.remove(&oldest);
-            }
-        }
-        nonce
+        let secret = *self.secret.get_or_insert_with(secret);
+        let stamp = format!("{:016x}{salt:016x}", now.as_nanos());
+        format!("{stamp}{}", mac(&secret, &stamp))
     }
 
     /// What `nonce` with count `count` is worth (nothing is recorded).
@@ -80,57 +71,92 @@ impl Nonces {
         now: Instant,
         lifetime: Duration,
     ) -> NonceState {
-        let Some(issued) = self.issued.get(nonce) else {
+        let Some(secret) = &self.secret else {
             return NonceState::Unknown;
         };
-        if now.saturating_since(issued.at) > lifetime {
+        let (Some(stamp), Some(tag)) = (nonce.get(..32), nonce.get(32..)) else {
+            return NonceState::Unknown;
+        };
+        if !constant_time_eq(mac(secret, stamp).as_bytes(), tag.as_bytes()) {
+            return NonceState::Unknown;
+        }
+        let Ok(issued) = u64::from_str_radix(&stamp[..16], 16) else {
+            return NonceState::Unknown;
+        };
+        if now.as_nanos().saturating_sub(issued) > lifetime.as_nanos() as u64 {
             return NonceState::Stale;
         }
-        if count <= issued.last_count {
-            return NonceState::Replayed;
-        }
-        NonceState::Fresh
-    }
-
-    /// A request with `nonce` and `count` was accepted: that count is used up.
-    pub(crate) fn accept(&mut self, nonce: &str, count: u32) {
-        if let Some(issued) = self.issued.get_mut(nonce) {
-            issued.last_count = issued.last_count.max(count);
+        match self.used.get(nonce) {
+            Some(last) if count <= *last => NonceState::Replayed,
+            Some(_) => NonceState::Fresh,
+            None if self.used.len() >= MAX_USED => NonceState::Stale,
+            None if count == 0 => NonceState::Replayed,
+            None => NonceState::Fresh,
         }
     }
 
-    fn forget_old(&mut self, now: Instant, lifetime: Duration) {
-        while let Some((at, nonce)) = self.order.front() {
-            if now.saturating_since(*at) <= lifetime + STALE_GRACE {
+    /// A request with `nonce` and `count` was accepted: that count is used up. Nonces past
+    /// their lifetime are forgotten first (their requests are stale whatever their count).
+    pub(crate) fn accept(&mut self, nonce: &str, count: u32, now: Instant, lifetime: Duration) {
+        while let Some((at, oldest)) = self.order.front() {
+            if now.saturating_since(*at) <= lifetime {
                 break;
             }
-            self.issued.remove(nonce);
+            self.used.remove(oldest);
             self.order.pop_front();
+        }
+        match self.used.get_mut(nonce) {
+            Some(last) => *last = (*last).max(count),
+            None => {
+                self.used.insert(nonce.to_owned(), count);
+                self.order.push_back((now, nonce.to_owned()));
+            }
         }
     }
 }
 
+/// 128 bits of HMAC-SHA-256 of `stamp` under `secret`, hex.
+fn mac(secret: &[u8; 32], stamp: &str) -> String {
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret).expect("HMAC takes any key");
+    mac.update(stamp.as_bytes());
+    mac.finalize().into_bytes()[..16]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
-    use rand::SeedableRng;
-
     use super::*;
 
     #[test]
     fn counts_must_rise_and_nonces_go_stale() {
-        let mut rng = ChaCha8Rng::seed_from_u64(1);
         let mut nonces = Nonces::default();
         let lifetime = Duration::from_secs(60);
-        let t0 = Instant::ZERO;
-        let nonce = nonces.issue(t0, lifetime, &mut rng);
-        assert_eq!(nonce.len(), 32);
+        let t0 = Instant::ZERO + Duration::from_secs(1);
+        let nonce = nonces.issue(t0, 1, || [7; 32]);
+        assert_eq!(nonce.len(), 64);
         assert_eq!(nonces.state(&nonce, 1, t0, lifetime), NonceState::Fresh);
-        nonces.accept(&nonce, 1);
+        nonces.accept(&nonce, 1, t0, lifetime);
         assert_eq!(nonces.state(&nonce, 1, t0, lifetime), NonceState::Replayed);
         assert_eq!(nonces.state(&nonce, 2, t0, lifetime), NonceState::Fresh);
         let later = t0 + Duration::from_secs(61);
         assert_eq!(nonces.state(&nonce, 2, later, lifetime), NonceState::Stale);
         assert_eq!(nonces.state("feed", 1, t0, lifetime), NonceState::Unknown);
-        assert_ne!(nonces.issue(t0, lifetime, &mut rng), nonce);
+        let mut forged = nonce.clone();
+        forged.replace_range(..16, "0000000000000000");
+        assert_eq!(nonces.state(&forged, 1, t0, lifetime), NonceState::Unknown);
+        let other = nonces.issue(t0, 2, || [9; 32]);
+        assert_ne!(other, nonce, "two challenges at one instant differ");
+        assert_eq!(nonces.state(&other, 1, t0, lifetime), NonceState::Fresh);
+    }
+
+    #[test]
+    fn unanswered_challenges_store_nothing() {
+        let mut nonces = Nonces::default();
+        for n in 0..10_000u64 {
+            nonces.issue(Instant::ZERO + Duration::from_nanos(n), n, || [1; 32]);
+        }
+        assert!(nonces.used.is_empty());
     }
 }

@@ -7,10 +7,13 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use rand::{Rng, RngCore};
+
 use super::B2bua;
 use crate::auth::{AuthFailure, DigestCredentials, NonceState, challenge, constant_time_eq};
 use crate::config::{AuthenticationPolicy, CallAcceptance, FloodAction};
 use crate::event::{DropReason, Event, Refusal};
+use crate::hop::Hop;
 use crate::ids;
 use crate::sip::{HeaderName, Message, Method, Parsed, ReplyTo, StatusCode};
 use crate::status::SourceStatus;
@@ -55,22 +58,31 @@ impl B2bua {
         Screening::Pass
     }
 
-    /// A request from a blocked source: 503 with the rest of the block as Retry-After.
+    /// A request from a blocked source: one 503 with the rest of the block as Retry-After,
+    /// sent statelessly (no transaction, no retransmissions: a flood, perhaps from a spoofed
+    /// address, costs one small datagram each and no state).
     pub(crate) fn refuse_flooding(
         &mut self,
-        tx: TxId,
-        reply: &ReplyTo,
+        arrival: &Hop,
+        parsed: &Parsed,
         source: SocketAddr,
         method: &Method,
         blocked_for: Duration,
     ) {
+        let reply = ReplyTo::new(parsed, source);
         let tag = ids::tag(&mut self.rng);
         let mut response = reply.response(StatusCode::SERVICE_UNAVAILABLE, "Flooding", Some(&tag));
         let seconds = blocked_for.as_secs() + u64::from(blocked_for.subsec_nanos() > 0);
         response
             .headers
             .push(HeaderName::RETRY_AFTER, seconds.max(1).to_string());
-        self.refuse(tx, &response, source, method, Refusal::Flooding);
+        self.transmit(&arrival.answering(reply.address), response.to_bytes());
+        self.emit(Event::Refused {
+            source,
+            method: method.clone(),
+            status: response.status,
+            reason: Refusal::Flooding,
+        });
     }
 
     /// A new INVITE's zone and credentials: whether the call may be made. When not, the INVITE
@@ -98,12 +110,14 @@ impl B2bua {
             Err(failure) => failure,
         };
         let auth = self.config.authentication();
-        let (realm, algorithms, lifetime) = (
-            auth.realm.clone(),
-            auth.algorithms.clone(),
-            auth.nonce_lifetime,
-        );
-        let nonce = self.nonces.issue(self.now, lifetime, &mut self.rng);
+        let (realm, algorithms) = (auth.realm.clone(), auth.algorithms.clone());
+        let salt = self.rng.random::<u64>();
+        let key_rng = &mut self.key_rng;
+        let nonce = self.nonces.issue(self.now, salt, || {
+            let mut secret = [0u8; 32];
+            key_rng.fill_bytes(&mut secret);
+            secret
+        });
         let tag = ids::tag(&mut self.rng);
         let status = StatusCode::PROXY_AUTHENTICATION_REQUIRED;
         let mut response = reply.response(status, status.reason(), Some(&tag));
@@ -114,7 +128,7 @@ impl B2bua {
                     &realm,
                     &nonce,
                     algorithm,
-                    failure == AuthFailure::StaleNonce,
+                    matches!(failure, AuthFailure::StaleNonce | AuthFailure::UnknownNonce),
                 ),
             );
         }
@@ -164,11 +178,15 @@ impl B2bua {
             .state(&credentials.nonce, count, self.now, auth.nonce_lifetime)
         {
             NonceState::Fresh => {
-                self.nonces.accept(&credentials.nonce, count);
+                self.nonces
+                    .accept(&credentials.nonce, count, self.now, auth.nonce_lifetime);
                 Ok(())
             }
             NonceState::Replayed => Err(AuthFailure::Replayed),
             NonceState::Stale => Err(AuthFailure::StaleNonce),
+            // The password is right, the nonce not TwoLeg's (a restart, a fresh engine
+            // instance): a new challenge with stale=true, so that the client answers it
+            // without asking its user again.
             NonceState::Unknown => Err(AuthFailure::UnknownNonce),
         }
     }

@@ -20,6 +20,9 @@ const MAX_SOURCES: usize = 65_536;
 #[derive(Debug, Default)]
 pub(crate) struct Sources {
     table: BTreeMap<IpAddr, Source>,
+    /// When the full table was last swept of quiet sources: at most once a second, so that
+    /// a stream of new (perhaps spoofed) sources cannot make every request a sweep.
+    swept: Option<Instant>,
 }
 
 #[derive(Debug)]
@@ -36,12 +39,19 @@ impl Sources {
     /// blocked.
     pub(crate) fn note(&mut self, ip: IpAddr, now: Instant, plan: FloodPlan) -> Option<Duration> {
         if self.table.len() >= MAX_SOURCES && !self.table.contains_key(&ip) {
-            self.table.retain(|_, source| {
-                source.blocked_until.is_some_and(|until| until > now)
-                    || now.saturating_since(source.window_start) < Duration::from_secs(1)
-            });
+            let due = self
+                .swept
+                .is_none_or(|at| now.saturating_since(at) >= Duration::from_secs(1));
+            if due {
+                self.swept = Some(now);
+                self.table.retain(|_, source| {
+                    source.blocked_until.is_some_and(|until| until > now)
+                        || now.saturating_since(source.window_start) < Duration::from_secs(1)
+                });
+            }
             if self.table.len() >= MAX_SOURCES {
-                // Every remembered source is busy: this one is not tracked (and not blocked).
+                // Every remembered source was busy within the last second: this one is not
+                // tracked (nor blocked) until the next sweep.
                 return None;
             }
         }

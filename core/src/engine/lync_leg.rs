@@ -98,13 +98,22 @@ impl B2bua {
         if !lync.enabled {
             return;
         }
-        let ipv6 = self.lync_addresses.first().is_some_and(IpAddr::is_ipv6);
+        // The address family of TwoLeg's own listeners (a TLS one first).
+        let listeners = self.config.listeners();
+        let ipv6 = listeners
+            .iter()
+            .find(|l| l.transport == Transport::Tls)
+            .or(listeners.first())
+            .is_some_and(|l| l.address.is_ipv6());
         let lookup =
             self.resolver
                 .lookup(&host, port, Transport::Tls, ipv6, self.now, &mut self.rng);
         let queries = self.resolver.take_queries();
         self.ask(queries);
-        if let Lookup::Ready(addresses) = lookup {
+        // No address (no records, or a failed lookup) keeps the last ones known.
+        if let Lookup::Ready(addresses) = lookup
+            && !addresses.is_empty()
+        {
             self.lync_addresses = addresses.iter().map(SocketAddr::ip).collect();
         }
     }

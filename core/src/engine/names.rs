@@ -5,6 +5,11 @@
 //! goes out when the answer is in. A name with no address, or whose lookup failed, leaves the
 //! message to go where the leg's INVITE came from or went to, as for any URI TwoLeg cannot use.
 //!
+//! A name from a peer's Contact or Record-Route never decides which certificate name TwoLeg
+//! expects of a TLS peer (a caller could otherwise point a name of its own at a trunk's address
+//! and have TwoLeg accept that name from it): only routes' names and `tls_server_name` do; an
+//! in-dialog request normally goes on the connection the dialog already has.
+//!
 //! Responses never need a name: TwoLeg adds `received` to every request's Via whose sent-by is
 //! not the address the request came from (RFC 3261 §18.2.1), and answers there.
 
@@ -94,10 +99,7 @@ impl B2bua {
         self.ask(queries);
         match lookup {
             Lookup::Ready(addresses) => match addresses.first() {
-                Some(address) => {
-                    self.note_server_name(transport, *address, &host);
-                    NamedPeer::Known(*address)
-                }
+                Some(address) => NamedPeer::Known(*address),
                 None => NamedPeer::Unknown,
             },
             Lookup::Waiting => {
@@ -168,9 +170,6 @@ impl B2bua {
             };
             let wait = self.names.waits.remove(&id).expect("listed above");
             let peer = addresses.first().copied();
-            if let Some(address) = peer {
-                self.note_server_name(transport, address, &host);
-            }
             let settle = |hop: &Hop| Hop {
                 peer: peer.unwrap_or(hop.peer),
                 awaiting: None,

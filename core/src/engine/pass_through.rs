@@ -28,9 +28,12 @@ pub(crate) fn passes_through(name: &HeaderName) -> bool {
         HeaderName::RACK,
         HeaderName::SESSION_EXPIRES,
         HeaderName::MIN_SE,
-        // Credentials are for the hop they were written for: never relayed.
+        // Credentials are for the hop they were written for: never relayed; nor the
+        // challenges asking for them, which could not be answered through TwoLeg.
         HeaderName::AUTHORIZATION,
         HeaderName::PROXY_AUTHORIZATION,
+        HeaderName::WWW_AUTHENTICATE,
+        HeaderName::PROXY_AUTHENTICATE,
     ]
     .contains(name)
 }

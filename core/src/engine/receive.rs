@@ -257,9 +257,13 @@ impl B2bua {
             None => {}
         }
 
-        let screening = self.screen(&parsed, source);
-        if screening == Screening::Dropped {
-            return;
+        match self.screen(&parsed, source) {
+            Screening::Pass => {}
+            Screening::Dropped => return,
+            Screening::Flooding(blocked_for) => {
+                self.refuse_flooding(&arrival, &parsed, source, &method, blocked_for);
+                return;
+            }
         }
         let reply = ReplyTo::new(&parsed, source);
         let tx = self.open_server_tx(
@@ -268,10 +272,6 @@ impl B2bua {
             key,
             arrival.answering(reply.address),
         );
-        if let Screening::Flooding(blocked_for) = screening {
-            self.refuse_flooding(tx, &reply, source, &method, blocked_for);
-            return;
-        }
 
         if method == Method::CANCEL {
             let invite = TxKey::of_request(&parsed, Method::INVITE);

@@ -374,7 +374,12 @@ impl Node {
                 };
                 if let Some(access) = access {
                     self.metrics.count_access_refused(access);
-                    tracing::info!(%source, %method, %status, %reason, "refused by access control");
+                    // A flood is counted, not logged request by request.
+                    if matches!(reason, Refusal::Flooding) {
+                        tracing::debug!(%source, %method, %status, %reason, "refused by access control");
+                    } else {
+                        tracing::info!(%source, %method, %status, %reason, "refused by access control");
+                    }
                 } else {
                     tracing::debug!(%source, %method, %status, %reason, "refused");
                 }

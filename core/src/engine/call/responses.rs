@@ -429,11 +429,17 @@ impl B2bua {
         response: &Response,
     ) -> Response {
         let leg = call.leg(relay.server_side);
-        let mut out = relay.reply.response(
-            response.status,
-            &response.reason,
-            Some(&leg.dialog.local_tag),
-        );
+        // A challenge from the far leg cannot be answered through TwoLeg, which relays no
+        // credentials: the caller gets 403 instead of a 401/407 it would answer in vain.
+        let challenged = matches!(response.status.code(), 401 | 407);
+        let (status, reason) = if challenged {
+            (StatusCode::FORBIDDEN, "Forbidden")
+        } else {
+            (response.status, response.reason.as_str())
+        };
+        let mut out = relay
+            .reply
+            .response(status, reason, Some(&leg.dialog.local_tag));
         if response.status.code() > 100
             && response.status.code() < 300
             && relay.method == Method::INVITE
