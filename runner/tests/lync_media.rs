@@ -96,8 +96,14 @@ fn an_srtp_lync_side_talks_to_a_clear_caller_straight_on_the_turn_port_pair() {
         );
         assert_eq!(leg["counters"]["lost"], 0, "{leg:#}");
     }
-    // The Lync side's RTCP summary (printed when TwoLeg's BYE ends its call): the caller's tone
-    // arrived, protected by TwoLeg for that leg.
+    // The Lync side's RTCP summary (printed when TwoLeg's BYE ends its call, which may be a
+    // moment after the call reached history): the caller's tone arrived, protected by TwoLeg
+    // for that leg.
+    eventually(Duration::from_secs(5), || {
+        lync.text()
+            .lines()
+            .any(|line| line.starts_with("EX=BareSip"))
+    });
     let text = lync.text();
     let summary = text
         .lines()
