@@ -103,7 +103,7 @@ impl B2bua {
         let ipv6 = listeners
             .iter()
             .find(|l| l.transport == Transport::Tls)
-            .or(listeners.first())
+            .or_else(|| listeners.first())
             .is_some_and(|l| l.address.is_ipv6());
         let lookup =
             self.resolver
