@@ -34,7 +34,7 @@ fi
 # Debian packages the end-to-end tests drive: SIPp (sip-tester), Chromium for the browser test,
 # coturn for the TURN client, baresip and openssl (s_client) for SIP over TLS and SRTP, tcpdump
 # for the media capture the SRTP relay test decrypts, dnsmasq as the DNS server of the routing
-# tests.
+# tests, curl as the HTTPS client of the admin API test.
 missing=()
 command -v sipp >/dev/null 2>&1 || missing+=(sip-tester)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
@@ -44,6 +44,7 @@ command -v baresip >/dev/null 2>&1 || missing+=(baresip-core)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 command -v tcpdump >/dev/null 2>&1 || missing+=(tcpdump)
 command -v dnsmasq >/dev/null 2>&1 || [ -x /usr/sbin/dnsmasq ] || missing+=(dnsmasq-base)
+command -v curl >/dev/null 2>&1 || missing+=(curl)
 python3 -m pip --version >/dev/null 2>&1 || missing+=(python3 python3-pip)
 if [ ${#missing[@]} -gt 0 ]; then
   log "apt-get install ${missing[*]}"

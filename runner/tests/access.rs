@@ -45,6 +45,8 @@ fn metric(runner: &Runner, line_start: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// SIPp playing scenario `name` from `from_ip` toward the runner on `target_ip`, in a
+/// directory of its own.
 fn sipp_caller(
     dir: &Path,
     target_ip: &str,
@@ -55,27 +57,7 @@ fn sipp_caller(
 ) -> Sipp {
     let dir = dir.join(format!("{name}-{from_ip}-{}", extra.join("_")));
     std::fs::create_dir_all(&dir).unwrap();
-    let scenario = scenario(name);
-    let target = format!("{target_ip}:5060");
-    let calls = calls.to_string();
-    let mut args = vec![
-        "-sf",
-        scenario.as_str(),
-        target.as_str(),
-        "-i",
-        from_ip,
-        "-p",
-        "5080",
-        "-m",
-        calls.as_str(),
-        "-r",
-        "10",
-        "-timeout",
-        "60",
-        "-timeout_error",
-    ];
-    args.extend_from_slice(extra);
-    Sipp::spawn(&dir, &args)
+    uac_scenario_from(&dir, target_ip, from_ip, name, calls, extra)
 }
 
 #[test]

@@ -536,3 +536,36 @@ fn in_the_simulator_a_caller_with_credentials_gets_through_after_the_407_round_a
     assert_eq!(finals, vec![Some(403)]);
     assert!(sim.engine().history().is_empty());
 }
+
+#[test]
+fn a_refused_caller_on_a_lync_route_costs_no_turn_allocation() {
+    let mut config: Config =
+        serde_json::from_str(twoleg_core::config::EXAMPLE_CONFIG).expect("the example parses");
+    config.default_zone.calls = twoleg_core::config::CallAcceptance::Refuse;
+    let mut net = Net::new(ValidConfig::validate(config).unwrap());
+    let text = invite("acc98", "z9hG4bKacc98", 1, 70, "", SDP)
+        .replace(CALLER, STRANGER)
+        .replace(
+            "sip:bob@example.com SIP/2.0",
+            "sip:bob@lync.example.com SIP/2.0",
+        );
+    net.send(STRANGER, &text);
+    let sent = net.take();
+    assert!(sent.iter().any(|m| m.status() == Some(403)), "{sent:#?}");
+    assert!(
+        sent.iter().all(|m| m.to == addr(STRANGER)),
+        "nothing toward Lync: {sent:#?}"
+    );
+    assert!(
+        !net.stun.iter().any(|s| s.2.starts_with("Allocate")),
+        "no TURN allocation: {:?}",
+        net.stun
+    );
+    assert_eq!(net.engine().turn_allocations(), 0);
+    // The same INVITE where the default zone takes calls: the Lync leg allocates relays.
+    let config: Config =
+        serde_json::from_str(twoleg_core::config::EXAMPLE_CONFIG).expect("the example parses");
+    let mut net = Net::new(ValidConfig::validate(config).unwrap());
+    net.send(STRANGER, &text);
+    assert!(net.stun.iter().any(|s| s.2.starts_with("Allocate")));
+}

@@ -302,6 +302,18 @@ pub fn uas_scenario(dir: &Path, ip: &str, name: &str, extra: &[&str]) -> Sipp {
 /// `calls` calls at 10 per second, a call unfinished after 60 s counting as failed; extra
 /// arguments after those.
 pub fn uac_scenario(dir: &Path, ip: &str, name: &str, calls: u32, extra: &[&str]) -> Sipp {
+    uac_scenario_from(dir, ip, ip, name, calls, extra)
+}
+
+/// As [`uac_scenario`], the caller on `from_ip:5080` and the runner on `ip:5060`.
+pub fn uac_scenario_from(
+    dir: &Path,
+    ip: &str,
+    from_ip: &str,
+    name: &str,
+    calls: u32,
+    extra: &[&str],
+) -> Sipp {
     let scenario = scenario(name);
     let target = format!("{ip}:5060");
     let calls = calls.to_string();
@@ -310,7 +322,7 @@ pub fn uac_scenario(dir: &Path, ip: &str, name: &str, calls: u32, extra: &[&str]
         scenario.as_str(),
         target.as_str(),
         "-i",
-        ip,
+        from_ip,
         "-p",
         "5080",
         "-m",
