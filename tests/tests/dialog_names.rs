@@ -67,14 +67,10 @@ fn a_contact_host_name_is_resolved_before_the_ack_and_the_bye_go_to_it() {
         !sent.iter().any(|m| m.is("ACK")),
         "the ACK waits for the name: {sent:#?}"
     );
-    let queries: Vec<_> = net
-        .dns_queries
-        .iter()
-        .map(|q| (q.name.clone(), q.kind))
-        .collect();
+    let queries = net.queries();
     assert_eq!(
         queries,
-        vec![("bob-phone.example".to_owned(), RecordKind::A)],
+        vec![("bob-phone.example", RecordKind::A)],
         "a name with a port is looked up as A records"
     );
     let query = net.dns_queries[0].clone();
@@ -152,11 +148,7 @@ fn a_record_route_host_name_is_resolved_by_srv_for_requests_to_the_caller() {
         Some("<sip:edge.example;lr>"),
         "the route set is kept as written"
     );
-    let kinds: Vec<_> = net
-        .dns_queries
-        .iter()
-        .map(|q| (q.name.as_str(), q.kind))
-        .collect();
+    let kinds = net.queries();
     assert_eq!(
         kinds,
         vec![

@@ -89,11 +89,7 @@ fn srv_targets_go_in_priority_order_and_a_503_fails_over_to_the_next() {
     let mut net = Net::new(route_to("pool.example"));
     net.dns = pool((10, 1), (20, 1), 300);
     let sent = place(&mut net, 1);
-    let kinds: Vec<_> = net
-        .dns_queries
-        .iter()
-        .map(|q| (q.name.as_str(), q.kind))
-        .collect();
+    let kinds = net.queries();
     assert_eq!(
         kinds,
         vec![

@@ -434,6 +434,14 @@ impl Net {
         self.drain();
     }
 
+    /// Every DNS query so far: name and record type, in order.
+    pub fn queries(&self) -> Vec<(&str, twoleg_core::dns::RecordKind)> {
+        self.dns_queries
+            .iter()
+            .map(|q| (q.name.as_str(), q.kind))
+            .collect()
+    }
+
     /// Where every TLS message so far went, with the certificate name it asked for.
     pub fn tls_transmits(&self) -> Vec<(SocketAddr, Option<String>)> {
         self.sent
