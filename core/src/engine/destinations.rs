@@ -113,10 +113,7 @@ impl B2bua {
     /// awaited (the queries are out); empty when every destination is down or resolves to
     /// nothing.
     pub(crate) fn call_targets(&mut self, route_index: usize) -> Option<Vec<SocketAddr>> {
-        let route = &self.config.routes()[route_index];
-        let plans = route.destinations.clone();
-        let listener = &self.config.listeners()[route.listener];
-        let (transport, ipv6) = (listener.transport, listener.address.is_ipv6());
+        let plans = &self.config.routes()[route_index].destinations;
         let health = &self.destinations[route_index];
         let now = self.now;
         let up: Vec<(u16, u16, usize)> = (0..plans.len())
@@ -124,42 +121,54 @@ impl B2bua {
             .map(|i| (plans[i].priority, plans[i].weight, i))
             .collect();
         let order = weighted_order(up, &mut self.rng);
-        let server_name = route.tls_server_name.clone();
         let mut out: Vec<SocketAddr> = Vec::new();
-        let mut named: Vec<(SocketAddr, String)> = Vec::new();
         let mut waiting = false;
         for i in order {
-            match &plans[i].target {
-                Target::Address(address) => out.push(*address),
-                Target::Name { host, port } => match self.resolver.lookup(
-                    host,
-                    *port,
-                    transport,
-                    ipv6,
-                    self.now,
-                    &mut self.rng,
-                ) {
-                    Lookup::Ready(addresses) => {
-                        self.destinations[route_index][i].addresses = addresses.clone();
-                        let name = server_name.as_ref().unwrap_or(host);
-                        named.extend(addresses.iter().map(|a| (*a, name.clone())));
-                        out.extend(addresses);
-                    }
-                    Lookup::Waiting => waiting = true,
-                },
+            match self.destination_addresses(route_index, i) {
+                Some(addresses) => out.extend(addresses),
+                None => waiting = true,
             }
         }
-        for (address, name) in named {
-            self.note_server_name(transport, address, &name);
-        }
-        let queries = self.resolver.take_queries();
-        self.ask(queries);
         if waiting {
             return None;
         }
         let mut seen = std::collections::BTreeSet::new();
         out.retain(|address| seen.insert(*address));
         Some(out)
+    }
+
+    /// Where one destination of a route is: its address, or the addresses its name resolves
+    /// to (remembered for health, each TLS address noted with the name its certificate must
+    /// carry); `None` while the answers are awaited (the queries are out).
+    fn destination_addresses(
+        &mut self,
+        route_index: usize,
+        index: usize,
+    ) -> Option<Vec<SocketAddr>> {
+        let route = &self.config.routes()[route_index];
+        let (host, port) = match &route.destinations[index].target {
+            Target::Address(address) => return Some(vec![*address]),
+            Target::Name { host, port } => (host.clone(), *port),
+        };
+        let listener = &self.config.listeners()[route.listener];
+        let (transport, ipv6) = (listener.transport, listener.address.is_ipv6());
+        let name = route
+            .tls_server_name
+            .clone()
+            .unwrap_or_else(|| host.clone());
+        let lookup = self
+            .resolver
+            .lookup(&host, port, transport, ipv6, self.now, &mut self.rng);
+        let queries = self.resolver.take_queries();
+        self.ask(queries);
+        let Lookup::Ready(addresses) = lookup else {
+            return None;
+        };
+        for address in &addresses {
+            self.note_server_name(transport, *address, &name);
+        }
+        self.destinations[route_index][index].addresses = addresses.clone();
+        Some(addresses)
     }
 
     /// A call's INVITE goes to `address`: counted, and listed in the call's attempts.
@@ -364,37 +373,14 @@ impl B2bua {
         };
         let listener = &self.config.listeners()[route.listener];
         let (transport, local) = (listener.transport, listener.address);
-        let server_name = route.tls_server_name.clone();
-        let addresses = match route.destinations[index].target.clone() {
-            Target::Address(address) => vec![address],
-            Target::Name { host, port } => {
-                let lookup = self.resolver.lookup(
-                    &host,
-                    port,
-                    transport,
-                    local.is_ipv6(),
-                    self.now,
-                    &mut self.rng,
-                );
-                let queries = self.resolver.take_queries();
-                self.ask(queries);
-                let state = &mut self.destinations[route_index][index];
-                let Lookup::Ready(addresses) = lookup else {
-                    state.ping_awaits_dns = true;
-                    return;
-                };
-                state.ping_awaits_dns = false;
-                state.addresses = addresses.clone();
-                if addresses.is_empty() {
-                    self.ping_missed(route_index, index, policy.failures_before_down);
-                }
-                let name = server_name.unwrap_or(host);
-                for address in &addresses {
-                    self.note_server_name(transport, *address, &name);
-                }
-                addresses
-            }
+        let Some(addresses) = self.destination_addresses(route_index, index) else {
+            self.destinations[route_index][index].ping_awaits_dns = true;
+            return;
         };
+        self.destinations[route_index][index].ping_awaits_dns = false;
+        if addresses.is_empty() {
+            self.ping_missed(route_index, index, policy.failures_before_down);
+        }
         for address in addresses.into_iter().take(PINGED_ADDRESSES) {
             let tx = self.send_ping(route_index, index, transport, local, address);
             let state = &mut self.destinations[route_index][index];
