@@ -208,8 +208,13 @@ fn a_captured_authenticated_invite_sent_again_is_refused_as_a_replay() {
         "Proxy-Authorization: Digest username=\"alice\", realm=\"twoleg.test\", nonce=\"{nonce}\", \
          uri=\"{uri}\", response=\"{response}\", algorithm=MD5, cnonce=\"c0ffee\", qop=auth, nc=00000001\r\n"
     );
-    // Accepted: the call goes on to the route (nobody listens there; what matters is that it
-    // was not challenged). Then the same credentials in a new INVITE: 407, a replay.
+    // Accepted: the call goes on to the route, where a socket takes the INVITE and never
+    // answers, so the call stays live (with no socket there, the ICMP error would end it at
+    // once). Then the same credentials in a new INVITE: 407, a replay.
+    let silent_callee = UdpSocket::bind(format!("{ip}:5070")).unwrap();
+    silent_callee
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
     let socket2 = UdpSocket::bind(format!("{ip}:0")).unwrap();
     socket2
         .set_read_timeout(Some(Duration::from_millis(200)))
@@ -220,6 +225,16 @@ fn a_captured_authenticated_invite_sent_again_is_refused_as_a_replay() {
             &target,
         )
         .unwrap();
+    let mut buffer = [0u8; 65_535];
+    let (n, _) = silent_callee
+        .recv_from(&mut buffer)
+        .expect("the authenticated INVITE reaches the route's callee");
+    let forwarded = String::from_utf8_lossy(&buffer[..n]).into_owned();
+    assert!(forwarded.starts_with("INVITE "), "{forwarded}");
+    assert!(
+        !forwarded.contains("Proxy-Authorization"),
+        "credentials are not relayed: {forwarded}"
+    );
     assert!(
         eventually(Duration::from_secs(5), || runner.calls().len() == 1),
         "{}",
