@@ -189,6 +189,31 @@ pub struct TurnAttempt {
     pub error: TurnError,
 }
 
+/// How TwoLeg let a call's caller in: the zone its address is in and what that zone's
+/// authentication policy made of it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Admission {
+    /// The caller's zone (`Default Zone` when no zone lists its address).
+    pub zone: String,
+    /// Whether, and as whom, the caller is authenticated.
+    pub authentication: CallerAuthentication,
+}
+
+/// What a zone's authentication policy made of a caller.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallerAuthentication {
+    /// `check_credentials`: the caller answered TwoLeg's digest challenge as this user.
+    Checked {
+        /// The user its credentials named.
+        username: String,
+    },
+    /// `treat_as_authenticated`: the zone is trusted; no credentials were asked for.
+    TreatedAsAuthenticated,
+    /// `do_not_check_credentials`: no credentials were asked for; not authenticated.
+    NotChecked,
+}
+
 /// A live call: both legs.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CallStatus {
@@ -211,6 +236,9 @@ pub struct CallStatus {
     /// over to the next.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attempts: Vec<DestinationAttempt>,
+    /// How the caller was let in (absent from records kept before TwoLeg recorded it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub admission: Option<Admission>,
 }
 
 /// One destination a call's INVITE went to.
@@ -367,6 +395,9 @@ pub struct CallRecord {
     /// over to the next.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attempts: Vec<DestinationAttempt>,
+    /// How the caller was let in (absent from records kept before TwoLeg recorded it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub admission: Option<Admission>,
 }
 
 impl CallStatus {
@@ -388,6 +419,7 @@ impl CallStatus {
             mut legs,
             media,
             attempts,
+            admission,
         } = self;
         for leg in &mut legs {
             leg.state = LegState::Terminated;
@@ -406,6 +438,7 @@ impl CallStatus {
             legs,
             media,
             attempts,
+            admission,
         }
     }
 

@@ -235,12 +235,13 @@ same_fields! {
     twoleg_core::status::TurnError, TurnError { code, reason };
     twoleg_core::status::TurnAttempt, TurnAttempt { server, address, media, error };
     twoleg_core::status::CallStatus, CallStatus {
-        tag, route, started_at, answered_at, turn, legs, media, attempts,
+        tag, route, started_at, answered_at, turn, legs, media, attempts, admission,
     };
     twoleg_core::status::CallRecord, CallRecord {
         tag, route, started_at, answered_at, ended_at, final_status, outcome, ended_by, reason,
-        turn, legs, media, attempts,
+        turn, legs, media, attempts, admission,
     };
+    twoleg_core::status::Admission, Admission { zone, authentication };
     twoleg_core::status::DestinationAttempt, DestinationAttempt { address, failed };
     twoleg_core::status::DestinationStatus, DestinationStatus {
         route, address, priority, weight, health, pings_sent, missed_pings, calls,
@@ -351,6 +352,28 @@ impl Convert<twoleg_core::status::RelayState> for wit::RelayState {
                 mapped: relays.mapped.convert(),
             },
             wit::RelayState::Failed(error) => C::Failed(error.convert()),
+        }
+    }
+}
+
+impl Convert<wit::CallerAuthentication> for twoleg_core::status::CallerAuthentication {
+    fn convert(self) -> wit::CallerAuthentication {
+        use twoleg_core::status::CallerAuthentication as C;
+        match self {
+            C::Checked { username } => wit::CallerAuthentication::Checked(username),
+            C::TreatedAsAuthenticated => wit::CallerAuthentication::TreatedAsAuthenticated,
+            C::NotChecked => wit::CallerAuthentication::NotChecked,
+        }
+    }
+}
+
+impl Convert<twoleg_core::status::CallerAuthentication> for wit::CallerAuthentication {
+    fn convert(self) -> twoleg_core::status::CallerAuthentication {
+        use twoleg_core::status::CallerAuthentication as C;
+        match self {
+            wit::CallerAuthentication::Checked(username) => C::Checked { username },
+            wit::CallerAuthentication::TreatedAsAuthenticated => C::TreatedAsAuthenticated,
+            wit::CallerAuthentication::NotChecked => C::NotChecked,
         }
     }
 }

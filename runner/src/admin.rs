@@ -86,6 +86,7 @@ pub(crate) fn spawn(
         .route("/api/turn", get(turn))
         .route("/api/routes", get(routes))
         .route("/api/sources", get(sources))
+        .route("/api/refusals", get(refusals))
         .route("/api/connections", get(connections))
         .route("/metrics", get(metrics));
     if fault_injection {
@@ -292,6 +293,13 @@ async fn routes(State(api): State<Api>) -> Response {
 
 async fn sources(State(api): State<Api>) -> Response {
     match api.ask(AdminRequest::Sources).await {
+        Ok(body) => json(body),
+        Err(response) => response,
+    }
+}
+
+async fn refusals(State(api): State<Api>) -> Response {
+    match api.ask(AdminRequest::Refusals).await {
         Ok(body) => json(body),
         Err(response) => response,
     }

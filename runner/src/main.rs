@@ -10,6 +10,7 @@ mod host;
 mod media;
 mod metrics;
 mod node;
+mod refusals;
 mod replay;
 mod streams;
 mod tls;

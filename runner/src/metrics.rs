@@ -21,6 +21,8 @@ pub(crate) struct Metrics {
     pub(crate) parse_errors: u64,
     pub(crate) guest_traps: u64,
     pub(crate) framing_errors: u64,
+    /// ICMP errors that quoted no datagram TwoLeg sent (forged, or quoting too little).
+    pub(crate) icmp_errors_ignored: u64,
     ended_by_status: BTreeMap<u16, u64>,
     /// Requests access control turned away (refused or dropped), by why.
     access_refused: BTreeMap<&'static str, u64>,
@@ -103,6 +105,11 @@ impl Metrics {
                 "twoleg_guest_traps_total",
                 "Engine instances that trapped and were replaced.",
                 self.guest_traps,
+            ),
+            (
+                "twoleg_icmp_errors_ignored_total",
+                "ICMP errors ignored: they quoted no datagram TwoLeg sent to that peer.",
+                self.icmp_errors_ignored,
             ),
             (
                 "twoleg_framing_errors_total",

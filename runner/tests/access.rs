@@ -96,6 +96,17 @@ fn sipp_with_the_right_credentials_completes_and_a_wrong_password_gets_407_again
         .history()
         .len()
         == 10));
+    // Each record says who the caller authenticated as, and its zone.
+    for record in runner.history() {
+        assert_eq!(
+            record["admission"],
+            serde_json::json!({
+                "zone": "callers",
+                "authentication": { "checked": { "username": "alice" } },
+            }),
+            "{record}"
+        );
+    }
 
     let mut wrong = sipp_caller(
         dir.path(),
@@ -130,44 +141,30 @@ fn sipp_with_the_right_credentials_completes_and_a_wrong_password_gets_407_again
         ),
         30
     );
+    // The refusals list says why each was refused: 20 without credentials, 10 wrong.
+    let (_, body) = runner.get("/api/refusals");
+    let refusals: Vec<serde_json::Value> = serde_json::from_str(&body).unwrap();
+    let count = |reason: &str| {
+        refusals
+            .iter()
+            .filter(|r| r["status"] == 407 && r["method"] == "INVITE" && r["reason"] == reason)
+            .count()
+    };
+    assert_eq!(
+        (
+            count("not authenticated: no credentials"),
+            count("not authenticated: wrong password"),
+            refusals.len()
+        ),
+        (20, 10, 30),
+        "{body}"
+    );
+    assert!(!body.contains("wonderland") && !body.contains("looking-glass"));
     assert!(
         !runner.log_text().contains("wonderland"),
         "no password in the log"
     );
     assert!(!runner.log_text().contains("looking-glass"));
-}
-
-/// An INVITE from `socket` for `service`, with `extra` headers; its Call-ID is `call_id`.
-fn invite_text(socket: &UdpSocket, target: &str, call_id: &str, extra: &str) -> String {
-    let local = socket.local_addr().unwrap();
-    format!(
-        "INVITE sip:service@{target} SIP/2.0\r\n\
-         Via: SIP/2.0/UDP {local};branch=z9hG4bK{call_id};rport\r\n\
-         Max-Forwards: 70\r\n\
-         From: <sip:replay@{local}>;tag=r{call_id}\r\n\
-         To: <sip:service@{target}>\r\n\
-         Call-ID: {call_id}\r\n\
-         CSeq: 1 INVITE\r\n\
-         Contact: <sip:replay@{local}>\r\n\
-         {extra}Content-Length: 0\r\n\r\n"
-    )
-}
-
-/// Sends `text` and returns the first final response's status line and text.
-fn final_response(socket: &UdpSocket, target: &str, text: &str) -> String {
-    socket.send_to(text.as_bytes(), target).unwrap();
-    let mut buffer = [0u8; 65_535];
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while Instant::now() < deadline {
-        let Ok((n, _)) = socket.recv_from(&mut buffer) else {
-            continue;
-        };
-        let response = String::from_utf8_lossy(&buffer[..n]).into_owned();
-        if !response.starts_with("SIP/2.0 1") {
-            return response;
-        }
-    }
-    panic!("no final response to:\n{text}");
 }
 
 fn hex_md5(text: &str) -> String {
@@ -286,6 +283,20 @@ fn sipp_from_outside_every_zone_gets_403_and_leaves_nothing() {
         metric(&runner, "twoleg_access_refused_total{reason=\"forbidden\"}"),
         5
     );
+    let (_, body) = runner.get("/api/refusals");
+    let refusals: Vec<serde_json::Value> = serde_json::from_str(&body).unwrap();
+    assert_eq!(refusals.len(), 5, "{body}");
+    for refusal in &refusals {
+        assert!(
+            refusal["source"]
+                .as_str()
+                .unwrap()
+                .starts_with("127.0.0.66:")
+                && refusal["status"] == 403
+                && refusal["reason"] == "the zone refuses calls",
+            "{body}"
+        );
+    }
 }
 
 #[test]

@@ -1,9 +1,10 @@
 //! A route over two real SIPp callees: both take calls, one is killed (its calls fail over to
 //! the other and none fails; pings mark it down), it comes back (a ping marks it up) and
-//! takes calls again; a destination with nothing listening is left on the ICMP error.
+//! takes calls again; a destination with nothing listening is left on the ICMP error, but not on a forged one.
 
 mod common;
 
+use std::net::UdpSocket;
 use std::time::Duration;
 
 use common::*;
@@ -247,4 +248,140 @@ fn past_its_queue_bound_the_runner_answers_new_invites_503_at_the_door() {
     assert!(metrics.contains("twoleg_input_queue_depth "), "{metrics}");
     assert!(runner.history().is_empty(), "the engine never saw them");
     assert!(runner.calls().is_empty());
+}
+
+/// An ICMP port unreachable, as the kernel of `peer` would send it to `listener` about a UDP
+/// datagram from `listener` to `peer` that began with `quoted`.
+fn port_unreachable(
+    listener: std::net::SocketAddrV4,
+    peer: std::net::SocketAddrV4,
+    quoted: &[u8],
+) -> Vec<u8> {
+    fn checksum(bytes: &[u8]) -> u16 {
+        let mut sum: u32 = bytes
+            .chunks(2)
+            .map(|pair| u32::from(u16::from_be_bytes([pair[0], *pair.get(1).unwrap_or(&0)])))
+            .sum();
+        while sum > 0xffff {
+            sum = (sum & 0xffff) + (sum >> 16);
+        }
+        !(sum as u16)
+    }
+    let udp_length = (8 + quoted.len()) as u16;
+    let mut ip = vec![0x45, 0, 0, 0, 0, 0, 0, 0, 64, 17, 0, 0];
+    ip[2..4].copy_from_slice(&(20 + udp_length).to_be_bytes());
+    ip.extend_from_slice(&listener.ip().octets());
+    ip.extend_from_slice(&peer.ip().octets());
+    let ip_sum = checksum(&ip);
+    ip[10..12].copy_from_slice(&ip_sum.to_be_bytes());
+    let mut icmp = vec![3, 3, 0, 0, 0, 0, 0, 0];
+    icmp.extend_from_slice(&ip);
+    icmp.extend_from_slice(&listener.port().to_be_bytes());
+    icmp.extend_from_slice(&peer.port().to_be_bytes());
+    icmp.extend_from_slice(&udp_length.to_be_bytes());
+    icmp.extend_from_slice(&[0, 0]);
+    icmp.extend_from_slice(quoted);
+    let icmp_sum = checksum(&icmp);
+    icmp[2..4].copy_from_slice(&icmp_sum.to_be_bytes());
+    icmp
+}
+
+/// Sends `icmp` from a raw socket (the test runs as root, as CI does) to `to`.
+fn send_icmp(to: std::net::Ipv4Addr, icmp: &[u8]) {
+    use nix::sys::socket::{
+        AddressFamily, MsgFlags, SockFlag, SockProtocol, SockType, SockaddrIn, sendto, socket,
+    };
+    use std::os::fd::AsRawFd;
+    let raw = socket(
+        AddressFamily::Inet,
+        SockType::Raw,
+        SockFlag::empty(),
+        SockProtocol::Icmp,
+    )
+    .expect("a raw ICMP socket: the runner tests need root (CAP_NET_RAW)");
+    let address = SockaddrIn::from(std::net::SocketAddrV4::new(to, 0));
+    sendto(raw.as_raw_fd(), icmp, &address, MsgFlags::empty()).unwrap();
+}
+
+#[test]
+fn a_forged_icmp_error_does_not_fail_a_call_and_one_quoting_the_invite_does() {
+    let ip = ip(52);
+    let dir = tempfile::tempdir().unwrap();
+    let config = format!(
+        r#"{{
+  "version": 1,
+  "sip": {{ "listeners": [ {{ "name": "default", "address": "{ip}:5060" }} ] }},
+  "routes": [ {{ "name": "callee", "destination": "{ip}:5070" }} ],
+  "admin": {{ "listen": "{ip}:8080" }}
+}}"#
+    );
+    let runner = Runner::start(&ip, &config, dir.path(), &[]);
+    // The callee takes the INVITE and never answers: only an ICMP error ends the call early.
+    let callee = UdpSocket::bind(format!("{ip}:5070")).unwrap();
+    callee
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let caller = UdpSocket::bind(format!("{ip}:0")).unwrap();
+    caller
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let target = format!("{ip}:5060");
+    caller
+        .send_to(
+            invite_text(&caller, &target, "icmp1", "").as_bytes(),
+            &target,
+        )
+        .unwrap();
+    let mut buffer = [0u8; 65_535];
+    let (n, _) = callee
+        .recv_from(&mut buffer)
+        .expect("the INVITE reaches the callee");
+    let forwarded = buffer[..n].to_vec();
+    assert!(eventually(Duration::from_secs(5), || runner.calls().len() == 1));
+
+    let listener: std::net::SocketAddrV4 = target.parse().unwrap();
+    let peer: std::net::SocketAddrV4 = format!("{ip}:5070").parse().unwrap();
+    // Forged: what an attacker off the path can write (TwoLeg's request line and Via, but not
+    // its random branch), and a quote too short to hold a branch.
+    let text = String::from_utf8_lossy(&forwarded).into_owned();
+    let branch_at = text.find("branch=z9hG4bK").unwrap() + "branch=z9hG4bK".len();
+    let mut guessed = forwarded.clone();
+    guessed[branch_at..branch_at + 8].copy_from_slice(b"guessed0");
+    send_icmp(*listener.ip(), &port_unreachable(listener, peer, &guessed));
+    send_icmp(
+        *listener.ip(),
+        &port_unreachable(listener, peer, &forwarded[..8]),
+    );
+    let ignored = "twoleg_icmp_errors_ignored_total 2";
+    assert!(
+        eventually(Duration::from_secs(5), || runner
+            .get("/metrics")
+            .1
+            .contains(ignored)),
+        "{}",
+        runner.get("/metrics").1
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(runner.calls().len(), 1, "the forged errors failed the call");
+    assert!(runner.history().is_empty());
+
+    // Quoting the INVITE as sent (as the callee's kernel would): the call fails at once.
+    send_icmp(
+        *listener.ip(),
+        &port_unreachable(listener, peer, &forwarded),
+    );
+    assert!(
+        eventually(Duration::from_secs(5), || runner.history().len() == 1),
+        "{}",
+        runner.log_text()
+    );
+    let record = &runner.history()[0];
+    assert_eq!(
+        (&record["final_status"], &record["reason"]),
+        (
+            &serde_json::json!(503),
+            &serde_json::json!("the callee cannot be reached (transport error)")
+        ),
+        "{record:#}"
+    );
 }

@@ -250,6 +250,8 @@ test('a zone that checks credentials: the ladder shows the 407 round, a wrong pa
   await placeCalls({ callerMs: 500, setup: () => page.selectOption('#sim-caller-credentials', 'right') });
   await page.waitForFunction(() => /finished calls 1\b/.test(document.querySelector('#sim-status')?.textContent ?? ''));
   await go('/history');
+  const admissions = await page.$$eval('#call-history tr.history-leg-row td.admission', (tds) => tds.map((td) => td.textContent));
+  assert.deepEqual(admissions, ['alice (credentials checked; phones)', '-'], 'the caller\'s row says who it authenticated as');
   await page.click('#call-history tr.history-leg-row a');
   await page.waitForSelector('#ladder tr.ladder-row');
   const ladder = await page.$$eval('#ladder tr.ladder-row', (trs) => trs.map((r) => r.textContent));

@@ -13,6 +13,7 @@ use md5::{Digest, Md5};
 use sha2::Sha256;
 use twoleg_core::auth::AuthFailure;
 use twoleg_core::config::{Config, ValidConfig};
+use twoleg_core::status::{Admission, CallerAuthentication};
 use twoleg_core::{DropReason, Event, Refusal};
 
 const STRANGER: &str = "127.0.0.66:5080";
@@ -185,6 +186,18 @@ fn check_credentials_challenges_then_lets_the_right_credentials_through_and_stri
     assert!(
         !format!("{:?}", net.events).contains("Digest username"),
         "events carry no credentials"
+    );
+    // The call says who the caller authenticated as, and its zone; nothing of the secret.
+    let calls: Vec<_> = net.engine().calls().collect();
+    assert_eq!(calls.len(), 1);
+    assert_eq!(
+        calls[0].admission,
+        Some(Admission {
+            zone: "callers".to_owned(),
+            authentication: CallerAuthentication::Checked {
+                username: "alice".to_owned()
+            },
+        })
     );
 }
 
@@ -379,11 +392,26 @@ fn a_nonce_past_its_lifetime_is_challenged_again_as_stale() {
 
 #[test]
 fn treat_as_authenticated_and_do_not_check_credentials_are_not_challenged() {
-    for policy in ["treat_as_authenticated", "do_not_check_credentials"] {
+    for (policy, authentication) in [
+        (
+            "treat_as_authenticated",
+            CallerAuthentication::TreatedAsAuthenticated,
+        ),
+        ("do_not_check_credentials", CallerAuthentication::NotChecked),
+    ] {
         let mut net = Net::new(config(policy, "accept", ""));
         let sent = send_invite(&mut net, CALLER, 40, "");
         assert!(leg_b(&sent).is_some(), "{policy}");
         assert!(!sent.iter().any(|m| m.status() == Some(407)));
+        let admission = net.engine().calls().next().unwrap().admission;
+        assert_eq!(
+            admission,
+            Some(Admission {
+                zone: "callers".to_owned(),
+                authentication,
+            }),
+            "{policy}"
+        );
     }
 }
 
@@ -521,6 +549,14 @@ fn in_the_simulator_a_caller_with_credentials_gets_through_after_the_407_round_a
         "{round:?}"
     );
     assert_eq!(sim.engine().history().len(), 1, "one call made");
+    let record = sim.engine().history().iter().next().unwrap().clone();
+    assert_eq!(
+        record.admission.map(|a| a.authentication),
+        Some(CallerAuthentication::Checked {
+            username: "alice".to_owned()
+        }),
+        "call history says who the caller authenticated as"
+    );
 
     // A caller in a zone that refuses calls.
     let mut sim = Sim::new(

@@ -16,7 +16,7 @@ use crate::event::{DropReason, Event, Refusal};
 use crate::hop::Hop;
 use crate::ids;
 use crate::sip::{HeaderName, Message, Method, Parsed, ReplyTo, StatusCode};
-use crate::status::SourceStatus;
+use crate::status::{Admission, CallerAuthentication, SourceStatus};
 use crate::transaction::TxId;
 
 /// What flood protection and the zone say of a request before it gets a transaction.
@@ -85,30 +85,51 @@ impl B2bua {
         });
     }
 
-    /// A new INVITE's zone and credentials: whether the call may be made. When not, the INVITE
-    /// was answered (403, or 407 with a new challenge).
+    /// A new INVITE's zone and credentials: how the caller is let in, or `None` when it is not
+    /// (the INVITE was answered: 403, or 407 with a new challenge).
     pub(crate) fn admit_caller(
         &mut self,
         tx: TxId,
         reply: &ReplyTo,
         parsed: &Parsed,
         source: SocketAddr,
-    ) -> bool {
+    ) -> Option<Admission> {
         let access = self.config.zones().access_of(source.ip());
-        let (calls, policy) = (access.calls, access.authentication);
+        let (zone, calls, policy) = (access.zone.to_owned(), access.calls, access.authentication);
         if calls != CallAcceptance::Accept {
             let tag = ids::tag(&mut self.rng);
             let response = reply.response(StatusCode::FORBIDDEN, "Forbidden", Some(&tag));
             self.refuse(tx, &response, source, &Method::INVITE, Refusal::Forbidden);
-            return false;
+            return None;
         }
-        if policy != AuthenticationPolicy::CheckCredentials {
-            return true;
-        }
-        let failure = match self.check_credentials(parsed) {
-            Ok(()) => return true,
-            Err(failure) => failure,
+        let authentication = match policy {
+            AuthenticationPolicy::DoNotCheckCredentials => CallerAuthentication::NotChecked,
+            AuthenticationPolicy::TreatAsAuthenticated => {
+                CallerAuthentication::TreatedAsAuthenticated
+            }
+            AuthenticationPolicy::CheckCredentials => match self.check_credentials(parsed) {
+                Ok(username) => CallerAuthentication::Checked { username },
+                Err(failure) => {
+                    self.demand_credentials(tx, reply, source, failure);
+                    return None;
+                }
+            },
         };
+        Some(Admission {
+            zone,
+            authentication,
+        })
+    }
+
+    /// Answers a new INVITE whose credentials failed `failure` with 407 and a fresh challenge,
+    /// one per configured algorithm.
+    fn demand_credentials(
+        &mut self,
+        tx: TxId,
+        reply: &ReplyTo,
+        source: SocketAddr,
+        failure: AuthFailure,
+    ) {
         let auth = self.config.authentication();
         let (realm, algorithms) = (auth.realm.clone(), auth.algorithms.clone());
         let salt = self.rng.random::<u64>();
@@ -139,12 +160,12 @@ impl B2bua {
             &Method::INVITE,
             Refusal::Unauthenticated(failure),
         );
-        false
     }
 
     /// The INVITE's `Proxy-Authorization` for TwoLeg's realm, checked: the user, the response
-    /// (in constant time), the nonce's life and count. An accepted count is used up.
-    fn check_credentials(&mut self, parsed: &Parsed) -> Result<(), AuthFailure> {
+    /// (in constant time), the nonce's life and count. An accepted count is used up. Gives the
+    /// authenticated user's name.
+    fn check_credentials(&mut self, parsed: &Parsed) -> Result<String, AuthFailure> {
         let Message::Request(request) = &parsed.message else {
             return Err(AuthFailure::Malformed);
         };
@@ -180,7 +201,7 @@ impl B2bua {
             NonceState::Fresh => {
                 self.nonces
                     .accept(&credentials.nonce, count, self.now, auth.nonce_lifetime);
-                Ok(())
+                Ok(credentials.username)
             }
             NonceState::Replayed => Err(AuthFailure::Replayed),
             NonceState::Stale => Err(AuthFailure::StaleNonce),

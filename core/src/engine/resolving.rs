@@ -9,6 +9,7 @@ use crate::event::{Event, Refusal};
 use crate::hop::Hop;
 use crate::ids;
 use crate::sip::{Parsed, ReplyTo, StatusCode};
+use crate::status::Admission;
 use crate::time::Instant;
 use crate::transaction::TxId;
 
@@ -21,6 +22,8 @@ pub(crate) struct ParkedInvite {
     pub(crate) parsed: Parsed,
     /// When it arrived.
     pub(crate) since: Instant,
+    /// How its caller was let in.
+    pub(crate) admission: Admission,
 }
 
 /// How long an INVITE may wait for DNS in all (several lookups in a row, each up to

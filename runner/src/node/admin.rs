@@ -21,6 +21,7 @@ pub(crate) enum AdminRequest {
     Connections(tokio::sync::oneshot::Sender<String>),
     Routes(tokio::sync::oneshot::Sender<String>),
     Sources(tokio::sync::oneshot::Sender<String>),
+    Refusals(tokio::sync::oneshot::Sender<String>),
 }
 
 /// `GET /api/routes`: each route with its destinations' health.
@@ -134,6 +135,10 @@ impl Node {
                     Vec::new()
                 });
                 let _ = reply.send(serde_json::to_string(&sources).unwrap_or_default());
+            }
+            AdminRequest::Refusals(reply) => {
+                let entries: Vec<_> = self.refusals.newest_first().collect();
+                let _ = reply.send(serde_json::to_string(&entries).unwrap_or_default());
             }
             AdminRequest::Connections(reply) => {
                 let views = self.streams.views();

@@ -29,6 +29,7 @@ use crate::history::HistoryStore;
 use crate::host::{Guest, GuestError, Host, Trap};
 use crate::media::MediaPlane;
 use crate::metrics::Metrics;
+use crate::refusals::Refusals;
 use crate::streams::{Arrived, StreamEvent, Streams};
 
 /// How long a graceful shutdown waits for live calls to end.
@@ -66,9 +67,9 @@ pub(crate) enum Message {
     Stream(StreamEvent),
     /// The media plane's counters for one leg of an anchored media line.
     MediaReport(twoleg_core::media::MediaReport),
-    /// An ICMP error said a datagram sent from a listener to `destination` was not taken
-    /// (port or host unreachable).
-    Unreachable { destination: SocketAddr },
+    /// An ICMP error said a datagram sent from a listener was not taken (port or host
+    /// unreachable).
+    Unreachable(unreachable::IcmpError),
     /// The answer to a DNS query of the engine.
     Resolved(twoleg_core::dns::DnsAnswer),
     /// SIGINT or SIGTERM.
@@ -95,6 +96,8 @@ pub(crate) struct Node {
     media_plane: MediaPlane,
     epoch: std::time::Instant,
     history: HistoryStore,
+    /// The newest requests refused before any call existed (`GET /api/refusals`).
+    refusals: Refusals,
     /// Live calls as the engine's events describe them, to close them in history if the
     /// engine instance fails.
     live: LiveCalls,
@@ -105,6 +108,8 @@ pub(crate) struct Node {
     last_recycle_check: std::time::Instant,
     /// The input queue's depth and the new INVITEs shed at the door.
     queue: Arc<shedding::InputQueue>,
+    /// The starts of datagrams sent, to tell real ICMP errors from forged ones.
+    sent: unreachable::SentDatagrams,
 }
 
 impl Node {
@@ -150,6 +155,7 @@ impl Node {
             media_plane: MediaPlane::new()?,
             epoch,
             history,
+            refusals: Refusals::default(),
             live: LiveCalls::default(),
             metrics: Metrics::default(),
             retired: Counters::default(),
@@ -158,6 +164,7 @@ impl Node {
                 shed_at.unwrap_or(shedding::SHED_AT),
             )),
             last_recycle_check: epoch,
+            sent: unreachable::SentDatagrams::new(),
         })
     }
 
@@ -227,12 +234,16 @@ impl Node {
                     let result = self.guest.handle_input(input);
                     self.check(result);
                 }
-                Ok(Message::Unreachable { destination }) => {
+                Ok(Message::Unreachable(error)) if !self.sent.vouches_for(&error) => {
+                    self.metrics.icmp_errors_ignored += 1;
+                    tracing::debug!(destination = %error.destination, quoted = error.quoted.len(), "ICMP error ignored: it quotes no datagram sent there");
+                }
+                Ok(Message::Unreachable(error)) => {
                     let input = Input::Undeliverable(
                         self.now(),
                         Undeliverable {
                             transport: Transport::Udp,
-                            destination,
+                            destination: error.destination,
                         },
                     );
                     let result = self.guest.handle_input(input);
@@ -322,15 +333,18 @@ impl Node {
                         // An ICMP error pending on the socket surfaced on this send (not on
                         // the reader's receive): its queued destinations go to the engine,
                         // and this datagram goes again.
-                        for destination in unreachable::drain(socket) {
+                        for error in unreachable::drain(socket) {
                             if let Some(tx) = &self.loop_tx {
-                                let _ = tx.try_send(Message::Unreachable { destination });
+                                let _ = tx.try_send(Message::Unreachable(error));
                             }
                         }
                         sent = socket.send_to(&transmit.contents, transmit.destination);
                     }
                     match sent {
-                        Ok(_) => self.metrics.datagrams_out += 1,
+                        Ok(_) => {
+                            self.metrics.datagrams_out += 1;
+                            self.sent.note(transmit.destination, &transmit.contents);
+                        }
                         Err(e) => {
                             tracing::warn!(destination = %transmit.destination, error = %e, "send failed")
                         }
@@ -348,6 +362,7 @@ impl Node {
 
     fn record(&mut self, event: Event) {
         self.live.apply(self.now(), &event);
+        self.refusals.note(&event);
         match event {
             Event::CallStarted(call) => {
                 tracing::debug!(tag = %call.tag, route = %call.route, "call started");

@@ -175,9 +175,9 @@ pub(super) fn spawn_reader(
                     // Any error may leave an entry in the error queue (which counts against
                     // the receive buffer): drained every time.
                     Err(e) if listener => {
-                        for destination in super::unreachable::drain(&socket) {
-                            tracing::debug!(%local, %destination, error = %e, "ICMP error: unreachable");
-                            if tx.send(Message::Unreachable { destination }).is_err() {
+                        for error in super::unreachable::drain(&socket) {
+                            tracing::debug!(%local, destination = %error.destination, %e, "ICMP error: unreachable");
+                            if tx.send(Message::Unreachable(error)).is_err() {
                                 return;
                             }
                         }

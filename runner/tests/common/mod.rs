@@ -5,7 +5,7 @@
 #![allow(dead_code, unreachable_pub)]
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
@@ -426,4 +426,37 @@ pub fn calls_complete(
         "{}",
         runner.log_text()
     );
+}
+
+/// An INVITE from `socket` for `service`, with `extra` headers; its Call-ID is `call_id`.
+pub fn invite_text(socket: &UdpSocket, target: &str, call_id: &str, extra: &str) -> String {
+    let local = socket.local_addr().unwrap();
+    format!(
+        "INVITE sip:service@{target} SIP/2.0\r\n\
+         Via: SIP/2.0/UDP {local};branch=z9hG4bK{call_id};rport\r\n\
+         Max-Forwards: 70\r\n\
+         From: <sip:replay@{local}>;tag=r{call_id}\r\n\
+         To: <sip:service@{target}>\r\n\
+         Call-ID: {call_id}\r\n\
+         CSeq: 1 INVITE\r\n\
+         Contact: <sip:replay@{local}>\r\n\
+         {extra}Content-Length: 0\r\n\r\n"
+    )
+}
+
+/// Sends `text` and returns the first final response's status line and text.
+pub fn final_response(socket: &UdpSocket, target: &str, text: &str) -> String {
+    socket.send_to(text.as_bytes(), target).unwrap();
+    let mut buffer = [0u8; 65_535];
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        let Ok((n, _)) = socket.recv_from(&mut buffer) else {
+            continue;
+        };
+        let response = String::from_utf8_lossy(&buffer[..n]).into_owned();
+        if !response.starts_with("SIP/2.0 1") {
+            return response;
+        }
+    }
+    panic!("no final response to:\n{text}");
 }

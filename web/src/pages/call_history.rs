@@ -4,7 +4,7 @@ use yew::prelude::*;
 use yew_router::prelude::*;
 
 use crate::app::Ctx;
-use crate::pages::call_status::{media_text, turn_text};
+use crate::pages::call_status::{admission_text, media_text, turn_text};
 use crate::route::Route;
 
 #[component(CallHistoryPage)]
@@ -25,6 +25,7 @@ pub(crate) fn call_history() -> Html {
                     <td>{ format!("{:?}: {}", record.outcome, record.reason) }</td>
                     <td class="turn">{ turn_text(&record.turn, leg.side) }</td>
                     <td class="media">{ media_text(record.media.as_ref(), leg.side) }</td>
+                    <td class="admission">{ admission_text(record.admission.as_ref(), leg.side) }</td>
                     <td><Link<Route> to={Route::Ladder { tag: record.tag.clone() }}>{ "ladder" }</Link<Route>></td>
                 </tr>
             }
@@ -36,7 +37,7 @@ pub(crate) fn call_history() -> Html {
             <h1>{ "Call history" }</h1>
             <p id="history-count">{ format!("{} calls ended ({} shown)", ctx.view.history_total, ctx.view.history.len()) }</p>
             <table id="call-history">
-                <thead><tr><th>{ "Start time" }</th><th>{ "Source" }</th><th>{ "Destination" }</th><th>{ "Tag" }</th><th>{ "Serial number" }</th><th>{ "Leg" }</th><th>{ "Status" }</th><th>{ "Duration" }</th><th>{ "Reason" }</th><th>{ "TURN" }</th><th>{ "Media" }</th><th></th></tr></thead>
+                <thead><tr><th>{ "Start time" }</th><th>{ "Source" }</th><th>{ "Destination" }</th><th>{ "Tag" }</th><th>{ "Serial number" }</th><th>{ "Leg" }</th><th>{ "Status" }</th><th>{ "Duration" }</th><th>{ "Reason" }</th><th>{ "TURN" }</th><th>{ "Media" }</th><th>{ "Authentication" }</th><th></th></tr></thead>
                 { for rows }
             </table>
         </section>

@@ -1,6 +1,8 @@
 //! Call status: live calls, one row per leg, the legs of a call grouped under its tag.
 
-use twoleg_core::status::{MediaStatus, RelayState, Side, TurnDecision};
+use twoleg_core::status::{
+    Admission, CallerAuthentication, MediaStatus, RelayState, Side, TurnDecision,
+};
 use yew::prelude::*;
 use yew_router::prelude::*;
 
@@ -37,13 +39,14 @@ pub(crate) fn call_status() -> Html {
                     <td>{ format!("{:.1} s", now.saturating_since(call.started_at).as_secs_f64()) }</td>
                     <td class="turn">{ turn_text(&call.turn, leg.side) }</td>
                     <td class="media">{ media_text(call.media.as_ref(), leg.side) }</td>
+                    <td class="admission">{ admission_text(call.admission.as_ref(), leg.side) }</td>
                 </tr>
             }
         });
         html! {
             <tbody class="call" data-tag={call.tag.clone()}>
                 { for legs }
-                <tr><td colspan="10">
+                <tr><td colspan="11">
                     <button class="disconnect" onclick={disconnect}>{ "Disconnect" }</button>
                     <Link<Route> to={Route::Ladder { tag: call.tag.clone() }}>{ " ladder diagram" }</Link<Route>>
                 </td></tr>
@@ -54,13 +57,31 @@ pub(crate) fn call_status() -> Html {
         <section>
             <h1>{ "Call status" }</h1>
             <table id="call-status">
-                <thead><tr><th>{ "Start time" }</th><th>{ "Source" }</th><th>{ "Destination" }</th><th>{ "Tag" }</th><th>{ "Serial number" }</th><th>{ "Leg" }</th><th>{ "State" }</th><th>{ "Duration" }</th><th>{ "TURN" }</th><th>{ "Media" }</th></tr></thead>
+                <thead><tr><th>{ "Start time" }</th><th>{ "Source" }</th><th>{ "Destination" }</th><th>{ "Tag" }</th><th>{ "Serial number" }</th><th>{ "Leg" }</th><th>{ "State" }</th><th>{ "Duration" }</th><th>{ "TURN" }</th><th>{ "Media" }</th><th>{ "Authentication" }</th></tr></thead>
                 { for rows }
             </table>
             if ctx.view.calls.is_empty() {
                 <p id="no-calls">{ "No calls in progress." }</p>
             }
         </section>
+    }
+}
+
+/// How the caller was let in, in words, on the caller's row (its zone, and the user it
+/// authenticated as when its zone checks credentials); "-" on the callee's row.
+pub(crate) fn admission_text(admission: Option<&Admission>, side: Side) -> String {
+    let Some(admission) = admission.filter(|_| side == Side::A) else {
+        return "-".to_owned();
+    };
+    let zone = &admission.zone;
+    match &admission.authentication {
+        CallerAuthentication::Checked { username } => {
+            format!("{username} (credentials checked; {zone})")
+        }
+        CallerAuthentication::TreatedAsAuthenticated => {
+            format!("treated as authenticated ({zone})")
+        }
+        CallerAuthentication::NotChecked => format!("not authenticated ({zone})"),
     }
 }
 

@@ -31,7 +31,8 @@ use crate::event::Event;
 use crate::hop::Hop;
 use crate::sip::{HeaderName, Message, Method, Parsed, ReplyTo, Request, StatusCode};
 use crate::status::{
-    CallStatus, DestinationAttempt, EndedBy, LegState, LegStatus, Outcome, Side, TurnDecision,
+    Admission, CallStatus, DestinationAttempt, EndedBy, LegState, LegStatus, Outcome, Side,
+    TurnDecision,
 };
 use crate::time::Instant;
 use crate::transaction::TxId;
@@ -250,6 +251,8 @@ pub(crate) struct Call {
     pub(crate) targets: Vec<SocketAddr>,
     /// The destinations leg B's INVITE went to.
     pub(crate) attempts: Vec<DestinationAttempt>,
+    /// How the caller was let in.
+    pub(crate) admission: Admission,
 }
 
 /// One early dialog of leg B (a callee fork, by its To-tag) and the early dialog TwoLeg made
@@ -362,6 +365,7 @@ impl Call {
             legs: [self.legs[0].status(), self.legs[1].status()],
             media: self.anchor.as_ref().map(Anchor::status),
             attempts: self.attempts.clone(),
+            admission: Some(self.admission.clone()),
         }
     }
 }

@@ -20,9 +20,9 @@ use crate::transaction::{MergeKey, TxId};
 impl B2bua {
     /// A new INVITE: 100 Trying, then routing.
     pub(crate) fn on_new_invite(&mut self, arrival: Hop, tx: TxId, reply: ReplyTo, parsed: Parsed) {
-        if !self.admit_caller(tx, &reply, &parsed, arrival.peer) {
+        let Some(admission) = self.admit_caller(tx, &reply, &parsed, arrival.peer) else {
             return;
-        }
+        };
         let trying = reply.response(StatusCode::TRYING, "Trying", None);
         self.respond(tx, &trying);
         self.route_invite(ParkedInvite {
@@ -31,6 +31,7 @@ impl B2bua {
             reply,
             parsed,
             since: self.now,
+            admission,
         });
     }
 
@@ -43,6 +44,7 @@ impl B2bua {
             reply,
             parsed,
             since,
+            admission,
         } = invite;
         let (source, local) = (arrival.peer, arrival.local);
         let Message::Request(request) = &parsed.message else {
@@ -69,6 +71,7 @@ impl B2bua {
                 reply,
                 parsed,
                 since,
+                admission,
             });
             return;
         };
@@ -364,6 +367,7 @@ impl B2bua {
             listener_index,
             targets,
             attempts: Vec::new(),
+            admission,
         };
         self.note_attempt(&mut call, destination);
         if call.media.is_none() {
