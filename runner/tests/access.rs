@@ -185,10 +185,7 @@ fn a_captured_authenticated_invite_sent_again_is_refused_as_a_replay() {
         &[],
     );
     let target = format!("{ip}:5060");
-    let socket = UdpSocket::bind(format!("{ip}:0")).unwrap();
-    socket
-        .set_read_timeout(Some(Duration::from_millis(200)))
-        .unwrap();
+    let socket = udp_socket(&format!("{ip}:0"), Duration::from_millis(200));
     let challenge = final_response(&socket, &target, &invite_text(&socket, &target, "rp1", ""));
     assert!(challenge.starts_with("SIP/2.0 407"), "{challenge}");
     let nonce = challenge
@@ -208,25 +205,16 @@ fn a_captured_authenticated_invite_sent_again_is_refused_as_a_replay() {
     // Accepted: the call goes on to the route, where a socket takes the INVITE and never
     // answers, so the call stays live (with no socket there, the ICMP error would end it at
     // once). Then the same credentials in a new INVITE: 407, a replay.
-    let silent_callee = UdpSocket::bind(format!("{ip}:5070")).unwrap();
-    silent_callee
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .unwrap();
-    let socket2 = UdpSocket::bind(format!("{ip}:0")).unwrap();
-    socket2
-        .set_read_timeout(Some(Duration::from_millis(200)))
-        .unwrap();
+    let silent_callee = udp_socket(&format!("{ip}:5070"), Duration::from_secs(5));
+    let socket2 = udp_socket(&format!("{ip}:0"), Duration::from_millis(200));
     socket
         .send_to(
             invite_text(&socket, &target, "rp2", &credentials).as_bytes(),
             &target,
         )
         .unwrap();
-    let mut buffer = [0u8; 65_535];
-    let (n, _) = silent_callee
-        .recv_from(&mut buffer)
-        .expect("the authenticated INVITE reaches the route's callee");
-    let forwarded = String::from_utf8_lossy(&buffer[..n]).into_owned();
+    let forwarded = next_datagram(&silent_callee, "the authenticated INVITE at the callee");
+    let forwarded = String::from_utf8_lossy(&forwarded).into_owned();
     assert!(forwarded.starts_with("INVITE "), "{forwarded}");
     assert!(
         !forwarded.contains("Proxy-Authorization"),

@@ -4,7 +4,6 @@
 
 mod common;
 
-use std::net::UdpSocket;
 use std::time::Duration;
 
 use common::*;
@@ -317,14 +316,8 @@ fn a_forged_icmp_error_does_not_fail_a_call_and_one_quoting_the_invite_does() {
     );
     let runner = Runner::start(&ip, &config, dir.path(), &[]);
     // The callee takes the INVITE and never answers: only an ICMP error ends the call early.
-    let callee = UdpSocket::bind(format!("{ip}:5070")).unwrap();
-    callee
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .unwrap();
-    let caller = UdpSocket::bind(format!("{ip}:0")).unwrap();
-    caller
-        .set_read_timeout(Some(Duration::from_millis(200)))
-        .unwrap();
+    let callee = udp_socket(&format!("{ip}:5070"), Duration::from_secs(5));
+    let caller = udp_socket(&format!("{ip}:0"), Duration::from_millis(200));
     let target = format!("{ip}:5060");
     caller
         .send_to(
@@ -332,11 +325,7 @@ fn a_forged_icmp_error_does_not_fail_a_call_and_one_quoting_the_invite_does() {
             &target,
         )
         .unwrap();
-    let mut buffer = [0u8; 65_535];
-    let (n, _) = callee
-        .recv_from(&mut buffer)
-        .expect("the INVITE reaches the callee");
-    let forwarded = buffer[..n].to_vec();
+    let forwarded = next_datagram(&callee, "the INVITE at the callee");
     assert!(eventually(Duration::from_secs(5), || runner.calls().len() == 1));
 
     let listener: std::net::SocketAddrV4 = target.parse().unwrap();

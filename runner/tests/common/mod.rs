@@ -460,3 +460,20 @@ pub fn final_response(socket: &UdpSocket, target: &str, text: &str) -> String {
     }
     panic!("no final response to:\n{text}");
 }
+
+/// A UDP socket bound to `address` whose receives give up after `timeout`.
+pub fn udp_socket(address: &str, timeout: Duration) -> UdpSocket {
+    let socket = UdpSocket::bind(address).unwrap_or_else(|e| panic!("binding UDP {address}: {e}"));
+    socket.set_read_timeout(Some(timeout)).unwrap();
+    socket
+}
+
+/// The next datagram `socket` receives; panics, saying it waited for `what`, if none comes
+/// within the socket's read timeout.
+pub fn next_datagram(socket: &UdpSocket, what: &str) -> Vec<u8> {
+    let mut buffer = [0u8; 65_535];
+    let (n, _) = socket
+        .recv_from(&mut buffer)
+        .unwrap_or_else(|e| panic!("waiting for {what}: {e}"));
+    buffer[..n].to_vec()
+}
