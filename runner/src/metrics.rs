@@ -21,7 +21,8 @@ pub(crate) struct Metrics {
     pub(crate) parse_errors: u64,
     pub(crate) guest_traps: u64,
     pub(crate) framing_errors: u64,
-    /// ICMP errors that quoted no datagram TwoLeg sent (forged, or quoting too little).
+    /// ICMP errors that quoted no request TwoLeg sent there, to its branch (forged, about a
+    /// response, or quoting too little).
     pub(crate) icmp_errors_ignored: u64,
     ended_by_status: BTreeMap<u16, u64>,
     /// Requests access control turned away (refused or dropped), by why.
@@ -108,7 +109,7 @@ impl Metrics {
             ),
             (
                 "twoleg_icmp_errors_ignored_total",
-                "ICMP errors ignored: they quoted no datagram TwoLeg sent to that peer.",
+                "ICMP errors ignored: they quoted no request TwoLeg sent to that peer, to its Via branch.",
                 self.icmp_errors_ignored,
             ),
             (

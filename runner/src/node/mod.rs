@@ -108,7 +108,7 @@ pub(crate) struct Node {
     last_recycle_check: std::time::Instant,
     /// The input queue's depth and the new INVITEs shed at the door.
     queue: Arc<shedding::InputQueue>,
-    /// The starts of datagrams sent, to tell real ICMP errors from forged ones.
+    /// The requests sent (up to their branch), to tell real ICMP errors from forged ones.
     sent: unreachable::SentDatagrams,
 }
 
@@ -236,7 +236,7 @@ impl Node {
                 }
                 Ok(Message::Unreachable(error)) if !self.sent.vouches_for(&error) => {
                     self.metrics.icmp_errors_ignored += 1;
-                    tracing::debug!(destination = %error.destination, quoted = error.quoted.len(), "ICMP error ignored: it quotes no datagram sent there");
+                    tracing::debug!(destination = %error.destination, quoted = error.quoted.len(), "ICMP error ignored: it quotes no request sent there, to its branch");
                 }
                 Ok(Message::Unreachable(error)) => {
                     let input = Input::Undeliverable(

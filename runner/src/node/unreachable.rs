@@ -8,11 +8,12 @@
 //! here.
 //!
 //! ICMP is not authenticated: anyone may send a "port unreachable" naming a listener and a
-//! peer. So an error counts only if it quotes the start of a datagram TwoLeg recently sent to
-//! that peer, up to [`VOUCHED_PREFIX`] bytes, which hold the request's Via branch (random,
-//! unknown off the path). [`SentDatagrams`] keeps a keyed hash of each one's start. An error
-//! that quotes too little, or something TwoLeg did not send, is ignored: the request then
-//! fails over on its timers as it would without ICMP.
+//! peer. So an error counts only if it quotes a request TwoLeg recently sent to that peer from
+//! its start to the end of its top Via's branch (random, known only to the peer and the path).
+//! [`SentDatagrams`] keeps a keyed hash of that much of each request (never of a response,
+//! whose every byte a sender of a crafted request can predict). An error that quotes less (a
+//! router quoting only 128 bytes, a branch past [`VOUCHED_LIMIT`]), or something TwoLeg did
+//! not send, is ignored: the request then fails over on its timers as it would without ICMP.
 
 use std::collections::VecDeque;
 use std::hash::{BuildHasher, Hasher, RandomState};
@@ -49,10 +50,10 @@ pub(super) fn is_icmp_error(error: &std::io::Error) -> bool {
     )
 }
 
-/// How much of a sent datagram's start an ICMP error must quote to count: a request line and
-/// a Via with its branch fit, and every ICMP error from a host or a router per RFC 1812 quotes
-/// more (as much as fits in 576 bytes).
-pub(super) const VOUCHED_PREFIX: usize = 256;
+/// How far into a request its top Via's branch may end for an ICMP error about it to count:
+/// an ICMP error from a host or a router per RFC 1812 quotes as much of the datagram as fits
+/// in 576 bytes (520 bytes of UDP payload over IPv4).
+pub(super) const VOUCHED_LIMIT: usize = 512;
 
 /// Sent datagrams remembered, the newest: ICMP errors come back within a round trip.
 const REMEMBERED: usize = 8_192;
@@ -69,7 +70,8 @@ pub(crate) struct IcmpError {
 pub(super) struct SentDatagrams {
     /// A key drawn at start (so that the hashes cannot be matched off the machine).
     key: RandomState,
-    sent: VecDeque<(SocketAddr, u64)>,
+    /// Where each went, how many bytes of it are hashed, the hash.
+    sent: VecDeque<(SocketAddr, usize, u64)>,
 }
 
 impl SentDatagrams {
@@ -80,26 +82,26 @@ impl SentDatagrams {
         }
     }
 
-    /// Notes a datagram sent to `destination`.
+    /// Notes a datagram sent to `destination`: a request, up to its top Via's branch (a
+    /// response, or a request whose branch ends past [`VOUCHED_LIMIT`], is not noted).
     pub(super) fn note(&mut self, destination: SocketAddr, contents: &[u8]) {
+        let Some(end) = branch_end(contents) else {
+            return;
+        };
         if self.sent.len() == REMEMBERED {
             self.sent.pop_front();
         }
-        let start = &contents[..contents.len().min(VOUCHED_PREFIX)];
-        let hash = self.hash(destination, start);
-        self.sent.push_back((destination, hash));
+        let hash = self.hash(destination, &contents[..end]);
+        self.sent.push_back((destination, end, hash));
     }
 
-    /// Whether `error` quotes the start of a datagram sent to its destination lately.
+    /// Whether `error` quotes a request sent to its destination lately, up to its branch.
     pub(super) fn vouches_for(&self, error: &IcmpError) -> bool {
-        // A quote shorter than the prefix matches only a datagram that short: one it would
-        // not vouch for otherwise is never matched.
-        let start = &error.quoted[..error.quoted.len().min(VOUCHED_PREFIX)];
-        let hash = self.hash(error.destination, start);
-        self.sent
-            .iter()
-            .rev()
-            .any(|&(destination, sent)| destination == error.destination && sent == hash)
+        self.sent.iter().rev().any(|&(destination, end, sent)| {
+            destination == error.destination
+                && error.quoted.len() >= end
+                && self.hash(destination, &error.quoted[..end]) == sent
+        })
     }
 
     fn hash(&self, destination: SocketAddr, start: &[u8]) -> u64 {
@@ -116,7 +118,7 @@ pub(super) fn drain(socket: &UdpSocket) -> Vec<IcmpError> {
     let mut out = Vec::new();
     // A queue is short: the bound only guards against a kernel that keeps answering.
     for _ in 0..64 {
-        let mut data = [0u8; VOUCHED_PREFIX];
+        let mut data = [0u8; VOUCHED_LIMIT];
         let mut iov = [IoSliceMut::new(&mut data)];
         let mut control = nix::cmsg_space!(nix::libc::sock_extended_err, nix::libc::sockaddr_in6);
         let Ok(message) = recvmsg::<SockaddrStorage>(
@@ -151,11 +153,38 @@ pub(super) fn drain(socket: &UdpSocket) -> Vec<IcmpError> {
         if let (true, Some(destination)) = (icmp, destination) {
             out.push(IcmpError {
                 destination,
-                quoted: data[..quoted_length.min(VOUCHED_PREFIX)].to_vec(),
+                quoted: data[..quoted_length.min(VOUCHED_LIMIT)].to_vec(),
             });
         }
     }
     out
+}
+
+/// Where a request's top Via's `branch` value ends, if it is a request and that is within
+/// [`VOUCHED_LIMIT`] bytes.
+fn branch_end(contents: &[u8]) -> Option<usize> {
+    let head = &contents[..contents.len().min(VOUCHED_LIMIT)];
+    if head.starts_with(b"SIP/") {
+        return None;
+    }
+    let mut line_start = 0;
+    for line in head.split(|&b| b == b'\n') {
+        let start = line_start;
+        line_start += line.len() + 1;
+        let name_end = line.iter().position(|&b| b == b':')?;
+        let name = line[..name_end].trim_ascii();
+        if !(name.eq_ignore_ascii_case(b"via") || name.eq_ignore_ascii_case(b"v")) {
+            // The request line has no colon before its URI's; skip it and other headers.
+            continue;
+        }
+        let lower = line.to_ascii_lowercase();
+        let at = lower.windows(7).position(|w| w == b"branch=")? + 7;
+        let length = line[at..]
+            .iter()
+            .position(|&b| matches!(b, b';' | b',' | b'\r' | b' ' | b'\t'))?;
+        return (length > 0).then_some(start + at + length);
+    }
+    None
 }
 
 fn socket_addr(address: &SockaddrStorage) -> Option<SocketAddr> {
@@ -165,4 +194,68 @@ fn socket_addr(address: &SockaddrStorage) -> Option<SocketAddr> {
     address
         .as_sockaddr_in6()
         .map(|v6| SocketAddr::from((v6.ip(), v6.port())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const INVITE: &[u8] = b"INVITE sip:bob@192.0.2.7:5070 SIP/2.0\r\n\
+        Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKabc123;rport\r\n\
+        Max-Forwards: 69\r\n\r\n";
+
+    fn error(quoted: &[u8]) -> IcmpError {
+        IcmpError {
+            destination: "192.0.2.7:5070".parse().unwrap(),
+            quoted: quoted.to_vec(),
+        }
+    }
+
+    #[test]
+    fn a_request_is_vouched_for_up_to_its_branch_and_a_response_never() {
+        let end = branch_end(INVITE).unwrap();
+        assert!(INVITE[..end].ends_with(b"branch=z9hG4bKabc123"));
+        assert_eq!(
+            branch_end(b"BYE sip:a@b SIP/2.0\r\nv: SIP/2.0/UDP h;BRANCH=z9hG4bKx\r\n\r\n"),
+            Some(53)
+        );
+        assert_eq!(
+            branch_end(b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP h;branch=z9hG4bKx\r\n"),
+            None
+        );
+        assert_eq!(
+            branch_end(b"OPTIONS sip:a@b SIP/2.0\r\nTo: <sip:a@b>\r\n\r\n"),
+            None
+        );
+        let mut long = b"INVITE sip:".to_vec();
+        long.extend(std::iter::repeat_n(b'a', VOUCHED_LIMIT));
+        long.extend_from_slice(b" SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bKx\r\n\r\n");
+        assert_eq!(branch_end(&long), None, "a branch past the limit");
+
+        let mut sent = SentDatagrams::new();
+        sent.note("192.0.2.7:5070".parse().unwrap(), INVITE);
+        sent.note(
+            "192.0.2.7:5070".parse().unwrap(),
+            b"SIP/2.0 403 Forbidden\r\nVia: SIP/2.0/UDP h;branch=z9hG4bKx\r\n\r\n",
+        );
+        assert!(sent.vouches_for(&error(INVITE)));
+        assert!(
+            sent.vouches_for(&error(&INVITE[..end])),
+            "quoted to the branch's end"
+        );
+        assert!(
+            !sent.vouches_for(&error(&INVITE[..end - 1])),
+            "quoted too little"
+        );
+        let guessed = String::from_utf8_lossy(INVITE).replace("abc123", "abc124");
+        assert!(!sent.vouches_for(&error(guessed.as_bytes())));
+        assert!(!sent.vouches_for(&error(
+            b"SIP/2.0 403 Forbidden\r\nVia: SIP/2.0/UDP h;branch=z9hG4bKx\r\n\r\n"
+        )));
+        let elsewhere = IcmpError {
+            destination: "192.0.2.8:5070".parse().unwrap(),
+            quoted: INVITE.to_vec(),
+        };
+        assert!(!sent.vouches_for(&elsewhere));
+    }
 }
