@@ -15,7 +15,7 @@
 //! router quoting only 128 bytes, a branch past [`VOUCHED_LIMIT`]), or something TwoLeg did
 //! not send, is ignored: the request then fails over on its timers as it would without ICMP.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasher, Hasher, RandomState};
 use std::io::IoSliceMut;
 use std::net::{SocketAddr, UdpSocket};
@@ -70,46 +70,59 @@ pub(crate) struct IcmpError {
 pub(super) struct SentDatagrams {
     /// A key drawn at start (so that the hashes cannot be matched off the machine).
     key: RandomState,
-    /// Where each went, how many bytes of it are hashed, the hash.
-    sent: VecDeque<(SocketAddr, usize, u64)>,
+    /// The fingerprint of each request sent, oldest first (for forgetting).
+    order: VecDeque<u64>,
+    /// How many of the requests remembered have each fingerprint (for the lookup).
+    fingerprints: HashMap<u64, u32>,
 }
 
 impl SentDatagrams {
     pub(super) fn new() -> Self {
         Self {
             key: RandomState::new(),
-            sent: VecDeque::with_capacity(REMEMBERED),
+            order: VecDeque::with_capacity(REMEMBERED),
+            fingerprints: HashMap::with_capacity(REMEMBERED),
         }
     }
 
     /// Notes a datagram sent to `destination`: a request, up to its top Via's branch (a
     /// response, or a request whose branch ends past [`VOUCHED_LIMIT`], is not noted).
     pub(super) fn note(&mut self, destination: SocketAddr, contents: &[u8]) {
-        let Some(end) = branch_end(contents) else {
+        // The branch must end inside the bytes looked at (else it may be cut short).
+        let head = contents.len().min(VOUCHED_LIMIT);
+        let Some(fingerprint) = self.fingerprint(destination, contents, head) else {
             return;
         };
-        if self.sent.len() == REMEMBERED {
-            self.sent.pop_front();
+        if self.order.len() == REMEMBERED
+            && let Some(oldest) = self.order.pop_front()
+            && let Some(count) = self.fingerprints.get_mut(&oldest)
+        {
+            *count -= 1;
+            if *count == 0 {
+                self.fingerprints.remove(&oldest);
+            }
         }
-        let hash = self.hash(destination, &contents[..end]);
-        self.sent.push_back((destination, end, hash));
+        self.order.push_back(fingerprint);
+        *self.fingerprints.entry(fingerprint).or_default() += 1;
     }
 
-    /// Whether `error` quotes a request sent to its destination lately, up to its branch.
+    /// Whether `error` quotes a request sent to its destination lately, up to its branch: the
+    /// quote is read as the request was (a quote cut inside the branch hashes otherwise), so
+    /// one hash and one lookup, whatever was sent.
     pub(super) fn vouches_for(&self, error: &IcmpError) -> bool {
-        self.sent.iter().rev().any(|&(destination, end, sent)| {
-            destination == error.destination
-                && error.quoted.len() >= end
-                && self.hash(destination, &error.quoted[..end]) == sent
-        })
+        let limit = error.quoted.len() + 1;
+        self.fingerprint(error.destination, &error.quoted, limit)
+            .is_some_and(|fingerprint| self.fingerprints.contains_key(&fingerprint))
     }
 
-    fn hash(&self, destination: SocketAddr, start: &[u8]) -> u64 {
+    /// The keyed hash of `destination` and `contents` up to its top Via's branch's end, if
+    /// that ends before `limit`.
+    fn fingerprint(&self, destination: SocketAddr, contents: &[u8], limit: usize) -> Option<u64> {
+        let end = branch_end(contents).filter(|&end| end < limit)?;
         let mut hasher = self.key.build_hasher();
         std::hash::Hash::hash(&destination, &mut hasher);
-        hasher.write_usize(start.len());
-        hasher.write(start);
-        hasher.finish()
+        hasher.write(&contents[..end]);
+        Some(hasher.finish())
     }
 }
 
@@ -160,8 +173,8 @@ pub(super) fn drain(socket: &UdpSocket) -> Vec<IcmpError> {
     out
 }
 
-/// Where a request's top Via's `branch` value ends, if it is a request and that is within
-/// [`VOUCHED_LIMIT`] bytes.
+/// Where a request's top Via's `branch` value ends (at a parameter, header or line end, or
+/// where the bytes end), if it is a request and that is within [`VOUCHED_LIMIT`] bytes.
 fn branch_end(contents: &[u8]) -> Option<usize> {
     let head = &contents[..contents.len().min(VOUCHED_LIMIT)];
     if head.starts_with(b"SIP/") {
@@ -177,11 +190,14 @@ fn branch_end(contents: &[u8]) -> Option<usize> {
             // The request line has no colon before its URI's; skip it and other headers.
             continue;
         }
-        let lower = line.to_ascii_lowercase();
-        let at = lower.windows(7).position(|w| w == b"branch=")? + 7;
+        let at = line
+            .windows(7)
+            .position(|w| w.eq_ignore_ascii_case(b"branch="))?
+            + 7;
         let length = line[at..]
             .iter()
-            .position(|&b| matches!(b, b';' | b',' | b'\r' | b' ' | b'\t'))?;
+            .position(|&b| matches!(b, b';' | b',' | b'\r' | b' ' | b'\t'))
+            .unwrap_or(line.len() - at);
         return (length > 0).then_some(start + at + length);
     }
     None
